@@ -1,0 +1,87 @@
+/* control.h -- requests and replies on the broker's control (ROUTER) socket. */
+#ifndef HERALD_PROTO_CONTROL_H
+#define HERALD_PROTO_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+#include "buf.h"
+#include "envelope.h"
+
+/* Requests are msgpack maps with a string "op" (see proto/PROTOCOL.md):
+ *   {"op":"presence","users":[str,...]}            (1-10,000 users)
+ *   {"op":"resume","user":str,"epoch":str,"offset":uint,"rid":uint}
+ *        epoch+offset optional (both or neither); rid optional, echoed.
+ *   {"op":"stats"}
+ * Unknown keys are ignored. */
+typedef enum {
+    HP_OP_PRESENCE = 1,
+    HP_OP_RESUME,
+    HP_OP_STATS,
+} hp_op_t;
+
+#define HP_PRESENCE_USERS_MAX 10000
+
+typedef struct hp_control_req hp_control_req_t;
+
+/* A reusable request decoder. NULL on out of memory. */
+hp_control_req_t *hp_control_req_new (void);
+void hp_control_req_destroy (hp_control_req_t **self_p);
+
+/* Decodes one request. Returns 0, or -1 with a short static reason in
+ * *why ("not msgpack", "unknown op", "bad users", ...). Accessors are valid
+ * until the next decode and point into bytes. */
+int hp_control_req_decode (hp_control_req_t *self, const char *bytes,
+                           size_t len, const char **why);
+
+hp_op_t  hp_control_req_op (const hp_control_req_t *self);
+uint64_t hp_control_req_rid (const hp_control_req_t *self);
+/* presence */
+size_t   hp_control_req_user_count (const hp_control_req_t *self);
+hp_str_t hp_control_req_user (const hp_control_req_t *self, size_t i);
+/* resume: the user is hp_control_req_user (self, 0) */
+bool     hp_control_req_has_position (const hp_control_req_t *self);
+uint64_t hp_control_req_epoch (const hp_control_req_t *self);
+uint64_t hp_control_req_offset (const hp_control_req_t *self);
+
+/* Packs a resume request (the gateway's side). has_position false omits
+ * epoch and offset. Appends to out; returns 0 or -1. */
+int hp_control_pack_resume (hp_buf_t *out, uint64_t rid, const char *user,
+                            size_t user_len, bool has_position,
+                            uint64_t epoch, uint64_t offset);
+
+/* The resume reply:
+ *   {"rid":uint,"user":str,"epoch":str,"offset":uint,"recovered":bool,
+ *    "events":[[offset, json-frame-str], ...]}   (events in offset order)
+ * The broker packs it with begin + one call per event, into a packer it owns. */
+void hp_control_pack_resume_reply_begin (msgpack_packer *pk, uint64_t rid,
+                                         const char *user, size_t user_len,
+                                         uint64_t epoch, uint64_t offset,
+                                         bool recovered, size_t event_count);
+void hp_control_pack_resume_reply_event (msgpack_packer *pk, uint64_t offset,
+                                         const char *json, size_t json_len);
+
+/* The gateway's view of a resume reply; strings point into the unpacked
+ * object, valid while `unpacked` lives. */
+typedef struct {
+    uint64_t rid;
+    hp_str_t user;
+    uint64_t epoch;
+    uint64_t offset;
+    bool     recovered;
+    size_t   event_count;
+    const msgpack_object *events;   /* array of [offset, str] */
+} hp_resume_reply_t;
+
+/* Unpacks bytes into `unpacked` (caller inits/destroys it) and fills reply.
+ * Returns 0, or -1 when the bytes are not a well-formed resume reply. */
+int hp_control_resume_reply_decode (msgpack_unpacked *unpacked,
+                                    const char *bytes, size_t len,
+                                    hp_resume_reply_t *reply);
+
+/* Event i of a decoded reply. Returns 0, or -1 when malformed. */
+int hp_control_resume_reply_event (const hp_resume_reply_t *reply, size_t i,
+                                   uint64_t *offset, hp_str_t *json);
+
+#endif

@@ -1,0 +1,72 @@
+/* envelope.h -- decode and validate a producer's msgpack envelope. */
+#ifndef HERALD_PROTO_ENVELOPE_H
+#define HERALD_PROTO_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#define HP_EVENT_NAME_MAX   64
+#define HP_USER_MAX         128
+#define HP_RECIPIENTS_MAX   10000
+#define HP_ID_MAX           128
+#define HP_TTL_DEFAULT      120
+#define HP_EVENT_BYTES_DEFAULT (64 * 1024)
+
+/* A byte string that points into someone else's storage. */
+typedef struct {
+    const char *ptr;
+    size_t      len;
+} hp_str_t;
+
+/* Why an envelope was refused; each has a metrics label (hp_env_error_name). */
+typedef enum {
+    HP_ENV_OK = 0,
+    HP_ENV_TOO_LARGE,     /* over the byte limit */
+    HP_ENV_NOT_MSGPACK,   /* truncated, invalid, trailing bytes, too deep */
+    HP_ENV_NOT_MAP,       /* top level is not a map */
+    HP_ENV_BAD_EVENT,     /* event missing, not str, empty, >64, bad chars */
+    HP_ENV_BAD_TO,        /* to missing, not str/array, empty array, >10,000 */
+    HP_ENV_BAD_USER,      /* a user id: not str, empty, >128, control char, invalid UTF-8 */
+    HP_ENV_BAD_ID,        /* id not str or >128 bytes */
+    HP_ENV_BAD_TTL,       /* ttl not a non-negative integer */
+    HP_ENV_ERROR_COUNT
+} hp_env_error_t;
+
+/* Stable snake_case label for metrics and logs ("too_large", ...). */
+const char *hp_env_error_name (hp_env_error_t err);
+
+typedef struct hp_envelope hp_envelope_t;
+
+/* A reusable decoder: one per ingest loop, so steady state does not allocate
+ * beyond the msgpack zone it keeps. Returns NULL on out of memory. */
+hp_envelope_t *hp_envelope_new (void);
+void hp_envelope_destroy (hp_envelope_t **self_p);
+
+/* Decodes and validates one envelope of `len` bytes, refusing any over
+ * `max_bytes`. Every rule of DESIGN.md's producer envelope is checked; unknown
+ * keys are ignored; a user listed twice in `to` is kept once. On HP_ENV_OK
+ * the accessors below are valid until the next decode; the strings they
+ * return point into `bytes` or into the decoder, so `bytes` must outlive them. */
+hp_env_error_t hp_envelope_decode (hp_envelope_t *self, const char *bytes,
+                                   size_t len, size_t max_bytes);
+
+hp_str_t hp_envelope_event (const hp_envelope_t *self);
+size_t   hp_envelope_recipient_count (const hp_envelope_t *self);
+hp_str_t hp_envelope_recipient (const hp_envelope_t *self, size_t i);
+/* The payload, or NULL when absent. */
+const msgpack_object *hp_envelope_data (const hp_envelope_t *self);
+/* The producer's id; ptr is NULL when absent. */
+hp_str_t hp_envelope_id (const hp_envelope_t *self);
+/* Seconds to keep in history: the envelope's ttl, else HP_TTL_DEFAULT. */
+uint32_t hp_envelope_ttl (const hp_envelope_t *self);
+
+/* True when s is a valid user id: 1-128 bytes of UTF-8, no control chars
+ * (C0, DEL, C1). Shared by the broker's HTTP path and the gateway's auth. */
+bool hp_user_id_valid (const char *s, size_t len);
+
+/* True when s is a valid event name: 1-64 bytes of [A-Za-z0-9_.:-]. */
+bool hp_event_name_valid (const char *s, size_t len);
+
+#endif

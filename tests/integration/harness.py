@@ -1,0 +1,311 @@
+"""harness.py -- start real Herald processes on free loopback ports for tests.
+
+Used by tests/integration and tests/fault (via PYTHONPATH). Every process a
+test starts is stopped by the context manager, also when the test fails.
+Waits poll a condition with a deadline; nothing sleeps a fixed time.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import msgpack
+import zmq
+
+BIN = os.environ.get("HERALD_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "bin")
+SECRET = "test-secret-not-for-production"
+
+
+def free_port():
+    """A TCP port nobody listens on right now (loopback)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(cond, timeout=10.0, what="condition", interval=0.02):
+    """Polls cond() until it returns a truthy value; raises on deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def http_get(url, timeout=2.0):
+    """(status, body bytes) of a GET; status 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError:
+        return 0, b""
+
+
+def http_post(url, body=b"", content_type="application/json", timeout=5.0):
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def make_token(user, secret=SECRET, ttl=300, alg="HS256", exp=None, claims=None):
+    """A JWT minted independently of herald-token (hmac from the stdlib)."""
+    header = {"alg": alg, "typ": "JWT"}
+    payload = {"sub": user}
+    if exp is not None:
+        payload["exp"] = exp
+    elif ttl is not None:
+        payload["exp"] = int(time.time()) + ttl
+    if claims:
+        payload.update(claims)
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(payload).encode())
+    if alg == "none":
+        return signing_input + "."
+    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
+    sig = hmac.new(secret.encode(), signing_input.encode(), digest).digest()
+    return signing_input + "." + b64url(sig)
+
+
+def metric(text, name):
+    """Sum of every sample of a metric (all label sets) in Prometheus text."""
+    total = 0.0
+    found = False
+    for line in text.decode().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        key, _, value = line.rpartition(" ")
+        base = key.split("{", 1)[0]
+        if base == name or key == name:
+            total += float(value)
+            found = True
+    return total if found else None
+
+
+class Process:
+    """A child process with its log captured to a file; stop() is idempotent."""
+
+    def __init__(self, argv, env=None, name="proc"):
+        self.argv = argv
+        self.name = name
+        self.log_path = "/tmp/herald-test-%s-%d-%d.log" % (name, os.getpid(), free_port())
+        self.log = open(self.log_path, "wb")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=full_env)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, timeout=5.0):
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+class Broker(Process):
+    """herald-broker on free ports. Extra flags as keyword args (history_events=5)."""
+
+    def __init__(self, ports=None, **flags):
+        self.ports = ports or {k: free_port() for k in ("ingest", "publish", "control", "undelivered", "http")}
+        p = self.ports
+        self.ingest = "tcp://127.0.0.1:%d" % p["ingest"]
+        self.publish = "tcp://127.0.0.1:%d" % p["publish"]
+        self.control = "tcp://127.0.0.1:%d" % p["control"]
+        self.undelivered = "tcp://127.0.0.1:%d" % p["undelivered"]
+        self.http = "http://127.0.0.1:%d" % p["http"]
+        argv = [os.path.join(BIN, "herald-broker"),
+                "--ingest", self.ingest, "--publish", self.publish,
+                "--control", self.control, "--undelivered", self.undelivered,
+                "--http", "127.0.0.1:%d" % p["http"]]
+        for k, v in flags.items():
+            argv += ["--" + k.replace("_", "-"), str(v)]
+        super().__init__(argv, name="broker")
+        wait_until(lambda: not self.alive() or http_get(self.http + "/healthz")[0] == 200,
+                   what="broker /healthz")
+        if not self.alive():
+            raise AssertionError("broker exited at start:\n" + self.output())
+
+    def restart(self, **flags):
+        """A new broker process on the same ports (a new epoch)."""
+        self.stop()
+        return Broker(ports=self.ports, **flags)
+
+    def metrics(self):
+        return http_get(self.http + "/metrics")[1]
+
+
+class Gateway(Process):
+    """herald-gateway on a free port, wired to a broker."""
+
+    def __init__(self, broker, secret=SECRET, port=None, env=None, **flags):
+        self.port = port or free_port()
+        self.url = "ws://127.0.0.1:%d/ws" % self.port
+        self.http = "http://127.0.0.1:%d" % self.port
+        argv = [os.path.join(BIN, "herald-gateway"),
+                "--listen", "127.0.0.1:%d" % self.port,
+                "--broker", broker.publish, "--control", broker.control]
+        for k, v in flags.items():
+            argv += ["--" + k.replace("_", "-"), str(v)]
+        e = {"HERALD_SECRET": secret}
+        e.update(env or {})
+        super().__init__(argv, env=e, name="gateway")
+        wait_until(lambda: not self.alive() or http_get(self.http + "/healthz")[0] == 200,
+                   what="gateway /healthz")
+        if not self.alive():
+            raise AssertionError("gateway exited at start:\n" + self.output())
+
+    def metrics(self):
+        return http_get(self.http + "/metrics")[1]
+
+
+class Producer:
+    """A backend's PUSH socket (pyzmq + msgpack)."""
+
+    def __init__(self, broker_or_endpoint, hwm=100000):
+        ep = broker_or_endpoint if isinstance(broker_or_endpoint, str) else broker_or_endpoint.ingest
+        self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.PUSH)
+        self.sock.setsockopt(zmq.SNDHWM, hwm)
+        self.sock.setsockopt(zmq.LINGER, 2000)
+        self.sock.connect(ep)
+
+    def send(self, to, event, data=None, **extra):
+        env = {"event": event, "to": to}
+        if data is not None:
+            env["data"] = data
+        env.update(extra)
+        self.sock.send(msgpack.packb(env, use_bin_type=True))
+
+    def send_raw(self, raw):
+        self.sock.send(raw)
+
+    def close(self):
+        self.sock.close()
+
+
+class Control:
+    """A REQ client of the broker's control socket."""
+
+    def __init__(self, broker):
+        self.ctx = zmq.Context.instance()
+        self.endpoint = broker.control
+        self._open()
+
+    def _open(self):
+        self.sock = self.ctx.socket(zmq.REQ)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.RCVTIMEO, 3000)
+        self.sock.connect(self.endpoint)
+
+    def request(self, req):
+        try:
+            self.sock.send(msgpack.packb(req, use_bin_type=True))
+            return msgpack.unpackb(self.sock.recv(), raw=False, strict_map_key=False)
+        except zmq.Again:
+            self.sock.close()
+            self._open()
+            raise AssertionError("control request timed out: %r" % (req,))
+
+    def presence(self, users):
+        return self.request({"op": "presence", "users": users})["online"]
+
+    def close(self):
+        self.sock.close()
+
+
+# --- WebSocket clients (python3-websockets, asyncio) -----------------------
+
+async def ws_connect(url, token=None, resume=None, max_size=2 ** 22):
+    """Opens a connection and, if token is given, authenticates it.
+    Returns (ws, welcome dict or None)."""
+    import websockets
+    ws = await websockets.connect(url, max_size=max_size, open_timeout=5,
+                                  ping_interval=None)
+    if token is None:
+        return ws, None
+    auth = {"type": "auth", "token": token}
+    if resume:
+        auth["resume"] = resume
+    await ws.send(json.dumps(auth))
+    welcome = json.loads(await asyncio_wait(ws.recv(), 5))
+    if welcome.get("type") != "welcome":
+        raise AssertionError("expected welcome, got %r" % (welcome,))
+    return ws, welcome
+
+
+async def asyncio_wait(aw, timeout):
+    import asyncio
+    return await asyncio.wait_for(aw, timeout)
+
+
+async def ws_recv_events(ws, count, timeout=10.0):
+    """The next `count` frames of type event, as dicts, within timeout."""
+    import asyncio
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("got %d of %d events before the deadline" % (len(out), count))
+        msg = json.loads(await asyncio.wait_for(ws.recv(), left))
+        if msg.get("type") == "event":
+            out.append(msg)
+    return out
+
+
+async def ws_close_code(ws, timeout=5.0):
+    """Waits for the server to close the connection; returns its close code."""
+    import asyncio
+    import websockets
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("server did not close within %.1fs" % timeout)
+            await asyncio.wait_for(ws.recv(), left)
+    except websockets.ConnectionClosed as e:
+        return e.rcvd.code if e.rcvd else None
