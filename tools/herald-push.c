@@ -1,0 +1,474 @@
+/* herald-push.c -- send events to herald-broker from a shell (one, or one per stdin line). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <zmq.h>
+
+#include "envelope.h"
+#include "json_pack.h"
+
+#define HT_INGEST_DEFAULT   "tcp://127.0.0.1:7401"
+#define HT_TIMEOUT_DEFAULT  5           /* seconds to wait for the broker */
+#define HT_LINE_MAX         (1024 * 1024)   /* longest stdin line accepted */
+#define HT_ERR_MAX          256
+
+enum { EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+"Usage: herald-push --to USER[,USER...] --event NAME [--data JSON] [--id ID]\n"
+"                   [--ttl SECONDS] [--ingest EP] [--timeout SECONDS]\n"
+"       herald-push - | --stdin [--ingest EP] [--timeout SECONDS]\n"
+"\n"
+"Sends events to herald-broker's ingest socket (ZeroMQ PUSH, msgpack envelope;\n"
+"see proto/PROTOCOL.md). Everything is checked here first, with a clear error.\n"
+"\n"
+"  --to USER[,USER...]  recipients (1-10,000 user ids, each 1-128 bytes of UTF-8\n"
+"                       without control characters); may be given more than once\n"
+"  --event NAME         event name: 1-64 bytes of [A-Za-z0-9_.:-]\n"
+"  --data JSON          payload: any JSON value (integers stay integers)\n"
+"  --id ID              your own id for the event (at most 128 bytes)\n"
+"  --ttl SECONDS        seconds kept in history for resume (broker default 120;\n"
+"                       0 = never stored)\n"
+"  --ingest EP          broker ingest endpoint (env HERALD_INGEST;\n"
+"                       default " HT_INGEST_DEFAULT ")\n"
+"  --timeout SECONDS    how long to wait for the broker (default %d); with no\n"
+"                       broker reachable herald-push gives up after this long\n"
+"                       and exits 1, saying what was not sent\n"
+"  -, --stdin           read one JSON object per line from stdin:\n"
+"                       {\"to\":\"alice\" or [\"alice\",\"bob\"], \"event\":\"bid\",\n"
+"                        \"data\":..., \"id\":\"...\", \"ttl\":60}\n"
+"                       (to as a string is one user id). Bad lines are reported\n"
+"                       on stderr with their line number and skipped; blank\n"
+"                       lines are ignored; lines over 1 MiB are refused.\n"
+"  -h, --help           this text\n"
+"\n"
+"herald-push exits only once its events were handed to the broker's TCP\n"
+"connection (or the timeout passed). Exit status: 0 all sent; 1 a bad line,\n"
+"bad JSON or no broker; 2 bad flags. The broker may still drop an envelope\n"
+"over its --max-event-bytes (default 65536); it counts that in its metrics.\n",
+             HT_TIMEOUT_DEFAULT);
+}
+
+/* Checks a spec object ({to, event, data, id, ttl}) and packs it as the
+ * producer envelope into sbuf. Returns 0, or -1 with a message in err. */
+static int
+s_envelope_pack (const json_t *spec, msgpack_sbuffer *sbuf, char *err, size_t errlen)
+{
+    if (!json_is_object (spec)) {
+        snprintf (err, errlen, "expected a JSON object");
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach ((json_t *) spec, key, value) {
+        //  Refused here (the broker would ignore them) because a typo such as
+        //  "evnt" should not silently become an event without a name.
+        if (strcmp (key, "to") && strcmp (key, "event") && strcmp (key, "data")
+        &&  strcmp (key, "id") && strcmp (key, "ttl")) {
+            snprintf (err, errlen, "unknown key \"%.40s\" (expected to, event, data, id, ttl)", key);
+            return -1;
+        }
+    }
+    const json_t *event = json_object_get (spec, "event");
+    const json_t *to = json_object_get (spec, "to");
+    const json_t *data = json_object_get (spec, "data");
+    const json_t *id = json_object_get (spec, "id");
+    const json_t *ttl = json_object_get (spec, "ttl");
+
+    if (!event || !json_is_string (event)
+    ||  !hp_event_name_valid (json_string_value (event), json_string_length (event))) {
+        snprintf (err, errlen, "event must be a string of 1-%d bytes of [A-Za-z0-9_.:-]",
+                  HP_EVENT_NAME_MAX);
+        return -1;
+    }
+    size_t recipients = 0;
+    if (to && json_is_string (to))
+        recipients = 1;
+    else
+    if (to && json_is_array (to))
+        recipients = json_array_size (to);
+    else {
+        snprintf (err, errlen, "to must be a user id or an array of user ids");
+        return -1;
+    }
+    if (recipients < 1 || recipients > HP_RECIPIENTS_MAX) {
+        snprintf (err, errlen, "to must name 1-%d users, not %zu", HP_RECIPIENTS_MAX, recipients);
+        return -1;
+    }
+    for (size_t i = 0; i < recipients; i++) {
+        const json_t *user = json_is_string (to) ? to : json_array_get (to, i);
+        if (!json_is_string (user)
+        ||  !hp_user_id_valid (json_string_value (user), json_string_length (user))) {
+            snprintf (err, errlen, "recipient %zu is not a valid user id (1-%d bytes of "
+                      "UTF-8, no control characters)", i + 1, HP_USER_MAX);
+            return -1;
+        }
+    }
+    if (id && (!json_is_string (id) || json_string_length (id) > HP_ID_MAX)) {
+        snprintf (err, errlen, "id must be a string of at most %d bytes", HP_ID_MAX);
+        return -1;
+    }
+    if (ttl && (!json_is_integer (ttl) || json_integer_value (ttl) < 0
+                || json_integer_value (ttl) > UINT32_MAX)) {
+        snprintf (err, errlen, "ttl must be an integer number of seconds, 0-%" PRIu32,
+                  UINT32_MAX);
+        return -1;
+    }
+
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
+    size_t fields = 2 + (data != NULL) + (id != NULL) + (ttl != NULL);
+    int rc = msgpack_pack_map (&pk, fields);
+    rc |= msgpack_pack_str_with_body (&pk, "event", 5);
+    rc |= ht_json_pack (&pk, event);
+    rc |= msgpack_pack_str_with_body (&pk, "to", 2);
+    rc |= ht_json_pack (&pk, to);
+    if (data) {
+        rc |= msgpack_pack_str_with_body (&pk, "data", 4);
+        if (ht_json_pack (&pk, data) != 0) {
+            snprintf (err, errlen, "data is nested deeper than %d levels", HT_JSON_DEPTH_MAX);
+            return -1;
+        }
+    }
+    if (id) {
+        rc |= msgpack_pack_str_with_body (&pk, "id", 2);
+        rc |= ht_json_pack (&pk, id);
+    }
+    if (ttl) {
+        rc |= msgpack_pack_str_with_body (&pk, "ttl", 3);
+        rc |= msgpack_pack_uint64 (&pk, (uint64_t) json_integer_value (ttl));
+    }
+    if (rc != 0) {
+        snprintf (err, errlen, "out of memory packing the envelope");
+        return -1;
+    }
+    if (sbuf->size > HP_EVENT_BYTES_DEFAULT)
+        fprintf (stderr, "herald-push: warning: envelope is %zu bytes, over the broker's "
+                 "default --max-event-bytes (%d); it may be dropped\n",
+                 sbuf->size, HP_EVENT_BYTES_DEFAULT);
+    return 0;
+}
+
+/* Hands one envelope to the PUSH socket. ZMQ_IMMEDIATE keeps messages off
+ * pipes that are not connected, so the send blocks (up to the timeout) until
+ * a broker is there instead of queueing into the void. Returns 0 or -1. */
+static int
+s_send (void *push, const msgpack_sbuffer *sbuf, const char *endpoint, int timeout_s)
+{
+    while (zmq_send (push, sbuf->data, sbuf->size, 0) == -1) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            fprintf (stderr, "herald-push: no broker reachable at %s within %d s; "
+                     "giving up\n", endpoint, timeout_s);
+        else
+            fprintf (stderr, "herald-push: send failed: %s\n", zmq_strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads one line (without its newline) into buf of cap bytes. Returns its
+ * length, -1 at end of input, or -2 when the line was longer than cap (the
+ * rest of it is consumed and discarded). */
+static long
+s_read_line (FILE *in, char *buf, size_t cap)
+{
+    size_t len = 0;
+    bool too_long = false;
+    int c;
+    while ((c = getc (in)) != EOF && c != '\n') {
+        if (len < cap)
+            buf [len++] = (char) c;
+        else
+            too_long = true;
+    }
+    if (c == EOF && len == 0 && !too_long)
+        return -1;
+    return too_long ? -2 : (long) len;
+}
+
+static bool
+s_blank (const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s [i] != ' ' && s [i] != '\t' && s [i] != '\r')
+            return false;
+    return true;
+}
+
+/* One envelope per stdin line. Returns the number of bad lines, or -1 when
+ * the broker could not be reached (the rest of stdin is not read). */
+static long
+s_push_stdin (void *push, const char *endpoint, int timeout_s, long *sent)
+{
+    char *line = malloc (HT_LINE_MAX);
+    if (!line) {
+        fprintf (stderr, "herald-push: out of memory\n");
+        return -1;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    long bad = 0;
+    long number = 0;
+    long len;
+    while ((len = s_read_line (stdin, line, HT_LINE_MAX)) != -1) {
+        number++;
+        if (len == -2) {
+            fprintf (stderr, "herald-push: line %ld: longer than %d bytes; skipped\n",
+                     number, HT_LINE_MAX);
+            bad++;
+            continue;
+        }
+        if (s_blank (line, (size_t) len))
+            continue;
+        json_error_t jerr;
+        json_t *spec = json_loadb (line, (size_t) len, 0, &jerr);
+        if (!spec) {
+            fprintf (stderr, "herald-push: line %ld: not JSON: %s (column %d)\n",
+                     number, jerr.text, jerr.column);
+            bad++;
+            continue;
+        }
+        char err [HT_ERR_MAX];
+        msgpack_sbuffer_clear (&sbuf);
+        int rc = s_envelope_pack (spec, &sbuf, err, sizeof err);
+        json_decref (spec);
+        if (rc != 0) {
+            fprintf (stderr, "herald-push: line %ld: %s\n", number, err);
+            bad++;
+            continue;
+        }
+        if (s_send (push, &sbuf, endpoint, timeout_s) != 0) {
+            fprintf (stderr, "herald-push: line %ld and any after it were not sent\n", number);
+            bad = -1;
+            break;
+        }
+        (*sent)++;
+    }
+    msgpack_sbuffer_destroy (&sbuf);
+    free (line);
+    return bad;
+}
+
+/* Parses a whole decimal number in [min, max]. Returns 0 or -1. */
+static int
+s_parse_long (const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol (s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Appends each comma-separated name of list to the array `to`. Returns 0 or -1. */
+static int
+s_add_recipients (json_t *to, const char *list)
+{
+    const char *p = list;
+    while (true) {
+        const char *comma = strchr (p, ',');
+        size_t len = comma ? (size_t) (comma - p) : strlen (p);
+        if (!hp_user_id_valid (p, len)) {
+            fprintf (stderr, "herald-push: --to: \"%.*s\" is not a valid user id "
+                     "(1-%d bytes of UTF-8, no control characters)\n",
+                     (int) (len > 60 ? 60 : len), p, HP_USER_MAX);
+            return -1;
+        }
+        json_array_append_new (to, json_stringn (p, len));
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+int
+main (int argc, char *argv [])
+{
+    static const struct option options [] = {
+        { "to",      required_argument, NULL, 't' },
+        { "event",   required_argument, NULL, 'e' },
+        { "data",    required_argument, NULL, 'd' },
+        { "id",      required_argument, NULL, 'i' },
+        { "ttl",     required_argument, NULL, 'T' },
+        { "ingest",  required_argument, NULL, 'I' },
+        { "timeout", required_argument, NULL, 'w' },
+        { "stdin",   no_argument,       NULL, 's' },
+        { "help",    no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *endpoint = getenv ("HERALD_INGEST");
+    if (!endpoint || !*endpoint)
+        endpoint = HT_INGEST_DEFAULT;
+    long timeout_s = HT_TIMEOUT_DEFAULT;
+    bool from_stdin = false;
+    bool event_flags = false;
+    json_t *spec = json_object ();
+    json_t *to = json_array ();
+    int status = EXIT_USAGE;
+    void *ctx = NULL;
+    void *push = NULL;
+    if (!spec || !to) {
+        fprintf (stderr, "herald-push: out of memory\n");
+        goto done;
+    }
+    int opt;
+    opterr = 0;     //  we print our own, clearer, message
+    while ((opt = getopt_long (argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+            case 't':
+                if (s_add_recipients (to, optarg) != 0)
+                    goto done;
+                event_flags = true;
+                break;
+            case 'e':
+                json_object_set_new (spec, "event", json_string_nocheck (optarg));
+                event_flags = true;
+                break;
+            case 'd': {
+                json_error_t jerr;
+                json_t *data = json_loads (optarg, JSON_DECODE_ANY, &jerr);
+                if (!data) {
+                    fprintf (stderr, "herald-push: --data is not JSON: %s (column %d)\n",
+                             jerr.text, jerr.column);
+                    goto done;
+                }
+                json_object_set_new (spec, "data", data);
+                event_flags = true;
+                break;
+            }
+            case 'i':
+                json_object_set_new (spec, "id", json_string_nocheck (optarg));
+                event_flags = true;
+                break;
+            case 'T': {
+                long ttl;
+                if (s_parse_long (optarg, 0, (long) UINT32_MAX, &ttl) != 0) {
+                    fprintf (stderr, "herald-push: --ttl must be a whole number of "
+                             "seconds, 0-%" PRIu32 ", not \"%s\"\n", UINT32_MAX, optarg);
+                    goto done;
+                }
+                json_object_set_new (spec, "ttl", json_integer (ttl));
+                event_flags = true;
+                break;
+            }
+            case 'I':
+                endpoint = optarg;
+                break;
+            case 'w':
+                if (s_parse_long (optarg, 1, 3600, &timeout_s) != 0) {
+                    fprintf (stderr, "herald-push: --timeout must be 1-3600 seconds\n");
+                    goto done;
+                }
+                break;
+            case 's':
+                from_stdin = true;
+                break;
+            case 'h':
+                s_usage (stdout);
+                status = EXIT_SUCCESS;
+                goto done;
+            case ':':
+                fprintf (stderr, "herald-push: %s needs a value (see --help)\n", argv [optind - 1]);
+                goto done;
+            default:
+                fprintf (stderr, "herald-push: unknown option %s (see --help)\n", argv [optind - 1]);
+                goto done;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (strcmp (argv [i], "-") == 0)
+            from_stdin = true;
+        else {
+            fprintf (stderr, "herald-push: unexpected argument \"%s\" (see --help)\n", argv [i]);
+            goto done;
+        }
+    }
+    if (from_stdin && event_flags) {
+        fprintf (stderr, "herald-push: give the event either as flags or on stdin, not both\n");
+        goto done;
+    }
+    if (!from_stdin && !event_flags) {
+        s_usage (stderr);
+        goto done;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    if (!from_stdin) {
+        char err [HT_ERR_MAX];
+        if (json_array_size (to) > 0)
+            json_object_set (spec, "to", to);
+        if (!json_object_get (spec, "to")) {
+            fprintf (stderr, "herald-push: --to is required\n");
+            msgpack_sbuffer_destroy (&sbuf);
+            goto done;
+        }
+        if (!json_object_get (spec, "event")) {
+            fprintf (stderr, "herald-push: --event is required\n");
+            msgpack_sbuffer_destroy (&sbuf);
+            goto done;
+        }
+        if (s_envelope_pack (spec, &sbuf, err, sizeof err) != 0) {
+            fprintf (stderr, "herald-push: %s\n", err);
+            msgpack_sbuffer_destroy (&sbuf);
+            goto done;
+        }
+    }
+
+    status = EXIT_BAD_INPUT;
+    int timeout_ms = (int) timeout_s * 1000;
+    int immediate = 1;
+    ctx = zmq_ctx_new ();
+    push = ctx ? zmq_socket (ctx, ZMQ_PUSH) : NULL;
+    if (!push
+    ||  zmq_setsockopt (push, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0
+    ||  zmq_setsockopt (push, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms) != 0
+    ||  zmq_setsockopt (push, ZMQ_LINGER, &timeout_ms, sizeof timeout_ms) != 0) {
+        fprintf (stderr, "herald-push: cannot create a ZeroMQ socket: %s\n", zmq_strerror (errno));
+        msgpack_sbuffer_destroy (&sbuf);
+        goto done;
+    }
+    if (zmq_connect (push, endpoint) != 0) {
+        fprintf (stderr, "herald-push: bad ingest endpoint \"%s\": %s\n",
+                 endpoint, zmq_strerror (errno));
+        msgpack_sbuffer_destroy (&sbuf);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    if (from_stdin) {
+        long sent = 0;
+        long bad = s_push_stdin (push, endpoint, (int) timeout_s, &sent);
+        if (bad > 0)
+            fprintf (stderr, "herald-push: %ld event(s) sent, %ld bad line(s) skipped\n", sent, bad);
+        status = bad == 0 ? EXIT_SUCCESS : EXIT_BAD_INPUT;
+    }
+    else
+        status = s_send (push, &sbuf, endpoint, (int) timeout_s) == 0 ? EXIT_SUCCESS : EXIT_BAD_INPUT;
+    msgpack_sbuffer_destroy (&sbuf);
+
+done:
+    //  Closing with a linger and terminating the context blocks until the
+    //  queued envelopes are written to the broker's connection (or the linger,
+    //  the same timeout, passes): that is how herald-push "waits for delivery".
+    if (push)
+        zmq_close (push);
+    if (ctx)
+        while (zmq_ctx_term (ctx) == -1 && errno == EINTR)
+            ;
+    json_decref (to);
+    json_decref (spec);
+    return status;
+}
