@@ -1,0 +1,413 @@
+/* control.c -- requests and replies on the broker's control (ROUTER) socket. */
+#include "control.h"
+#include "mpcheck.h"
+#include "wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_ZONE_CHUNK (64 * 1024)
+
+struct hp_control_req {
+    msgpack_zone *zone;             //  holds the unpacked request, reused
+    msgpack_object root;
+    hp_op_t op;
+    uint64_t rid;
+    hp_str_t *users;                //  presence: the users; resume: users[0]
+    size_t user_count;
+    size_t user_cap;
+    bool has_position;
+    uint64_t epoch;
+    uint64_t offset;
+};
+
+hp_control_req_t *
+hp_control_req_new (void)
+{
+    hp_control_req_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->zone = msgpack_zone_new (S_ZONE_CHUNK);
+    if (!self->zone) {
+        hp_control_req_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+hp_control_req_destroy (hp_control_req_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hp_control_req_t *self = *self_p;
+    if (self->zone)
+        msgpack_zone_free (self->zone);
+    free (self->users);
+    free (self);
+    *self_p = NULL;
+}
+
+static bool
+s_key_is (const msgpack_object *key, const char *name)
+{
+    size_t len = strlen (name);
+    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == len
+        && memcmp (key->via.str.ptr, name, len) == 0;
+}
+
+static bool
+s_str_is (const msgpack_object *obj, const char *text)
+{
+    return s_key_is (obj, text);
+}
+
+static int
+s_reserve_users (hp_control_req_t *self, size_t n)
+{
+    if (n <= self->user_cap)
+        return 0;
+    hp_str_t *users = realloc (self->users, n * sizeof *users);
+    if (!users)
+        return -1;
+    self->users = users;
+    self->user_cap = n;
+    return 0;
+}
+
+static int
+s_decode_presence (hp_control_req_t *self, const msgpack_object *users,
+                   const char **why)
+{
+    if (!users || users->type != MSGPACK_OBJECT_ARRAY
+    ||  users->via.array.size < 1 || users->via.array.size > HP_PRESENCE_USERS_MAX) {
+        *why = "bad users";
+        return -1;
+    }
+    size_t n = users->via.array.size;
+    if (s_reserve_users (self, n)) {
+        *why = "out of memory";
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *user = &users->via.array.ptr [i];
+        if (user->type != MSGPACK_OBJECT_STR
+        ||  !hp_user_id_valid (user->via.str.ptr, user->via.str.size)) {
+            *why = "bad users";
+            return -1;
+        }
+        self->users [i] = (hp_str_t) { user->via.str.ptr, user->via.str.size };
+    }
+    //  Repeats are kept: the reply is a map keyed by user, so a repeated
+    //  user only repeats a key with the same answer.
+    self->user_count = n;
+    return 0;
+}
+
+static int
+s_decode_resume (hp_control_req_t *self, const msgpack_object *user,
+                 const msgpack_object *epoch, const msgpack_object *offset,
+                 const char **why)
+{
+    if (!user || user->type != MSGPACK_OBJECT_STR
+    ||  !hp_user_id_valid (user->via.str.ptr, user->via.str.size)) {
+        *why = "bad user";
+        return -1;
+    }
+    if (s_reserve_users (self, 1)) {
+        *why = "out of memory";
+        return -1;
+    }
+    self->users [0] = (hp_str_t) { user->via.str.ptr, user->via.str.size };
+    self->user_count = 1;
+    if (epoch && (epoch->type != MSGPACK_OBJECT_STR
+              ||  hp_epoch_parse (epoch->via.str.ptr, epoch->via.str.size, &self->epoch))) {
+        *why = "bad epoch";
+        return -1;
+    }
+    if (offset && offset->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        *why = "bad offset";
+        return -1;
+    }
+    if (!epoch != !offset) {
+        *why = "epoch and offset go together";
+        return -1;
+    }
+    if (offset)
+        self->offset = offset->via.u64;
+    self->has_position = epoch != NULL;
+    return 0;
+}
+
+int
+hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
+                       const char **why)
+{
+    const char *ignored;
+    if (!why)
+        why = &ignored;
+    self->op = 0;
+    self->rid = 0;
+    self->user_count = 0;
+    self->has_position = false;
+    self->epoch = 0;
+    self->offset = 0;
+
+    //  The scan bounds what msgpack-c allocates by the request's size.
+    if (!bytes || hp__msgpack_check (bytes, len)) {
+        *why = "not msgpack";
+        return -1;
+    }
+    msgpack_zone_clear (self->zone);
+    size_t off = 0;
+    if (msgpack_unpack (bytes, len, &off, self->zone, &self->root)
+            != MSGPACK_UNPACK_SUCCESS || off != len) {
+        *why = "not msgpack";
+        return -1;
+    }
+    if (self->root.type != MSGPACK_OBJECT_MAP) {
+        *why = "not a map";
+        return -1;
+    }
+    const msgpack_object *op = NULL, *rid = NULL, *users = NULL, *user = NULL,
+                         *epoch = NULL, *offset = NULL;
+    const msgpack_object_map *map = &self->root.via.map;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *key = &map->ptr [i].key;
+        const msgpack_object *val = &map->ptr [i].val;
+        if (s_key_is (key, "op"))           op = val;
+        else if (s_key_is (key, "rid"))     rid = val;
+        else if (s_key_is (key, "users"))   users = val;
+        else if (s_key_is (key, "user"))    user = val;
+        else if (s_key_is (key, "epoch"))   epoch = val;
+        else if (s_key_is (key, "offset"))  offset = val;
+    }
+    //  rid first: the broker can then echo it even in an error reply.
+    if (rid) {
+        if (rid->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            *why = "bad rid";
+            return -1;
+        }
+        self->rid = rid->via.u64;
+    }
+    if (!op || op->type != MSGPACK_OBJECT_STR) {
+        *why = "missing op";
+        return -1;
+    }
+    if (s_str_is (op, "presence")) {
+        if (s_decode_presence (self, users, why))
+            return -1;
+        self->op = HP_OP_PRESENCE;
+    }
+    else
+    if (s_str_is (op, "resume")) {
+        if (s_decode_resume (self, user, epoch, offset, why))
+            return -1;
+        self->op = HP_OP_RESUME;
+    }
+    else
+    if (s_str_is (op, "stats"))
+        self->op = HP_OP_STATS;
+    else {
+        *why = "unknown op";
+        return -1;
+    }
+    return 0;
+}
+
+hp_op_t
+hp_control_req_op (const hp_control_req_t *self)
+{
+    return self->op;
+}
+
+uint64_t
+hp_control_req_rid (const hp_control_req_t *self)
+{
+    return self->rid;
+}
+
+size_t
+hp_control_req_user_count (const hp_control_req_t *self)
+{
+    return self->user_count;
+}
+
+hp_str_t
+hp_control_req_user (const hp_control_req_t *self, size_t i)
+{
+    if (i >= self->user_count)
+        return (hp_str_t) { NULL, 0 };
+    return self->users [i];
+}
+
+bool
+hp_control_req_has_position (const hp_control_req_t *self)
+{
+    return self->has_position;
+}
+
+uint64_t
+hp_control_req_epoch (const hp_control_req_t *self)
+{
+    return self->epoch;
+}
+
+uint64_t
+hp_control_req_offset (const hp_control_req_t *self)
+{
+    return self->offset;
+}
+
+//  msgpack_packer sink that appends to an hp_buf_t; a failed append makes
+//  every msgpack_pack_* call return non-zero.
+static int
+s_buf_write (void *data, const char *bytes, size_t len)
+{
+    return hp_buf_append ((hp_buf_t *) data, bytes, len);
+}
+
+static int
+s_pack_cstr (msgpack_packer *pk, const char *s, size_t len)
+{
+    return msgpack_pack_str (pk, len) || msgpack_pack_str_body (pk, s, len);
+}
+
+int
+hp_control_pack_resume (hp_buf_t *out, uint64_t rid, const char *user,
+                        size_t user_len, bool has_position,
+                        uint64_t epoch, uint64_t offset)
+{
+    size_t mark = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, s_buf_write);
+    char epoch_text [HP_EPOCH_TEXT_LEN + 1];
+    hp_epoch_format (epoch_text, epoch);
+    int rc = msgpack_pack_map (&pk, has_position ? 5 : 3)
+          || s_pack_cstr (&pk, "op", 2)
+          || s_pack_cstr (&pk, "resume", 6)
+          || s_pack_cstr (&pk, "rid", 3)
+          || msgpack_pack_uint64 (&pk, rid)
+          || s_pack_cstr (&pk, "user", 4)
+          || s_pack_cstr (&pk, user ? user : "", user ? user_len : 0);
+    if (!rc && has_position)
+        rc = s_pack_cstr (&pk, "epoch", 5)
+          || s_pack_cstr (&pk, epoch_text, HP_EPOCH_TEXT_LEN)
+          || s_pack_cstr (&pk, "offset", 6)
+          || msgpack_pack_uint64 (&pk, offset);
+    if (rc) {
+        out->len = mark;
+        return -1;
+    }
+    return 0;
+}
+
+void
+hp_control_pack_resume_reply_begin (msgpack_packer *pk, uint64_t rid,
+                                    const char *user, size_t user_len,
+                                    uint64_t epoch, uint64_t offset,
+                                    bool recovered, size_t event_count)
+{
+    char epoch_text [HP_EPOCH_TEXT_LEN + 1];
+    hp_epoch_format (epoch_text, epoch);
+    //  The packer's sink reports its own failures; the broker owns it and
+    //  checks its buffer, so the results are not needed here.
+    msgpack_pack_map (pk, 6);
+    s_pack_cstr (pk, "rid", 3);
+    msgpack_pack_uint64 (pk, rid);
+    s_pack_cstr (pk, "user", 4);
+    s_pack_cstr (pk, user ? user : "", user ? user_len : 0);
+    s_pack_cstr (pk, "epoch", 5);
+    s_pack_cstr (pk, epoch_text, HP_EPOCH_TEXT_LEN);
+    s_pack_cstr (pk, "offset", 6);
+    msgpack_pack_uint64 (pk, offset);
+    s_pack_cstr (pk, "recovered", 9);
+    if (recovered)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    s_pack_cstr (pk, "events", 6);
+    msgpack_pack_array (pk, event_count);
+}
+
+void
+hp_control_pack_resume_reply_event (msgpack_packer *pk, uint64_t offset,
+                                    const char *json, size_t json_len)
+{
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_uint64 (pk, offset);
+    s_pack_cstr (pk, json ? json : "", json ? json_len : 0);
+}
+
+int
+hp_control_resume_reply_event (const hp_resume_reply_t *reply, size_t i,
+                               uint64_t *offset, hp_str_t *json)
+{
+    if (!reply->events || i >= reply->event_count)
+        return -1;
+    const msgpack_object *event = &reply->events [i];
+    if (event->type != MSGPACK_OBJECT_ARRAY || event->via.array.size != 2)
+        return -1;
+    const msgpack_object *at = &event->via.array.ptr [0];
+    const msgpack_object *text = &event->via.array.ptr [1];
+    if (at->type != MSGPACK_OBJECT_POSITIVE_INTEGER || text->type != MSGPACK_OBJECT_STR)
+        return -1;
+    *offset = at->via.u64;
+    json->ptr = text->via.str.ptr;
+    json->len = text->via.str.size;
+    return 0;
+}
+
+int
+hp_control_resume_reply_decode (msgpack_unpacked *unpacked, const char *bytes,
+                                size_t len, hp_resume_reply_t *reply)
+{
+    memset (reply, 0, sizeof *reply);
+    if (!bytes || hp__msgpack_check (bytes, len))
+        return -1;
+    size_t off = 0;
+    if (msgpack_unpack_next (unpacked, bytes, len, &off) != MSGPACK_UNPACK_SUCCESS
+    ||  off != len)
+        return -1;
+    const msgpack_object *root = &unpacked->data;
+    if (root->type != MSGPACK_OBJECT_MAP)
+        return -1;
+    const msgpack_object *rid = NULL, *user = NULL, *epoch = NULL, *offset = NULL,
+                         *recovered = NULL, *events = NULL;
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object *key = &root->via.map.ptr [i].key;
+        const msgpack_object *val = &root->via.map.ptr [i].val;
+        if (s_key_is (key, "rid"))              rid = val;
+        else if (s_key_is (key, "user"))        user = val;
+        else if (s_key_is (key, "epoch"))       epoch = val;
+        else if (s_key_is (key, "offset"))      offset = val;
+        else if (s_key_is (key, "recovered"))   recovered = val;
+        else if (s_key_is (key, "events"))      events = val;
+    }
+    if (!rid || rid->type != MSGPACK_OBJECT_POSITIVE_INTEGER
+    ||  !user || user->type != MSGPACK_OBJECT_STR
+    ||  !epoch || epoch->type != MSGPACK_OBJECT_STR
+    ||  !offset || offset->type != MSGPACK_OBJECT_POSITIVE_INTEGER
+    ||  !recovered || recovered->type != MSGPACK_OBJECT_BOOLEAN
+    ||  !events || events->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    if (hp_epoch_parse (epoch->via.str.ptr, epoch->via.str.size, &reply->epoch))
+        return -1;
+    reply->rid = rid->via.u64;
+    reply->user = (hp_str_t) { user->via.str.ptr, user->via.str.size };
+    reply->offset = offset->via.u64;
+    reply->recovered = recovered->via.boolean;
+    reply->event_count = events->via.array.size;
+    reply->events = events->via.array.ptr;
+    //  Check every event now, so a gateway that got 0 here can replay
+    //  without a half-sent history on a malformed entry.
+    for (size_t i = 0; i < reply->event_count; i++) {
+        uint64_t at;
+        hp_str_t json;
+        if (hp_control_resume_reply_event (reply, i, &at, &json)) {
+            memset (reply, 0, sizeof *reply);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,360 @@
+/* envelope.c -- decode and validate a producer's msgpack envelope. */
+#include "envelope.h"
+#include "mpcheck.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+//  Most envelopes fit the zone's first chunk, which msgpack_zone_clear keeps,
+//  so steady-state decoding allocates nothing.
+#define S_ZONE_CHUNK (64 * 1024)
+
+//  One recipient while deduplicating: the string and where it came in.
+typedef struct {
+    hp_str_t str;
+    uint32_t index;
+} s_entry_t;
+
+struct hp_envelope {
+    msgpack_zone *zone;             //  holds the unpacked tree, reused
+    msgpack_object root;
+    hp_str_t event;
+    hp_str_t *users;                //  recipients after dedup, in input order
+    size_t user_count;
+    s_entry_t *entries;             //  scratch for dedup, same capacity
+    unsigned char *dup;             //  scratch: 1 when entry i repeats one before
+    size_t user_cap;
+    const msgpack_object *data;
+    hp_str_t id;
+    uint32_t ttl;
+};
+
+static const char *s_error_names [HP_ENV_ERROR_COUNT] = {
+    [HP_ENV_OK]          = "ok",
+    [HP_ENV_TOO_LARGE]   = "too_large",
+    [HP_ENV_NOT_MSGPACK] = "not_msgpack",
+    [HP_ENV_NOT_MAP]     = "not_map",
+    [HP_ENV_BAD_EVENT]   = "bad_event",
+    [HP_ENV_BAD_TO]      = "bad_to",
+    [HP_ENV_BAD_USER]    = "bad_user",
+    [HP_ENV_BAD_ID]      = "bad_id",
+    [HP_ENV_BAD_TTL]     = "bad_ttl",
+};
+
+const char *
+hp_env_error_name (hp_env_error_t err)
+{
+    if ((unsigned) err >= HP_ENV_ERROR_COUNT)
+        return "unknown";
+    return s_error_names [err];
+}
+
+hp_envelope_t *
+hp_envelope_new (void)
+{
+    hp_envelope_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->zone = msgpack_zone_new (S_ZONE_CHUNK);
+    if (!self->zone) {
+        hp_envelope_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+hp_envelope_destroy (hp_envelope_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hp_envelope_t *self = *self_p;
+    if (self->zone)
+        msgpack_zone_free (self->zone);
+    free (self->users);
+    free (self->entries);
+    free (self->dup);
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+hp_event_name_valid (const char *s, size_t len)
+{
+    if (!s || len < 1 || len > HP_EVENT_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s [i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+               || (c >= '0' && c <= '9')
+               || c == '_' || c == '.' || c == ':' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool
+hp_user_id_valid (const char *s, size_t len)
+{
+    if (!s || len < 1 || len > HP_USER_MAX)
+        return false;
+    const unsigned char *p = (const unsigned char *) s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char b = p [i];
+        if (b < 0x80) {
+            if (b < 0x20 || b == 0x7f)
+                return false;           //  C0 controls (NUL included), DEL
+            i++;
+            continue;
+        }
+        //  Strict UTF-8 (RFC 3629): the second byte's range excludes
+        //  overlongs (e0, f0), surrogates (ed) and code points past
+        //  U+10FFFF (f4); c0, c1 and f5-ff never start a sequence.
+        size_t need;
+        unsigned char lo = 0x80, hi = 0xbf;
+        if (b >= 0xc2 && b <= 0xdf)
+            need = 1;
+        else
+        if (b >= 0xe0 && b <= 0xef) {
+            need = 2;
+            if (b == 0xe0) lo = 0xa0;
+            if (b == 0xed) hi = 0x9f;
+        }
+        else
+        if (b >= 0xf0 && b <= 0xf4) {
+            need = 3;
+            if (b == 0xf0) lo = 0x90;
+            if (b == 0xf4) hi = 0x8f;
+        }
+        else
+            return false;
+        if (need > len - i - 1)
+            return false;               //  truncated at the end
+        if (p [i + 1] < lo || p [i + 1] > hi)
+            return false;
+        for (size_t k = 2; k <= need; k++)
+            if (p [i + k] < 0x80 || p [i + k] > 0xbf)
+                return false;
+        //  C1 controls U+0080..U+009F are the two-byte forms c2 80..c2 9f.
+        if (b == 0xc2 && p [i + 1] <= 0x9f)
+            return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+//  Grows the recipient arrays to hold n; they are kept across decodes.
+static int
+s_reserve_users (hp_envelope_t *self, size_t n)
+{
+    if (n <= self->user_cap)
+        return 0;
+    hp_str_t *users = realloc (self->users, n * sizeof *users);
+    if (!users)
+        return -1;
+    self->users = users;
+    s_entry_t *entries = realloc (self->entries, n * sizeof *entries);
+    if (!entries)
+        return -1;
+    self->entries = entries;
+    unsigned char *dup = realloc (self->dup, n);
+    if (!dup)
+        return -1;
+    self->dup = dup;
+    self->user_cap = n;
+    return 0;
+}
+
+//  Orders by bytes, then by input position, so the first of equal users
+//  sorts first and is the one kept.
+static int
+s_entry_compare (const void *a_p, const void *b_p)
+{
+    const s_entry_t *a = a_p, *b = b_p;
+    size_t common = a->str.len < b->str.len ? a->str.len : b->str.len;
+    int rc = memcmp (a->str.ptr, b->str.ptr, common);
+    if (rc)
+        return rc;
+    if (a->str.len != b->str.len)
+        return a->str.len < b->str.len ? -1 : 1;
+    return a->index < b->index ? -1 : (a->index > b->index);
+}
+
+//  Keeps the first of each repeated user, in input order. Sorting is
+//  O(n log n) whatever the input, unlike a hash an attacker could flood.
+static void
+s_dedup_users (hp_envelope_t *self)
+{
+    size_t n = self->user_count;
+    if (n < 2)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        self->entries [i].str = self->users [i];
+        self->entries [i].index = (uint32_t) i;
+        self->dup [i] = 0;
+    }
+    qsort (self->entries, n, sizeof *self->entries, s_entry_compare);
+    for (size_t i = 1; i < n; i++) {
+        const hp_str_t *prev = &self->entries [i - 1].str;
+        const hp_str_t *cur = &self->entries [i].str;
+        if (prev->len == cur->len && memcmp (prev->ptr, cur->ptr, cur->len) == 0)
+            self->dup [self->entries [i].index] = 1;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!self->dup [i])
+            self->users [kept++] = self->users [i];
+    self->user_count = kept;
+}
+
+static bool
+s_key_is (const msgpack_object *key, const char *name)
+{
+    size_t len = strlen (name);
+    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == len
+        && memcmp (key->via.str.ptr, name, len) == 0;
+}
+
+static hp_env_error_t
+s_decode_to (hp_envelope_t *self, const msgpack_object *to)
+{
+    if (to->type == MSGPACK_OBJECT_STR) {
+        if (s_reserve_users (self, 1))
+            return HP_ENV_NOT_MSGPACK;  //  out of memory: refuse, never crash
+        if (!hp_user_id_valid (to->via.str.ptr, to->via.str.size))
+            return HP_ENV_BAD_USER;
+        self->users [0] = (hp_str_t) { to->via.str.ptr, to->via.str.size };
+        self->user_count = 1;
+        return HP_ENV_OK;
+    }
+    if (to->type != MSGPACK_OBJECT_ARRAY)
+        return HP_ENV_BAD_TO;
+    size_t n = to->via.array.size;
+    if (n < 1 || n > HP_RECIPIENTS_MAX)
+        return HP_ENV_BAD_TO;
+    if (s_reserve_users (self, n))
+        return HP_ENV_NOT_MSGPACK;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *user = &to->via.array.ptr [i];
+        if (user->type != MSGPACK_OBJECT_STR
+        ||  !hp_user_id_valid (user->via.str.ptr, user->via.str.size))
+            return HP_ENV_BAD_USER;
+        self->users [i] = (hp_str_t) { user->via.str.ptr, user->via.str.size };
+    }
+    self->user_count = n;
+    s_dedup_users (self);
+    return HP_ENV_OK;
+}
+
+hp_env_error_t
+hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
+                    size_t max_bytes)
+{
+    self->event = (hp_str_t) { NULL, 0 };
+    self->user_count = 0;
+    self->data = NULL;
+    self->id = (hp_str_t) { NULL, 0 };
+    self->ttl = HP_TTL_DEFAULT;
+
+    //  The size check comes first so an oversized frame costs nothing more.
+    if (len > max_bytes)
+        return HP_ENV_TOO_LARGE;
+    //  The scan refuses truncation, trailing bytes, excess depth and counts
+    //  the bytes cannot hold, before msgpack-c allocates for them.
+    if (!bytes || hp__msgpack_check (bytes, len))
+        return HP_ENV_NOT_MSGPACK;
+    msgpack_zone_clear (self->zone);
+    size_t off = 0;
+    msgpack_unpack_return rc = msgpack_unpack (bytes, len, &off, self->zone, &self->root);
+    if (rc != MSGPACK_UNPACK_SUCCESS || off != len)
+        return HP_ENV_NOT_MSGPACK;
+    if (self->root.type != MSGPACK_OBJECT_MAP)
+        return HP_ENV_NOT_MAP;
+
+    //  A repeated key: the last one wins, as in most JSON parsers.
+    const msgpack_object *event = NULL, *to = NULL, *id = NULL, *ttl = NULL;
+    const msgpack_object_map *map = &self->root.via.map;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *key = &map->ptr [i].key;
+        const msgpack_object *val = &map->ptr [i].val;
+        if (s_key_is (key, "event"))
+            event = val;
+        else
+        if (s_key_is (key, "to"))
+            to = val;
+        else
+        if (s_key_is (key, "data"))
+            self->data = val;
+        else
+        if (s_key_is (key, "id"))
+            id = val;
+        else
+        if (s_key_is (key, "ttl"))
+            ttl = val;
+    }
+    if (!event || event->type != MSGPACK_OBJECT_STR
+    ||  !hp_event_name_valid (event->via.str.ptr, event->via.str.size))
+        return HP_ENV_BAD_EVENT;
+    self->event = (hp_str_t) { event->via.str.ptr, event->via.str.size };
+    if (!to)
+        return HP_ENV_BAD_TO;
+    hp_env_error_t err = s_decode_to (self, to);
+    if (err != HP_ENV_OK) {
+        self->user_count = 0;
+        return err;
+    }
+    if (id) {
+        if (id->type != MSGPACK_OBJECT_STR || id->via.str.size > HP_ID_MAX)
+            return HP_ENV_BAD_ID;
+        //  An empty id is still an id: ptr must be non-NULL to say "present".
+        self->id = (hp_str_t) { id->via.str.size ? id->via.str.ptr : "",
+                                id->via.str.size };
+    }
+    if (ttl) {
+        if (ttl->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return HP_ENV_BAD_TTL;
+        //  Anything past 136 years is as good as forever: clamp, not refuse.
+        self->ttl = ttl->via.u64 > UINT32_MAX ? UINT32_MAX : (uint32_t) ttl->via.u64;
+    }
+    return HP_ENV_OK;
+}
+
+hp_str_t
+hp_envelope_event (const hp_envelope_t *self)
+{
+    return self->event;
+}
+
+size_t
+hp_envelope_recipient_count (const hp_envelope_t *self)
+{
+    return self->user_count;
+}
+
+hp_str_t
+hp_envelope_recipient (const hp_envelope_t *self, size_t i)
+{
+    if (i >= self->user_count)
+        return (hp_str_t) { NULL, 0 };
+    return self->users [i];
+}
+
+const msgpack_object *
+hp_envelope_data (const hp_envelope_t *self)
+{
+    return self->data;
+}
+
+hp_str_t
+hp_envelope_id (const hp_envelope_t *self)
+{
+    return self->id;
+}
+
+uint32_t
+hp_envelope_ttl (const hp_envelope_t *self)
+{
+    return self->ttl;
+}

@@ -1,0 +1,52 @@
+/* frame.c -- the JSON text frames the gateway writes to browsers. */
+#include "frame.h"
+#include "json.h"
+#include "wire.h"
+
+//  Both builders leave out exactly as it was when they fail, so a caller
+//  can reuse the buffer without trimming a half-written frame.
+
+int
+hp_frame_event (hp_buf_t *out, const hp_envelope_t *env, uint64_t offset)
+{
+    size_t mark = out->len;
+    hp_str_t event = hp_envelope_event (env);
+    const msgpack_object *data = hp_envelope_data (env);
+    hp_str_t id = hp_envelope_id (env);
+    if (hp_buf_puts (out, "{\"type\":\"event\",\"event\":")
+    ||  hp_json_put_string (out, event.ptr ? event.ptr : "", event.len)
+    ||  hp_buf_puts (out, ",\"data\":")
+    ||  (data ? hp_json_from_msgpack (out, data) : hp_buf_puts (out, "null"))
+    ||  hp_buf_puts (out, ",\"offset\":")
+    ||  hp_buf_put_u64 (out, offset))
+        goto fail;
+    if (id.ptr
+    &&  (hp_buf_puts (out, ",\"id\":") || hp_json_put_string (out, id.ptr, id.len)))
+        goto fail;
+    if (hp_buf_putc (out, '}'))
+        goto fail;
+    return 0;
+fail:
+    out->len = mark;
+    return -1;
+}
+
+int
+hp_frame_welcome (hp_buf_t *out, const char *user, size_t user_len,
+                  uint64_t epoch, uint64_t offset, bool recovered)
+{
+    size_t mark = out->len;
+    char epoch_text [HP_EPOCH_TEXT_LEN + 1];
+    hp_epoch_format (epoch_text, epoch);
+    if (hp_buf_puts (out, "{\"type\":\"welcome\",\"user\":")
+    ||  hp_json_put_string (out, user ? user : "", user ? user_len : 0)
+    ||  hp_buf_puts (out, ",\"epoch\":\"")
+    ||  hp_buf_append (out, epoch_text, HP_EPOCH_TEXT_LEN)
+    ||  hp_buf_puts (out, "\",\"offset\":")
+    ||  hp_buf_put_u64 (out, offset)
+    ||  hp_buf_puts (out, recovered ? ",\"recovered\":true}" : ",\"recovered\":false}")) {
+        out->len = mark;
+        return -1;
+    }
+    return 0;
+}

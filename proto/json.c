@@ -1,0 +1,294 @@
+/* json.c -- msgpack -> JSON text, and JSON string escaping. */
+#include "json.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char s_hex [] = "0123456789abcdef";
+
+//  Bytes that may be copied into a JSON string unchanged: printable ASCII
+//  other than '"' and '\'. Everything else takes the slow path below.
+static inline bool
+s_plain (unsigned char b)
+{
+    return b >= 0x20 && b < 0x80 && b != '"' && b != '\\';
+}
+
+//  Length of the UTF-8 sequence at s (1-4) when it is well-formed, else 0 and
+//  *bad is set to the length of its maximal subpart (the bytes to replace
+//  with one U+FFFD, at least 1), per Unicode's "best practice" (ch. 3, U+FFFD
+//  substitution of maximal subparts). *cp receives the code point.
+static size_t
+s_utf8_decode (const unsigned char *s, size_t n, uint32_t *cp, size_t *bad)
+{
+    unsigned char b = s [0];
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xbf;     //  range of the second byte
+    if (b < 0x80) {
+        *cp = b;
+        return 1;
+    }
+    if (b >= 0xc2 && b <= 0xdf) {
+        need = 1;
+        *cp = b & 0x1f;
+    }
+    else
+    if (b >= 0xe0 && b <= 0xef) {
+        need = 2;
+        *cp = b & 0x0f;
+        if (b == 0xe0)
+            lo = 0xa0;                      //  no overlongs
+        if (b == 0xed)
+            hi = 0x9f;                      //  no surrogates
+    }
+    else
+    if (b >= 0xf0 && b <= 0xf4) {
+        need = 3;
+        *cp = b & 0x07;
+        if (b == 0xf0)
+            lo = 0x90;                      //  no overlongs
+        if (b == 0xf4)
+            hi = 0x8f;                      //  nothing past U+10FFFF
+    }
+    else {
+        *bad = 1;                           //  80-c1, f5-ff never start one
+        return 0;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        unsigned char c = i < n ? s [i] : 0;
+        bool ok = i < n && (i == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xbf));
+        if (!ok) {
+            *bad = i;
+            return 0;
+        }
+        *cp = (*cp << 6) | (c & 0x3f);
+    }
+    return need + 1;
+}
+
+int
+hp_json_put_string (hp_buf_t *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t mark = out->len;
+    //  Worst case every byte becomes 6; reserving the common case (n + 2)
+    //  up front avoids repeated growth for plain strings.
+    if (hp_buf_reserve (out, n + 2) || hp_buf_putc (out, '"'))
+        goto fail;
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && s_plain (p [run]))
+            run++;
+        if (run > i && hp_buf_append (out, p + i, run - i))
+            goto fail;
+        i = run;
+        if (i >= n)
+            break;
+        unsigned char b = p [i];
+        if (b < 0x80) {
+            char esc [6] = { '\\', 0, 0, 0, 0, 0 };
+            size_t esc_len = 2;
+            switch (b) {
+                case '"':  esc [1] = '"'; break;
+                case '\\': esc [1] = '\\'; break;
+                case '\b': esc [1] = 'b'; break;
+                case '\f': esc [1] = 'f'; break;
+                case '\n': esc [1] = 'n'; break;
+                case '\r': esc [1] = 'r'; break;
+                case '\t': esc [1] = 't'; break;
+                default:
+                    esc [1] = 'u';
+                    esc [2] = '0';
+                    esc [3] = '0';
+                    esc [4] = s_hex [b >> 4];
+                    esc [5] = s_hex [b & 0x0f];
+                    esc_len = 6;
+            }
+            if (hp_buf_append (out, esc, esc_len))
+                goto fail;
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t bad = 0;
+        size_t seq = s_utf8_decode (p + i, n - i, &cp, &bad);
+        if (seq == 0) {
+            if (hp_buf_append (out, "\xef\xbf\xbd", 3))
+                goto fail;
+            i += bad;
+        }
+        else
+        if (cp == 0x2028 || cp == 0x2029) {
+            //  Valid JSON either way, but JavaScript before ES2019 treats
+            //  them as line ends, so escape them for pages that embed frames.
+            if (hp_buf_puts (out, cp == 0x2028 ? "\\u2028" : "\\u2029"))
+                goto fail;
+            i += seq;
+        }
+        else {
+            if (hp_buf_append (out, p + i, seq))
+                goto fail;
+            i += seq;
+        }
+    }
+    if (hp_buf_putc (out, '"'))
+        goto fail;
+    return 0;
+fail:
+    out->len = mark;
+    return -1;
+}
+
+static int
+s_put_base64 (hp_buf_t *out, const unsigned char *p, size_t n)
+{
+    static const char alphabet [] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (n > (SIZE_MAX - 3) / 4 * 3 || hp_buf_reserve (out, (n + 2) / 3 * 4))
+        return -1;
+    char *w = out->data + out->len;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t) p [i] << 16 | (uint32_t) p [i + 1] << 8 | p [i + 2];
+        *w++ = alphabet [v >> 18];
+        *w++ = alphabet [(v >> 12) & 63];
+        *w++ = alphabet [(v >> 6) & 63];
+        *w++ = alphabet [v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t) p [i] << 16;
+        *w++ = alphabet [v >> 18];
+        *w++ = alphabet [(v >> 12) & 63];
+        *w++ = '=';
+        *w++ = '=';
+    }
+    else
+    if (n - i == 2) {
+        uint32_t v = (uint32_t) p [i] << 16 | (uint32_t) p [i + 1] << 8;
+        *w++ = alphabet [v >> 18];
+        *w++ = alphabet [(v >> 12) & 63];
+        *w++ = alphabet [(v >> 6) & 63];
+        *w++ = '=';
+    }
+    out->len = (size_t) (w - out->data);
+    return 0;
+}
+
+static int
+s_put_double (hp_buf_t *out, double d)
+{
+    if (!isfinite (d))
+        return hp_buf_puts (out, "null");
+    char text [40];
+    int n = snprintf (text, sizeof text, "%.17g", d);
+    if (n <= 0 || (size_t) n >= sizeof text)
+        return -1;
+    //  A program that called setlocale() may get a decimal comma; JSON
+    //  only knows the point. %.17g emits no thousands separators.
+    for (int i = 0; i < n; i++)
+        if (text [i] == ',')
+            text [i] = '.';
+    return hp_buf_append (out, text, (size_t) n);
+}
+
+static int s_value (hp_buf_t *out, const msgpack_object *obj, int depth);
+
+//  A map key: str as-is, bin/ext as their base64 text, anything else as its
+//  JSON text; then written as a JSON string (PROTOCOL.md, msgpack -> JSON).
+static int
+s_put_key (hp_buf_t *out, const msgpack_object *key, int depth)
+{
+    if (key->type == MSGPACK_OBJECT_STR)
+        return hp_json_put_string (out, key->via.str.ptr, key->via.str.size);
+    //  Rare path: render the key on its own, then quote it. The scratch
+    //  buffer shares out's limit, so a huge key fails like a huge value.
+    if (out->limit && out->len >= out->limit)
+        return -1;
+    hp_buf_t scratch;
+    hp_buf_init (&scratch, out->limit ? out->limit - out->len : 0);
+    int rc;
+    if (key->type == MSGPACK_OBJECT_BIN)
+        rc = s_put_base64 (&scratch, (const unsigned char *) key->via.bin.ptr,
+                           key->via.bin.size);
+    else
+    if (key->type == MSGPACK_OBJECT_EXT)
+        rc = s_put_base64 (&scratch, (const unsigned char *) key->via.ext.ptr,
+                           key->via.ext.size);
+    else
+        rc = s_value (&scratch, key, depth);
+    if (rc == 0)
+        rc = hp_json_put_string (out, scratch.data ? scratch.data : "", scratch.len);
+    hp_buf_free (&scratch);
+    return rc;
+}
+
+//  depth counts the containers already open around obj.
+static int
+s_value (hp_buf_t *out, const msgpack_object *obj, int depth)
+{
+    switch (obj->type) {
+        case MSGPACK_OBJECT_NIL:
+            return hp_buf_puts (out, "null");
+        case MSGPACK_OBJECT_BOOLEAN:
+            return hp_buf_puts (out, obj->via.boolean ? "true" : "false");
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            return hp_buf_put_u64 (out, obj->via.u64);
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            return hp_buf_put_i64 (out, obj->via.i64);
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            return s_put_double (out, obj->via.f64);
+        case MSGPACK_OBJECT_STR:
+            return hp_json_put_string (out, obj->via.str.ptr, obj->via.str.size);
+        case MSGPACK_OBJECT_BIN:
+        case MSGPACK_OBJECT_EXT: {
+            const char *ptr = obj->type == MSGPACK_OBJECT_BIN ? obj->via.bin.ptr
+                                                              : obj->via.ext.ptr;
+            uint32_t size = obj->type == MSGPACK_OBJECT_BIN ? obj->via.bin.size
+                                                            : obj->via.ext.size;
+            return hp_buf_putc (out, '"')
+                || s_put_base64 (out, (const unsigned char *) ptr, size)
+                || hp_buf_putc (out, '"');
+        }
+        case MSGPACK_OBJECT_ARRAY: {
+            if (depth >= HP_JSON_DEPTH_MAX)
+                return -1;
+            if (hp_buf_putc (out, '['))
+                return -1;
+            for (uint32_t i = 0; i < obj->via.array.size; i++) {
+                if (i && hp_buf_putc (out, ','))
+                    return -1;
+                if (s_value (out, &obj->via.array.ptr [i], depth + 1))
+                    return -1;
+            }
+            return hp_buf_putc (out, ']');
+        }
+        case MSGPACK_OBJECT_MAP: {
+            if (depth >= HP_JSON_DEPTH_MAX)
+                return -1;
+            if (hp_buf_putc (out, '{'))
+                return -1;
+            for (uint32_t i = 0; i < obj->via.map.size; i++) {
+                const msgpack_object_kv *kv = &obj->via.map.ptr [i];
+                if (i && hp_buf_putc (out, ','))
+                    return -1;
+                if (s_put_key (out, &kv->key, depth + 1)
+                ||  hp_buf_putc (out, ':')
+                ||  s_value (out, &kv->val, depth + 1))
+                    return -1;
+            }
+            return hp_buf_putc (out, '}');
+        }
+    }
+    return -1;      //  a type this msgpack-c does not define
+}
+
+int
+hp_json_from_msgpack (hp_buf_t *out, const msgpack_object *obj)
+{
+    return s_value (out, obj, 0);
+}
