@@ -1,0 +1,52 @@
+# herald/config.rb -- settings, read from HERALD_* variables or Herald.configure.
+module Herald
+  # Every setting has a default taken from the environment (read when the
+  # Config is created) so a 12-factor app needs no initializer at all.
+  class Config
+    # ZeroMQ endpoint of the broker's PULL (ingest) socket.
+    attr_accessor :ingest
+    # ZeroMQ endpoint of the broker's ROUTER (control) socket.
+    attr_accessor :control
+    # Shared HS256 secret used by Herald.token.
+    attr_accessor :secret
+    # Messages a thread's PUSH socket queues while the broker is away.
+    attr_accessor :send_hwm
+    # What notify does when that queue is full: :raise (Herald::QueueFull)
+    # or :drop (returns false and counts Herald.stats[:dropped]).
+    attr_accessor :on_full
+    # Milliseconds to wait for a control (presence) reply.
+    attr_accessor :control_timeout_ms
+    # Milliseconds queued events may still be flushed when a socket closes
+    # (process exit, Herald.reset!). Bounded so exit never hangs on a dead broker.
+    attr_accessor :linger_ms
+    # Envelopes larger than this are refused locally (ArgumentError), since
+    # the broker would drop them silently (its --max-event-bytes).
+    attr_accessor :max_event_bytes
+    # Default token lifetime in seconds for Herald.token.
+    attr_accessor :token_ttl
+
+    def initialize(env = ENV)
+      @ingest = env.fetch("HERALD_INGEST", "tcp://127.0.0.1:7401")
+      @control = env.fetch("HERALD_CONTROL", "tcp://127.0.0.1:7403")
+      @secret = env["HERALD_SECRET"]
+      @send_hwm = Integer(env.fetch("HERALD_SEND_HWM", "10000"))
+      @on_full = env.fetch("HERALD_ON_FULL", "raise").to_sym
+      @control_timeout_ms = Integer(env.fetch("HERALD_CONTROL_TIMEOUT_MS", "1000"))
+      @linger_ms = Integer(env.fetch("HERALD_LINGER_MS", "1000"))
+      @max_event_bytes = Integer(env.fetch("HERALD_MAX_EVENT_BYTES", "65536"))
+      @token_ttl = 3600
+    end
+
+    # Raises ConfigError for a value that cannot work, so a typo shows at
+    # boot rather than at the first notify.
+    def validate!
+      unless %i[raise drop].include?(@on_full)
+        raise ConfigError, "on_full must be :raise or :drop, not #{@on_full.inspect}"
+      end
+      raise ConfigError, "send_hwm must be a positive Integer" unless @send_hwm.is_a?(Integer) && @send_hwm.positive?
+      raise ConfigError, "ingest endpoint is empty" if @ingest.to_s.empty?
+      raise ConfigError, "control endpoint is empty" if @control.to_s.empty?
+      self
+    end
+  end
+end

@@ -1,0 +1,82 @@
+# herald/envelope.rb -- builds and checks the producer envelope (proto/PROTOCOL.md).
+require "msgpack"
+
+module Herald
+  # The broker drops a bad envelope silently (it only counts it), so the
+  # client checks the same rules first and raises ArgumentError at the
+  # caller, where the mistake can be fixed.
+  module Envelope
+    EVENT_RE = /\A[A-Za-z0-9_.:\-]{1,64}\z/
+    # C0 controls, DEL and C1 controls are refused in user ids.
+    CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/
+    MAX_RECIPIENTS = 10_000
+
+    module_function
+
+    # Returns the msgpack bytes of one envelope. `to` is a user id or an
+    # Array of them; `data` is anything msgpack can carry (objects that
+    # answer as_json, like ActiveRecord models, are converted first).
+    def pack(to, event, data, id: nil, ttl: nil, max_bytes: 65_536)
+      env = { "event" => check_event(event), "to" => check_to(to) }
+      env["data"] = plain(data) unless data.nil?
+      env["id"] = check_id(id) unless id.nil?
+      env["ttl"] = check_ttl(ttl) unless ttl.nil?
+      bytes = MessagePack.pack(env)
+      if bytes.bytesize > max_bytes
+        raise ArgumentError, "herald: envelope is #{bytes.bytesize} bytes, over the #{max_bytes}-byte limit"
+      end
+      bytes
+    end
+
+    def check_event(event)
+      name = event.to_s
+      return name if EVENT_RE.match?(name)
+
+      raise ArgumentError, "herald: event name #{event.inspect} must be 1-64 characters of [A-Za-z0-9_.:-]"
+    end
+
+    def check_to(to)
+      list = to.is_a?(Array) ? to.map { |u| check_user(u) } : [check_user(to)]
+      if list.empty? || list.size > MAX_RECIPIENTS
+        raise ArgumentError, "herald: 'to' needs 1-#{MAX_RECIPIENTS} users, got #{list.size}"
+      end
+      to.is_a?(Array) ? list.uniq : list.first
+    end
+
+    def check_user(user)
+      raise ArgumentError, "herald: user id is nil" if user.nil?
+
+      id = user.to_s.dup.force_encoding(Encoding::UTF_8)
+      unless id.valid_encoding? && !id.empty? && id.bytesize <= 128 && !CONTROL_RE.match?(id)
+        raise ArgumentError, "herald: user id #{user.inspect} must be 1-128 bytes of UTF-8 without control characters"
+      end
+      id
+    end
+
+    def check_id(id)
+      s = id.to_s
+      raise ArgumentError, "herald: id must be at most 128 bytes" if s.bytesize > 128
+
+      s
+    end
+
+    def check_ttl(ttl)
+      raise ArgumentError, "herald: ttl must be a non-negative Integer (seconds)" unless ttl.is_a?(Integer) && ttl >= 0
+
+      ttl
+    end
+
+    # Converts Rails-style objects to plain data; Hash keys become strings so
+    # the browser gets a JSON object whatever the backend used (symbols).
+    def plain(value)
+      case value
+      when Hash then value.each_with_object({}) { |(k, v), h| h[k.is_a?(Symbol) ? k.to_s : k] = plain(v) }
+      when Array then value.map { |v| plain(v) }
+      when String, Integer, Float, true, false, nil then value
+      when Symbol then value.to_s
+      else
+        value.respond_to?(:as_json) ? plain(value.as_json) : value
+      end
+    end
+  end
+end

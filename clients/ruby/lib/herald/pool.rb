@@ -1,0 +1,148 @@
+# herald/pool.rb -- one ZeroMQ context per process, one socket of each kind per thread.
+require "ffi-rzmq"
+
+module Herald
+  # ZeroMQ sockets must not be shared between threads, and a context must
+  # not be used across fork(): its I/O threads exist only in the parent.
+  # So the pool keys everything by PID. The first call in a forked child
+  # (a Puma or Unicorn worker) finds a foreign PID, forgets the parent's
+  # context and sockets without touching them (closing them would talk to
+  # I/O threads the child does not have; ffi-rzmq's finalizers also check
+  # the PID), and builds its own.
+  #
+  # Sockets live in a registry so they can be closed when their thread
+  # has died (reaped when the next socket is made) and at process exit.
+  class Pool
+    def initialize(config)
+      @config = config
+      @lock = Mutex.new
+      @pid = nil
+      @context = nil
+      @entries = {} # Thread => { push: Socket, req: Socket }
+      @generation = 0
+    end
+
+    # The calling thread's PUSH socket to the ingest endpoint, connected
+    # with the configured SNDHWM so sends never block: once that many
+    # messages are queued (broker down or slow), a DONTWAIT send fails with
+    # EAGAIN instead of waiting.
+    def push_socket
+      entry = s_entry
+      entry[:push] ||= s_open(ZMQ::PUSH, @config.ingest) do |sock|
+        s_check(sock.setsockopt(ZMQ::SNDHWM, @config.send_hwm), "SNDHWM")
+        s_check(sock.setsockopt(ZMQ::LINGER, @config.linger_ms), "LINGER")
+      end
+    end
+
+    # The calling thread's REQ socket to the control endpoint. A REQ socket
+    # that timed out waiting for a reply is stuck in its state machine, so
+    # callers drop it with discard_req and get a fresh one next time.
+    def req_socket
+      entry = s_entry
+      entry[:req] ||= s_open(ZMQ::REQ, @config.control) do |sock|
+        s_check(sock.setsockopt(ZMQ::LINGER, 0), "LINGER")
+        s_check(sock.setsockopt(ZMQ::RCVTIMEO, @config.control_timeout_ms), "RCVTIMEO")
+        s_check(sock.setsockopt(ZMQ::SNDTIMEO, @config.control_timeout_ms), "SNDTIMEO")
+      end
+    end
+
+    def discard_req
+      entry = s_entry
+      sock = entry.delete(:req)
+      sock&.close
+    end
+
+    # Number of live sockets this process holds (for tests and debugging).
+    def socket_count
+      @lock.synchronize do
+        return 0 unless @pid == Process.pid
+
+        @entries.values.sum { |e| e.size }
+      end
+    end
+
+    # Closes every socket of this process and terminates its context. Queued
+    # events get config.linger_ms to flush. Called at exit and by
+    # Herald.reset!; safe to call twice, and a no-op in a forked child that
+    # never used the pool (the parent's context is not ours to close).
+    def shutdown
+      @lock.synchronize do
+        return unless @pid == Process.pid
+
+        @entries.each_value { |e| e.each_value(&:close) }
+        @entries.clear
+        @context&.terminate
+        @context = nil
+        @pid = nil
+        @generation += 1
+      end
+    end
+
+    private
+
+    # This thread's socket entry, creating the process context if this is
+    # the first use in this process.
+    def s_entry
+      key = :__herald_pool_entry
+      cached = Thread.current.thread_variable_get(key)
+      pid = Process.pid
+      if cached && cached[:pool].equal?(self) && cached[:pid] == pid && cached[:gen] == @generation
+        return cached[:entry]
+      end
+
+      entry = @lock.synchronize do
+        s_adopt_process(pid)
+        s_reap_dead_threads
+        @entries[Thread.current] ||= {}
+      end
+      Thread.current.thread_variable_set(key, { pool: self, pid: pid, gen: @generation, entry: entry })
+      entry
+    end
+
+    # Called under @lock: a new context after a fork (or at first use).
+    def s_adopt_process(pid)
+      return if @pid == pid && @context
+
+      # Parent's objects are left alone on purpose (see the class comment).
+      @entries = {}
+      @context = ZMQ::Context.new(1)
+      raise SocketError, "herald: cannot create a ZeroMQ context" unless @context.context
+
+      @pid = pid
+      @generation += 1
+    end
+
+    # Called under @lock. Closing a dead thread's socket from this thread is
+    # allowed: ZeroMQ sockets may migrate between threads across a barrier,
+    # and the mutex is one.
+    def s_reap_dead_threads
+      @entries.delete_if do |thread, sockets|
+        next false if thread.alive?
+
+        sockets.each_value(&:close)
+        true
+      end
+    end
+
+    def s_open(type, endpoint)
+      ctx = @lock.synchronize { @context }
+      sock = ctx.socket(type)
+      raise SocketError, "herald: cannot create a ZeroMQ socket: #{ZMQ::Util.error_string}" unless sock
+
+      begin
+        yield sock
+        s_check(sock.connect(endpoint), "connect #{endpoint}")
+      rescue StandardError
+        sock.close
+        raise
+      end
+      sock
+    end
+
+    def s_check(rc, what)
+      return rc if ZMQ::Util.resultcode_ok?(rc)
+
+      raise SocketError, "herald: #{what} failed: #{ZMQ::Util.error_string}"
+    end
+  end
+end

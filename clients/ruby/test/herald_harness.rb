@@ -1,0 +1,196 @@
+# herald_harness.rb -- start real herald-broker / herald-gateway on free ports for tests.
+#
+# The Ruby twin of tests/integration/harness.py: binaries come from
+# $HERALD_BIN (default build/bin), every process logs to a file shown on
+# failure, waits poll a condition with a deadline, and stop is idempotent.
+require "socket"
+require "net/http"
+require "json"
+require "timeout"
+
+module HeraldHarness
+  BIN = ENV["HERALD_BIN"] || File.expand_path("../../../build/bin", __dir__)
+  SECRET = "test-secret-not-for-production"
+  WS_CLIENT = File.expand_path("ws_client.py", __dir__)
+
+  module_function
+
+  # A TCP port nobody listens on right now (loopback).
+  def free_port
+    s = TCPServer.new("127.0.0.1", 0)
+    s.addr[1]
+  ensure
+    s&.close
+  end
+
+  # Polls the block until it returns a truthy value; raises on deadline.
+  def wait_until(what, timeout: 10.0, interval: 0.02)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+    loop do
+      value = yield
+      return value if value
+      if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        raise Minitest::Assertion, format("timed out after %.1fs waiting for %s", timeout, what)
+      end
+
+      sleep interval
+    end
+  end
+
+  def http_status(url)
+    Net::HTTP.get_response(URI(url)).code.to_i
+  rescue StandardError
+    0
+  end
+
+  # A child process with its output in a log file.
+  class Child
+    attr_reader :pid, :log_path
+
+    def initialize(argv, env: {}, name: "proc")
+      @log_path = "/tmp/herald-rbtest-#{name}-#{Process.pid}-#{HeraldHarness.free_port}.log"
+      @pid = Process.spawn(env, *argv, out: @log_path, err: [:child, :out], pgroup: false)
+      @status = nil
+    end
+
+    def alive?
+      return false if @status
+
+      done = Process.waitpid(@pid, Process::WNOHANG)
+      @status = $? if done
+      @status.nil?
+    end
+
+    def output
+      File.exist?(@log_path) ? File.read(@log_path) : ""
+    end
+
+    def signal(sig)
+      Process.kill(sig, @pid) if alive?
+    rescue Errno::ESRCH
+      nil
+    end
+
+    def kill
+      signal("KILL")
+      s_reap(5)
+    end
+
+    # SIGTERM, then SIGKILL if it has not exited within `timeout` seconds.
+    def stop(timeout = 5.0)
+      signal("TERM")
+      return if s_reap(timeout)
+
+      signal("KILL")
+      s_reap(5)
+    end
+
+    private
+
+    def s_reap(timeout)
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+      while alive?
+        return false if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+
+        sleep 0.02
+      end
+      true
+    end
+  end
+
+  class Broker < Child
+    attr_reader :ingest, :publish, :control, :undelivered, :http, :ports
+
+    def initialize(ports: nil)
+      @ports = ports || %w[ingest publish control undelivered http].to_h { |k| [k, HeraldHarness.free_port] }
+      @ingest = "tcp://127.0.0.1:#{@ports['ingest']}"
+      @publish = "tcp://127.0.0.1:#{@ports['publish']}"
+      @control = "tcp://127.0.0.1:#{@ports['control']}"
+      @undelivered = "tcp://127.0.0.1:#{@ports['undelivered']}"
+      @http = "http://127.0.0.1:#{@ports['http']}"
+      super([File.join(BIN, "herald-broker"), "--ingest", @ingest, "--publish", @publish,
+             "--control", @control, "--undelivered", @undelivered,
+             "--http", "127.0.0.1:#{@ports['http']}"], name: "broker")
+      HeraldHarness.wait_until("broker /healthz") { !alive? || HeraldHarness.http_status("#{@http}/healthz") == 200 }
+      raise "broker exited at start:\n#{output}" unless alive?
+    end
+  end
+
+  class Gateway < Child
+    attr_reader :url, :http, :port
+
+    def initialize(broker, port: nil, secret: SECRET)
+      @port = port || HeraldHarness.free_port
+      @url = "ws://127.0.0.1:#{@port}/ws"
+      @http = "http://127.0.0.1:#{@port}"
+      super([File.join(BIN, "herald-gateway"), "--listen", "127.0.0.1:#{@port}",
+             "--broker", broker.publish, "--control", broker.control],
+            env: { "HERALD_SECRET" => secret }, name: "gateway")
+      HeraldHarness.wait_until("gateway /healthz") { !alive? || HeraldHarness.http_status("#{@http}/healthz") == 200 }
+      raise "gateway exited at start:\n#{output}" unless alive?
+    end
+  end
+
+  # A WebSocket client in a python3-websockets subprocess: it authenticates,
+  # then prints every frame it receives (welcome, events) as one JSON line,
+  # or {"type":"closed","code":N} when the gateway closes.
+  class WsClient
+    def initialize(url, token, resume: nil)
+      argv = ["/usr/bin/python3", WS_CLIENT, url, token]
+      argv << JSON.generate(resume) if resume
+      @io = IO.popen(argv, "r")
+      @buf = +""
+    end
+
+    # The next frame as a Hash, within timeout seconds.
+    def next_frame(timeout: 10.0)
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+      loop do
+        if (nl = @buf.index("\n"))
+          line = @buf.slice!(0..nl)
+          return JSON.parse(line)
+        end
+        left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        raise Minitest::Assertion, "no frame from the gateway within #{timeout}s" if left <= 0
+
+        ready = IO.select([@io], nil, nil, left)
+        next unless ready
+
+        chunk = @io.read_nonblock(65_536, exception: false)
+        raise Minitest::Assertion, "websocket client exited" if chunk.nil?
+
+        @buf << chunk unless chunk == :wait_readable
+      end
+    end
+
+    def welcome(timeout: 10.0)
+      frame = next_frame(timeout: timeout)
+      raise Minitest::Assertion, "expected welcome, got #{frame.inspect}" unless frame["type"] == "welcome"
+
+      frame
+    end
+
+    # The next `count` event frames.
+    def events(count, timeout: 10.0)
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+      out = []
+      while out.size < count
+        left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        raise Minitest::Assertion, "got #{out.size} of #{count} events in time" if left <= 0
+
+        frame = next_frame(timeout: left)
+        out << frame if frame["type"] == "event"
+        raise Minitest::Assertion, "connection closed: #{frame.inspect}" if frame["type"] == "closed"
+      end
+      out
+    end
+
+    def close
+      Process.kill("TERM", @io.pid)
+    rescue Errno::ESRCH
+      nil
+    ensure
+      @io.close unless @io.closed?
+    end
+  end
+end

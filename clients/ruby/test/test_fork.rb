@@ -1,0 +1,32 @@
+# test_fork.rb -- a forked child (a Puma/Unicorn worker) gets its own context and sockets.
+require_relative "test_helper"
+
+class TestFork < HeraldTestCase
+  def test_child_after_fork_notifies
+    configure_for_stack
+    user = fresh_user("forky")
+    client = ws_for(user)
+    Herald.notify(user, "from", "parent-before") # the parent's sockets exist before the fork
+    assert_equal "parent-before", client.events(1).first["data"], "the parent's event arrives"
+
+    reader, writer = IO.pipe
+    pid = fork do
+      reader.close
+      ok = Herald.notify(user, "from", "child")
+      online = Herald.online?(user)
+      writer.puts JSON.generate("ok" => ok, "online" => online, "sent" => Herald.stats[:sent])
+      writer.close
+      exit!(0) unless ok # a plain exit runs at_exit, which flushes the child's queue
+    end
+    writer.close
+    Process.wait(pid)
+    report = JSON.parse(reader.read)
+    assert_equal({ "ok" => true, "online" => true, "sent" => 1 }, report,
+                 "in the child notify queues, presence answers, and its stats start from zero")
+    assert_equal 0, $?.exitstatus, "the child exited cleanly (at_exit did not hang on the parent's context)"
+    assert_equal "child", client.events(1).first["data"], "the child's event reached the websocket"
+
+    Herald.notify(user, "from", "parent-after")
+    assert_equal "parent-after", client.events(1).first["data"], "the parent's sockets still work after the fork"
+  end
+end
