@@ -1,0 +1,340 @@
+/* test_control.c -- unit tests for proto/control.c: requests and resume replies. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "control.h"
+
+static msgpack_sbuffer s_sbuf;
+static msgpack_packer s_pk;
+static hp_control_req_t *s_req;
+
+static int
+s_setup (void **state)
+{
+    msgpack_sbuffer_init (&s_sbuf);
+    s_req = hp_control_req_new ();
+    return s_req ? 0 : -1;
+}
+
+static int
+s_teardown (void **state)
+{
+    hp_control_req_destroy (&s_req);
+    msgpack_sbuffer_destroy (&s_sbuf);
+    return 0;
+}
+
+static msgpack_packer *
+s_begin (size_t pairs)
+{
+    msgpack_sbuffer_clear (&s_sbuf);
+    msgpack_packer_init (&s_pk, &s_sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&s_pk, pairs);
+    return &s_pk;
+}
+
+static void
+s_str (msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str (pk, strlen (s));
+    msgpack_pack_str_body (pk, s, strlen (s));
+}
+
+//  Decodes s_sbuf and checks the outcome: want_why NULL means success.
+static void
+s_expect (const char *want_why)
+{
+    const char *why = NULL;
+    int rc = hp_control_req_decode (s_req, s_sbuf.data, s_sbuf.size, &why);
+    if (!want_why) {
+        if (rc != 0)
+            fail_msg ("expected success, got '%s'", why);
+    }
+    else {
+        if (rc != -1)
+            fail_msg ("expected '%s', got success", want_why);
+        assert_non_null (why);
+        assert_string_equal (why, want_why);
+    }
+}
+
+static void
+test_presence (void **state)
+{
+    msgpack_packer *pk = s_begin (3);
+    s_str (pk, "op"); s_str (pk, "presence");
+    s_str (pk, "users"); msgpack_pack_array (pk, 2); s_str (pk, "alice"); s_str (pk, "bob");
+    s_str (pk, "rid"); msgpack_pack_uint64 (pk, 77);
+    //  A presence request lists its users in order and echoes rid.
+    s_expect (NULL);
+    assert_int_equal (hp_control_req_op (s_req), HP_OP_PRESENCE);
+    assert_int_equal (hp_control_req_rid (s_req), 77);
+    assert_int_equal (hp_control_req_user_count (s_req), 2);
+    hp_str_t u = hp_control_req_user (s_req, 1);
+    assert_int_equal (u.len, 3);
+    assert_memory_equal (u.ptr, "bob", 3);
+
+    pk = s_begin (2);
+    s_str (pk, "op"); s_str (pk, "presence");
+    s_str (pk, "users"); msgpack_pack_array (pk, 0);
+    //  Empty, missing or non-array users are refused.
+    s_expect ("bad users");
+    pk = s_begin (1);
+    s_str (pk, "op"); s_str (pk, "presence");
+    s_expect ("bad users");
+    pk = s_begin (2);
+    s_str (pk, "op"); s_str (pk, "presence");
+    s_str (pk, "users"); s_str (pk, "alice");
+    s_expect ("bad users");
+    pk = s_begin (2);
+    s_str (pk, "op"); s_str (pk, "presence");
+    s_str (pk, "users"); msgpack_pack_array (pk, 2); s_str (pk, "ok"); s_str (pk, "bad\x7f");
+    //  One invalid user id (DEL) spoils the request.
+    s_expect ("bad users");
+
+    //  10,000 users are accepted and 10,001 refused.
+    for (int n = HP_PRESENCE_USERS_MAX; n <= HP_PRESENCE_USERS_MAX + 1; n++) {
+        pk = s_begin (2);
+        s_str (pk, "op"); s_str (pk, "presence");
+        s_str (pk, "users"); msgpack_pack_array (pk, (size_t) n);
+        for (int i = 0; i < n; i++) {
+            char user [16];
+            snprintf (user, sizeof user, "u%d", i);
+            s_str (pk, user);
+        }
+        s_expect (n == HP_PRESENCE_USERS_MAX ? NULL : "bad users");
+    }
+    assert_int_equal (hp_control_req_user_count (s_req), 0);
+}
+
+static void
+test_resume_request (void **state)
+{
+    msgpack_packer *pk = s_begin (6);
+    s_str (pk, "op"); s_str (pk, "resume");
+    s_str (pk, "user"); s_str (pk, "alice");
+    s_str (pk, "epoch"); s_str (pk, "00000000deadbeef");
+    s_str (pk, "offset"); msgpack_pack_uint64 (pk, 123);
+    s_str (pk, "rid"); msgpack_pack_uint64 (pk, 7);
+    s_str (pk, "unknown"); msgpack_pack_nil (pk);
+    //  A full resume request; the unknown key is ignored.
+    s_expect (NULL);
+    assert_int_equal (hp_control_req_op (s_req), HP_OP_RESUME);
+    assert_int_equal (hp_control_req_rid (s_req), 7);
+    assert_memory_equal (hp_control_req_user (s_req, 0).ptr, "alice", 5);
+    assert_true (hp_control_req_has_position (s_req));
+    assert_true (hp_control_req_epoch (s_req) == 0xdeadbeefULL);
+    assert_int_equal (hp_control_req_offset (s_req), 123);
+
+    pk = s_begin (2);
+    s_str (pk, "op"); s_str (pk, "resume");
+    s_str (pk, "user"); s_str (pk, "alice");
+    //  Without epoch/offset: no position, rid 0.
+    s_expect (NULL);
+    assert_false (hp_control_req_has_position (s_req));
+    assert_int_equal (hp_control_req_rid (s_req), 0);
+
+    pk = s_begin (3);
+    s_str (pk, "op"); s_str (pk, "resume");
+    s_str (pk, "user"); s_str (pk, "alice");
+    s_str (pk, "epoch"); s_str (pk, "00000000deadbeef");
+    //  epoch without offset, and offset without epoch, are refused.
+    s_expect ("epoch and offset go together");
+    pk = s_begin (3);
+    s_str (pk, "op"); s_str (pk, "resume");
+    s_str (pk, "user"); s_str (pk, "alice");
+    s_str (pk, "offset"); msgpack_pack_uint64 (pk, 1);
+    s_expect ("epoch and offset go together");
+
+    pk = s_begin (4);
+    s_str (pk, "op"); s_str (pk, "resume");
+    s_str (pk, "user"); s_str (pk, "alice");
+    s_str (pk, "epoch"); s_str (pk, "deadbeef");
+    s_str (pk, "offset"); msgpack_pack_uint64 (pk, 1);
+    //  An epoch that is not 16 hex digits is refused.
+    s_expect ("bad epoch");
+    pk = s_begin (4);
+    s_str (pk, "op"); s_str (pk, "resume");
+    s_str (pk, "user"); s_str (pk, "alice");
+    s_str (pk, "epoch"); s_str (pk, "00000000deadbeef");
+    s_str (pk, "offset"); msgpack_pack_int (pk, -1);
+    //  A negative offset is refused.
+    s_expect ("bad offset");
+
+    pk = s_begin (1);
+    s_str (pk, "op"); s_str (pk, "resume");
+    //  The user is required and must be a valid id.
+    s_expect ("bad user");
+    pk = s_begin (2);
+    s_str (pk, "op"); s_str (pk, "resume");
+    s_str (pk, "user"); s_str (pk, "");
+    s_expect ("bad user");
+    pk = s_begin (2);
+    s_str (pk, "op"); s_str (pk, "resume");
+    s_str (pk, "user"); s_str (pk, "bad\xc2\x85");
+    s_expect ("bad user");
+}
+
+static void
+test_malformed_requests (void **state)
+{
+    const char *why = NULL;
+    //  Not msgpack at all, truncated, or followed by junk.
+    assert_int_equal (hp_control_req_decode (s_req, "\xc1", 1, &why), -1);
+    assert_string_equal (why, "not msgpack");
+    assert_int_equal (hp_control_req_decode (s_req, "", 0, &why), -1);
+    assert_string_equal (why, "not msgpack");
+    assert_int_equal (hp_control_req_decode (s_req, "\x81\xa2op", 4, &why), -1);
+    assert_string_equal (why, "not msgpack");
+    //  A valid request with a trailing byte is refused.
+    msgpack_packer *pk = s_begin (1);
+    s_str (pk, "op"); s_str (pk, "stats");
+    s_expect (NULL);
+    assert_int_equal (hp_control_req_op (s_req), HP_OP_STATS);
+    msgpack_pack_nil (pk);
+    s_expect ("not msgpack");
+    //  Not a map.
+    assert_int_equal (hp_control_req_decode (s_req, "\x91\x01", 2, &why), -1);
+    assert_string_equal (why, "not a map");
+    //  No op, a non-str op, an unknown op.
+    s_begin (0);
+    s_expect ("missing op");
+    pk = s_begin (1);
+    s_str (pk, "op"); msgpack_pack_int (pk, 1);
+    s_expect ("missing op");
+    pk = s_begin (1);
+    s_str (pk, "op"); s_str (pk, "shutdown");
+    s_expect ("unknown op");
+    //  rid must be a non-negative integer.
+    pk = s_begin (2);
+    s_str (pk, "op"); s_str (pk, "stats");
+    s_str (pk, "rid"); s_str (pk, "7");
+    s_expect ("bad rid");
+    //  A NULL why is allowed.
+    assert_int_equal (hp_control_req_decode (s_req, "\xc1", 1, NULL), -1);
+}
+
+static void
+test_resume_request_round_trip (void **state)
+{
+    hp_buf_t out;
+    hp_buf_init (&out, 0);
+    //  What the gateway packs, the broker decodes to the same values.
+    assert_int_equal (hp_control_pack_resume (&out, 99, "alice", 5, true, 0xfeedULL, 41), 0);
+    const char *why = NULL;
+    assert_int_equal (hp_control_req_decode (s_req, out.data, out.len, &why), 0);
+    assert_int_equal (hp_control_req_op (s_req), HP_OP_RESUME);
+    assert_int_equal (hp_control_req_rid (s_req), 99);
+    assert_memory_equal (hp_control_req_user (s_req, 0).ptr, "alice", 5);
+    assert_true (hp_control_req_has_position (s_req));
+    assert_true (hp_control_req_epoch (s_req) == 0xfeedULL);
+    assert_int_equal (hp_control_req_offset (s_req), 41);
+
+    hp_buf_reset (&out);
+    assert_int_equal (hp_control_pack_resume (&out, 1, "bob", 3, false, 0, 0), 0);
+    assert_int_equal (hp_control_req_decode (s_req, out.data, out.len, &why), 0);
+    assert_false (hp_control_req_has_position (s_req));
+    //  The packed form uses the documented string keys.
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    assert_int_equal (msgpack_unpack_next (&u, out.data, out.len, NULL), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (u.data.type, MSGPACK_OBJECT_MAP);
+    assert_int_equal (u.data.via.map.size, 3);
+    msgpack_unpacked_destroy (&u);
+
+    //  A buffer too small for the request fails and is left unchanged.
+    hp_buf_t small;
+    hp_buf_init (&small, 10);
+    assert_int_equal (hp_control_pack_resume (&small, 1, "bob", 3, true, 1, 1), -1);
+    assert_int_equal (small.len, 0);
+    hp_buf_free (&small);
+    hp_buf_free (&out);
+}
+
+static void
+test_resume_reply_round_trip (void **state)
+{
+    msgpack_sbuffer_clear (&s_sbuf);
+    msgpack_packer_init (&s_pk, &s_sbuf, msgpack_sbuffer_write);
+    hp_control_pack_resume_reply_begin (&s_pk, 7, "alice", 5, 0xabcULL, 456, true, 2);
+    hp_control_pack_resume_reply_event (&s_pk, 124, "{\"a\":1}", 7);
+    hp_control_pack_resume_reply_event (&s_pk, 130, "{\"b\":2}", 7);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    hp_resume_reply_t reply;
+    //  The broker's packed reply decodes to the same fields and events.
+    assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), 0);
+    assert_int_equal (reply.rid, 7);
+    assert_int_equal (reply.user.len, 5);
+    assert_memory_equal (reply.user.ptr, "alice", 5);
+    assert_true (reply.epoch == 0xabcULL);
+    assert_int_equal (reply.offset, 456);
+    assert_true (reply.recovered);
+    assert_int_equal (reply.event_count, 2);
+    uint64_t at;
+    hp_str_t json;
+    assert_int_equal (hp_control_resume_reply_event (&reply, 1, &at, &json), 0);
+    assert_int_equal (at, 130);
+    assert_int_equal (json.len, 7);
+    assert_memory_equal (json.ptr, "{\"b\":2}", 7);
+    //  Past the last event is an error, not a read out of bounds.
+    assert_int_equal (hp_control_resume_reply_event (&reply, 2, &at, &json), -1);
+
+    //  The epoch is on the wire as 16 hex digits.
+    size_t off = 0;
+    msgpack_unpacked raw;
+    msgpack_unpacked_init (&raw);
+    assert_int_equal (msgpack_unpack_next (&raw, s_sbuf.data, s_sbuf.size, &off), MSGPACK_UNPACK_SUCCESS);
+    int seen_epoch = 0;
+    for (uint32_t i = 0; i < raw.data.via.map.size; i++) {
+        msgpack_object_kv *kv = &raw.data.via.map.ptr [i];
+        if (kv->key.via.str.size == 5 && memcmp (kv->key.via.str.ptr, "epoch", 5) == 0) {
+            assert_int_equal (kv->val.type, MSGPACK_OBJECT_STR);
+            assert_int_equal (kv->val.via.str.size, 16);
+            assert_memory_equal (kv->val.via.str.ptr, "0000000000000abc", 16);
+            seen_epoch = 1;
+        }
+    }
+    assert_true (seen_epoch);
+    msgpack_unpacked_destroy (&raw);
+
+    //  A reply with no events and recovered false.
+    msgpack_sbuffer_clear (&s_sbuf);
+    hp_control_pack_resume_reply_begin (&s_pk, 0, "bob", 3, 1, 0, false, 0);
+    assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), 0);
+    assert_false (reply.recovered);
+    assert_int_equal (reply.event_count, 0);
+
+    //  Malformed replies: truncated, an event that is not [uint, str],
+    //  a missing field, an error reply.
+    msgpack_sbuffer_clear (&s_sbuf);
+    hp_control_pack_resume_reply_begin (&s_pk, 1, "bob", 3, 1, 0, false, 1);
+    msgpack_pack_array (&s_pk, 2);
+    msgpack_pack_uint64 (&s_pk, 5);
+    msgpack_pack_int (&s_pk, 5);
+    assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), -1);
+    assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size - 1, &reply), -1);
+    msgpack_sbuffer_clear (&s_sbuf);
+    msgpack_pack_map (&s_pk, 1);
+    s_str (&s_pk, "error"); s_str (&s_pk, "bad user");
+    assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), -1);
+    msgpack_unpacked_destroy (&u);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_presence),
+        cmocka_unit_test (test_resume_request),
+        cmocka_unit_test (test_malformed_requests),
+        cmocka_unit_test (test_resume_request_round_trip),
+        cmocka_unit_test (test_resume_reply_round_trip),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

@@ -1,0 +1,434 @@
+/* test_envelope.c -- unit tests for proto/envelope.c: every envelope rule. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "envelope.h"
+
+#define MAX HP_EVENT_BYTES_DEFAULT
+
+static msgpack_sbuffer s_sbuf;
+static msgpack_packer s_pk;
+static hp_envelope_t *s_env;
+
+static int
+s_setup (void **state)
+{
+    msgpack_sbuffer_init (&s_sbuf);
+    s_env = hp_envelope_new ();
+    return s_env ? 0 : -1;
+}
+
+static int
+s_teardown (void **state)
+{
+    hp_envelope_destroy (&s_env);
+    msgpack_sbuffer_destroy (&s_sbuf);
+    return 0;
+}
+
+static msgpack_packer *
+s_begin (size_t pairs)
+{
+    msgpack_sbuffer_clear (&s_sbuf);
+    msgpack_packer_init (&s_pk, &s_sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&s_pk, pairs);
+    return &s_pk;
+}
+
+static void
+s_str (msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str (pk, n);
+    msgpack_pack_str_body (pk, s, n);
+}
+
+#define STR(pk, lit) s_str (pk, lit, sizeof lit - 1)
+
+static hp_env_error_t
+s_decode (void)
+{
+    return hp_envelope_decode (s_env, s_sbuf.data, s_sbuf.size, MAX);
+}
+
+//  {"event":"bid","to":<user bytes>} -- to test one user id.
+static hp_env_error_t
+s_decode_user (const char *user, size_t n)
+{
+    msgpack_packer *pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); s_str (pk, user, n);
+    return s_decode ();
+}
+
+static void
+test_minimal_and_full (void **state)
+{
+    msgpack_packer *pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); STR (pk, "alice");
+    //  The smallest valid envelope: defaults fill the optional fields.
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    hp_str_t ev = hp_envelope_event (s_env);
+    assert_int_equal (ev.len, 3);
+    assert_memory_equal (ev.ptr, "bid", 3);
+    assert_int_equal (hp_envelope_recipient_count (s_env), 1);
+    assert_memory_equal (hp_envelope_recipient (s_env, 0).ptr, "alice", 5);
+    assert_null (hp_envelope_data (s_env));
+    assert_null (hp_envelope_id (s_env).ptr);
+    assert_int_equal (hp_envelope_ttl (s_env), HP_TTL_DEFAULT);
+
+    pk = s_begin (6);
+    STR (pk, "event"); STR (pk, "order.bid:new-1_x");
+    STR (pk, "to"); msgpack_pack_array (pk, 2); STR (pk, "alice"); STR (pk, "bob");
+    STR (pk, "data"); msgpack_pack_map (pk, 1); STR (pk, "amount"); msgpack_pack_int (pk, 120);
+    STR (pk, "id"); STR (pk, "b-991");
+    STR (pk, "ttl"); msgpack_pack_uint32 (pk, 30);
+    STR (pk, "extra"); msgpack_pack_array (pk, 0);
+    //  Every field is read; the unknown "extra" key is ignored.
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    assert_int_equal (hp_envelope_recipient_count (s_env), 2);
+    assert_memory_equal (hp_envelope_recipient (s_env, 1).ptr, "bob", 3);
+    const msgpack_object *data = hp_envelope_data (s_env);
+    assert_non_null (data);
+    assert_int_equal (data->type, MSGPACK_OBJECT_MAP);
+    hp_str_t id = hp_envelope_id (s_env);
+    assert_int_equal (id.len, 5);
+    assert_memory_equal (id.ptr, "b-991", 5);
+    assert_int_equal (hp_envelope_ttl (s_env), 30);
+    //  Strings point into the caller's bytes, not copies.
+    assert_true (id.ptr >= s_sbuf.data && id.ptr < s_sbuf.data + s_sbuf.size);
+
+    pk = s_begin (4);
+    STR (pk, "event"); STR (pk, "e");
+    STR (pk, "to"); STR (pk, "u");
+    STR (pk, "ttl"); msgpack_pack_uint32 (pk, 0);
+    STR (pk, "id"); STR (pk, "");
+    //  ttl 0 ("never stored") and an empty id are valid; the empty id is
+    //  still present (non-NULL ptr), not absent.
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    assert_int_equal (hp_envelope_ttl (s_env), 0);
+    assert_non_null (hp_envelope_id (s_env).ptr);
+    assert_int_equal (hp_envelope_id (s_env).len, 0);
+}
+
+static void
+test_not_msgpack_and_size (void **state)
+{
+    msgpack_packer *pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); STR (pk, "alice");
+    //  One byte over the limit is too_large, checked before parsing.
+    assert_int_equal (hp_envelope_decode (s_env, s_sbuf.data, s_sbuf.size, s_sbuf.size - 1),
+                      HP_ENV_TOO_LARGE);
+    assert_int_equal (hp_envelope_decode (s_env, s_sbuf.data, s_sbuf.size, s_sbuf.size),
+                      HP_ENV_OK);
+    //  Every truncation of a valid envelope is not_msgpack.
+    for (size_t n = 0; n < s_sbuf.size; n++)
+        assert_int_equal (hp_envelope_decode (s_env, s_sbuf.data, n, MAX), HP_ENV_NOT_MSGPACK);
+    //  Trailing bytes after the one object are refused.
+    msgpack_pack_nil (pk);
+    assert_int_equal (s_decode (), HP_ENV_NOT_MSGPACK);
+    //  0xc1 is never valid msgpack.
+    assert_int_equal (hp_envelope_decode (s_env, "\xc1", 1, MAX), HP_ENV_NOT_MSGPACK);
+    //  An array32 claiming 4 billion elements in 5 bytes is refused
+    //  without trying to allocate for them.
+    assert_int_equal (hp_envelope_decode (s_env, "\xdd\xff\xff\xff\xff", 5, MAX),
+                      HP_ENV_NOT_MSGPACK);
+    //  A map16 claiming more pairs than the bytes can hold likewise.
+    assert_int_equal (hp_envelope_decode (s_env, "\xde\x00\x10\xc0\xc0", 5, MAX),
+                      HP_ENV_NOT_MSGPACK);
+}
+
+static void
+test_not_map (void **state)
+{
+    //  Valid msgpack that is not a map: array, str, int, nil.
+    assert_int_equal (hp_envelope_decode (s_env, "\x90", 1, MAX), HP_ENV_NOT_MAP);
+    assert_int_equal (hp_envelope_decode (s_env, "\xa1x", 2, MAX), HP_ENV_NOT_MAP);
+    assert_int_equal (hp_envelope_decode (s_env, "\x01", 1, MAX), HP_ENV_NOT_MAP);
+    assert_int_equal (hp_envelope_decode (s_env, "\xc0", 1, MAX), HP_ENV_NOT_MAP);
+}
+
+static void
+test_nesting (void **state)
+{
+    //  data nested as deep as msgpack-c unpacks (32 containers counting
+    //  the envelope map) is accepted; one level more is not_msgpack.
+    for (int extra = 0; extra <= 1; extra++) {
+        msgpack_packer *pk = s_begin (3);
+        STR (pk, "event"); STR (pk, "bid");
+        STR (pk, "to"); STR (pk, "alice");
+        STR (pk, "data");
+        for (int i = 0; i < 31 + extra; i++)
+            msgpack_pack_array (pk, 1);
+        msgpack_pack_nil (pk);
+        assert_int_equal (s_decode (), extra ? HP_ENV_NOT_MSGPACK : HP_ENV_OK);
+    }
+}
+
+static void
+test_bad_event (void **state)
+{
+    const char *bad [] = { "", "has space", "slash/no", "quote\"", "\xc3\xa9", "nul\0x" };
+    size_t bad_len [] = { 0, 9, 8, 6, 2, 5 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        msgpack_packer *pk = s_begin (2);
+        STR (pk, "event"); s_str (pk, bad [i], bad_len [i]);
+        STR (pk, "to"); STR (pk, "alice");
+        //  Empty names and any byte outside [A-Za-z0-9_.:-] are bad_event.
+        assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
+    }
+    char name [HP_EVENT_NAME_MAX + 1];
+    memset (name, 'e', sizeof name);
+    msgpack_packer *pk = s_begin (2);
+    STR (pk, "event"); s_str (pk, name, HP_EVENT_NAME_MAX);
+    STR (pk, "to"); STR (pk, "alice");
+    //  64 bytes is the longest name...
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    pk = s_begin (2);
+    STR (pk, "event"); s_str (pk, name, HP_EVENT_NAME_MAX + 1);
+    STR (pk, "to"); STR (pk, "alice");
+    //  ...65 is bad_event.
+    assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
+    pk = s_begin (1);
+    STR (pk, "to"); STR (pk, "alice");
+    //  A missing event, or one that is not a str, is bad_event.
+    assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
+    pk = s_begin (2);
+    STR (pk, "event"); msgpack_pack_int (pk, 1);
+    STR (pk, "to"); STR (pk, "alice");
+    assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
+    pk = s_begin (2);
+    STR (pk, "event"); msgpack_pack_bin (pk, 3); msgpack_pack_bin_body (pk, "bid", 3);
+    STR (pk, "to"); STR (pk, "alice");
+    assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
+}
+
+static void
+test_bad_to (void **state)
+{
+    msgpack_packer *pk = s_begin (1);
+    STR (pk, "event"); STR (pk, "bid");
+    //  Missing to.
+    assert_int_equal (s_decode (), HP_ENV_BAD_TO);
+    pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); msgpack_pack_array (pk, 0);
+    //  An empty recipient list.
+    assert_int_equal (s_decode (), HP_ENV_BAD_TO);
+    pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); msgpack_pack_int (pk, 5);
+    //  Neither str nor array.
+    assert_int_equal (s_decode (), HP_ENV_BAD_TO);
+    pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); msgpack_pack_map (pk, 0);
+    assert_int_equal (s_decode (), HP_ENV_BAD_TO);
+}
+
+static void
+s_pack_many (size_t n, bool distinct)
+{
+    msgpack_packer *pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); msgpack_pack_array (pk, n);
+    for (size_t i = 0; i < n; i++) {
+        char user [32];
+        int len = snprintf (user, sizeof user, "user-%zu", distinct ? i : i % 7);
+        s_str (pk, user, (size_t) len);
+    }
+}
+
+static void
+test_recipient_limits (void **state)
+{
+    //  10,000 distinct recipients are accepted (under a 1 MiB limit, the
+    //  size check being a separate rule) and all kept...
+    s_pack_many (HP_RECIPIENTS_MAX, true);
+    assert_int_equal (hp_envelope_decode (s_env, s_sbuf.data, s_sbuf.size, 1 << 20), HP_ENV_OK);
+    assert_int_equal (hp_envelope_recipient_count (s_env), HP_RECIPIENTS_MAX);
+    //  ...in input order.
+    assert_memory_equal (hp_envelope_recipient (s_env, 0).ptr, "user-0", 6);
+    assert_memory_equal (hp_envelope_recipient (s_env, 9999).ptr, "user-9999", 9);
+    //  10,001 is bad_to.
+    s_pack_many (HP_RECIPIENTS_MAX + 1, true);
+    assert_int_equal (hp_envelope_decode (s_env, s_sbuf.data, s_sbuf.size, 1 << 20), HP_ENV_BAD_TO);
+    //  10,000 entries naming 7 users dedupe to 7 (and fast: sorting, not
+    //  pairwise comparison).
+    s_pack_many (HP_RECIPIENTS_MAX, false);
+    assert_int_equal (hp_envelope_decode (s_env, s_sbuf.data, s_sbuf.size, 1 << 20), HP_ENV_OK);
+    assert_int_equal (hp_envelope_recipient_count (s_env), 7);
+}
+
+static void
+test_dedup_keeps_first_order (void **state)
+{
+    msgpack_packer *pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); msgpack_pack_array (pk, 6);
+    STR (pk, "carol"); STR (pk, "alice"); STR (pk, "carol");
+    STR (pk, "alice2"); STR (pk, "alice"); STR (pk, "bob");
+    //  A user listed twice is delivered once; the order of first mention
+    //  is kept; "alice" and "alice2" stay distinct.
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    const char *expect [] = { "carol", "alice", "alice2", "bob" };
+    assert_int_equal (hp_envelope_recipient_count (s_env), 4);
+    for (size_t i = 0; i < 4; i++) {
+        hp_str_t u = hp_envelope_recipient (s_env, i);
+        assert_int_equal (u.len, strlen (expect [i]));
+        assert_memory_equal (u.ptr, expect [i], u.len);
+    }
+}
+
+static void
+test_bad_user (void **state)
+{
+    //  Each of these user ids is bad_user, whether alone or in an array.
+    struct { const char *s; size_t n; const char *why; } bad [] = {
+        { "", 0, "empty" },
+        { "al\0ce", 5, "NUL byte" },
+        { "tab\tx", 5, "C0 control" },
+        { "del\x7f", 4, "DEL" },
+        { "c1\xc2\x80", 4, "C1 control U+0080" },
+        { "c1\xc2\x9f", 4, "C1 control U+009F" },
+        { "bad\xff", 4, "invalid byte" },
+        { "\x80", 1, "lone continuation" },
+        { "\xe2\x82", 2, "truncated sequence" },
+        { "\xc0\xaf", 2, "overlong" },
+        { "\xed\xa0\x80", 3, "surrogate" },
+        { "\xf4\x90\x80\x80", 4, "past U+10FFFF" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        if (s_decode_user (bad [i].s, bad [i].n) != HP_ENV_BAD_USER)
+            fail_msg ("user id with %s was not bad_user", bad [i].why);
+        assert_false (hp_user_id_valid (bad [i].s, bad [i].n));
+        msgpack_packer *pk = s_begin (2);
+        STR (pk, "event"); STR (pk, "bid");
+        STR (pk, "to"); msgpack_pack_array (pk, 2); STR (pk, "ok"); s_str (pk, bad [i].s, bad [i].n);
+        if (s_decode () != HP_ENV_BAD_USER)
+            fail_msg ("user id with %s in an array was not bad_user", bad [i].why);
+    }
+    char id [HP_USER_MAX + 1];
+    memset (id, 'u', sizeof id);
+    //  128 bytes is the longest id, 129 is bad_user.
+    assert_int_equal (s_decode_user (id, HP_USER_MAX), HP_ENV_OK);
+    assert_int_equal (s_decode_user (id, HP_USER_MAX + 1), HP_ENV_BAD_USER);
+    //  Non-ASCII UTF-8 ids are fine: é, U+00A0 (first after C1), emoji, U+10FFFF.
+    assert_int_equal (s_decode_user ("jos\xc3\xa9", 5), HP_ENV_OK);
+    assert_int_equal (s_decode_user ("\xc2\xa0", 2), HP_ENV_OK);
+    assert_int_equal (s_decode_user ("\xf0\x9f\x98\x80", 4), HP_ENV_OK);
+    assert_int_equal (s_decode_user ("\xf4\x8f\xbf\xbf", 4), HP_ENV_OK);
+    //  A non-str element of the to array is bad_user.
+    msgpack_packer *pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); msgpack_pack_array (pk, 1); msgpack_pack_int (pk, 7);
+    assert_int_equal (s_decode (), HP_ENV_BAD_USER);
+}
+
+static void
+test_bad_id_and_ttl (void **state)
+{
+    char id [HP_ID_MAX + 1];
+    memset (id, 'i', sizeof id);
+    msgpack_packer *pk = s_begin (3);
+    STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+    STR (pk, "id"); s_str (pk, id, HP_ID_MAX);
+    //  A 128-byte id is fine...
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    pk = s_begin (3);
+    STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+    STR (pk, "id"); s_str (pk, id, HP_ID_MAX + 1);
+    //  ...129 bytes is bad_id, and so is an id that is not a str.
+    assert_int_equal (s_decode (), HP_ENV_BAD_ID);
+    pk = s_begin (3);
+    STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+    STR (pk, "id"); msgpack_pack_int (pk, 5);
+    assert_int_equal (s_decode (), HP_ENV_BAD_ID);
+
+    //  ttl: negative int, float, str and nil are bad_ttl.
+    for (int kind = 0; kind < 4; kind++) {
+        pk = s_begin (3);
+        STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+        STR (pk, "ttl");
+        switch (kind) {
+            case 0: msgpack_pack_int (pk, -1); break;
+            case 1: msgpack_pack_double (pk, 1.5); break;
+            case 2: STR (pk, "60"); break;
+            case 3: msgpack_pack_nil (pk); break;
+        }
+        assert_int_equal (s_decode (), HP_ENV_BAD_TTL);
+    }
+    pk = s_begin (3);
+    STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+    STR (pk, "ttl"); msgpack_pack_uint64 (pk, UINT64_MAX);
+    //  A ttl past uint32 is clamped ("as good as forever"), not refused.
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    assert_int_equal (hp_envelope_ttl (s_env), UINT32_MAX);
+}
+
+static void
+test_reuse_resets_state (void **state)
+{
+    msgpack_packer *pk = s_begin (5);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); msgpack_pack_array (pk, 2); STR (pk, "a"); STR (pk, "b");
+    STR (pk, "id"); STR (pk, "x");
+    STR (pk, "ttl"); msgpack_pack_uint32 (pk, 9);
+    STR (pk, "data"); msgpack_pack_true (pk);
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    pk = s_begin (2);
+    STR (pk, "event"); STR (pk, "e2"); STR (pk, "to"); STR (pk, "c");
+    //  A second decode on the same decoder forgets everything of the first.
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    assert_int_equal (hp_envelope_recipient_count (s_env), 1);
+    assert_null (hp_envelope_id (s_env).ptr);
+    assert_null (hp_envelope_data (s_env));
+    assert_int_equal (hp_envelope_ttl (s_env), HP_TTL_DEFAULT);
+    //  Many decodes of a large envelope through one decoder (leaks would
+    //  show under the sanitizer build).
+    s_pack_many (2000, true);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal (hp_envelope_decode (s_env, s_sbuf.data, s_sbuf.size, 1 << 20), HP_ENV_OK);
+}
+
+static void
+test_error_names (void **state)
+{
+    //  Metric labels are the snake_case names PROTOCOL.md lists.
+    assert_string_equal (hp_env_error_name (HP_ENV_TOO_LARGE), "too_large");
+    assert_string_equal (hp_env_error_name (HP_ENV_NOT_MSGPACK), "not_msgpack");
+    assert_string_equal (hp_env_error_name (HP_ENV_NOT_MAP), "not_map");
+    assert_string_equal (hp_env_error_name (HP_ENV_BAD_EVENT), "bad_event");
+    assert_string_equal (hp_env_error_name (HP_ENV_BAD_TO), "bad_to");
+    assert_string_equal (hp_env_error_name (HP_ENV_BAD_USER), "bad_user");
+    assert_string_equal (hp_env_error_name (HP_ENV_BAD_ID), "bad_id");
+    assert_string_equal (hp_env_error_name (HP_ENV_BAD_TTL), "bad_ttl");
+    assert_string_equal (hp_env_error_name (HP_ENV_ERROR_COUNT), "unknown");
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_minimal_and_full),
+        cmocka_unit_test (test_not_msgpack_and_size),
+        cmocka_unit_test (test_not_map),
+        cmocka_unit_test (test_nesting),
+        cmocka_unit_test (test_bad_event),
+        cmocka_unit_test (test_bad_to),
+        cmocka_unit_test (test_recipient_limits),
+        cmocka_unit_test (test_dedup_keeps_first_order),
+        cmocka_unit_test (test_bad_user),
+        cmocka_unit_test (test_bad_id_and_ttl),
+        cmocka_unit_test (test_reuse_resets_state),
+        cmocka_unit_test (test_error_names),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
