@@ -1,0 +1,103 @@
+"""test_fault_producer_buffer.py -- a producer keeps pushing while the broker is down.
+
+A backend's ZeroMQ PUSH socket (default high-water mark, 1000) queues what it
+cannot send while the broker is stopped, and hands it over once a broker is
+back on the same endpoint. Every event that queue held must reach alice: her
+client follows the broker's new epoch and resumes from its start, ending with
+all N events exactly once, in the order they were pushed.
+"""
+import asyncio
+import json
+import unittest
+
+import msgpack
+import zmq
+import zmq.utils.monitor
+
+from harness import Broker, Gateway, make_token, wait_until, ws_connect, ws_recv_events
+
+BEFORE = 50     # pushed while the broker is up
+N = 500         # in all; N - BEFORE are queued in the producer (under its HWM of 1000)
+
+
+class ProducerBuffer(unittest.TestCase):
+
+    def setUp(self):
+        self.broker = Broker(history_events=2 * N)
+        self.addCleanup(lambda: self.broker.stop())
+        self.gw = Gateway(self.broker)
+        self.addCleanup(self.gw.stop)
+        self.ctx = zmq.Context.instance()
+        self.push = self.ctx.socket(zmq.PUSH)       # default SNDHWM, as a backend has
+        self.push.setsockopt(zmq.LINGER, 0)
+        self.monitor = self.push.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self.addCleanup(self.push.close)
+        self.addCleanup(self.monitor.close)
+        self.addCleanup(self.push.disable_monitor)
+        self.push.connect(self.broker.ingest)
+
+    def wait_monitor(self, event, what):
+        """Waits (10 s) for the producer's socket to report event."""
+        def seen():
+            while self.monitor.poll(50):
+                if zmq.utils.monitor.recv_monitor_message(self.monitor)["event"] == event:
+                    return True
+            return False
+        wait_until(seen, timeout=10, what=what)
+
+    def send(self, seq):
+        # Never blocks: with N - BEFORE under the HWM, the queue always has room.
+        self.push.send(msgpack.packb({"event": "seq", "to": "alice", "data": {"seq": seq},
+                                      "id": "p-%d" % seq}), zmq.DONTWAIT)
+
+    def test_queued_events_all_arrive_after_restart(self):
+        async def body():
+            token = make_token("alice")
+            ws, w1 = await ws_connect(self.gw.url, token)
+            self.wait_monitor(zmq.EVENT_CONNECTED, "producer connected to the broker")
+            for seq in range(BEFORE):
+                self.send(seq)
+            first = await ws_recv_events(ws, BEFORE)
+            self.assertEqual([e["data"]["seq"] for e in first], list(range(BEFORE)),
+                             "events before the outage arrive")
+
+            self.broker.stop()
+            # Only once the producer knows the connection is gone is every
+            # further event certain to sit in its queue (not in a dying socket).
+            self.wait_monitor(zmq.EVENT_DISCONNECTED, "producer to see the broker go")
+            for seq in range(BEFORE, N):
+                self.send(seq)
+
+            self.broker = self.broker.restart(history_events=2 * N)
+
+            # The open connection is told of the new epoch. Events the queue
+            # flushed before the gateway re-subscribed are only in history,
+            # so the client resumes from the start of the new epoch.
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                if msg["type"] == "welcome":
+                    break
+                self.assertEqual(msg["type"], "event", "only events or a welcome arrive")
+            self.assertNotEqual(msg["epoch"], w1["epoch"], "the restarted broker has a new epoch")
+            self.assertFalse(msg["recovered"], "and the client is told history was lost")
+            await ws.close()
+
+            ws2, w2 = await ws_connect(self.gw.url, token,
+                                       resume={"epoch": msg["epoch"], "offset": 0})
+            self.assertEqual(w2["epoch"], msg["epoch"], "resume within the new epoch")
+            self.assertTrue(w2["recovered"],
+                            "the new broker's history holds everything since its start")
+            rest = await ws_recv_events(ws2, N - BEFORE, timeout=30)
+            seqs = [e["data"]["seq"] for e in first + rest]
+            self.assertEqual(seqs, list(range(N)),
+                             "every queued event arrived once, in the order pushed")
+            self.assertEqual([e["id"] for e in rest], ["p-%d" % s for s in range(BEFORE, N)],
+                             "with their producer ids")
+            offsets = [e["offset"] for e in rest]
+            self.assertEqual(offsets, sorted(set(offsets)), "offsets increase without repeats")
+            await ws2.close()
+        asyncio.run(body())
+
+
+if __name__ == "__main__":
+    unittest.main()
