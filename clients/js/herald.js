@@ -1,0 +1,333 @@
+// herald.js -- Herald's browser client: auth, resume, events, reconnect with backoff.
+//
+//   import herald from '/herald.js';
+//   const h = herald.connect('ws://127.0.0.1:7400/ws', { token: () => fetch('/token').then(r => r.text()) });
+//   h.on('bid', (data, meta) => ...);          // meta: {offset, id, event}
+//   h.on('connect', (info) => ...);            // info: {recovered, epoch, offset, resumed, user}
+//   h.on('disconnect', (info) => ...);         // info: {code, reason, reconnect, delay}
+//   h.on('error', (err) => ...);
+//   h.close();
+//
+// Reconnect policy (see clients/js/README.md):
+//   - every close reconnects after a delay drawn uniformly from
+//     [0, min(cap, base * 2^attempt)] ("full jitter"; base 250 ms, cap 10 s);
+//     the attempt counter resets after each welcome;
+//   - it stops for good after close() and after close codes that say a retry
+//     cannot help: 4000 (the client sent a bad frame), 1009 (frame too large),
+//     and 4001/4002 (invalid/expired token) unless `token` is a function, which
+//     is called again on every connect so a fresh token is used;
+//   - each connect sends resume {epoch, offset} of the last event seen, so
+//     the gateway replays what was missed; positions are kept in
+//     sessionStorage (per URL and user) so a page reload resumes too.
+//
+// No dependencies; works in browsers and in Node (pass `WebSocket` from 'ws').
+
+const STOP_CODES = new Set([4000, 1009]);
+const TOKEN_CODES = new Set([4001, 4002]);
+const LIFECYCLE = new Set(['connect', 'disconnect', 'error']);
+
+function defaultStorage() {
+  try {
+    const s = globalThis.sessionStorage;
+    if (s && typeof s.getItem === 'function') return s;
+  } catch (e) {
+    // Access to sessionStorage throws in sandboxed frames; run without it.
+  }
+  return null;
+}
+
+// The user id inside a JWT, read without checking the signature: it only
+// keys the stored resume position, the gateway does the real check.
+function tokenSubject(token) {
+  try {
+    const part = String(token).split('.')[1];
+    const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+    const padded = b64 + '==='.slice((b64.length + 3) % 4);
+    const json = decodeURIComponent(Array.prototype.map.call(atob(padded),
+      (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0')).join(''));
+    const sub = JSON.parse(json).sub;
+    return typeof sub === 'string' ? sub : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+class Connection {
+  constructor(url, options) {
+    this.url = url;
+    this.options = options;
+    this.WebSocket = options.WebSocket || globalThis.WebSocket;
+    if (typeof this.WebSocket !== 'function') {
+      throw new Error('herald: no WebSocket available; pass options.WebSocket');
+    }
+    if (options.token === undefined || options.token === null) {
+      throw new Error('herald: options.token (a string or a function) is required');
+    }
+    this.base = options.backoffBase ?? 250;
+    this.cap = options.backoffCap ?? 10000;
+    this.pingInterval = options.pingInterval ?? 25000;
+    this.welcomeTimeout = options.welcomeTimeout ?? 15000;
+    this.storage = options.storage === undefined ? defaultStorage() : options.storage;
+    this.handlers = new Map();
+    this.attempt = 0;
+    this.closed = false;
+    this.ws = null;
+    this.timer = null;
+    this.pinger = null;
+    this.welcomeTimer = null;
+    this.state = 'connecting';
+    this.user = null;
+    this.epoch = null;
+    this.offset = null;
+    this.storageKey = null;
+    this._onOnline = () => { if (this.timer && !this.closed) this._reconnectNow(); };
+    if (typeof globalThis.addEventListener === 'function') {
+      globalThis.addEventListener('online', this._onOnline);
+    }
+    this._open();
+  }
+
+  // Registers fn for an event name (or 'connect' / 'disconnect' / 'error');
+  // returns a function that removes it.
+  on(name, fn) {
+    if (!this.handlers.has(name)) this.handlers.set(name, new Set());
+    this.handlers.get(name).add(fn);
+    return () => this.off(name, fn);
+  }
+
+  off(name, fn) {
+    const set = this.handlers.get(name);
+    if (set) set.delete(fn);
+  }
+
+  // Closes the connection and stops reconnecting. The resume position stays
+  // stored, so a later connect() with the same storage picks up from it.
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.state = 'closed';
+    this._clearTimers();
+    if (typeof globalThis.removeEventListener === 'function') {
+      globalThis.removeEventListener('online', this._onOnline);
+    }
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      try { ws.close(1000, 'client closed'); } catch (e) { /* already closing */ }
+    }
+  }
+
+  _emit(name, ...args) {
+    const set = this.handlers.get(name);
+    if (!set) {
+      if (name === 'error' && this.options.logErrors !== false && globalThis.console) {
+        globalThis.console.warn('herald:', args[0] && args[0].message ? args[0].message : args[0]);
+      }
+      return;
+    }
+    for (const fn of Array.from(set)) {
+      try {
+        fn(...args);
+      } catch (err) {
+        // A broken handler must not stop the others or the connection.
+        if (name !== 'error') this._emit('error', err);
+      }
+    }
+  }
+
+  _clearTimers() {
+    clearTimeout(this.timer);
+    clearInterval(this.pinger);
+    clearTimeout(this.welcomeTimer);
+    this.timer = this.pinger = this.welcomeTimer = null;
+  }
+
+  async _token() {
+    const t = this.options.token;
+    const value = typeof t === 'function' ? await t() : t;
+    if (typeof value !== 'string' || value === '') {
+      throw new Error('herald: token must be a non-empty string');
+    }
+    return value;
+  }
+
+  _loadPosition(user) {
+    this.storageKey = 'herald.resume:' + this.url + ':' + (user || '');
+    if (this.epoch !== null || !this.storage) return;
+    try {
+      const saved = JSON.parse(this.storage.getItem(this.storageKey) || 'null');
+      if (saved && typeof saved.epoch === 'string' && Number.isSafeInteger(saved.offset)) {
+        this.epoch = saved.epoch;
+        this.offset = saved.offset;
+      }
+    } catch (e) {
+      // A corrupt stored position only costs a replay.
+    }
+  }
+
+  _savePosition() {
+    if (!this.storage || !this.storageKey || this.epoch === null) return;
+    try {
+      this.storage.setItem(this.storageKey, JSON.stringify({ epoch: this.epoch, offset: this.offset }));
+    } catch (e) {
+      // Storage full or denied: resume still works within this page's life.
+    }
+  }
+
+  async _open() {
+    this.state = 'connecting';
+    let token;
+    try {
+      token = await this._token();
+    } catch (err) {
+      if (this.closed) return;
+      this._emit('error', err instanceof Error ? err : new Error(String(err)));
+      this._schedule({ code: 0, reason: 'token unavailable' });
+      return;
+    }
+    if (this.closed) return;
+    this._loadPosition(tokenSubject(token));
+    let ws;
+    try {
+      ws = new this.WebSocket(this.url);
+    } catch (err) {
+      this._emit('error', err);
+      this._schedule({ code: 0, reason: 'cannot open' });
+      return;
+    }
+    this.ws = ws;
+    let resumed = false;
+    ws.onopen = () => {
+      if (ws !== this.ws) return;
+      const auth = { type: 'auth', token };
+      if (this.epoch !== null && this.offset !== null) {
+        auth.resume = { epoch: this.epoch, offset: this.offset };
+        resumed = true;
+      }
+      ws.send(JSON.stringify(auth));
+      // A gateway that accepts the socket but never welcomes is as good as down.
+      this.welcomeTimer = setTimeout(() => {
+        if (ws === this.ws) ws.close(4100, 'no welcome');
+      }, this.welcomeTimeout);
+    };
+    ws.onmessage = (ev) => {
+      if (ws !== this.ws) return;
+      this.seen = true;
+      let msg;
+      try {
+        msg = JSON.parse(typeof ev.data === 'string' ? ev.data : String(ev.data));
+      } catch (err) {
+        this._emit('error', new Error('herald: frame is not JSON'));
+        return;
+      }
+      if (!msg || typeof msg !== 'object') return;
+      if (msg.type === 'welcome') {
+        this._welcome(msg, resumed);
+        resumed = false; // a later welcome on this socket is a broker restart
+      } else if (msg.type === 'event') {
+        this._event(msg);
+      }
+    };
+    ws.onerror = () => {
+      // The close event that follows carries the code; nothing to do here.
+    };
+    ws.onclose = (ev) => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      clearInterval(this.pinger);
+      clearTimeout(this.welcomeTimer);
+      this.pinger = this.welcomeTimer = null;
+      if (this.closed) return;
+      this._schedule({ code: ev.code, reason: ev.reason || '' });
+    };
+  }
+
+  _welcome(msg, resumed) {
+    clearTimeout(this.welcomeTimer);
+    this.welcomeTimer = null;
+    this.attempt = 0;
+    this.state = 'open';
+    this.user = msg.user ?? this.user;
+    const sameEpoch = this.epoch === msg.epoch && this.offset !== null;
+    // Within one epoch keep our own position: replayed events come next and
+    // move it forward. A new epoch (or a first connect) starts at the
+    // broker's offset, since offsets restart with the broker.
+    if (!sameEpoch || !resumed) {
+      this.epoch = msg.epoch;
+      if (!sameEpoch || this.offset < msg.offset) this.offset = msg.offset;
+    }
+    this._savePosition();
+    this._startPing();
+    this._emit('connect', {
+      recovered: msg.recovered === true,
+      epoch: msg.epoch,
+      offset: msg.offset,
+      resumed,
+      user: msg.user,
+    });
+  }
+
+  _event(msg) {
+    if (typeof msg.offset === 'number' && this.offset !== null && msg.offset <= this.offset) {
+      return; // already delivered (duplicate across a resume): drop it
+    }
+    if (typeof msg.offset === 'number') this.offset = msg.offset;
+    this._savePosition();
+    if (LIFECYCLE.has(msg.event)) {
+      this._emit('error', new Error('herald: event name "' + msg.event + '" is reserved; use another name'));
+      return;
+    }
+    this._emit(msg.event, msg.data, { offset: msg.offset, id: msg.id, event: msg.event });
+  }
+
+  _startPing() {
+    clearInterval(this.pinger);
+    if (!this.pingInterval) return;
+    this.seen = true;
+    const ws = this.ws;
+    this.pinger = setInterval(() => {
+      if (ws !== this.ws) return;
+      // Nothing at all (not even a pong) since the last ping: the link is dead.
+      if (!this.seen) {
+        ws.close(4101, 'ping timeout');
+        return;
+      }
+      this.seen = false;
+      try { ws.send('{"type":"ping"}'); } catch (e) { /* closing */ }
+    }, this.pingInterval);
+  }
+
+  _schedule(info) {
+    this.state = 'waiting';
+    const tokenIsFunction = typeof this.options.token === 'function';
+    let reconnect = true;
+    if (STOP_CODES.has(info.code)) reconnect = false;
+    if (TOKEN_CODES.has(info.code) && !tokenIsFunction) reconnect = false;
+    let delay = 0;
+    if (reconnect) {
+      const ceiling = Math.min(this.cap, this.base * Math.pow(2, this.attempt));
+      delay = Math.floor(Math.random() * ceiling);
+      this.attempt = Math.min(this.attempt + 1, 30);
+      this.timer = setTimeout(() => { this.timer = null; this._open(); }, delay);
+    } else {
+      this.closed = true;
+      this.state = 'closed';
+      this._emit('error', new Error('herald: gateway closed with ' + info.code +
+        (info.reason ? ' (' + info.reason + ')' : '') + '; not reconnecting'));
+    }
+    this._emit('disconnect', { code: info.code, reason: info.reason, reconnect, delay });
+  }
+
+  _reconnectNow() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this._open();
+  }
+}
+
+// Opens a connection that keeps itself connected until close().
+export function connect(url, options = {}) {
+  return new Connection(url, options);
+}
+
+export default { connect };

@@ -1,0 +1,223 @@
+// herald.test.mjs -- herald.js against a real broker and gateway (node --test, ws as WebSocket).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import herald, { connect } from '../../clients/js/herald.js';
+import { startBroker, startGateway, makeToken, waitUntil, record, freePort } from './lib/harness.mjs';
+
+let broker;
+let gateway;
+let n = 0;
+const fresh = (p) => `${p}-${process.pid}-${++n}`;
+
+// A WebSocket constructor that counts how often herald.js opened a socket.
+function countingWebSocket() {
+  class Counting extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      Counting.count += 1;
+    }
+  }
+  Counting.count = 0;
+  return Counting;
+}
+
+// Fast backoff so tests do not wait on the production schedule.
+const FAST = { backoffBase: 20, backoffCap: 200, storage: null };
+
+before(async () => {
+  broker = await startBroker();
+  gateway = await startGateway(broker);
+});
+
+after(async () => {
+  if (gateway) await gateway.stop();
+  if (broker) await broker.stop();
+});
+
+test('module exports connect both named and as the default export', () => {
+  assert.equal(typeof connect, 'function', 'named export connect exists');
+  assert.equal(herald.connect, connect, 'default export {connect} is the same function');
+});
+
+test('events arrive with data and meta after connect', async () => {
+  const user = fresh('carol');
+  const h = connect(gateway.url, { token: makeToken(user), WebSocket, ...FAST });
+  const log = record(h, ['bid']);
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect');
+    const c = log.connect[0];
+    assert.equal(c.user, user, "connect reports the token's user");
+    assert.equal(c.resumed, false, 'a first connection does not resume');
+    assert.equal(c.recovered, false, 'a first connection has nothing to recover');
+    assert.match(c.epoch, /^[0-9a-f]{16}$/, 'the epoch is 16 hex digits');
+    assert.equal(await broker.post('bid', user, { amount: 120, vendor: 'v1' }), 200, 'the broker sees the user online');
+    await waitUntil(() => log.events.length === 1, 'bid event');
+    const { data, meta } = log.events[0];
+    assert.deepEqual(data, { amount: 120, vendor: 'v1' }, 'the handler gets the JSON data');
+    assert.equal(meta.event, 'bid', 'meta names the event');
+    assert.ok(meta.offset > c.offset - 1, 'meta carries the broker offset');
+    assert.equal(h.offset, meta.offset, 'the connection remembers the last offset it saw');
+  } finally {
+    h.close();
+  }
+});
+
+test('reconnects after the gateway is killed and restarted, resuming without loss or duplicates', async () => {
+  const user = fresh('vera');
+  const h = connect(gateway.url, { token: makeToken(user), WebSocket, ...FAST });
+  const log = record(h, ['n']);
+  try {
+    await waitUntil(() => log.connect.length === 1, 'first connect');
+    await broker.post('n', user, 1);
+    await waitUntil(() => log.events.length === 1, 'event 1');
+
+    await gateway.kill();
+    await waitUntil(() => log.disconnect.length >= 1, 'disconnect after the gateway died');
+    assert.equal(log.disconnect[0].reconnect, true, 'an abnormal close schedules a reconnect');
+    // Sent while the user has no connection: kept in the broker's history.
+    assert.equal(await broker.post('n', user, 2), 404, 'the user is offline while the gateway is down');
+    assert.equal(await broker.post('n', user, 3), 404, 'still offline');
+
+    gateway = await startGateway(broker, { port: gateway.port });
+    await waitUntil(() => log.connect.length === 2, 'reconnect to the restarted gateway', 20000);
+    const c = log.connect[1];
+    assert.equal(c.resumed, true, 'the reconnect sent resume {epoch, offset}');
+    assert.equal(c.recovered, true, 'the gateway replayed everything missed');
+    await waitUntil(() => log.events.length === 3, 'missed events replayed');
+    assert.equal(await broker.post('n', user, 4), 200, 'online again');
+    await waitUntil(() => log.events.length === 4, 'live event after resume');
+    assert.deepEqual(log.events.map((e) => e.data), [1, 2, 3, 4], 'every event once, in order, across the outage');
+  } finally {
+    h.close();
+  }
+});
+
+test('a token function is called again on every reconnect', async () => {
+  const user = fresh('tess');
+  let calls = 0;
+  const token = async () => {
+    calls += 1;
+    return makeToken(user, { ttl: 60 + calls });
+  };
+  const h = connect(gateway.url, { token, WebSocket, ...FAST });
+  const log = record(h, ['x']);
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect');
+    assert.equal(calls, 1, 'the token function is called for the first connection');
+    await gateway.kill();
+    gateway = await startGateway(broker, { port: gateway.port });
+    await waitUntil(() => log.connect.length === 2, 'reconnect', 20000);
+    assert.ok(calls >= 2, `the token function was called again for the reconnect (${calls} calls)`);
+  } finally {
+    h.close();
+  }
+});
+
+test('an invalid token string stops reconnecting; a token function keeps trying', async () => {
+  const Counting = countingWebSocket();
+  const bad = connect(gateway.url, { token: makeToken('eve', { secret: 'wrong' }), WebSocket: Counting, ...FAST });
+  const log = record(bad, []);
+  await waitUntil(() => log.disconnect.length === 1, 'close after the bad token');
+  assert.equal(log.disconnect[0].code, 4001, 'the gateway closed with 4001');
+  assert.equal(log.disconnect[0].reconnect, false, 'a fixed invalid token is not retried');
+  assert.equal(bad.state, 'closed', 'the connection is closed for good');
+  assert.ok(log.error.length >= 1, "an 'error' explains why it stopped");
+
+  let calls = 0;
+  const fn = connect(gateway.url, {
+    token: () => { calls += 1; return makeToken('eve', { secret: 'wrong' }); }, WebSocket, ...FAST,
+  });
+  const log2 = record(fn, []);
+  try {
+    await waitUntil(() => log2.disconnect.length >= 2, 'two refused attempts');
+    assert.equal(log2.disconnect[0].reconnect, true, 'with a token function, 4001 is retried with a new token');
+    assert.ok(calls >= 2, 'and the function was asked again');
+  } finally {
+    fn.close();
+  }
+  assert.equal(Counting.count, 1, 'the fixed bad token opened exactly one socket');
+});
+
+test('close() stops reconnecting, also while a reconnect is pending', async () => {
+  const Counting = countingWebSocket();
+  const user = fresh('cleo');
+  const h = connect(gateway.url, { token: makeToken(user), WebSocket: Counting, backoffBase: 500, backoffCap: 500, storage: null });
+  const log = record(h, []);
+  await waitUntil(() => log.connect.length === 1, 'connect');
+  await gateway.kill();
+  await waitUntil(() => log.disconnect.length >= 1, 'disconnect');
+  h.close();
+  const opened = Counting.count;
+  gateway = await startGateway(broker, { port: gateway.port });
+  // A second, independent client connecting proves the gateway is back and
+  // time has passed beyond the first client's 500 ms backoff ceiling.
+  const probeUser = fresh('probe');
+  const probe = connect(gateway.url, { token: makeToken(probeUser), WebSocket, ...FAST });
+  const plog = record(probe, []);
+  await waitUntil(() => plog.connect.length === 1, 'probe connect');
+  await waitUntil(async () => (await broker.post('x', probeUser, 0)) === 200, 'probe online');
+  await new Promise((r) => setTimeout(r, 600)); // beyond the backoff ceiling; proves an absence, asserts no timing
+  probe.close();
+  assert.equal(Counting.count, opened, 'no socket was opened after close()');
+  assert.equal(h.state, 'closed', 'the connection reports closed');
+  assert.equal(await broker.post('x', user, 0), 404, 'the closed client is not online anywhere');
+});
+
+test('a stored position resumes a new connection (page reload)', async () => {
+  const user = fresh('rita');
+  const mem = new Map();
+  const storage = { getItem: (k) => (mem.has(k) ? mem.get(k) : null), setItem: (k, v) => mem.set(k, v) };
+  const first = connect(gateway.url, { token: makeToken(user), WebSocket, ...FAST, storage });
+  const log1 = record(first, ['m']);
+  await waitUntil(() => log1.connect.length === 1, 'first page connects');
+  await broker.post('m', user, 'a');
+  await waitUntil(() => log1.events.length === 1, 'first page gets a');
+  first.close();
+  await waitUntil(async () => (await broker.post('probe', user, 0)) === 404, 'no page of the user open');
+  assert.equal(await broker.post('m', user, 'b'), 404, 'b is sent while no page is open');
+
+  const second = connect(gateway.url, { token: makeToken(user), WebSocket, ...FAST, storage });
+  const log2 = record(second, ['m']);
+  try {
+    await waitUntil(() => log2.connect.length === 1, 'reloaded page connects');
+    assert.equal(log2.connect[0].resumed, true, 'the reloaded page resumed from storage');
+    assert.equal(log2.connect[0].recovered, true, 'nothing was lost');
+    await waitUntil(() => log2.events.length >= 1, 'missed event');
+    assert.deepEqual(log2.events.map((e) => e.data), ['b'], 'only the missed event is replayed');
+  } finally {
+    second.close();
+  }
+});
+
+test('a broker restart gives a second welcome: connect with recovered false', async () => {
+  const user = fresh('bob');
+  const h = connect(gateway.url, { token: makeToken(user), WebSocket, ...FAST });
+  const log = record(h, ['after']);
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect');
+    const oldEpoch = log.connect[0].epoch;
+    broker = await (async () => { const ports = broker.ports; await broker.stop(); return startBroker(ports); })();
+    await waitUntil(() => log.connect.length >= 2, 'second connect after the broker restart', 20000);
+    const c = log.connect[log.connect.length - 1];
+    assert.notEqual(c.epoch, oldEpoch, 'the new broker has a new epoch');
+    assert.equal(c.recovered, false, 'events of the old epoch cannot be recovered');
+    await waitUntil(async () => (await broker.post('after', user, 1)) === 200, 'user online on the new broker');
+    await waitUntil(() => log.events.length >= 1, 'event from the new broker');
+    assert.equal(log.events[0].data, 1, 'events of the new epoch arrive (offsets restarted)');
+  } finally {
+    h.close();
+  }
+});
+
+test('an unreachable gateway keeps retrying with backoff until close()', async () => {
+  const Counting = countingWebSocket();
+  const port = await freePort();
+  const h = connect(`ws://127.0.0.1:${port}/ws`, { token: makeToken('nobody'), WebSocket: Counting, ...FAST });
+  const log = record(h, []);
+  await waitUntil(() => log.disconnect.length >= 3, 'three failed attempts');
+  h.close();
+  assert.ok(log.disconnect.every((d) => d.reconnect === true), 'every failure schedules another try');
+  assert.ok(log.disconnect.every((d) => d.delay >= 0 && d.delay <= 200), 'delays stay within [0, cap]');
+  assert.equal(log.connect.length, 0, 'no connect was reported');
+});

@@ -1,0 +1,156 @@
+// harness.mjs -- start real herald-broker / herald-gateway on free ports for Node tests.
+//
+// The Node twin of tests/integration/harness.py: binaries from $HERALD_BIN,
+// logs to files, waits poll a condition with a deadline, stop() is idempotent.
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { openSync, readFileSync, closeSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, '..', '..', '..');
+export const BIN = process.env.HERALD_BIN || path.join(ROOT, 'build', 'bin');
+export const SECRET = 'test-secret-not-for-production';
+
+// A TCP port nobody listens on right now (loopback).
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls cond() (sync or async) until truthy; throws after timeoutMs.
+export async function waitUntil(cond, what, timeoutMs = 10000, intervalMs = 20) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+export async function httpStatus(url) {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await r.arrayBuffer();
+    return r.status;
+  } catch (e) {
+    return 0;
+  }
+}
+
+function b64url(buf) {
+  return Buffer.from(buf).toString('base64url');
+}
+
+// An HS256 JWT minted with node:crypto (independent of the code under test).
+export function makeToken(user, { secret = SECRET, ttl = 300 } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64url(JSON.stringify({ sub: user, iat: now, exp: now + ttl }));
+  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+// A child process with its output in a log file.
+export class Child {
+  constructor(argv, { env = {}, name = 'proc' } = {}) {
+    this.name = name;
+    this.logPath = `/tmp/herald-nodetest-${name}-${process.pid}-${Math.random().toString(36).slice(2)}.log`;
+    const fd = openSync(this.logPath, 'w');
+    this.proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    closeSync(fd);
+    this.exited = new Promise((resolve) => this.proc.once('exit', (code, sig) => resolve({ code, sig })));
+    this.done = false;
+    this.exited.then(() => { this.done = true; });
+    Child.all.add(this);
+  }
+
+  alive() { return !this.done; }
+
+  output() {
+    try { return readFileSync(this.logPath, 'utf8'); } catch (e) { return ''; }
+  }
+
+  // SIGTERM, then SIGKILL after timeoutMs.
+  async stop(timeoutMs = 5000) {
+    Child.all.delete(this);
+    if (this.done) return;
+    this.proc.kill('SIGTERM');
+    const t = setTimeout(() => { if (!this.done) this.proc.kill('SIGKILL'); }, timeoutMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+
+  async kill() {
+    Child.all.delete(this);
+    if (this.done) return;
+    this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+}
+Child.all = new Set();
+
+// Last resort: a test that throws still leaves no process behind.
+process.on('exit', () => { for (const c of Child.all) { try { c.proc.kill('SIGKILL'); } catch (e) { /* gone */ } } });
+
+export async function startBroker(ports) {
+  const p = ports || {};
+  for (const k of ['ingest', 'publish', 'control', 'undelivered', 'http']) p[k] = p[k] || await freePort();
+  const b = {
+    ports: p,
+    ingest: `tcp://127.0.0.1:${p.ingest}`,
+    publish: `tcp://127.0.0.1:${p.publish}`,
+    control: `tcp://127.0.0.1:${p.control}`,
+    undelivered: `tcp://127.0.0.1:${p.undelivered}`,
+    http: `http://127.0.0.1:${p.http}`,
+  };
+  b.child = new Child([path.join(BIN, 'herald-broker'), '--ingest', b.ingest, '--publish', b.publish,
+    '--control', b.control, '--undelivered', b.undelivered, '--http', `127.0.0.1:${p.http}`], { name: 'broker' });
+  await waitUntil(async () => !b.child.alive() || await httpStatus(`${b.http}/healthz`) === 200, 'broker /healthz');
+  if (!b.child.alive()) throw new Error(`broker exited at start:\n${b.child.output()}`);
+  b.stop = () => b.child.stop();
+  b.kill = () => b.child.kill();
+  // Publishes one event through the broker's HTTP API; resolves to the status.
+  b.post = async (event, to, data) => {
+    const r = await fetch(`${b.http}/message/${encodeURIComponent(event)}/${encodeURIComponent(to)}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(data),
+    });
+    await r.arrayBuffer();
+    return r.status;
+  };
+  return b;
+}
+
+export async function startGateway(broker, { port, secret = SECRET } = {}) {
+  const g = { port: port || await freePort() };
+  g.url = `ws://127.0.0.1:${g.port}/ws`;
+  g.http = `http://127.0.0.1:${g.port}`;
+  g.child = new Child([path.join(BIN, 'herald-gateway'), '--listen', `127.0.0.1:${g.port}`,
+    '--broker', broker.publish, '--control', broker.control], { env: { HERALD_SECRET: secret }, name: 'gateway' });
+  await waitUntil(async () => !g.child.alive() || await httpStatus(`${g.http}/healthz`) === 200, 'gateway /healthz');
+  if (!g.child.alive()) throw new Error(`gateway exited at start:\n${g.child.output()}`);
+  g.stop = () => g.child.stop();
+  g.kill = () => g.child.kill();
+  return g;
+}
+
+// Collects what a herald.js connection emits, for assertions with waitUntil.
+export function record(h, names) {
+  const log = { connect: [], disconnect: [], error: [], events: [] };
+  h.on('connect', (info) => log.connect.push(info));
+  h.on('disconnect', (info) => log.disconnect.push(info));
+  h.on('error', (err) => log.error.push(err));
+  for (const n of names) h.on(n, (data, meta) => log.events.push({ data, meta }));
+  return log;
+}
