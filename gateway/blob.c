@@ -1,0 +1,58 @@
+/* blob.c -- one refcounted outgoing text frame with LWS_PRE headroom. */
+#include "blob.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+/* Process-wide count of live blobs: the gateway is single-threaded, and this
+ * is a diagnostic counter, not state anything depends on. */
+static size_t s_live;
+
+gw_blob_t *
+gw_blob_new (const void *bytes, size_t len, uint64_t offset)
+{
+    if (len > UINT32_MAX - LWS_PRE - sizeof (gw_blob_t))
+        return NULL;
+    gw_blob_t *blob = malloc (sizeof *blob + LWS_PRE + len);
+    if (!blob)
+        return NULL;
+    blob->refs = 1;
+    blob->len = (uint32_t) len;
+    blob->offset = offset;
+    blob->payload = (unsigned char *) (blob + 1) + LWS_PRE;
+    if (len)
+        memcpy (blob->payload, bytes, len);
+    s_live++;
+    return blob;
+}
+
+gw_blob_t *
+gw_blob_ref (gw_blob_t *blob)
+{
+    assert (blob && blob->refs > 0 && blob->refs < UINT32_MAX);
+    blob->refs++;
+    return blob;
+}
+
+void
+gw_blob_release (gw_blob_t **blob_p)
+{
+    if (!blob_p || !*blob_p)
+        return;
+    gw_blob_t *blob = *blob_p;
+    *blob_p = NULL;
+    assert (blob->refs > 0);
+    if (--blob->refs == 0) {
+        s_live--;
+        free (blob);
+    }
+}
+
+size_t
+gw_blob_live_count (void)
+{
+    return s_live;
+}

@@ -1,0 +1,32 @@
+/* blob.h -- one refcounted outgoing text frame with LWS_PRE headroom. */
+#ifndef HERALD_GW_BLOB_H
+#define HERALD_GW_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An event's JSON is copied into one blob when it arrives from the broker;
+ * every recipient connection's queue holds a reference to the same blob, and
+ * the last release frees it. Welcomes and replayed events are blobs with a
+ * single reference. Transparent so the write path reads it without calls. */
+typedef struct {
+    uint32_t refs;
+    uint32_t len;        /* payload bytes after the headroom */
+    uint64_t offset;     /* the event's offset; 0 for non-event frames */
+    unsigned char *payload;   /* points past the headroom inside this allocation */
+} gw_blob_t;
+
+/* A blob holding a copy of len bytes, with one reference owned by the
+ * caller. NULL on out of memory or len over 4 GiB. */
+gw_blob_t *gw_blob_new (const void *bytes, size_t len, uint64_t offset);
+
+/* Takes one more reference; returns blob. */
+gw_blob_t *gw_blob_ref (gw_blob_t *blob);
+
+/* Drops the caller's reference and nulls its pointer; frees on the last. */
+void gw_blob_release (gw_blob_t **blob_p);
+
+/* Blobs alive right now (for tests and the memory gauge). */
+size_t gw_blob_live_count (void);
+
+#endif

@@ -1,0 +1,243 @@
+/* config.c -- herald-gateway settings from flags and HERALD_* environment variables. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_DEFAULT_LISTEN "127.0.0.1:7400"
+#define GW_DEFAULT_BROKER "tcp://127.0.0.1:7402"
+#define GW_DEFAULT_CONTROL "tcp://127.0.0.1:7403"
+#define GW_DEFAULT_AUTH_TIMEOUT 10.0
+#define GW_DEFAULT_MAX_QUEUE (1024 * 1024)
+#define GW_DEFAULT_MAX_CONNECTIONS 100000
+
+void
+gw_config_usage (FILE *out)
+{
+    fprintf (out,
+"Usage: herald-gateway [options]\n"
+"\n"
+"Holds browsers' WebSocket connections and delivers each user's events from\n"
+"herald-broker. Every flag is also an environment variable (--max-queue-bytes\n"
+"is HERALD_MAX_QUEUE_BYTES); a flag wins over its variable.\n"
+"\n"
+"  --listen ADDR:PORT       HTTP + WebSocket address (default " GW_DEFAULT_LISTEN ")\n"
+"  --broker EP              the broker's XPUB endpoint (default " GW_DEFAULT_BROKER ")\n"
+"  --control EP             the broker's control ROUTER (default " GW_DEFAULT_CONTROL ")\n"
+"  --secret-file PATH       read the token secret from PATH (one trailing newline\n"
+"                           is ignored); else the secret is HERALD_SECRET\n"
+"  --auth-timeout SECONDS   time a client has to send its auth frame (default 10)\n"
+"  --max-queue-bytes N      per-connection outgoing bound; past it the connection\n"
+"                           is closed with 1013 (default 1048576)\n"
+"  --max-connections N      connections refused beyond this (default %d)\n"
+"  -h, --help               this text\n"
+"\n"
+"Endpoints: ws://ADDR:PORT/ws, GET /healthz, GET /metrics, GET /herald.js.\n"
+"The secret is never logged. Exit status: 0 clean shutdown, 1 failure, 2 usage.\n",
+    GW_DEFAULT_MAX_CONNECTIONS);
+}
+
+/* Splits "host:port" into cfg. Returns 0 or -1. */
+static int
+s_parse_listen (gw_config_t *cfg, const char *value)
+{
+    const char *colon = strrchr (value, ':');
+    if (!colon || colon == value || (size_t) (colon - value) >= sizeof cfg->listen_host)
+        return -1;
+    char *end;
+    errno = 0;
+    long port = strtol (colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+        return -1;
+    memcpy (cfg->listen_host, value, (size_t) (colon - value));
+    cfg->listen_host[colon - value] = '\0';
+    cfg->listen_port = (int) port;
+    return 0;
+}
+
+static int
+s_parse_size (const char *value, unsigned long long min, unsigned long long max,
+              unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (!*value || *value == '-')
+        return -1;
+    unsigned long long v = strtoull (value, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Reads the secret, dropping one trailing "\n" or "\r\n" so that
+ * `echo secret > file` works (herald-token does the same). */
+static int
+s_read_secret_file (gw_config_t *cfg, const char *path, FILE *err)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f) {
+        fprintf (err, "herald-gateway: cannot open secret file %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    size_t len = fread (cfg->secret, 1, sizeof cfg->secret, f);
+    bool more = fgetc (f) != EOF;
+    bool failed = ferror (f);
+    fclose (f);
+    if (failed || more) {
+        fprintf (err, "herald-gateway: secret file %s is unreadable or over %d bytes\n",
+                 path, GW_SECRET_MAX);
+        return -1;
+    }
+    if (len && cfg->secret[len - 1] == '\n')
+        len--;
+    if (len && cfg->secret[len - 1] == '\r')
+        len--;
+    cfg->secret_len = len;
+    return 0;
+}
+
+enum { OPT_LISTEN = 1, OPT_BROKER, OPT_CONTROL, OPT_SECRET_FILE, OPT_AUTH_TIMEOUT,
+       OPT_MAX_QUEUE, OPT_MAX_CONN, OPT_COUNT };
+
+static const char *s_env_names[OPT_COUNT] = {
+    NULL, "HERALD_LISTEN", "HERALD_BROKER", "HERALD_CONTROL", "HERALD_SECRET_FILE",
+    "HERALD_AUTH_TIMEOUT", "HERALD_MAX_QUEUE_BYTES", "HERALD_MAX_CONNECTIONS"
+};
+
+static const char *s_flag_names[OPT_COUNT] = {
+    NULL, "--listen", "--broker", "--control", "--secret-file", "--auth-timeout",
+    "--max-queue-bytes", "--max-connections"
+};
+
+/* Applies one setting; `from` names where it came from, for the error. */
+static int
+s_apply (gw_config_t *cfg, int opt, const char *value, const char **secret_file, FILE *err,
+         const char *from)
+{
+    unsigned long long v;
+    switch (opt) {
+    case OPT_LISTEN:
+        if (s_parse_listen (cfg, value) == 0)
+            return 0;
+        break;
+    case OPT_BROKER:
+        cfg->broker = value;
+        return 0;
+    case OPT_CONTROL:
+        cfg->control = value;
+        return 0;
+    case OPT_SECRET_FILE:
+        *secret_file = value;
+        return 0;
+    case OPT_AUTH_TIMEOUT: {
+        char *end;
+        errno = 0;
+        double d = strtod (value, &end);
+        if (!errno && *value && !*end && d > 0 && d <= 3600) {
+            cfg->auth_timeout = d;
+            return 0;
+        }
+        break;
+    }
+    case OPT_MAX_QUEUE:
+        if (s_parse_size (value, 1024, (unsigned long long) 1 << 32, &v) == 0) {
+            cfg->max_queue_bytes = (size_t) v;
+            return 0;
+        }
+        break;
+    case OPT_MAX_CONN:
+        if (s_parse_size (value, 1, 10000000, &v) == 0) {
+            cfg->max_connections = (unsigned) v;
+            return 0;
+        }
+        break;
+    default:
+        break;
+    }
+    fprintf (err, "herald-gateway: bad value '%s' for %s\n", value, from);
+    return -1;
+}
+
+gw_config_result_t
+gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
+{
+    memset (cfg, 0, sizeof *cfg);
+    s_parse_listen (cfg, GW_DEFAULT_LISTEN);
+    cfg->broker = GW_DEFAULT_BROKER;
+    cfg->control = GW_DEFAULT_CONTROL;
+    cfg->auth_timeout = GW_DEFAULT_AUTH_TIMEOUT;
+    cfg->max_queue_bytes = GW_DEFAULT_MAX_QUEUE;
+    cfg->max_connections = GW_DEFAULT_MAX_CONNECTIONS;
+    const char *secret_file = NULL;
+
+    for (int opt = 1; opt < OPT_COUNT; opt++) {
+        const char *value = getenv (s_env_names[opt]);
+        if (value && *value
+        &&  s_apply (cfg, opt, value, &secret_file, err, s_env_names[opt]) != 0)
+            return GW_CONFIG_ERROR;
+    }
+    static const struct option options[] = {
+        { "listen", required_argument, NULL, OPT_LISTEN },
+        { "broker", required_argument, NULL, OPT_BROKER },
+        { "control", required_argument, NULL, OPT_CONTROL },
+        { "secret-file", required_argument, NULL, OPT_SECRET_FILE },
+        { "auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT },
+        { "max-queue-bytes", required_argument, NULL, OPT_MAX_QUEUE },
+        { "max-connections", required_argument, NULL, OPT_MAX_CONN },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
+        if (c == 'h')
+            return GW_CONFIG_HELP;
+        if (c <= 0 || c >= OPT_COUNT) {
+            fprintf (err, "herald-gateway: unknown or incomplete option '%s' (see --help)\n",
+                     argv[optind - 1]);
+            return GW_CONFIG_ERROR;
+        }
+        if (s_apply (cfg, c, optarg, &secret_file, err, s_flag_names[c]) != 0)
+            return GW_CONFIG_ERROR;
+    }
+    if (optind < argc) {
+        fprintf (err, "herald-gateway: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return GW_CONFIG_ERROR;
+    }
+    if (secret_file) {
+        if (s_read_secret_file (cfg, secret_file, err) != 0)
+            return GW_CONFIG_ERROR;
+    }
+    else {
+        const char *secret = getenv ("HERALD_SECRET");
+        size_t len = secret ? strlen (secret) : 0;
+        if (len > GW_SECRET_MAX) {
+            fprintf (err, "herald-gateway: HERALD_SECRET is over %d bytes\n", GW_SECRET_MAX);
+            return GW_CONFIG_ERROR;
+        }
+        if (len)
+            memcpy (cfg->secret, secret, len);
+        cfg->secret_len = len;
+    }
+    if (cfg->secret_len == 0) {
+        fprintf (err, "herald-gateway: no token secret: set HERALD_SECRET or --secret-file\n");
+        return GW_CONFIG_ERROR;
+    }
+    return GW_CONFIG_RUN;
+}
+
+void
+gw_config_clear (gw_config_t *cfg)
+{
+    /* volatile so the compiler keeps the wipe of memory about to die */
+    volatile unsigned char *p = cfg->secret;
+    for (size_t i = 0; i < sizeof cfg->secret; i++)
+        p[i] = 0;
+    cfg->secret_len = 0;
+}

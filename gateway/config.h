@@ -1,0 +1,39 @@
+/* config.h -- herald-gateway settings from flags and HERALD_* environment variables. */
+#ifndef HERALD_GW_CONFIG_H
+#define HERALD_GW_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define GW_SECRET_MAX 4096
+
+/* A plain record of settings, filled once at start and read-only after, so
+ * it is transparent rather than opaque. Strings point into argv/environ or
+ * into `secret`, which the record owns. */
+typedef struct {
+    char   listen_host[64];     /* --listen host part */
+    int    listen_port;         /* --listen port part */
+    const char *broker;         /* --broker: the broker's XPUB endpoint */
+    const char *control;        /* --control: the broker's ROUTER endpoint */
+    double auth_timeout;        /* --auth-timeout seconds */
+    size_t max_queue_bytes;     /* --max-queue-bytes per connection */
+    unsigned max_connections;   /* --max-connections */
+    unsigned char secret[GW_SECRET_MAX];
+    size_t secret_len;
+} gw_config_t;
+
+/* Outcome of parsing: run, print help and exit 0, or exit 2 (bad usage). */
+typedef enum { GW_CONFIG_RUN, GW_CONFIG_HELP, GW_CONFIG_ERROR } gw_config_result_t;
+
+/* Fills cfg from defaults, then HERALD_<NAME> variables, then flags (a flag
+ * wins). Errors are printed to err once; the secret is never printed. A
+ * missing secret is an error. */
+gw_config_result_t gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err);
+
+/* Writes the --help text. */
+void gw_config_usage (FILE *out);
+
+/* Wipes the secret from memory. */
+void gw_config_clear (gw_config_t *cfg);
+
+#endif

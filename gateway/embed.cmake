@@ -1,0 +1,10 @@
+# embed.cmake -- turns a file into a C array (cmake -DIN=... -DOUT=... -DNAME=... -P embed.cmake).
+file(READ "${IN}" hex HEX)
+string(LENGTH "${hex}" hex_len)
+math(EXPR len "${hex_len} / 2")
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n" bytes "${bytes}")
+file(WRITE "${OUT}"
+  "/* generated from ${IN} by gateway/embed.cmake; do not edit */\n"
+  "static const unsigned char ${NAME}[] = {\n${bytes}0x00\n};\n"
+  "static const size_t ${NAME}_len = ${len};\n")

@@ -1,0 +1,95 @@
+/* main.c -- herald-gateway wiring: settings, the libuv loop, signals. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "config.h"
+#include "fanout.h"
+#include "metrics.h"
+#include "server.h"
+#include "upstream.h"
+
+typedef struct {
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    gw_server_t *server;
+    gw_upstream_t *upstream;
+} gw_main_t;
+
+/* Runs once the server has closed its clients and its lws context: what is
+ * left open in the loop is ours, so closing it lets uv_run return. */
+static void
+s_on_server_done (void *arg)
+{
+    gw_main_t *app = arg;
+    gw_upstream_stop (app->upstream);
+    uv_close ((uv_handle_t *) &app->sigterm, NULL);
+    uv_close ((uv_handle_t *) &app->sigint, NULL);
+}
+
+static void
+s_on_signal (uv_signal_t *handle, int signum)
+{
+    gw_main_t *app = handle->data;
+    fprintf (stderr, "herald-gateway: signal %d, closing connections\n", signum);
+    gw_server_shutdown (app->server, s_on_server_done, app);
+}
+
+int
+main (int argc, char **argv)
+{
+    static gw_config_t config;      /* static: holds the 4 KiB secret buffer */
+    switch (gw_config_parse (&config, argc, argv, stderr)) {
+    case GW_CONFIG_HELP:
+        gw_config_usage (stdout);
+        return 0;
+    case GW_CONFIG_ERROR:
+        return 2;
+    case GW_CONFIG_RUN:
+        break;
+    }
+    signal (SIGPIPE, SIG_IGN);
+    lws_set_log_level (LLL_ERR | LLL_WARN, NULL);
+
+    int rc = 1;
+    gw_metrics_t metrics;
+    memset (&metrics, 0, sizeof metrics);
+    gw_main_t app;
+    memset (&app, 0, sizeof app);
+    uv_loop_t loop;
+    uv_loop_init (&loop);
+
+    gw_fanout_t *fanout = gw_fanout_new (&metrics);
+    if (fanout)
+        app.upstream = gw_upstream_new (&loop, config.broker, config.control, fanout, &metrics);
+    if (app.upstream) {
+        gw_fanout_set_upstream (fanout, app.upstream);
+        app.server = gw_server_new (&loop, &config, &metrics, fanout, app.upstream);
+    }
+    if (app.server) {
+        uv_signal_init (&loop, &app.sigterm);
+        uv_signal_init (&loop, &app.sigint);
+        app.sigterm.data = app.sigint.data = &app;
+        uv_signal_start (&app.sigterm, s_on_signal, SIGTERM);
+        uv_signal_start (&app.sigint, s_on_signal, SIGINT);
+        fprintf (stderr, "herald-gateway: listening on ws://%s:%d/ws, broker %s, control %s\n",
+                 config.listen_host, config.listen_port, config.broker, config.control);
+        uv_run (&loop, UV_RUN_DEFAULT);
+        rc = 0;
+    }
+    else
+        gw_upstream_stop (app.upstream);
+    /* lws and our handles are closed; run their close callbacks */
+    uv_run (&loop, UV_RUN_DEFAULT);
+    gw_server_destroy (&app.server);
+    gw_upstream_destroy (&app.upstream);
+    gw_fanout_destroy (&fanout);
+    if (uv_loop_close (&loop) != 0)
+        fprintf (stderr, "herald-gateway: event loop still had open handles at exit\n");
+    gw_config_clear (&config);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/* metrics.c -- the gateway's counters and their Prometheus text form. */
+#include "metrics.h"
+
+#include <stdio.h>
+
+static const int s_close_codes[] = {
+#define GW_CLOSE_VALUE(code) code,
+    GW_CLOSE_CODES(GW_CLOSE_VALUE)
+#undef GW_CLOSE_VALUE
+};
+
+static const char *s_authfail_names[GW_AUTHFAIL_LABELS] = {
+    "malformed", "bad_token", "bad_alg", "bad_sub", "bad_exp", "expired", "timeout"
+};
+
+static const char *s_drop_names[GW_DROP_LABELS] = {
+    "no_session", "duplicate", "malformed", "slow_consumer", "closed",
+    "stale_reply", "epoch_change", "no_memory"
+};
+
+void
+gw_metrics_count_close (gw_metrics_t *self, int code)
+{
+    for (int i = 0; i < GW_CLOSE_OTHER; i++)
+        if (s_close_codes[i] == code) {
+            self->closes_total[i]++;
+            return;
+        }
+    self->closes_total[GW_CLOSE_OTHER]++;
+}
+
+gw_authfail_t
+gw_metrics_authfail_of (gw_auth_result_t result)
+{
+    switch (result) {
+    case GW_AUTH_BAD_ALG: return GW_AUTHFAIL_BAD_ALG;
+    case GW_AUTH_BAD_SUB: return GW_AUTHFAIL_BAD_SUB;
+    case GW_AUTH_BAD_EXP: return GW_AUTHFAIL_BAD_EXP;
+    case GW_AUTH_EXPIRED: return GW_AUTHFAIL_EXPIRED;
+    default:              return GW_AUTHFAIL_BAD_TOKEN;
+    }
+}
+
+static int
+s_line (hp_buf_t *out, const char *name, const char *labels, uint64_t value)
+{
+    char line[256];
+    int n = snprintf (line, sizeof line, "%s%s %llu\n", name, labels ? labels : "",
+                      (unsigned long long) value);
+    return n > 0 && (size_t) n < sizeof line ? hp_buf_append (out, line, (size_t) n) : -1;
+}
+
+static int
+s_head (hp_buf_t *out, const char *name, const char *type, const char *help)
+{
+    char line[256];
+    int n = snprintf (line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    return n > 0 && (size_t) n < sizeof line ? hp_buf_append (out, line, (size_t) n) : -1;
+}
+
+int
+gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
+{
+    char labels[64];
+    int rc = 0;
+    rc |= s_head (out, "herald_gateway_connections", "gauge", "Open WebSocket connections.");
+    rc |= s_line (out, "herald_gateway_connections", NULL, self->connections);
+    rc |= s_head (out, "herald_gateway_users", "gauge", "Users with at least one connection here.");
+    rc |= s_line (out, "herald_gateway_users", NULL, self->users);
+    rc |= s_head (out, "herald_gateway_connections_total", "counter", "WebSocket connections accepted.");
+    rc |= s_line (out, "herald_gateway_connections_total", NULL, self->connections_total);
+    rc |= s_head (out, "herald_gateway_closes_total", "counter", "Connections closed, by close code.");
+    for (int i = 0; i < GW_CLOSE_LABELS; i++) {
+        if (i == GW_CLOSE_OTHER)
+            snprintf (labels, sizeof labels, "{code=\"other\"}");
+        else
+            snprintf (labels, sizeof labels, "{code=\"%d\"}", s_close_codes[i]);
+        rc |= s_line (out, "herald_gateway_closes_total", labels, self->closes_total[i]);
+    }
+    rc |= s_head (out, "herald_gateway_auth_failures_total", "counter", "Refused auth attempts, by reason.");
+    for (int i = 0; i < GW_AUTHFAIL_LABELS; i++) {
+        snprintf (labels, sizeof labels, "{reason=\"%s\"}", s_authfail_names[i]);
+        rc |= s_line (out, "herald_gateway_auth_failures_total", labels, self->auth_failures_total[i]);
+    }
+    rc |= s_head (out, "herald_gateway_events_in_total", "counter", "Events received from the broker.");
+    rc |= s_line (out, "herald_gateway_events_in_total", NULL, self->events_in_total);
+    rc |= s_head (out, "herald_gateway_frames_out_total", "counter", "Text frames written to clients.");
+    rc |= s_line (out, "herald_gateway_frames_out_total", NULL, self->frames_out_total);
+    rc |= s_head (out, "herald_gateway_events_dropped_total", "counter", "Events not written to a client, by reason.");
+    for (int i = 0; i < GW_DROP_LABELS; i++) {
+        snprintf (labels, sizeof labels, "{reason=\"%s\"}", s_drop_names[i]);
+        rc |= s_line (out, "herald_gateway_events_dropped_total", labels, self->events_dropped_total[i]);
+    }
+    rc |= s_head (out, "herald_gateway_queue_bytes", "gauge", "Bytes queued to clients.");
+    rc |= s_line (out, "herald_gateway_queue_bytes", NULL, self->queue_bytes);
+    rc |= s_head (out, "herald_gateway_resumes_total", "counter", "Connections welcomed, by whether history covered the gap.");
+    rc |= s_line (out, "herald_gateway_resumes_total", "{recovered=\"false\"}", self->resumes_total[0]);
+    rc |= s_line (out, "herald_gateway_resumes_total", "{recovered=\"true\"}", self->resumes_total[1]);
+    rc |= s_head (out, "herald_gateway_refused_total", "counter", "Connections refused (limit, shutdown, wrong path).");
+    rc |= s_line (out, "herald_gateway_refused_total", NULL, self->http_refused_total);
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,74 @@
+/* metrics.h -- the gateway's counters and their Prometheus text form. */
+#ifndef HERALD_GW_METRICS_H
+#define HERALD_GW_METRICS_H
+
+#include <stdint.h>
+
+#include "auth.h"
+#include "buf.h"
+
+/* Close codes with their own label; any other code counts as "other". */
+#define GW_CLOSE_CODES(X) \
+    X(1000) X(1001) X(1006) X(1008) X(1009) X(1011) X(1013) \
+    X(4000) X(4001) X(4002) X(4008)
+
+typedef enum {
+#define GW_CLOSE_ENUM(code) GW_CLOSE_##code,
+    GW_CLOSE_CODES(GW_CLOSE_ENUM)
+#undef GW_CLOSE_ENUM
+    GW_CLOSE_OTHER,
+    GW_CLOSE_LABELS
+} gw_close_label_t;
+
+/* Why an auth attempt failed; the token reasons mirror gw_auth_result_t. */
+typedef enum {
+    GW_AUTHFAIL_MALFORMED = 0,   /* first frame not an auth object (4000) */
+    GW_AUTHFAIL_BAD_TOKEN,
+    GW_AUTHFAIL_BAD_ALG,
+    GW_AUTHFAIL_BAD_SUB,
+    GW_AUTHFAIL_BAD_EXP,
+    GW_AUTHFAIL_EXPIRED,
+    GW_AUTHFAIL_TIMEOUT,         /* no auth frame in time (4008) */
+    GW_AUTHFAIL_LABELS
+} gw_authfail_t;
+
+/* Why an event (or a reply carrying events) was not written to a client. */
+typedef enum {
+    GW_DROP_NO_SESSION = 0,   /* arrived for a user with no local connection */
+    GW_DROP_DUPLICATE,        /* offset already delivered (resume overlap) */
+    GW_DROP_MALFORMED,        /* broker message with a bad topic/header/shape */
+    GW_DROP_SLOW_CONSUMER,    /* discarded with a queue that passed its bound */
+    GW_DROP_CLOSED,           /* still queued when its connection closed */
+    GW_DROP_STALE_REPLY,      /* a resume reply nobody waits for any more */
+    GW_DROP_EPOCH_CHANGE,     /* queued during a resume the broker restart voided */
+    GW_DROP_NO_MEMORY,
+    GW_DROP_LABELS
+} gw_drop_t;
+
+/* Plain counters, written by the module that sees the fact; transparent so
+ * an increment is one instruction on the hot path. One per process, owned
+ * by main's wiring. Gauges are kept up to date by their owners. */
+typedef struct {
+    uint64_t connections;          /* gauge: open WebSocket connections */
+    uint64_t users;                /* gauge: users with a local connection */
+    uint64_t queue_bytes;          /* gauge: bytes queued to clients */
+    uint64_t connections_total;
+    uint64_t closes_total[GW_CLOSE_LABELS];
+    uint64_t auth_failures_total[GW_AUTHFAIL_LABELS];
+    uint64_t events_in_total;
+    uint64_t frames_out_total;
+    uint64_t events_dropped_total[GW_DROP_LABELS];
+    uint64_t resumes_total[2];     /* [0] recovered=false, [1] recovered=true */
+    uint64_t http_refused_total;   /* connections refused (limit, shutdown, path) */
+} gw_metrics_t;
+
+/* Counts a close with the given WebSocket code. */
+void gw_metrics_count_close (gw_metrics_t *self, int code);
+
+/* Maps a token check result to its auth failure label. */
+gw_authfail_t gw_metrics_authfail_of (gw_auth_result_t result);
+
+/* Appends the Prometheus text form to out. Returns 0 or -1 (out's limit). */
+int gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out);
+
+#endif

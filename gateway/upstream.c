@@ -1,0 +1,322 @@
+/* upstream.c -- the broker link: SUB for user topics, DEALER for resume requests. */
+#include "upstream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+#include <zmq.h>
+
+#include "control.h"
+#include "topic.h"
+#include "wire.h"
+
+/* Messages handled per wake-up before yielding to the WebSocket side; the
+ * rest are read on the next loop iteration (an idle handle keeps it going). */
+#define GW_UPSTREAM_BATCH 512
+/* ZeroMQ queue bounds (messages). The broker's XPUB has its own. */
+#define GW_SUB_RCVHWM 100000
+#define GW_DEALER_SNDHWM 10000
+/* A control reply bigger than this is refused (a resume reply holds at most
+ * the broker's per-user history). */
+#define GW_REPLY_MAX (64u * 1024 * 1024)
+
+struct gw_upstream {
+    void *zctx;
+    void *sub;
+    void *dealer;
+    uv_poll_t sub_poll;
+    uv_poll_t dealer_poll;
+    uv_idle_t idle;             /* active while a socket may hold more messages */
+    bool handles_open;
+    gw_fanout_t *fanout;
+    gw_metrics_t *metrics;
+    uint64_t next_rid;
+    hp_buf_t request;           /* reused for every request */
+};
+
+static void s_on_poll (uv_poll_t *handle, int status, int events);
+static void s_on_idle (uv_idle_t *handle);
+
+static void *
+s_socket (gw_upstream_t *self, int type, const char *endpoint)
+{
+    void *sock = zmq_socket (self->zctx, type);
+    int zero = 0;
+    if (!sock)
+        return NULL;
+    zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (type == ZMQ_SUB) {
+        int hwm = GW_SUB_RCVHWM;
+        zmq_setsockopt (sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    }
+    else {
+        int hwm = GW_DEALER_SNDHWM;
+        int64_t max = GW_REPLY_MAX;
+        zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    }
+    if (zmq_connect (sock, endpoint) != 0) {
+        fprintf (stderr, "herald-gateway: cannot connect to %s: %s\n", endpoint,
+                 zmq_strerror (errno));
+        zmq_close (sock);
+        return NULL;
+    }
+    return sock;
+}
+
+static int
+s_watch (gw_upstream_t *self, uv_loop_t *loop, void *sock, uv_poll_t *poll)
+{
+    int fd;
+    size_t size = sizeof fd;
+    if (zmq_getsockopt (sock, ZMQ_FD, &fd, &size) != 0 || uv_poll_init (loop, poll, fd) != 0)
+        return -1;
+    poll->data = self;
+    return uv_poll_start (poll, UV_READABLE, s_on_poll);
+}
+
+gw_upstream_t *
+gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_endpoint,
+                 gw_fanout_t *fanout, gw_metrics_t *metrics)
+{
+    gw_upstream_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->fanout = fanout;
+    self->metrics = metrics;
+    self->next_rid = 1;
+    hp_buf_init (&self->request, 64 * 1024);
+    if (!(self->zctx = zmq_ctx_new ())
+    ||  !(self->sub = s_socket (self, ZMQ_SUB, sub_endpoint))
+    ||  !(self->dealer = s_socket (self, ZMQ_DEALER, control_endpoint)))
+        goto fail;
+    uv_idle_init (loop, &self->idle);
+    self->idle.data = self;
+    if (s_watch (self, loop, self->sub, &self->sub_poll) != 0
+    ||  s_watch (self, loop, self->dealer, &self->dealer_poll) != 0) {
+        fprintf (stderr, "herald-gateway: cannot watch the broker sockets\n");
+        goto fail;
+    }
+    self->handles_open = true;
+    return self;
+fail:
+    /* handles, if initialised, are closed by stop; the loop runs them */
+    self->handles_open = true;
+    gw_upstream_stop (self);
+    uv_run (loop, UV_RUN_NOWAIT);
+    gw_upstream_destroy (&self);
+    return NULL;
+}
+
+void
+gw_upstream_stop (gw_upstream_t *self)
+{
+    if (!self || !self->handles_open)
+        return;
+    self->handles_open = false;
+    uv_handle_t *handles[] = { (uv_handle_t *) &self->sub_poll,
+                               (uv_handle_t *) &self->dealer_poll,
+                               (uv_handle_t *) &self->idle };
+    for (size_t i = 0; i < 3; i++)
+        if (handles[i]->loop && !uv_is_closing (handles[i]))
+            uv_close (handles[i], NULL);
+    /* the pollers no longer watch the descriptors ZeroMQ is about to close */
+    if (self->sub)
+        zmq_close (self->sub);
+    if (self->dealer)
+        zmq_close (self->dealer);
+    self->sub = self->dealer = NULL;
+}
+
+void
+gw_upstream_destroy (gw_upstream_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gw_upstream_t *self = *self_p;
+    if (self->sub)
+        zmq_close (self->sub);
+    if (self->dealer)
+        zmq_close (self->dealer);
+    if (self->zctx)
+        zmq_ctx_term (self->zctx);
+    hp_buf_free (&self->request);
+    free (self);
+    *self_p = NULL;
+}
+
+/* ZMQ_FD only signals edges, and any call on a socket may consume one, so
+ * after we touch a socket we read it again on the next loop turn. */
+static void
+s_kick (gw_upstream_t *self)
+{
+    if (self->handles_open)
+        uv_idle_start (&self->idle, s_on_idle);
+}
+
+/* --- incoming ------------------------------------------------------------- */
+
+static void
+s_handle_broadcast (gw_upstream_t *self, zmq_msg_t *parts, int count)
+{
+    hp_str_t user;
+    char kind;
+    uint64_t epoch, offset;
+    if (count != 3
+    ||  hp_topic_parse_user (zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]), &user) != 0
+    ||  hp_wire_header_unpack (zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]),
+                               &kind, &epoch, &offset) != 0) {
+        self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
+        return;
+    }
+    if (kind == HP_WIRE_SYNC)
+        gw_fanout_on_sync (self->fanout, user, epoch, offset);
+    else {
+        self->metrics->events_in_total++;
+        gw_fanout_on_event (self->fanout, user, epoch, offset,
+                            zmq_msg_data (&parts[2]), zmq_msg_size (&parts[2]));
+    }
+}
+
+static void
+s_handle_reply (gw_upstream_t *self, zmq_msg_t *parts, int count)
+{
+    /* [empty delimiter][reply] */
+    if (count != 2 || zmq_msg_size (&parts[0]) != 0) {
+        self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
+        return;
+    }
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    hp_resume_reply_t reply;
+    if (hp_control_resume_reply_decode (&unpacked, zmq_msg_data (&parts[1]),
+                                        zmq_msg_size (&parts[1]), &reply) == 0)
+        gw_fanout_on_resume_reply (self->fanout, &reply);
+    else
+        self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
+    msgpack_unpacked_destroy (&unpacked);
+}
+
+/* Reads up to a batch of messages. Returns 1 when the socket may hold more,
+ * 0 when it is drained. */
+static int
+s_drain (gw_upstream_t *self, void *sock)
+{
+    enum { PARTS_MAX = 3 };
+    for (int n = 0; n < GW_UPSTREAM_BATCH; n++) {
+        zmq_msg_t parts[PARTS_MAX];
+        zmq_msg_t surplus;
+        int count = 0;
+        bool extra = false;
+        int err = 0;
+        for (;;) {
+            zmq_msg_t *part = count < PARTS_MAX ? &parts[count] : &surplus;
+            zmq_msg_init (part);
+            if (zmq_msg_recv (part, sock, ZMQ_DONTWAIT) < 0) {
+                err = errno;
+                zmq_msg_close (part);
+                break;  /* only before a first part: ZeroMQ delivers whole messages */
+            }
+            bool more = zmq_msg_more (part);
+            if (count < PARTS_MAX)
+                count++;
+            else {
+                zmq_msg_close (part);   /* more frames than any message has */
+                extra = true;
+            }
+            if (!more)
+                break;
+        }
+        if (count == 0) {
+            if (err == EINTR)
+                continue;
+            return 0;   /* EAGAIN (or the socket went away): drained */
+        }
+        if (extra)
+            self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
+        else if (sock == self->sub)
+            s_handle_broadcast (self, parts, count);
+        else
+            s_handle_reply (self, parts, count);
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&parts[i]);
+    }
+    return 1;
+}
+
+static void
+s_drain_all (gw_upstream_t *self)
+{
+    if (!self->handles_open)
+        return;
+    int more = s_drain (self, self->sub);
+    more |= s_drain (self, self->dealer);
+    if (more)
+        uv_idle_start (&self->idle, s_on_idle);
+    else
+        uv_idle_stop (&self->idle);
+}
+
+static void
+s_on_poll (uv_poll_t *handle, int status, int events)
+{
+    s_drain_all (handle->data);
+}
+
+static void
+s_on_idle (uv_idle_t *handle)
+{
+    s_drain_all (handle->data);
+}
+
+/* --- outgoing ------------------------------------------------------------- */
+
+int
+gw_upstream_subscribe (gw_upstream_t *self, const char *user, size_t len)
+{
+    char topic[HP_TOPIC_MAX];
+    size_t topic_len = hp_topic_user (topic, user, len);
+    if (!self->sub || !topic_len
+    ||  zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, topic, topic_len) != 0)
+        return -1;
+    s_kick (self);
+    return 0;
+}
+
+int
+gw_upstream_unsubscribe (gw_upstream_t *self, const char *user, size_t len)
+{
+    char topic[HP_TOPIC_MAX];
+    size_t topic_len = hp_topic_user (topic, user, len);
+    if (!self->sub || !topic_len
+    ||  zmq_setsockopt (self->sub, ZMQ_UNSUBSCRIBE, topic, topic_len) != 0)
+        return -1;
+    s_kick (self);
+    return 0;
+}
+
+uint64_t
+gw_upstream_next_rid (gw_upstream_t *self)
+{
+    return self->next_rid++;
+}
+
+int
+gw_upstream_send_resume (gw_upstream_t *self, uint64_t rid, const char *user, size_t len,
+                         bool has_position, uint64_t epoch, uint64_t offset)
+{
+    if (!self->dealer)
+        return -1;
+    hp_buf_reset (&self->request);
+    if (hp_control_pack_resume (&self->request, rid, user, len, has_position, epoch, offset) != 0)
+        return -1;
+    int rc = 0;
+    if (zmq_send (self->dealer, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0
+    ||  zmq_send (self->dealer, self->request.data, self->request.len, ZMQ_DONTWAIT) < 0)
+        rc = -1;    /* high-water mark: the session's retry timer sends again */
+    s_kick (self);
+    return rc;
+}
