@@ -1,0 +1,183 @@
+/* config.c -- the broker's settings from flags and HERALD_* environment variables. */
+#include "config.h"
+#include "envelope.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { S_ENDPOINT, S_HOSTPORT, S_SIZE } s_kind_t;
+
+typedef struct {
+    const char *flag;
+    s_kind_t    kind;
+    size_t      min, max;       /* S_SIZE bounds */
+    const char *help;
+} s_option_t;
+
+static const s_option_t s_options[] = {
+    { "ingest",           S_ENDPOINT, 0, 0, "ZeroMQ PULL endpoint producers push to (bind)" },
+    { "publish",          S_ENDPOINT, 0, 0, "ZeroMQ XPUB endpoint gateways subscribe to (bind)" },
+    { "control",          S_ENDPOINT, 0, 0, "ZeroMQ ROUTER endpoint for presence/resume/stats (bind)" },
+    { "undelivered",      S_ENDPOINT, 0, 0, "ZeroMQ PUSH endpoint for fallback workers (bind)" },
+    { "http",             S_HOSTPORT, 0, 0, "ADDR:PORT of the HTTP server (/message, /metrics, /healthz)" },
+    { "max-event-bytes",  S_SIZE, 64, 64u << 20, "largest envelope accepted, bytes" },
+    { "history-events",   S_SIZE, 1, 1u << 20, "events kept per user for resume" },
+    { "history-bytes",    S_SIZE, 0, (size_t) 1 << 40, "bytes of history kept in all" },
+    { "max-online-users", S_SIZE, 1, (size_t) 1 << 32, "bound of the presence set" },
+};
+#define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
+
+static void
+s_usage (FILE *out, const hb_config_t *d)
+{
+    fprintf (out,
+        "usage: herald-broker [options]\n"
+        "Each option is also an environment variable (--history-events is\n"
+        "HERALD_HISTORY_EVENTS); a flag wins over its variable.\n\n"
+        "  --ingest EP            %s (default %s)\n"
+        "  --publish EP           %s (default %s)\n"
+        "  --control EP           %s (default %s)\n"
+        "  --undelivered EP       %s (default %s)\n"
+        "  --http ADDR:PORT       %s (default %s:%d)\n"
+        "  --max-event-bytes N    %s (default %zu)\n"
+        "  --history-events N     %s (default %zu)\n"
+        "  --history-bytes N      %s (default %zu)\n"
+        "  --max-online-users N   %s (default %zu)\n"
+        "  --help                 this text\n",
+        s_options[0].help, d->ingest, s_options[1].help, d->publish,
+        s_options[2].help, d->control, s_options[3].help, d->undelivered,
+        s_options[4].help, d->http_host, d->http_port,
+        s_options[5].help, d->max_event_bytes, s_options[6].help, d->history_events,
+        s_options[7].help, d->history_bytes, s_options[8].help, d->max_online_users);
+}
+
+static int
+s_parse_size (const char *text, size_t min, size_t max, size_t *out)
+{
+    if (!*text || !isdigit ((unsigned char) *text))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull (text, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = (size_t) v;
+    return 0;
+}
+
+static int
+s_copy (char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen (src);
+    if (n == 0 || n >= cap)
+        return -1;
+    memcpy (dst, src, n + 1);
+    return 0;
+}
+
+/* "ADDR:PORT" (ADDR may be [v6]); the port 1-65535. */
+static int
+s_parse_hostport (hb_config_t *self, const char *text)
+{
+    const char *colon = strrchr (text, ':');
+    if (!colon || colon == text)
+        return -1;
+    size_t hlen = (size_t) (colon - text);
+    if (text[0] == '[' && hlen >= 2 && text[hlen - 1] == ']') {
+        text++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof self->http_host)
+        return -1;
+    size_t port;
+    if (s_parse_size (colon + 1, 1, 65535, &port) != 0)
+        return -1;
+    memcpy (self->http_host, text, hlen);
+    self->http_host[hlen] = '\0';
+    self->http_port = (int) port;
+    return 0;
+}
+
+static int
+s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
+{
+    const s_option_t *opt = &s_options[index];
+    int rc = -1;
+    switch (index) {
+        case 0: rc = s_copy (self->ingest, sizeof self->ingest, value); break;
+        case 1: rc = s_copy (self->publish, sizeof self->publish, value); break;
+        case 2: rc = s_copy (self->control, sizeof self->control, value); break;
+        case 3: rc = s_copy (self->undelivered, sizeof self->undelivered, value); break;
+        case 4: rc = s_parse_hostport (self, value); break;
+        case 5: rc = s_parse_size (value, opt->min, opt->max, &self->max_event_bytes); break;
+        case 6: rc = s_parse_size (value, opt->min, opt->max, &self->history_events); break;
+        case 7: rc = s_parse_size (value, opt->min, opt->max, &self->history_bytes); break;
+        case 8: rc = s_parse_size (value, opt->min, opt->max, &self->max_online_users); break;
+    }
+    if (rc != 0) {
+        if (opt->kind == S_SIZE)
+            fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s (an integer %zu-%zu)\n",
+                     source, value, opt->flag, opt->min, opt->max);
+        else
+            fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s\n", source, value, opt->flag);
+    }
+    return rc;
+}
+
+int
+hb_config_load (hb_config_t *self, int argc, char **argv)
+{
+    memset (self, 0, sizeof *self);
+    strcpy (self->ingest, "tcp://127.0.0.1:7401");
+    strcpy (self->publish, "tcp://127.0.0.1:7402");
+    strcpy (self->control, "tcp://127.0.0.1:7403");
+    strcpy (self->undelivered, "tcp://127.0.0.1:7404");
+    strcpy (self->http_host, "127.0.0.1");
+    self->http_port = 7480;
+    self->max_event_bytes = HP_EVENT_BYTES_DEFAULT;
+    self->history_events = 100;
+    self->history_bytes = 64u << 20;
+    self->max_online_users = 10u << 20;
+    hb_config_t defaults = *self;
+
+    for (size_t i = 0; i < S_OPTION_COUNT; i++) {
+        char var[64] = "HERALD_";
+        size_t n = strlen (var);
+        for (const char *c = s_options[i].flag; *c && n + 1 < sizeof var; c++)
+            var[n++] = *c == '-' ? '_' : (char) toupper ((unsigned char) *c);
+        var[n] = '\0';
+        const char *value = getenv (var);
+        if (value && *value && s_apply (self, i, value, var) != 0)
+            return -1;
+    }
+
+    struct option longopts[S_OPTION_COUNT + 2];
+    for (size_t i = 0; i < S_OPTION_COUNT; i++)
+        longopts[i] = (struct option) { s_options[i].flag, required_argument, NULL, (int) i };
+    longopts[S_OPTION_COUNT] = (struct option) { "help", no_argument, NULL, 'h' };
+    longopts[S_OPTION_COUNT + 1] = (struct option) { 0 };
+    optind = 1;
+    opterr = 1;
+    int c;
+    while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            s_usage (stdout, &defaults);
+            return 1;
+        }
+        if (c < 0 || (size_t) c >= S_OPTION_COUNT) {
+            s_usage (stderr, &defaults);
+            return -1;
+        }
+        if (s_apply (self, (size_t) c, optarg, "flag") != 0)
+            return -1;
+    }
+    if (optind < argc) {
+        fprintf (stderr, "herald-broker: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}

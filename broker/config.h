@@ -1,0 +1,25 @@
+/* config.h -- the broker's settings from flags and HERALD_* environment variables. */
+#ifndef HERALD_BROKER_CONFIG_H
+#define HERALD_BROKER_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct {
+    char   ingest[256];         /* --ingest       HERALD_INGEST */
+    char   publish[256];        /* --publish      HERALD_PUBLISH */
+    char   control[256];        /* --control      HERALD_CONTROL */
+    char   undelivered[256];    /* --undelivered  HERALD_UNDELIVERED */
+    char   http_host[128];      /* --http ADDR:PORT  HERALD_HTTP */
+    int    http_port;
+    size_t max_event_bytes;     /* --max-event-bytes  HERALD_MAX_EVENT_BYTES */
+    size_t history_events;      /* --history-events   HERALD_HISTORY_EVENTS (per user) */
+    size_t history_bytes;       /* --history-bytes    HERALD_HISTORY_BYTES (in all) */
+    size_t max_online_users;    /* --max-online-users HERALD_MAX_ONLINE_USERS */
+} hb_config_t;
+
+/* Fills self from defaults, then the environment, then argv (a flag wins over
+ * its variable). Returns 0 to run, 1 when --help was printed, -1 on a bad
+ * flag or value (the reason is printed to stderr). */
+int hb_config_load (hb_config_t *self, int argc, char **argv);
+
+#endif

@@ -1,0 +1,203 @@
+/* control.c -- the broker's control socket: presence, resume, stats.
+ *
+ * A request is [routing frames...][body]; REQ peers put an empty delimiter
+ * among the routing frames, DEALER peers send it themselves. Everything but
+ * the last frame is echoed back unchanged, so both kinds of peer work. */
+#include "control_srv.h"
+#include "control.h"
+#include "ratelog.h"
+#include "wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define S_FRAMES_MAX 16   /* routing frames + body; more is not a sane peer */
+
+struct hb_control {
+    void             *sock;
+    hb_router_t      *router;
+    hb_presence_t    *presence;
+    hb_history_t     *history;
+    hb_metrics_t     *metrics;
+    hp_control_req_t *req;
+    hb_history_item_t *items;    /* events_per_user */
+    size_t            items_max;
+    msgpack_sbuffer   reply;
+    hb_ratelog_t      log;
+};
+
+hb_control_t *
+hb_control_new (void *router_sock, hb_router_t *router, hb_presence_t *presence,
+                hb_history_t *history, hb_metrics_t *metrics)
+{
+    hb_control_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->sock = router_sock;
+    self->router = router;
+    self->presence = presence;
+    self->history = history;
+    self->metrics = metrics;
+    self->items_max = hb_history_events_per_user (history);
+    self->items = malloc (self->items_max * sizeof *self->items);
+    self->req = hp_control_req_new ();
+    msgpack_sbuffer_init (&self->reply);
+    if (!self->items || !self->req) {
+        hb_control_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+hb_control_destroy (hb_control_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hb_control_t *self = *self_p;
+    hp_control_req_destroy (&self->req);
+    free (self->items);
+    msgpack_sbuffer_destroy (&self->reply);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_pack_str (msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str (pk, n);
+    msgpack_pack_str_body (pk, s, n);
+}
+
+static void
+s_error (hb_control_t *self, msgpack_packer *pk, const char *why)
+{
+    self->metrics->control_errors++;
+    hb_ratelog (&self->log, 0, "control request refused: %s", why);
+    msgpack_pack_map (pk, 1);
+    s_pack_str (pk, "error", 5);
+    s_pack_str (pk, why, strlen (why));
+}
+
+static void
+s_presence (hb_control_t *self, msgpack_packer *pk)
+{
+    size_t n = hp_control_req_user_count (self->req);
+    msgpack_pack_map (pk, 1);
+    s_pack_str (pk, "online", 6);
+    msgpack_pack_map (pk, n);
+    for (size_t i = 0; i < n; i++) {
+        hp_str_t user = hp_control_req_user (self->req, i);
+        s_pack_str (pk, user.ptr, user.len);
+        if (hb_presence_online (self->presence, hb_hash (user.ptr, user.len), user.ptr, user.len))
+            msgpack_pack_true (pk);
+        else
+            msgpack_pack_false (pk);
+    }
+}
+
+/* Events after the requested offset when the epoch is ours; none (and not
+ * recovered) for a fresh connection or another broker's epoch, whose
+ * offsets mean nothing here. */
+static void
+s_resume (hb_control_t *self, msgpack_packer *pk, uint64_t now)
+{
+    hp_str_t user = hp_control_req_user (self->req, 0);
+    uint64_t epoch = hb_router_epoch (self->router);
+    size_t count = 0;
+    bool recovered = false;
+    if (hp_control_req_has_position (self->req) && hp_control_req_epoch (self->req) == epoch) {
+        uint64_t after = hp_control_req_offset (self->req);
+        uint64_t lost_upto;
+        count = hb_history_collect (self->history, user.ptr, user.len, after, now,
+                                    self->items, self->items_max, &lost_upto);
+        recovered = lost_upto <= after;
+    }
+    if (recovered)
+        self->metrics->resumes_recovered++;
+    else
+        self->metrics->resumes_unrecovered++;
+    hp_control_pack_resume_reply_begin (pk, hp_control_req_rid (self->req), user.ptr,
+                                        user.len, epoch, hb_router_offset (self->router),
+                                        recovered, count);
+    for (size_t i = 0; i < count; i++)
+        hp_control_pack_resume_reply_event (pk, self->items[i].offset,
+                                            self->items[i].json, self->items[i].len);
+}
+
+static void
+s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now)
+{
+    msgpack_sbuffer_clear (&self->reply);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->reply, msgpack_sbuffer_write);
+    const char *why = NULL;
+    if (hp_control_req_decode (self->req, bytes, len, &why) != 0) {
+        s_error (self, &pk, why ? why : "bad request");
+        return;
+    }
+    switch (hp_control_req_op (self->req)) {
+        case HP_OP_PRESENCE:
+            s_presence (self, &pk);
+            break;
+        case HP_OP_RESUME:
+            s_resume (self, &pk, now);
+            break;
+        case HP_OP_STATS: {
+            hb_gauges_t gauges;
+            hb_router_gauges (self->router, &gauges);
+            hb_metrics_pack (self->metrics, &gauges, &pk);
+            break;
+        }
+        default:
+            s_error (self, &pk, "unknown op");
+    }
+}
+
+int
+hb_control_handle (hb_control_t *self, uint64_t now)
+{
+    zmq_msg_t frames[S_FRAMES_MAX];
+    size_t count = 0;
+    bool overflow = false;
+    for (;;) {
+        zmq_msg_t *msg = &frames[count < S_FRAMES_MAX ? count : S_FRAMES_MAX - 1];
+        if (count >= S_FRAMES_MAX) {
+            zmq_msg_close (msg);   /* keep draining into the last slot */
+            overflow = true;
+        }
+        zmq_msg_init (msg);
+        if (zmq_msg_recv (msg, self->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (msg);
+            if (count == 0)
+                return 0;
+            break;   /* cannot happen mid-message: ZeroMQ delivers whole messages */
+        }
+        if (count < S_FRAMES_MAX)
+            count++;
+        if (!zmq_msg_more (msg))
+            break;
+    }
+    size_t kept = count;
+    if (overflow || count < 2) {
+        /* No routing identity to answer to, or an absurd envelope. */
+        self->metrics->control_requests++;
+        self->metrics->control_errors++;
+        hb_ratelog (&self->log, 1, "dropped a control message of %zu frames", count);
+        for (size_t i = 0; i < kept; i++)
+            zmq_msg_close (&frames[i]);
+        return 1;
+    }
+    self->metrics->control_requests++;
+    zmq_msg_t *body = &frames[count - 1];
+    s_answer (self, zmq_msg_data (body), zmq_msg_size (body), now);
+    for (size_t i = 0; i + 1 < count; i++) {
+        if (zmq_msg_send (&frames[i], self->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            zmq_msg_close (&frames[i]);
+    }
+    /* A peer that went away or is over its high-water mark loses its reply. */
+    zmq_send (self->sock, self->reply.data, self->reply.size, ZMQ_DONTWAIT);
+    zmq_msg_close (body);
+    return 1;
+}

@@ -1,0 +1,25 @@
+/* control_srv.h -- the broker's control socket: presence, resume, stats.
+ * (Named apart from proto/control.h, the message codec it uses.) */
+#ifndef HERALD_BROKER_CONTROL_SRV_H
+#define HERALD_BROKER_CONTROL_SRV_H
+
+#include <stdint.h>
+#include "history.h"
+#include "metrics.h"
+#include "presence.h"
+#include "router.h"
+
+typedef struct hb_control hb_control_t;
+
+/* Serves requests on a bound ROUTER socket (used, not owned). NULL on out
+ * of memory. */
+hb_control_t *hb_control_new (void *router_sock, hb_router_t *router,
+                              hb_presence_t *presence, hb_history_t *history,
+                              hb_metrics_t *metrics);
+void hb_control_destroy (hb_control_t **self_p);
+
+/* Reads one request if one is waiting and answers it in the envelope it came
+ * in. Returns 1 when a request was handled, 0 when none was waiting. */
+int hb_control_handle (hb_control_t *self, uint64_t now);
+
+#endif

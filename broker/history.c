@@ -1,0 +1,473 @@
+/* history.c -- bounded per-user event history for resume after reconnect.
+ *
+ * Layout:
+ *   event record: offset, expiry, JSON frame (stored once), the array of its
+ *       recipients' user records, links in the global age list (oldest first,
+ *       for the byte bound) and in a ttl timing-wheel slot.
+ *   user record: its key, a ring of (event, index into event->users) in
+ *       offset order, and lost_upto. When its ring empties the record turns
+ *       idle (ring freed, kept for its lost_upto); idle records are the first
+ *       thing the byte bound drops, and dropping one folds its lost_upto
+ *       into a global floor that every later-created record starts from.
+ *
+ * Invariant: event->users[i] is non-NULL exactly while that user's ring holds
+ * a slot (event, i); event->refs counts those. A record dies when refs is 0.
+ *
+ * Known limit: an event removed from the middle of a ring (a shorter ttl than
+ * an older neighbour's) costs a binary search plus a shift of up to
+ * events_per_user slots. Evictions from the ring's head are O(1). */
+#include "history.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_WHEEL_SLOTS 1024u          /* seconds; power of two */
+#define S_MAP_SLOT_BYTES 32u         /* what one umap slot costs, for accounting */
+
+typedef struct s_event s_event_t;
+typedef struct s_user s_user_t;
+
+typedef struct {
+    s_event_t *ev;
+    uint32_t   idx;                  /* position in ev->users */
+} s_slot_t;
+
+struct s_event {
+    s_event_t *older, *newer;        /* global age list */
+    s_event_t *wprev, *wnext;        /* ttl wheel slot list */
+    uint64_t   offset;
+    uint64_t   expires;
+    size_t     bytes;
+    char      *json;
+    uint32_t   json_len;
+    uint32_t   refs;
+    uint32_t   nusers;
+    s_user_t  *users[];
+};
+
+struct s_user {
+    s_user_t *idle_prev, *idle_next; /* idle list, while count == 0 */
+    s_slot_t *ring;
+    uint32_t  cap, head, count;
+    uint64_t  lost_upto;
+    uint64_t  hash;
+    size_t    len;
+    char      key[];
+};
+
+struct hb_history {
+    size_t     per_user;
+    size_t     max_bytes;
+    size_t     bytes;
+    size_t     events;
+    uint64_t   floor;                /* lost_upto of every dropped user record */
+    uint64_t   evicted[HB_EVICT_REASONS];
+    hb_umap_t *users;
+    s_event_t *oldest, *newest;
+    s_user_t  *idle_head, *idle_tail;
+    s_event_t *wheel[S_WHEEL_SLOTS];
+    uint64_t   swept_to;             /* wheel slots up to here are processed */
+    bool       clock_started;
+};
+
+hb_history_t *
+hb_history_new (size_t events_per_user, size_t max_bytes)
+{
+    if (events_per_user < 1 || events_per_user > UINT32_MAX / 2)
+        return NULL;
+    hb_history_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->per_user = events_per_user;
+    self->max_bytes = max_bytes;
+    /* Every record costs more than a map slot, so the byte bound bounds the
+     * map; the explicit bound only guards against accounting mistakes. */
+    self->users = hb_umap_new (max_bytes / S_MAP_SLOT_BYTES + 16);
+    if (!self->users) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_user_free (void *value, void *arg)
+{
+    s_user_t *user = value;
+    free (user->ring);
+    free (user);
+}
+
+void
+hb_history_destroy (hb_history_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hb_history_t *self = *self_p;
+    s_event_t *ev = self->oldest;
+    while (ev) {
+        s_event_t *next = ev->newer;
+        free (ev);
+        ev = next;
+    }
+    hb_umap_each (self->users, s_user_free, NULL);
+    hb_umap_destroy (&self->users);
+    free (self);
+    *self_p = NULL;
+}
+
+static inline uint64_t
+s_max (uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* --- user records ------------------------------------------------------- */
+
+static size_t
+s_user_bytes (const s_user_t *user)
+{
+    return sizeof *user + user->len + S_MAP_SLOT_BYTES + (size_t) user->cap * sizeof (s_slot_t);
+}
+
+static void
+s_idle_unlink (hb_history_t *self, s_user_t *user)
+{
+    if (user->idle_prev)
+        user->idle_prev->idle_next = user->idle_next;
+    else
+        self->idle_head = user->idle_next;
+    if (user->idle_next)
+        user->idle_next->idle_prev = user->idle_prev;
+    else
+        self->idle_tail = user->idle_prev;
+    user->idle_prev = user->idle_next = NULL;
+}
+
+/* The ring emptied: free it and queue the record as idle. */
+static void
+s_user_go_idle (hb_history_t *self, s_user_t *user)
+{
+    self->bytes -= (size_t) user->cap * sizeof (s_slot_t);
+    free (user->ring);
+    user->ring = NULL;
+    user->cap = user->head = 0;
+    user->idle_prev = self->idle_tail;
+    user->idle_next = NULL;
+    if (self->idle_tail)
+        self->idle_tail->idle_next = user;
+    else
+        self->idle_head = user;
+    self->idle_tail = user;
+}
+
+/* Drops an idle record for good; the floor keeps its lost_upto. */
+static void
+s_user_drop (hb_history_t *self, s_user_t *user)
+{
+    s_idle_unlink (self, user);
+    self->floor = s_max (self->floor, user->lost_upto);
+    hb_umap_remove (self->users, user->hash, user->key, user->len);
+    self->bytes -= s_user_bytes (user);
+    free (user);
+}
+
+static s_user_t *
+s_user_get (hb_history_t *self, const hb_key_t *key)
+{
+    s_user_t *user = hb_umap_get (self->users, key->hash, key->ptr, key->len);
+    if (user) {
+        if (user->count == 0)
+            s_idle_unlink (self, user);
+        return user;
+    }
+    user = calloc (1, sizeof *user + key->len);
+    if (!user)
+        return NULL;
+    user->hash = key->hash;
+    user->len = key->len;
+    memcpy (user->key, key->ptr, key->len);
+    /* Whatever this user lost before the record existed is under the floor. */
+    user->lost_upto = self->floor;
+    if (hb_umap_put (self->users, key->hash, user->key, user->len, user) != 0) {
+        free (user);
+        return NULL;
+    }
+    self->bytes += s_user_bytes (user);
+    return user;
+}
+
+static inline s_slot_t *
+s_ring_at (s_user_t *user, uint32_t k)
+{
+    return &user->ring[(user->head + k) & (user->cap - 1)];
+}
+
+static int
+s_ring_grow (hb_history_t *self, s_user_t *user)
+{
+    uint32_t cap = user->cap ? user->cap * 2 : 4;
+    s_slot_t *ring = malloc ((size_t) cap * sizeof *ring);
+    if (!ring)
+        return -1;
+    for (uint32_t k = 0; k < user->count; k++)
+        ring[k] = *s_ring_at (user, k);
+    free (user->ring);
+    self->bytes += (size_t) (cap - user->cap) * sizeof *ring;
+    user->ring = ring;
+    user->cap = cap;
+    user->head = 0;
+    return 0;
+}
+
+/* Removes the slot holding ev from the user's ring (offset order). */
+static void
+s_ring_remove (s_user_t *user, const s_event_t *ev)
+{
+    if (user->count == 0)
+        return;
+    if (s_ring_at (user, 0)->ev == ev) {
+        user->head = (user->head + 1) & (user->cap - 1);
+        user->count--;
+        return;
+    }
+    uint32_t lo = 0, hi = user->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s_ring_at (user, mid)->ev->offset < ev->offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == user->count || s_ring_at (user, lo)->ev != ev)
+        return;   /* not held: tolerated, see the invariant above */
+    for (uint32_t k = lo; k + 1 < user->count; k++)
+        *s_ring_at (user, k) = *s_ring_at (user, k + 1);
+    user->count--;
+}
+
+/* --- event records ------------------------------------------------------ */
+
+static void
+s_event_unlink_free (hb_history_t *self, s_event_t *ev)
+{
+    if (ev->older)
+        ev->older->newer = ev->newer;
+    else
+        self->oldest = ev->newer;
+    if (ev->newer)
+        ev->newer->older = ev->older;
+    else
+        self->newest = ev->older;
+    if (ev->wprev)
+        ev->wprev->wnext = ev->wnext;
+    else
+        self->wheel[ev->expires & (S_WHEEL_SLOTS - 1)] = ev->wnext;
+    if (ev->wnext)
+        ev->wnext->wprev = ev->wprev;
+    self->bytes -= ev->bytes;
+    self->events--;
+    free (ev);
+}
+
+/* Takes ev out of every ring still holding it, marking the loss, and frees it. */
+static void
+s_event_evict (hb_history_t *self, s_event_t *ev, hb_evict_reason_t reason)
+{
+    for (uint32_t i = 0; i < ev->nusers; i++) {
+        s_user_t *user = ev->users[i];
+        if (!user)
+            continue;
+        s_ring_remove (user, ev);
+        user->lost_upto = s_max (user->lost_upto, ev->offset);
+        self->evicted[reason]++;
+        if (user->count == 0)
+            s_user_go_idle (self, user);
+    }
+    s_event_unlink_free (self, ev);
+}
+
+/* The user's ring is full: its oldest event leaves this user only. */
+static void
+s_ring_evict_head (hb_history_t *self, s_user_t *user)
+{
+    s_slot_t slot = *s_ring_at (user, 0);
+    user->head = (user->head + 1) & (user->cap - 1);
+    user->count--;
+    s_event_t *ev = slot.ev;
+    ev->users[slot.idx] = NULL;
+    user->lost_upto = s_max (user->lost_upto, ev->offset);
+    self->evicted[HB_EVICT_COUNT]++;
+    if (--ev->refs == 0)
+        s_event_unlink_free (self, ev);
+}
+
+static void
+s_enforce_bytes (hb_history_t *self)
+{
+    while (self->bytes > self->max_bytes) {
+        if (self->idle_head)
+            s_user_drop (self, self->idle_head);
+        else if (self->oldest)
+            s_event_evict (self, self->oldest, HB_EVICT_BYTES);
+        else
+            break;
+    }
+}
+
+int
+hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
+                   uint64_t now, const char *json, size_t json_len,
+                   const hb_key_t *users, size_t n)
+{
+    if (ttl == 0 || n == 0)
+        return 0;
+    if (!self->clock_started) {
+        self->swept_to = now;
+        self->clock_started = true;
+    }
+    size_t bytes = sizeof (s_event_t) + n * sizeof (s_user_t *) + json_len;
+    s_event_t *ev = NULL;
+    if (n <= UINT32_MAX && json_len <= UINT32_MAX)
+        ev = malloc (bytes);
+    if (!ev) {
+        /* Nobody can resume past this offset any more. */
+        self->floor = s_max (self->floor, offset);
+        for (size_t i = 0; i < n; i++) {
+            s_user_t *user = hb_umap_get (self->users, users[i].hash, users[i].ptr, users[i].len);
+            if (user)
+                user->lost_upto = s_max (user->lost_upto, offset);
+        }
+        return -1;
+    }
+    memset (ev, 0, sizeof *ev);
+    ev->offset = offset;
+    ev->expires = now + ttl;
+    ev->bytes = bytes;
+    ev->json = (char *) &ev->users[n];
+    ev->json_len = (uint32_t) json_len;
+    ev->nusers = (uint32_t) n;
+    memcpy (ev->json, json, json_len);
+
+    ev->older = self->newest;
+    if (self->newest)
+        self->newest->newer = ev;
+    else
+        self->oldest = ev;
+    self->newest = ev;
+    s_event_t **wslot = &self->wheel[ev->expires & (S_WHEEL_SLOTS - 1)];
+    ev->wnext = *wslot;
+    if (*wslot)
+        (*wslot)->wprev = ev;
+    *wslot = ev;
+    self->bytes += bytes;
+    self->events++;
+
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        s_user_t *user = s_user_get (self, &users[i]);
+        if (!user) {
+            self->floor = s_max (self->floor, offset);
+            rc = -1;
+            continue;
+        }
+        if (user->count == self->per_user)
+            s_ring_evict_head (self, user);
+        if (user->count == user->cap && s_ring_grow (self, user) != 0) {
+            user->lost_upto = s_max (user->lost_upto, offset);
+            if (user->count == 0)
+                s_user_go_idle (self, user);
+            rc = -1;
+            continue;
+        }
+        *s_ring_at (user, user->count) = (s_slot_t) { ev, (uint32_t) i };
+        user->count++;
+        ev->users[i] = user;
+        ev->refs++;
+    }
+    if (ev->refs == 0)
+        s_event_unlink_free (self, ev);
+    s_enforce_bytes (self);
+    return rc;
+}
+
+void
+hb_history_sweep (hb_history_t *self, uint64_t now)
+{
+    if (!self->clock_started) {
+        self->swept_to = now;
+        self->clock_started = true;
+        return;
+    }
+    if (now <= self->swept_to)
+        return;
+    uint64_t from = self->swept_to + 1;
+    if (now - self->swept_to > S_WHEEL_SLOTS)
+        from = now - S_WHEEL_SLOTS + 1;   /* each slot once is enough */
+    for (uint64_t t = from; t <= now; t++) {
+        s_event_t *ev = self->wheel[t & (S_WHEEL_SLOTS - 1)];
+        while (ev) {
+            s_event_t *next = ev->wnext;
+            /* Later laps of the wheel share the slot: only the due ones go. */
+            if (ev->expires <= now)
+                s_event_evict (self, ev, HB_EVICT_TTL);
+            ev = next;
+        }
+    }
+    self->swept_to = now;
+}
+
+size_t
+hb_history_collect (hb_history_t *self, const char *user_id, size_t len,
+                    uint64_t after, uint64_t now,
+                    hb_history_item_t *out, size_t max, uint64_t *lost_upto)
+{
+    s_user_t *user = hb_umap_get (self->users, hb_hash (user_id, len), user_id, len);
+    if (!user) {
+        *lost_upto = self->floor;
+        return 0;
+    }
+    uint64_t lost = user->lost_upto;
+    size_t got = 0;
+    for (uint32_t k = 0; k < user->count; k++) {
+        const s_event_t *ev = s_ring_at (user, k)->ev;
+        if (ev->expires <= now) {
+            lost = s_max (lost, ev->offset);   /* expired, not yet swept */
+            continue;
+        }
+        if (ev->offset > after && got < max)
+            out[got++] = (hb_history_item_t) { ev->offset, ev->json, ev->json_len };
+    }
+    *lost_upto = lost;
+    return got;
+}
+
+size_t
+hb_history_events (const hb_history_t *self)
+{
+    return self->events;
+}
+
+size_t
+hb_history_bytes (const hb_history_t *self)
+{
+    return self->bytes;
+}
+
+size_t
+hb_history_users (const hb_history_t *self)
+{
+    return hb_umap_count (self->users);
+}
+
+uint64_t
+hb_history_evicted (const hb_history_t *self, hb_evict_reason_t reason)
+{
+    return reason < HB_EVICT_REASONS ? self->evicted[reason] : 0;
+}
+
+size_t
+hb_history_events_per_user (const hb_history_t *self)
+{
+    return self->per_user;
+}

@@ -1,0 +1,22 @@
+/* http_body.h -- turn a POST /message request into a producer envelope. */
+#ifndef HERALD_BROKER_HTTP_BODY_H
+#define HERALD_BROKER_HTTP_BODY_H
+
+#include <stddef.h>
+#include "buf.h"
+
+/* Decodes %XX escapes (and '+' as space when plus_is_space) of src into dst
+ * (capacity >= n). Returns the decoded length, or -1 on a malformed escape. */
+long hb_url_decode (char *dst, const char *src, size_t n, int plus_is_space);
+
+/* Appends to out the msgpack envelope {"event":E,"to":T,"data":D} where D is
+ * the body: JSON (application/json, or no content type) as any value, a form
+ * (application/x-www-form-urlencoded) as a map of strings, an empty body as
+ * nil. Event and user are taken as given (the router validates them).
+ * Returns 0, or -1 with a short static reason in *why. */
+int hb_http_body_envelope (hp_buf_t *out, const char *event, size_t event_len,
+                           const char *user, size_t user_len,
+                           const char *content_type, const char *body, size_t body_len,
+                           const char **why);
+
+#endif

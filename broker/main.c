@@ -1,0 +1,271 @@
+/* main.c -- herald-broker: wiring of config, sockets, modules, the loop and signals. */
+#include "config.h"
+#include "control_srv.h"
+#include "history.h"
+#include "http.h"
+#include "metrics.h"
+#include "presence.h"
+#include "ratelog.h"
+#include "router.h"
+#include "umap.h"
+#include "undelivered.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* Per loop turn, at most this many messages from each socket, so a flood on
+ * one (ingest) cannot starve the others (control, subscriptions). */
+#define S_BATCH_INGEST        1024
+#define S_BATCH_SUBSCRIPTIONS 1024
+#define S_BATCH_CONTROL       64
+#define S_BATCH_HTTP          16
+
+#define S_INGEST_HWM      100000
+#define S_PUBLISH_HWM     1000000
+#define S_UNDELIVERED_HWM 10000
+#define S_CONTROL_MAX_MSG (8 << 20)
+
+static int s_signal_pipe[2] = { -1, -1 };
+
+static void
+s_on_signal (int sig)
+{
+    int saved = errno;
+    char c = (char) sig;
+    if (write (s_signal_pipe[1], &c, 1) < 0) {
+        /* the pipe is full: a stop is already pending */
+    }
+    errno = saved;
+}
+
+static int
+s_signals_init (void)
+{
+    if (pipe (s_signal_pipe) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl (s_signal_pipe[i], F_SETFL, O_NONBLOCK);
+        fcntl (s_signal_pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* A socket with linger 0 (shutdown must not wait for slow peers), the given
+ * options, bound to endpoint. NULL (logged) on failure. */
+static void *
+s_socket (void *ctx, int type, const char *endpoint, const char *role,
+          const int (*opts)[2], size_t nopts)
+{
+    void *sock = zmq_socket (ctx, type);
+    if (!sock)
+        goto fail;
+    int linger = 0;
+    if (zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger) != 0)
+        goto fail;
+    for (size_t i = 0; i < nopts; i++)
+        if (zmq_setsockopt (sock, opts[i][0], &opts[i][1], sizeof (int)) != 0)
+            goto fail;
+    if (zmq_bind (sock, endpoint) != 0)
+        goto fail;
+    return sock;
+fail:
+    fprintf (stderr, "herald-broker: cannot bind the %s socket to %s: %s\n",
+             role, endpoint, zmq_strerror (zmq_errno ()));
+    if (sock)
+        zmq_close (sock);
+    return NULL;
+}
+
+typedef struct {
+    void *ingest, *publish, *control, *undelivered, *bridge;
+} s_sockets_t;
+
+static void
+s_sockets_close (s_sockets_t *s)
+{
+    void **all[] = { &s->ingest, &s->publish, &s->control, &s->undelivered, &s->bridge };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (*all[i]) {
+            zmq_close (*all[i]);
+            *all[i] = NULL;
+        }
+}
+
+static int
+s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg)
+{
+    /* Frames somewhat over the event limit are read and counted as
+     * too_large; far bigger ones make ZeroMQ drop the sender's connection
+     * before the bytes are buffered. */
+    long long max_in = (long long) cfg->max_event_bytes * 16;
+    if (max_in < (1 << 20))
+        max_in = 1 << 20;
+    const int ingest_opts[][2] = { { ZMQ_RCVHWM, S_INGEST_HWM } };
+    const int publish_opts[][2] = { { ZMQ_SNDHWM, S_PUBLISH_HWM }, { ZMQ_XPUB_VERBOSE, 1 } };
+    const int control_opts[][2] = { { ZMQ_RCVHWM, 10000 }, { ZMQ_SNDHWM, 10000 } };
+    const int undelivered_opts[][2] = { { ZMQ_SNDHWM, S_UNDELIVERED_HWM } };
+    s->ingest = s_socket (ctx, ZMQ_PULL, cfg->ingest, "ingest", ingest_opts, 1);
+    if (s->ingest)
+        zmq_setsockopt (s->ingest, ZMQ_MAXMSGSIZE, &max_in, sizeof max_in);
+    s->publish = s_socket (ctx, ZMQ_XPUB, cfg->publish, "publish", publish_opts, 2);
+    s->control = s_socket (ctx, ZMQ_ROUTER, cfg->control, "control", control_opts, 2);
+    if (s->control) {
+        long long max_ctl = S_CONTROL_MAX_MSG;
+        zmq_setsockopt (s->control, ZMQ_MAXMSGSIZE, &max_ctl, sizeof max_ctl);
+    }
+    s->undelivered = s_socket (ctx, ZMQ_PUSH, cfg->undelivered, "undelivered", undelivered_opts, 1);
+    s->bridge = s_socket (ctx, ZMQ_PAIR, HB_HTTP_BRIDGE_ENDPOINT, "http bridge", NULL, 0);
+    return s->ingest && s->publish && s->control && s->undelivered && s->bridge ? 0 : -1;
+}
+
+typedef struct {
+    hb_metrics_t      metrics;
+    hb_presence_t    *presence;
+    hb_history_t     *history;
+    hb_undelivered_t *undelivered;
+    hb_router_t      *router;
+    hb_control_t     *control;
+    hb_http_t        *http;
+    hp_buf_t          metrics_text;
+} s_broker_t;
+
+static void
+s_broker_destroy (s_broker_t *b)
+{
+    hb_http_destroy (&b->http);   /* first: it calls into the others via the bridge */
+    hb_control_destroy (&b->control);
+    hb_router_destroy (&b->router);
+    hb_undelivered_destroy (&b->undelivered);
+    hb_history_destroy (&b->history);
+    hb_presence_destroy (&b->presence);
+    hp_buf_free (&b->metrics_text);
+}
+
+/* Runs until SIGINT/SIGTERM. */
+static void
+s_loop (s_broker_t *b, s_sockets_t *s)
+{
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    uint64_t swept = 0;
+    bool busy = false;
+    for (;;) {
+        zmq_pollitem_t items[] = {
+            { NULL, s_signal_pipe[0], ZMQ_POLLIN, 0 },
+            { s->ingest, 0, ZMQ_POLLIN, 0 },
+            { s->publish, 0, ZMQ_POLLIN, 0 },
+            { s->control, 0, ZMQ_POLLIN, 0 },
+            { s->bridge, 0, ZMQ_POLLIN, 0 },
+        };
+        /* The ttl sweep runs once a second; a busy loop polls without waiting. */
+        if (zmq_poll (items, 5, busy ? 0 : 250) < 0 && zmq_errno () != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            break;
+        uint64_t now = hb_now_sec ();
+        busy = false;
+        int n;
+        for (n = 0; n < S_BATCH_INGEST; n++) {
+            if (zmq_msg_recv (&msg, s->ingest, ZMQ_DONTWAIT) < 0)
+                break;
+            hb_router_route (b->router, zmq_msg_data (&msg), zmq_msg_size (&msg), now, NULL);
+        }
+        busy |= n == S_BATCH_INGEST;
+        for (n = 0; n < S_BATCH_SUBSCRIPTIONS; n++) {
+            if (zmq_msg_recv (&msg, s->publish, ZMQ_DONTWAIT) < 0)
+                break;
+            hb_router_subscription (b->router, zmq_msg_data (&msg), zmq_msg_size (&msg));
+        }
+        busy |= n == S_BATCH_SUBSCRIPTIONS;
+        for (n = 0; n < S_BATCH_CONTROL && hb_control_handle (b->control, now); n++)
+            ;
+        busy |= n == S_BATCH_CONTROL;
+        for (n = 0; n < S_BATCH_HTTP
+                    && hb_http_bridge_handle (s->bridge, b->router, &b->metrics, now, &b->metrics_text);
+             n++)
+            ;
+        busy |= n == S_BATCH_HTTP;
+        if (now != swept) {
+            hb_history_sweep (b->history, now);
+            swept = now;
+        }
+    }
+    zmq_msg_close (&msg);
+}
+
+int
+main (int argc, char **argv)
+{
+    hb_config_t cfg;
+    int rc = hb_config_load (&cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (s_signals_init () != 0) {
+        perror ("herald-broker: signal pipe");
+        return 1;
+    }
+    hb_hash_seed_init ();
+
+    void *ctx = zmq_ctx_new ();
+    if (!ctx) {
+        fprintf (stderr, "herald-broker: zmq_ctx_new: %s\n", zmq_strerror (zmq_errno ()));
+        return 1;
+    }
+    s_sockets_t sockets = { 0 };
+    s_broker_t broker;
+    memset (&broker, 0, sizeof broker);
+    hp_buf_init (&broker.metrics_text, 1 << 20);
+    uint64_t epoch = hp_epoch_new ();
+    int exit_code = 1;
+
+    if (s_sockets_open (&sockets, ctx, &cfg) != 0)
+        goto done;
+    broker.presence = hb_presence_new (cfg.max_online_users);
+    broker.history = hb_history_new (cfg.history_events, cfg.history_bytes);
+    if (broker.presence && broker.history)
+        broker.undelivered = hb_undelivered_new (sockets.undelivered, &broker.metrics,
+                                                 cfg.max_event_bytes);
+    if (broker.undelivered)
+        broker.router = hb_router_new (sockets.publish, broker.presence, broker.history,
+                                       broker.undelivered, &broker.metrics, epoch,
+                                       cfg.max_event_bytes);
+    if (broker.router)
+        broker.control = hb_control_new (sockets.control, broker.router, broker.presence,
+                                         broker.history, &broker.metrics);
+    if (!broker.control) {
+        fprintf (stderr, "herald-broker: out of memory at start\n");
+        goto done;
+    }
+    broker.http = hb_http_new (ctx, cfg.http_host, cfg.http_port, cfg.max_event_bytes);
+    if (!broker.http)
+        goto done;
+
+    char epoch_text[HP_EPOCH_TEXT_LEN + 1];
+    hp_epoch_format (epoch_text, epoch);
+    fprintf (stderr, "herald-broker: epoch %s; ingest %s, publish %s, control %s, "
+             "undelivered %s, http %s:%d\n", epoch_text, cfg.ingest, cfg.publish,
+             cfg.control, cfg.undelivered, cfg.http_host, cfg.http_port);
+    s_loop (&broker, &sockets);
+    fprintf (stderr, "herald-broker: stopping\n");
+    exit_code = 0;
+done:
+    s_broker_destroy (&broker);
+    s_sockets_close (&sockets);
+    zmq_ctx_term (ctx);
+    close (s_signal_pipe[0]);
+    close (s_signal_pipe[1]);
+    return exit_code;
+}

@@ -1,0 +1,158 @@
+/* metrics.c -- the broker's counters and their Prometheus / stats renderings. */
+#include "metrics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* One sample: family name, optional label text ("reason=\"x\""), value. */
+typedef void (s_sample_fn) (void *arg, const char *name, const char *type,
+                            const char *help, const char *labels, uint64_t value);
+
+/* Walks every sample once, in family order, so Prometheus text and the stats
+ * map can never disagree about names. */
+static void
+s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
+{
+    char labels[64];
+    fn (arg, "herald_broker_events_received_total", "counter",
+        "Envelopes read from the ingest socket and HTTP.", NULL, m->events_received);
+    fn (arg, "herald_broker_events_accepted_total", "counter",
+        "Envelopes that passed validation and got an offset.", NULL, m->events_accepted);
+    for (int r = 1; r < HP_ENV_ERROR_COUNT; r++) {
+        snprintf (labels, sizeof labels, "reason=\"%s\"", hp_env_error_name ((hp_env_error_t) r));
+        fn (arg, "herald_broker_events_rejected_total", "counter",
+            "Envelopes dropped, by reason.", labels, m->rejected[r]);
+    }
+    fn (arg, "herald_broker_messages_published_total", "counter",
+        "Event messages handed to the publish socket (one per online recipient).",
+        NULL, m->messages_published);
+    fn (arg, "herald_broker_undelivered_sent_total", "counter",
+        "Undelivered notices sent to fallback workers.", NULL, m->undelivered_sent);
+    fn (arg, "herald_broker_undelivered_dropped_total", "counter",
+        "Undelivered notices dropped (no worker, or its queue full).", NULL, m->undelivered_dropped);
+    fn (arg, "herald_broker_users_online", "gauge",
+        "Users whose topic is subscribed by some gateway.", NULL, g->users_online);
+    fn (arg, "herald_broker_presence_refused_total", "counter",
+        "Subscriptions not recorded because the presence set was full.", NULL, g->presence_refused);
+    fn (arg, "herald_broker_subscriptions_invalid_total", "counter",
+        "Subscriptions to topics that are not user topics (ignored).", NULL, m->subscriptions_invalid);
+    fn (arg, "herald_broker_history_events", "gauge",
+        "Events held in history.", NULL, g->history_events);
+    fn (arg, "herald_broker_history_bytes", "gauge",
+        "Bytes held by history (frames and bookkeeping).", NULL, g->history_bytes);
+    fn (arg, "herald_broker_history_users", "gauge",
+        "User records held by history.", NULL, g->history_users);
+    static const char *reasons[] = { "count", "bytes", "ttl" };
+    uint64_t evicted[] = { g->evicted_count, g->evicted_bytes, g->evicted_ttl };
+    for (int r = 0; r < 3; r++) {
+        snprintf (labels, sizeof labels, "reason=\"%s\"", reasons[r]);
+        fn (arg, "herald_broker_history_evicted_total", "counter",
+            "Per-recipient events that left history before a resume asked, by reason.",
+            labels, evicted[r]);
+    }
+    fn (arg, "herald_broker_history_store_failures_total", "counter",
+        "Events not stored in history for lack of memory.", NULL, m->history_store_failures);
+    fn (arg, "herald_broker_resumes_total", "counter",
+        "Resume requests, by whether the history was complete.",
+        "recovered=\"true\"", m->resumes_recovered);
+    fn (arg, "herald_broker_resumes_total", "counter", NULL,
+        "recovered=\"false\"", m->resumes_unrecovered);
+    fn (arg, "herald_broker_control_requests_total", "counter",
+        "Requests on the control socket.", NULL, m->control_requests);
+    fn (arg, "herald_broker_control_errors_total", "counter",
+        "Control requests answered with an error.", NULL, m->control_errors);
+    for (int i = 0; i < HB_HTTP_CODES_MAX && m->http[i].code; i++) {
+        snprintf (labels, sizeof labels, "code=\"%d\"", m->http[i].code);
+        fn (arg, "herald_broker_http_requests_total", "counter",
+            "HTTP requests answered, by status code.", labels, m->http[i].count);
+    }
+    if (m->http_other)
+        fn (arg, "herald_broker_http_requests_total", "counter",
+            "HTTP requests answered, by status code.", "code=\"other\"", m->http_other);
+    fn (arg, "herald_broker_offset", "gauge",
+        "The latest offset given to an event.", NULL, g->offset);
+}
+
+void
+hb_metrics_http_code (hb_metrics_t *self, int code)
+{
+    for (int i = 0; i < HB_HTTP_CODES_MAX; i++) {
+        if (self->http[i].code == code || self->http[i].code == 0) {
+            self->http[i].code = code;
+            self->http[i].count++;
+            return;
+        }
+    }
+    self->http_other++;
+}
+
+typedef struct {
+    hp_buf_t   *out;
+    const char *last_family;
+    int         rc;
+} s_text_t;
+
+static void
+s_text_sample (void *arg, const char *name, const char *type, const char *help,
+               const char *labels, uint64_t value)
+{
+    s_text_t *t = arg;
+    if (!t->last_family || strcmp (t->last_family, name) != 0) {
+        if (help)
+            t->rc |= hp_buf_puts (t->out, "# HELP ") | hp_buf_puts (t->out, name)
+                   | hp_buf_putc (t->out, ' ') | hp_buf_puts (t->out, help)
+                   | hp_buf_putc (t->out, '\n');
+        t->rc |= hp_buf_puts (t->out, "# TYPE ") | hp_buf_puts (t->out, name)
+               | hp_buf_putc (t->out, ' ') | hp_buf_puts (t->out, type)
+               | hp_buf_putc (t->out, '\n');
+        t->last_family = name;
+    }
+    t->rc |= hp_buf_puts (t->out, name);
+    if (labels)
+        t->rc |= hp_buf_putc (t->out, '{') | hp_buf_puts (t->out, labels) | hp_buf_putc (t->out, '}');
+    t->rc |= hp_buf_putc (t->out, ' ') | hp_buf_put_u64 (t->out, value) | hp_buf_putc (t->out, '\n');
+}
+
+int
+hb_metrics_render (const hb_metrics_t *self, const hb_gauges_t *gauges, hp_buf_t *out)
+{
+    s_text_t t = { out, NULL, 0 };
+    s_each (self, gauges, s_text_sample, &t);
+    return t.rc ? -1 : 0;
+}
+
+typedef struct {
+    msgpack_packer *pk;
+    size_t          count;
+} s_pack_t;
+
+static void
+s_count_sample (void *arg, const char *name, const char *type, const char *help,
+                const char *labels, uint64_t value)
+{
+    ((s_pack_t *) arg)->count++;
+}
+
+static void
+s_pack_sample (void *arg, const char *name, const char *type, const char *help,
+               const char *labels, uint64_t value)
+{
+    msgpack_packer *pk = ((s_pack_t *) arg)->pk;
+    char key[160];
+    int n = labels ? snprintf (key, sizeof key, "%s{%s}", name, labels)
+                   : snprintf (key, sizeof key, "%s", name);
+    if (n < 0 || (size_t) n >= sizeof key)
+        n = (int) strlen (key);
+    msgpack_pack_str (pk, (size_t) n);
+    msgpack_pack_str_body (pk, key, (size_t) n);
+    msgpack_pack_uint64 (pk, value);
+}
+
+void
+hb_metrics_pack (const hb_metrics_t *self, const hb_gauges_t *gauges, msgpack_packer *pk)
+{
+    s_pack_t p = { pk, 0 };
+    s_each (self, gauges, s_count_sample, &p);
+    msgpack_pack_map (pk, p.count);
+    s_each (self, gauges, s_pack_sample, &p);
+}

@@ -1,0 +1,53 @@
+/* metrics.h -- the broker's counters and their Prometheus / stats renderings. */
+#ifndef HERALD_BROKER_METRICS_H
+#define HERALD_BROKER_METRICS_H
+
+#include <stdint.h>
+#include <msgpack.h>
+#include "buf.h"
+#include "envelope.h"
+
+#define HB_HTTP_CODES_MAX 8
+
+/* Transparent on purpose: the modules that own an event bump a field
+ * directly. Only the main thread touches it (the HTTP thread asks the main
+ * thread for the rendering and reports its status codes to it). */
+typedef struct {
+    uint64_t events_received;
+    uint64_t events_accepted;
+    uint64_t rejected[HP_ENV_ERROR_COUNT];     /* by hp_env_error_t */
+    uint64_t messages_published;
+    uint64_t undelivered_sent;
+    uint64_t undelivered_dropped;
+    uint64_t resumes_recovered;
+    uint64_t resumes_unrecovered;
+    uint64_t control_requests;
+    uint64_t control_errors;
+    uint64_t subscriptions_invalid;            /* XPUB topics that are not users */
+    uint64_t history_store_failures;           /* out of memory storing history */
+    struct { int code; uint64_t count; } http[HB_HTTP_CODES_MAX];
+    uint64_t http_other;                       /* codes past the table */
+} hb_metrics_t;
+
+/* Values owned by other modules, sampled when rendering. */
+typedef struct {
+    uint64_t users_online;
+    uint64_t presence_refused;
+    uint64_t history_events;
+    uint64_t history_bytes;
+    uint64_t history_users;
+    uint64_t evicted_count, evicted_bytes, evicted_ttl;
+    uint64_t offset;
+} hb_gauges_t;
+
+/* Counts one HTTP answer. */
+void hb_metrics_http_code (hb_metrics_t *self, int code);
+
+/* Appends the Prometheus text exposition. Returns 0 or -1 (out's limit). */
+int hb_metrics_render (const hb_metrics_t *self, const hb_gauges_t *gauges, hp_buf_t *out);
+
+/* Packs the same samples as a msgpack map of "name{labels}" -> integer
+ * (the control socket's stats reply). */
+void hb_metrics_pack (const hb_metrics_t *self, const hb_gauges_t *gauges, msgpack_packer *pk);
+
+#endif

@@ -1,0 +1,51 @@
+/* router.h -- one ingest envelope in, one offset, one JSON frame, one publish per recipient. */
+#ifndef HERALD_BROKER_ROUTER_H
+#define HERALD_BROKER_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "envelope.h"
+#include "history.h"
+#include "metrics.h"
+#include "presence.h"
+#include "undelivered.h"
+
+/* The router owns the publish (XPUB) side: it routes events and turns the
+ * subscription messages the XPUB socket reports into presence changes and
+ * sync messages. Sockets and modules are used, not owned. */
+typedef struct hb_router hb_router_t;
+
+typedef struct {
+    uint64_t offset;         /* the event's offset (when accepted) */
+    bool     first_online;   /* whether its first recipient was online */
+} hb_route_result_t;
+
+/* NULL on out of memory. */
+hb_router_t *hb_router_new (void *xpub, hb_presence_t *presence,
+                            hb_history_t *history, hb_undelivered_t *undelivered,
+                            hb_metrics_t *metrics, uint64_t epoch,
+                            size_t max_event_bytes);
+void hb_router_destroy (hb_router_t **self_p);
+
+/* Validates one envelope and, when good, gives it the next offset, stores it
+ * in history, publishes [topic][header][frame] to each online recipient and
+ * sends an undelivered notice for each offline one. Bad envelopes are
+ * counted and logged (rate-limited). bytes need only live for the call.
+ * now is monotonic seconds. Returns HP_ENV_OK or the reason it was refused. */
+hp_env_error_t hb_router_route (hb_router_t *self, const char *bytes, size_t len,
+                                uint64_t now, hb_route_result_t *result);
+
+/* Handles one message read from the XPUB socket: byte 1 = subscribe,
+ * 0 = unsubscribe, then the topic. A subscribe to a user topic marks the user
+ * online and publishes a sync ('S', latest offset) on that exact topic. */
+void hb_router_subscription (hb_router_t *self, const char *bytes, size_t len);
+
+/* The latest offset given (0 before the first event). */
+uint64_t hb_router_offset (const hb_router_t *self);
+uint64_t hb_router_epoch (const hb_router_t *self);
+
+/* Samples the gauges of the modules the router drives. */
+void hb_router_gauges (const hb_router_t *self, hb_gauges_t *out);
+
+#endif

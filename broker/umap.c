@@ -1,0 +1,202 @@
+/* umap.c -- bounded open-addressing hash map from user id bytes to a pointer.
+ *
+ * Linear probing over a power-of-two table kept at most 3/4 full, with
+ * backward-shift deletion (no tombstones, so lookups never slow down after
+ * churn). Each slot keeps the full 64-bit hash so most mismatches are decided
+ * without touching the key bytes. */
+#include "umap.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+typedef struct {
+    uint64_t    hash;
+    const char *key;     /* NULL: empty slot */
+    size_t      len;
+    void       *value;
+} s_slot_t;
+
+struct hb_umap {
+    s_slot_t *slots;
+    size_t    mask;      /* capacity - 1 */
+    size_t    count;
+    size_t    max_entries;
+};
+
+static uint64_t s_seed = 0x9e3779b97f4a7c15ULL;
+static bool     s_seeded;
+
+void
+hb_hash_seed_init (void)
+{
+    if (s_seeded)
+        return;
+    uint64_t seed;
+    if (getrandom (&seed, sizeof seed, 0) == (ssize_t) sizeof seed)
+        s_seed ^= seed;
+    s_seeded = true;
+}
+
+static inline uint64_t
+s_mix (uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* A word-at-a-time multiplicative hash: user ids are short, so this is a
+ * handful of multiplies per key. */
+uint64_t
+hb_hash (const char *key, size_t len)
+{
+    uint64_t h = s_seed ^ (len * 0x87c37b91114253d5ULL);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy (&w, key, 8);
+        h = (h ^ s_mix (w)) * 0x4cf5ad432745937fULL;
+        h = (h << 31) | (h >> 33);
+        key += 8;
+        len -= 8;
+    }
+    uint64_t w = 0;
+    memcpy (&w, key, len);
+    h ^= s_mix (w ^ (len << 56));
+    return s_mix (h);
+}
+
+hb_umap_t *
+hb_umap_new (size_t max_entries)
+{
+    hb_umap_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->max_entries = max_entries;
+    self->mask = 15;
+    self->slots = calloc (self->mask + 1, sizeof (s_slot_t));
+    if (!self->slots) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+hb_umap_destroy (hb_umap_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free ((*self_p)->slots);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+static inline bool
+s_match (const s_slot_t *s, uint64_t hash, const char *key, size_t len)
+{
+    return s->hash == hash && s->len == len && memcmp (s->key, key, len) == 0;
+}
+
+void *
+hb_umap_get (const hb_umap_t *self, uint64_t hash, const char *key, size_t len)
+{
+    size_t i = hash & self->mask;
+    for (;;) {
+        const s_slot_t *s = &self->slots[i];
+        if (!s->key)
+            return NULL;
+        if (s_match (s, hash, key, len))
+            return s->value;
+        i = (i + 1) & self->mask;
+    }
+}
+
+static int
+s_grow (hb_umap_t *self)
+{
+    size_t cap = (self->mask + 1) * 2;
+    s_slot_t *slots = calloc (cap, sizeof (s_slot_t));
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i <= self->mask; i++) {
+        s_slot_t *s = &self->slots[i];
+        if (!s->key)
+            continue;
+        size_t j = s->hash & (cap - 1);
+        while (slots[j].key)
+            j = (j + 1) & (cap - 1);
+        slots[j] = *s;
+    }
+    free (self->slots);
+    self->slots = slots;
+    self->mask = cap - 1;
+    return 0;
+}
+
+int
+hb_umap_put (hb_umap_t *self, uint64_t hash, const char *key, size_t len, void *value)
+{
+    if (self->count >= self->max_entries)
+        return -1;
+    if ((self->count + 1) * 4 > (self->mask + 1) * 3 && s_grow (self) != 0)
+        return -1;
+    size_t i = hash & self->mask;
+    while (self->slots[i].key)
+        i = (i + 1) & self->mask;
+    self->slots[i] = (s_slot_t) { hash, key, len, value };
+    self->count++;
+    return 0;
+}
+
+void *
+hb_umap_remove (hb_umap_t *self, uint64_t hash, const char *key, size_t len)
+{
+    size_t i = hash & self->mask;
+    for (;;) {
+        s_slot_t *s = &self->slots[i];
+        if (!s->key)
+            return NULL;
+        if (s_match (s, hash, key, len))
+            break;
+        i = (i + 1) & self->mask;
+    }
+    void *value = self->slots[i].value;
+    /* Backward shift: pull later members of the probe run into the hole
+     * unless that would move them before their home slot. */
+    size_t hole = i;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & self->mask;
+        s_slot_t *s = &self->slots[j];
+        if (!s->key)
+            break;
+        size_t home = s->hash & self->mask;
+        /* distance from home to j vs from home to hole (cyclic) */
+        if (((j - home) & self->mask) >= ((j - hole) & self->mask)) {
+            self->slots[hole] = *s;
+            hole = j;
+        }
+    }
+    self->slots[hole] = (s_slot_t) { 0 };
+    self->count--;
+    return value;
+}
+
+size_t
+hb_umap_count (const hb_umap_t *self)
+{
+    return self->count;
+}
+
+void
+hb_umap_each (const hb_umap_t *self, void (*fn) (void *value, void *arg), void *arg)
+{
+    for (size_t i = 0; i <= self->mask; i++)
+        if (self->slots[i].key)
+            fn (self->slots[i].value, arg);
+}
