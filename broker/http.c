@@ -150,8 +150,11 @@ s_respond_error (hb_http_t *self, struct lws *wsi, int status, const char *why)
 
 /* --- requests ------------------------------------------------------------- */
 
-/* "/message/<event>/<to>": both parts URL-decoded (lws hands the path over
- * still encoded) and validated, so a bad one is a 400 with its reason. */
+/* "/message/<event>/<to>", validated so a bad part is a 400 with its reason.
+ * lws has already URL-decoded the path (%XX, and also '+' as a space, so a
+ * '+' in a user id must be sent as %2B); it refuses %00 by closing. Since
+ * the event name cannot hold '/', everything after the second slash is the
+ * user id, which may contain (encoded) slashes. */
 static const char *
 s_parse_message_path (s_pss_t *pss, const char *path, size_t len)
 {
@@ -166,21 +169,14 @@ s_parse_message_path (s_pss_t *pss, const char *path, size_t len)
         return "not found";
     size_t elen = (size_t) (slash - rest);
     size_t ulen = rlen - elen - 1;
-    char tmp[3 * HP_USER_MAX + 1];
-    if (elen > 3 * HP_EVENT_NAME_MAX)
+    if (!hp_event_name_valid (rest, elen))
         return "bad event name";
-    long n = hb_url_decode (tmp, rest, elen, 0);
-    if (n < 0 || !hp_event_name_valid (tmp, (size_t) n))
-        return "bad event name";
-    memcpy (pss->event, tmp, (size_t) n);
-    pss->event_len = (size_t) n;
-    if (ulen > 3 * HP_USER_MAX)
+    if (!hp_user_id_valid (slash + 1, ulen))
         return "bad user id";
-    n = hb_url_decode (tmp, slash + 1, ulen, 0);
-    if (n < 0 || !hp_user_id_valid (tmp, (size_t) n))
-        return "bad user id";
-    memcpy (pss->user, tmp, (size_t) n);
-    pss->user_len = (size_t) n;
+    memcpy (pss->event, rest, elen);
+    pss->event_len = elen;
+    memcpy (pss->user, slash + 1, ulen);
+    pss->user_len = ulen;
     return NULL;
 }
 
