@@ -1,0 +1,4 @@
+# Broker unit tests (cmocka), linked against herald_broker_core.
+herald_unit_test(history herald_broker_core)
+herald_unit_test(presence herald_broker_core)
+herald_unit_test(http_body herald_broker_core)
