@@ -1,0 +1,172 @@
+"""test_broker_http.py -- the broker's HTTP side: POST /message, /healthz, /metrics, SIGTERM.
+
+urllib plays the seed-era backend; raw SUB/PULL sockets play a gateway and a
+fallback worker.
+"""
+import json
+import signal
+import time
+import unittest
+import urllib.parse
+
+import msgpack
+import zmq
+
+from harness import Broker, Control, http_get, http_post, metric, wait_until
+
+
+def subscribe(broker, user):
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.RCVTIMEO, 5000)
+    sub.connect(broker.publish)
+    sub.setsockopt(zmq.SUBSCRIBE, b"u:" + user.encode() + b"\x00")
+    while sub.recv_multipart()[1][:1] != b"S":
+        pass
+    return sub
+
+
+def next_event(sub):
+    while True:
+        topic, header, body = sub.recv_multipart()
+        if header[:1] == b"E":
+            return topic, json.loads(body)
+
+
+class BrokerHttpTest(unittest.TestCase):
+    def setUp(self):
+        self.broker = Broker(max_event_bytes=4096)
+        self.url = self.broker.http + "/message/"
+
+    def tearDown(self):
+        self.broker.stop()
+
+    def post(self, event, user, body=b"", content_type="application/json"):
+        path = urllib.parse.quote(event, safe="") + "/" + urllib.parse.quote(user, safe="")
+        status, raw = http_post(self.url + path, body, content_type)
+        return status, json.loads(raw)
+
+    def test_json_post_to_online_user_is_200_and_published(self):
+        sub = subscribe(self.broker, "alice")
+        status, reply = self.post("bid", "alice", b'{"amount":120,"vendor":"v7"}')
+        # proves: an online recipient answers 200 with online true and the
+        # event's offset, and the event is published with the body as data
+        self.assertEqual((status, reply), (200, {"online": True, "offset": 1}))
+        topic, event = next_event(sub)
+        self.assertEqual(topic, b"u:alice\x00")
+        self.assertEqual(event, {"type": "event", "event": "bid",
+                                 "data": {"amount": 120, "vendor": "v7"}, "offset": 1})
+        sub.close()
+
+    def test_form_post_and_encoded_user(self):
+        user = "jos\u00e9 / 7+1"
+        sub = subscribe(self.broker, user)
+        status, reply = self.post("negotiate", user, b"order=9&note=hello+there%21",
+                                  "application/x-www-form-urlencoded")
+        # proves: a form body becomes an object of strings, and a URL-encoded
+        # user id (non-ASCII, '/', '+', space) reaches the right topic
+        self.assertEqual(status, 200, reply)
+        topic, event = next_event(sub)
+        self.assertEqual(topic, b"u:" + user.encode() + b"\x00")
+        self.assertEqual(event["data"], {"order": "9", "note": "hello there!"})
+        sub.close()
+
+    def test_offline_user_is_404_but_stored_and_undelivered(self):
+        ctx = zmq.Context.instance()
+        worker = ctx.socket(zmq.PULL)
+        worker.setsockopt(zmq.LINGER, 0)
+        worker.setsockopt(zmq.RCVTIMEO, 200)
+        worker.connect(self.broker.undelivered)
+        # Wait until the worker is attached (a probe notice arrives).
+        def probe():
+            self.post("probe", "probe")
+            try:
+                return msgpack.unpackb(worker.recv(), raw=False)
+            except zmq.Again:
+                return None
+        wait_until(probe, what="worker attached")
+        worker.setsockopt(zmq.RCVTIMEO, 5000)
+        status, reply = self.post("confirm", "bob", b'[1,"two",null]')
+        # proves: an offline recipient answers 404 with online false...
+        self.assertEqual(status, 404)
+        self.assertFalse(reply["online"])
+        offset = reply["offset"]
+        # ...the event still goes to the undelivered stream...
+        notice = msgpack.unpackb(worker.recv(), raw=False)
+        self.assertEqual(notice, {"event": "confirm", "to": "bob", "data": [1, "two", None],
+                                  "id": None, "offset": offset, "reason": "offline"})
+        # ...and is kept in history for a later resume
+        control = Control(self.broker)
+        epoch = control.request({"op": "resume", "user": "bob"})["epoch"]
+        resumed = control.request({"op": "resume", "user": "bob", "epoch": epoch, "offset": 0})
+        self.assertEqual([o for o, _ in resumed["events"]], [offset])
+        self.assertTrue(resumed["recovered"])
+        control.close()
+        worker.close()
+
+    def test_empty_body_is_null(self):
+        sub = subscribe(self.broker, "alice")
+        status, _ = self.post("ping", "alice", b"")
+        _, event = next_event(sub)
+        # proves: an empty body publishes data null
+        self.assertEqual(status, 200)
+        self.assertIsNone(event["data"])
+        sub.close()
+
+    def test_bad_requests_are_400_and_counted(self):
+        cases = [
+            ("bad event name", "bid now", "alice", b"{}", "application/json"),
+            ("event too long", "e" * 65, "alice", b"{}", "application/json"),
+            ("user too long", "bid", "u" * 129, b"{}", "application/json"),
+            ("user with control char", "bid", "a\x01b", b"{}", "application/json"),
+            ("bad JSON", "bid", "alice", b'{"a":', "application/json"),
+            ("bad form escape", "bid", "alice", b"a=%zz", "application/x-www-form-urlencoded"),
+            ("unknown content type", "bid", "alice", b"hi", "text/plain"),
+            ("body too large", "bid", "alice", b'"' + b"x" * 5000 + b'"', "application/json"),
+            ("too deep", "bid", "alice", b"[" * 100 + b"]" * 100, "application/json"),
+        ]
+        for what, event, user, body, ctype in cases:
+            status, reply = self.post(event, user, body, ctype)
+            # proves: each bad request is a 400 with an error reason
+            self.assertEqual(status, 400, what)
+            self.assertIn("error", reply, what)
+        text = self.broker.metrics()
+        # proves: the 400s are counted by code, and none of them became an event
+        self.assertEqual(metric(text, 'herald_broker_http_requests_total{code="400"}'), len(cases))
+        self.assertEqual(metric(text, "herald_broker_events_accepted_total"), 0)
+        # proves: the server still works afterwards
+        self.assertEqual(self.post("bid", "alice", b"1")[0], 404)
+
+    def test_healthz_metrics_and_unknown_paths(self):
+        # proves: /healthz answers 200 ok
+        self.assertEqual(http_get(self.broker.http + "/healthz"), (200, b"ok\n"))
+        # proves: an unknown path is a 404
+        self.assertEqual(http_get(self.broker.http + "/nope")[0], 404)
+        status, text = http_get(self.broker.http + "/metrics")
+        # proves: /metrics is Prometheus text with every documented family
+        self.assertEqual(status, 200)
+        for name in ["herald_broker_events_received_total", "herald_broker_events_accepted_total",
+                     "herald_broker_events_rejected_total", "herald_broker_messages_published_total",
+                     "herald_broker_undelivered_sent_total", "herald_broker_undelivered_dropped_total",
+                     "herald_broker_users_online", "herald_broker_history_events",
+                     "herald_broker_history_bytes", "herald_broker_history_evicted_total",
+                     "herald_broker_resumes_total", "herald_broker_control_requests_total",
+                     "herald_broker_control_errors_total", "herald_broker_http_requests_total",
+                     "herald_broker_offset"]:
+            self.assertIn(b"# TYPE " + name.encode() + b" ", text, name)
+            self.assertIsNotNone(metric(text, name), name)
+        self.assertIn(b'herald_broker_history_evicted_total{reason="ttl"} 0', text)
+        self.assertIn(b'herald_broker_resumes_total{recovered="true"} 0', text)
+        self.assertGreaterEqual(metric(text, 'herald_broker_http_requests_total{code="200"}'), 1)
+
+    def test_sigterm_exits_zero_promptly(self):
+        sub = subscribe(self.broker, "alice")
+        self.broker.signal(signal.SIGTERM)
+        # proves: SIGTERM stops the broker with exit status 0, even with a
+        # subscriber connected (the bound is generous: no timing asserted)
+        self.assertEqual(self.broker.wait(timeout=10), 0)
+        sub.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
