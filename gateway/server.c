@@ -42,6 +42,7 @@ typedef struct {
 
 struct gw_server {
     struct lws_context *context;
+    struct lws_vhost *vhost;
     const gw_config_t *config;
     gw_metrics_t *metrics;
     gw_session_env_t env;
@@ -173,8 +174,11 @@ gw_server_shutdown (gw_server_t *self, void (*done) (void *arg), void *arg)
     self->shutting_down = true;
     self->done = done;
     self->done_arg = arg;
-    /* calls s_callback with LWS_CALLBACK_USER on every connection */
-    lws_callback_all_protocol (self->context, &s_protocols[0], LWS_CALLBACK_USER);
+    /* calls s_callback with LWS_CALLBACK_USER on every connection; the
+     * vhost holds its own copy of the protocol, so look that one up */
+    lws_callback_all_protocol_vhost_args (self->vhost,
+                                     lws_vhost_name_to_protocol (self->vhost, s_protocols[0].name),
+                                          LWS_CALLBACK_USER, NULL, 0);
     uv_timer_start (&self->shutdown_timer, s_on_shutdown_timer,
                     self->metrics->connections ? GW_SHUTDOWN_GRACE_MS : 0, 0);
 }
@@ -291,7 +295,10 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     info.iface = config->listen_host;
     info.protocols = s_protocols;
     info.foreign_loops = foreign_loops;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    /* explicit vhost: lws 4.1 returns a context even when the default
+     * vhost cannot bind, so we create the vhost ourselves and check it */
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8
+                 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     if (!strchr (config->listen_host, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.user = self;
@@ -302,7 +309,7 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     info.server_string = "herald-gateway";
     info.vhost_name = "herald";
     self->context = lws_create_context (&info);
-    if (!self->context) {
+    if (!self->context || !(self->vhost = lws_create_vhost (self->context, &info))) {
         fprintf (stderr, "herald-gateway: cannot listen on %s:%d\n",
                  config->listen_host, config->listen_port);
         goto fail;

@@ -17,8 +17,6 @@
 /* A resume request unanswered this long is sent again (the broker may have
  * restarted); a sync that has not come this long is asked for again. */
 #define GW_RETRY_USEC (2 * LWS_US_PER_SEC)
-/* How long a closing connection may take to flush its close frame. */
-#define GW_CLOSE_GRACE_SEC 2
 
 typedef enum {
     GW_AUTH_WAIT = 0,   /* connected, no auth frame yet */
@@ -48,6 +46,17 @@ struct gw_session {
     uint16_t close_code;        /* set once we decided to close */
     uint16_t peer_code;         /* the close code the client sent, if any */
 };
+
+/* Arms this connection's one timer. lws on a foreign libuv loop re-arms its
+ * timer wheel only after servicing one of its own descriptors, so a timer set
+ * from our ZeroMQ or signal callbacks would sleep until unrelated traffic;
+ * lws_cancel_service wakes lws at once (a pipe write). */
+static void
+s_timer (gw_session_t *self, lws_usec_t usec)
+{
+    lws_set_timer_usecs (self->wsi, usec);
+    lws_cancel_service (lws_get_context (self->wsi));
+}
 
 /* --- queue helpers, keeping the queue_bytes gauge true ------------------ */
 
@@ -132,11 +141,10 @@ gw_session_close (gw_session_t *self, int code)
         return;
     self->close_code = (uint16_t) code;
     s_drop_queue (self, code == 1013 ? GW_DROP_SLOW_CONSUMER : GW_DROP_CLOSED);
-    lws_set_timer_usecs (self->wsi, LWS_SET_TIMER_USEC_CANCEL);
-    /* the close frame goes out from WRITEABLE; a peer that never reads
-     * never makes us writeable, so lws kills the socket after the grace */
-    lws_set_timeout (self->wsi, PENDING_TIMEOUT_USER_OK, GW_CLOSE_GRACE_SEC);
-    lws_callback_on_writable (self->wsi);
+    /* lws 4.1 sends the close frame (and waits for its ack, at most 5 s,
+     * then kills a peer that never reads) when a TIMER callback returns
+     * -1; returning -1 from WRITEABLE would drop the socket without one */
+    s_timer (self, 1);
 }
 
 void
@@ -158,7 +166,7 @@ s_request_resume (gw_session_t *self)
     /* on failure the retry timer sends it again */
     gw_upstream_send_resume (self->env->upstream, self->rid, name, len, self->has_position,
                              self->resume_epoch, self->resume_offset);
-    lws_set_timer_usecs (self->wsi, GW_RETRY_USEC);
+    s_timer (self, GW_RETRY_USEC);
 }
 
 /* Returns 0, or the close code for a bad resume object. */
@@ -213,7 +221,7 @@ s_handle_auth (gw_session_t *self, const char *msg, size_t len)
         s_request_resume (self);
     else {
         self->state = GW_SYNC_WAIT;
-        lws_set_timer_usecs (self->wsi, GW_RETRY_USEC);
+        s_timer (self, GW_RETRY_USEC);
     }
     return 0;
 }
@@ -294,7 +302,7 @@ int
 gw_session_on_timer (gw_session_t *self)
 {
     if (self->close_code)
-        return 0;
+        return s_close_now (self, self->close_code);   /* from gw_session_close */
     switch (self->state) {
     case GW_AUTH_WAIT:
         self->env->metrics->auth_failures_total[GW_AUTHFAIL_TIMEOUT]++;
@@ -303,7 +311,7 @@ gw_session_on_timer (gw_session_t *self)
         /* the sync may have been lost (broker restart, XPUB high-water
          * mark): subscribing again makes the broker publish a new one */
         gw_fanout_resubscribe (self->env->fanout, self->user);
-        lws_set_timer_usecs (self->wsi, GW_RETRY_USEC);
+        s_timer (self, GW_RETRY_USEC);
         return 0;
     case GW_RESUME_WAIT:
         s_request_resume (self);
@@ -316,11 +324,7 @@ gw_session_on_timer (gw_session_t *self)
 int
 gw_session_on_writeable (gw_session_t *self)
 {
-    if (self->close_code) {
-        lws_close_reason (self->wsi, (enum lws_close_status) self->close_code, NULL, 0);
-        return -1;
-    }
-    if (self->state != GW_LIVE)
+    if (self->close_code || self->state != GW_LIVE)
         return 0;
     gw_blob_t *blob;
     if (self->pongs_due) {
