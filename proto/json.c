@@ -69,29 +69,33 @@ s_utf8_decode (const unsigned char *s, size_t n, uint32_t *cp, size_t *bad)
     return need + 1;
 }
 
-int
-hp_json_put_string (hp_buf_t *out, const char *s, size_t n)
+//  Escapes n bytes of p into w, or only counts when w is NULL; returns the
+//  escaped length (quotes not included). Never more than 6 * n: a control
+//  byte becomes \u00XX, U+2028 (3 bytes) \u2028, a bad byte U+FFFD (3).
+static size_t
+s_escape (char *w, const unsigned char *p, size_t n)
 {
-    const unsigned char *p = (const unsigned char *) s;
-    size_t mark = out->len;
-    //  Worst case every byte becomes 6; reserving the common case (n + 2)
-    //  up front avoids repeated growth for plain strings.
-    if (hp_buf_reserve (out, n + 2) || hp_buf_putc (out, '"'))
-        goto fail;
+    size_t written = 0;
     size_t i = 0;
     while (i < n) {
         size_t run = i;
         while (run < n && s_plain (p [run]))
             run++;
-        if (run > i && hp_buf_append (out, p + i, run - i))
-            goto fail;
-        i = run;
-        if (i >= n)
-            break;
+        if (run > i) {
+            if (w)
+                memcpy (w + written, p + i, run - i);
+            written += run - i;
+            i = run;
+            if (i >= n)
+                break;
+        }
         unsigned char b = p [i];
+        const char *piece;
+        size_t piece_len;
+        char esc [6];
         if (b < 0x80) {
-            char esc [6] = { '\\', 0, 0, 0, 0, 0 };
-            size_t esc_len = 2;
+            esc [0] = '\\';
+            piece_len = 2;
             switch (b) {
                 case '"':  esc [1] = '"'; break;
                 case '\\': esc [1] = '\\'; break;
@@ -106,41 +110,60 @@ hp_json_put_string (hp_buf_t *out, const char *s, size_t n)
                     esc [3] = '0';
                     esc [4] = s_hex [b >> 4];
                     esc [5] = s_hex [b & 0x0f];
-                    esc_len = 6;
+                    piece_len = 6;
             }
-            if (hp_buf_append (out, esc, esc_len))
-                goto fail;
+            piece = esc;
             i++;
-            continue;
-        }
-        uint32_t cp;
-        size_t bad = 0;
-        size_t seq = s_utf8_decode (p + i, n - i, &cp, &bad);
-        if (seq == 0) {
-            if (hp_buf_append (out, "\xef\xbf\xbd", 3))
-                goto fail;
-            i += bad;
-        }
-        else
-        if (cp == 0x2028 || cp == 0x2029) {
-            //  Valid JSON either way, but JavaScript before ES2019 treats
-            //  them as line ends, so escape them for pages that embed frames.
-            if (hp_buf_puts (out, cp == 0x2028 ? "\\u2028" : "\\u2029"))
-                goto fail;
-            i += seq;
         }
         else {
-            if (hp_buf_append (out, p + i, seq))
-                goto fail;
-            i += seq;
+            uint32_t cp;
+            size_t bad = 0;
+            size_t seq = s_utf8_decode (p + i, n - i, &cp, &bad);
+            if (seq == 0) {
+                piece = "\xef\xbf\xbd";
+                piece_len = 3;
+                i += bad;
+            }
+            else
+            if (cp == 0x2028 || cp == 0x2029) {
+                //  Valid JSON either way, but JavaScript before ES2019
+                //  treats them as line ends: escape them for pages that
+                //  embed frames in scripts.
+                piece = cp == 0x2028 ? "\\u2028" : "\\u2029";
+                piece_len = 6;
+                i += seq;
+            }
+            else {
+                piece = (const char *) p + i;
+                piece_len = seq;
+                i += seq;
+            }
         }
+        if (w)
+            memcpy (w + written, piece, piece_len);
+        written += piece_len;
     }
-    if (hp_buf_putc (out, '"'))
-        goto fail;
+    return written;
+}
+
+int
+hp_json_put_string (hp_buf_t *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    //  One pass when the worst case fits the buffer's limit; otherwise a
+    //  counting pass first, so a string that fits exactly is not refused.
+    size_t room = n <= (SIZE_MAX - 2) / 6 ? 6 * n : SIZE_MAX;
+    if (room == SIZE_MAX || hp_buf_reserve (out, room + 2)) {
+        room = s_escape (NULL, p, n);
+        if (hp_buf_reserve (out, room + 2))
+            return -1;
+    }
+    char *w = out->data + out->len;
+    *w++ = '"';
+    w += s_escape (w, p, n);
+    *w++ = '"';
+    out->len = (size_t) (w - out->data);
     return 0;
-fail:
-    out->len = mark;
-    return -1;
 }
 
 static int

@@ -346,6 +346,13 @@ test_output_limit (void **state)
     assert_int_equal (hp_json_put_string (&out, "abcd", 4), -1);
     assert_int_equal (out.len, 0);
     hp_buf_free (&out);
+    //  A string whose escaped form fits the limit exactly is accepted,
+    //  though its worst case (6 bytes per input byte) would not fit.
+    hp_buf_init (&out, 10);
+    assert_int_equal (hp_json_put_string (&out, "\n\x01", 2), 0);
+    assert_int_equal (out.len, 10);
+    assert_memory_equal (out.data, "\"\\n\\u0001\"", 10);
+    hp_buf_free (&out);
     msgpack_unpacked_destroy (&u);
 }
 
