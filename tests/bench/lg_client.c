@@ -63,6 +63,16 @@ lg_now_ns (void)
     return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 }
 
+uint64_t
+lg_shared_events (const volatile lg_shared_t *self)
+{
+    uint64_t total = 0;
+    int procs = self->procs < LG_PROCS_MAX ? self->procs : LG_PROCS_MAX;
+    for (int i = 0; i < procs; i++)
+        total += self->child[i].events;
+    return total;
+}
+
 static void
 s_user (const ctx_t *ctx, const conn_t *c, char *out, size_t cap)
 {

@@ -43,6 +43,19 @@ typedef struct {
     lg_hist_t connect;           /* connect() -> ready */
 } lg_stats_t;
 
+/* The memory a run shares between its processes: the parent's stop flag and
+ * each child's counters. With --stats-file it is a file mapping, so a
+ * producer can read how many events were delivered (closed-loop flow). */
+#define LG_PROCS_MAX 32
+typedef struct {
+    volatile int stop;
+    int procs;
+    lg_stats_t child[LG_PROCS_MAX];
+} lg_shared_t;
+
+/* Events delivered so far across every process of a run. */
+uint64_t lg_shared_events (const volatile lg_shared_t *self);
+
 /* Runs clients [first, first + count) until *stop is set or connect_timeout_s
  * passes without them all being ready (the stragglers count as failed).
  * Returns 0, or -1 when it could not start at all. */

@@ -10,6 +10,7 @@
 #include "lg_client.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,12 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROCS_MAX 32
-
-typedef struct {
-    volatile int stop;
-    lg_stats_t child[PROCS_MAX];
-} shared_t;
+#define PROCS_MAX LG_PROCS_MAX
+typedef lg_shared_t shared_t;
 
 static shared_t *g_shared;     /* set once before fork; signal handlers use it */
 
@@ -56,7 +53,8 @@ s_usage (void)
         "  --idle S           stop S seconds after the last event (once one came)\n"
         "  --max-time S       hard stop (default 600)\n"
         "  --per-source N     clients per 127.0.0.x source (default 10000)\n"
-        "  --label L          copied into the JSON output\n");
+        "  --label L          copied into the JSON output\n"
+        "  --stats-file F     share the counters through file F (producer --window)\n");
 }
 
 static int
@@ -171,14 +169,14 @@ main (int argc, char **argv)
     int clients = 100, procs = 0;
     double connect_timeout = 60, duration = 0, idle = 0, max_time = 600;
     unsigned long long expect = 0;
-    const char *label = "", *path = NULL;
+    const char *label = "", *path = NULL, *stats_file = NULL;
     static struct option longopts[] = {
         {"mode", 1, 0, 'm'}, {"target", 1, 0, 't'}, {"clients", 1, 0, 'n'},
         {"procs", 1, 0, 'p'}, {"path", 1, 0, 'P'}, {"secret", 1, 0, 's'},
         {"user-prefix", 1, 0, 'u'}, {"concurrency", 1, 0, 'c'},
         {"connect-timeout", 1, 0, 'T'}, {"duration", 1, 0, 'd'},
         {"expect", 1, 0, 'e'}, {"idle", 1, 0, 'i'}, {"max-time", 1, 0, 'M'},
-        {"per-source", 1, 0, 'S'}, {"label", 1, 0, 'l'}, {"help", 0, 0, 'h'},
+        {"per-source", 1, 0, 'S'}, {"label", 1, 0, 'l'}, {"stats-file", 1, 0, 'F'}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
@@ -208,6 +206,7 @@ main (int argc, char **argv)
         case 'M': max_time = atof (optarg); break;
         case 'S': o.per_source = atoi (optarg); break;
         case 'l': label = optarg; break;
+        case 'F': stats_file = optarg; break;
         default: s_usage (); return opt == 'h' ? 0 : 2;
         }
     }
@@ -235,13 +234,22 @@ main (int argc, char **argv)
             fprintf (stderr, "loadgen: warning: %d clients per process over the fd limit %llu\n",
                      clients / procs, (unsigned long long) rl.rlim_cur);
     }
+    int fd = -1;
+    if (stats_file) {
+        fd = open (stats_file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || ftruncate (fd, sizeof (shared_t)) != 0) {
+            perror ("loadgen: stats file");
+            return 1;
+        }
+    }
     g_shared = mmap (NULL, sizeof (shared_t), PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+                     MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
     if (g_shared == MAP_FAILED) {
         perror ("loadgen: mmap");
         return 1;
     }
     memset (g_shared, 0, sizeof *g_shared);
+    g_shared->procs = procs;
     struct sigaction sa = { .sa_handler = s_on_signal };
     sigaction (SIGINT, &sa, NULL);
     sigaction (SIGTERM, &sa, NULL);

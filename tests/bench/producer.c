@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+#include <sys/mman.h>
+#include "lg_client.h"
 
 #define CONNS_MAX 64
 #define OUT_CAP (256 * 1024)
@@ -40,6 +42,8 @@ typedef struct {
     int users, to_count, seq, pad, conns, pipeline, hwm;
     double rate, duration;
     long long count;
+    long long window;            /* max events sent but not yet delivered */
+    const volatile lg_shared_t *stats;   /* loadgen's counters, for window */
 } p_opts_t;
 
 typedef struct {
@@ -91,6 +95,16 @@ s_due (const p_opts_t *o, double start)
     return o->count > 0 && due > o->count ? o->count : due;
 }
 
+/* Closed-loop flow: with --window, an event may start only while fewer
+ * than window deliveries are outstanding (sent recipients - delivered). */
+static int
+s_window_full (const p_opts_t *o, long long requests)
+{
+    if (o->window <= 0 || !o->stats)
+        return 0;
+    return requests - (long long) lg_shared_events (o->stats) >= o->window;
+}
+
 static int
 s_finished (const p_opts_t *o, long long events, double start)
 {
@@ -128,7 +142,7 @@ s_run_zmq (const p_opts_t *o, p_result_t *r)
     double start = s_mono ();
     while (!s_finished (o, r->events, start)) {
         long long due = s_due (o, start);
-        if (r->events >= due) {
+        if (r->events >= due || s_window_full (o, r->requests)) {
             s_pause ();
             continue;
         }
@@ -303,7 +317,8 @@ s_run_http (const p_opts_t *o, p_result_t *r)
         for (int i = 0; i < o->conns && !finished; i++) {
             hconn_t *c = &conns[i];
             while (c->inflight < o->pipeline && c->out_len + 1024 + (size_t) o->pad < OUT_CAP) {
-                if (slot == 0 && (r->events >= due || s_finished (o, r->events, start)))
+                if (slot == 0 && (r->events >= due || s_finished (o, r->events, start)
+                                  || s_window_full (o, r->requests)))
                     break;
                 if (slot == 0)
                     ts = s_now_ns ();
@@ -387,7 +402,9 @@ main (int argc, char **argv)
         {"seq", 0, 0, 'q'}, {"to-count", 1, 0, 'k'}, {"rate", 1, 0, 'r'},
         {"count", 1, 0, 'c'}, {"duration", 1, 0, 'd'}, {"pad", 1, 0, 'p'},
         {"event", 1, 0, 'e'}, {"conns", 1, 0, 'C'}, {"pipeline", 1, 0, 'w'},
-        {"user-prefix", 1, 0, 'U'}, {"hwm", 1, 0, 'H'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"user-prefix", 1, 0, 'U'}, {"hwm", 1, 0, 'H'}, {"window", 1, 0, 'W'},
+        {"stats-file", 1, 0, 'F'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    const char *stats_file = NULL;
     int opt;
     while ((opt = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
@@ -411,12 +428,16 @@ main (int argc, char **argv)
         case 'w': o.pipeline = atoi (optarg); break;
         case 'U': o.prefix = optarg; break;
         case 'H': o.hwm = atoi (optarg); break;
+        case 'W': o.window = atoll (optarg); break;
+        case 'F': stats_file = optarg; break;
         default:
             fprintf (stderr,
                 "usage: producer --mode zmq|socketio|herald-http|nchan --target EP|HOST:PORT\n"
                 "  [--users N] [--seq] [--to-count K] [--rate EV/S (0 = as fast as accepted)]\n"
                 "  [--count N] [--duration S] [--pad BYTES] [--event NAME]\n"
-                "  [--conns C] [--pipeline W] [--user-prefix S] [--hwm N]\n");
+                "  [--conns C] [--pipeline W] [--user-prefix S] [--hwm N]\n"
+                "  [--window N --stats-file F]  at most N deliveries outstanding, read\n"
+                "                               from a loadgen --stats-file\n");
             return opt == 'h' ? 0 : 2;
         }
     }
@@ -425,6 +446,16 @@ main (int argc, char **argv)
         || o.to_count > 10000) {
         fprintf (stderr, "producer: need --count or --duration; check the limits\n");
         return 2;
+    }
+    if (stats_file) {
+        int fd = open (stats_file, O_RDONLY);
+        void *m = fd < 0 ? MAP_FAILED
+                : mmap (NULL, sizeof (lg_shared_t), PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) {
+            fprintf (stderr, "producer: cannot map %s\n", stats_file);
+            return 2;
+        }
+        o.stats = m;
     }
     p_result_t r = { 0 };
     double start = s_mono ();
