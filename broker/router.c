@@ -75,14 +75,18 @@ hb_router_destroy (hb_router_t **self_p)
     *self_p = NULL;
 }
 
-/* [topic][header][body]; body is shared by reference. Returns 0 or -1. */
+/* [topic][header][body]; body is shared by reference, or handed over
+ * outright when `last` (saving the shared refcount for the common case of
+ * one recipient). Returns 0 or -1. */
 static int
 s_publish (hb_router_t *self, const char *topic, size_t topic_len,
-           const unsigned char *header, zmq_msg_t *body)
+           const unsigned char *header, zmq_msg_t *body, bool last)
 {
     if (zmq_send (self->xpub, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1;
     zmq_send (self->xpub, header, HP_WIRE_HEADER_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (last)
+        return zmq_msg_send (body, self->xpub, ZMQ_DONTWAIT) < 0 ? -1 : 0;
     zmq_msg_t copy;
     zmq_msg_init (&copy);
     zmq_msg_copy (&copy, body);
@@ -151,7 +155,7 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
             result->first_online = online;
         if (online || !exact) {
             size_t topic_len = hp_topic_user (topic, key->ptr, key->len);
-            if (topic_len && s_publish (self, topic, topic_len, header, &body) == 0) {
+            if (topic_len && s_publish (self, topic, topic_len, header, &body, i + 1 == n) == 0) {
                 if (online)
                     m->messages_published++;
             }
@@ -159,7 +163,7 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
         if (!online)
             hb_undelivered_send (self->undelivered, key->ptr, key->len);
     }
-    zmq_msg_close (&body);
+    zmq_msg_close (&body);   /* a no-op when the last send took it */
     return HP_ENV_OK;
 }
 
