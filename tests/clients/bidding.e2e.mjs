@@ -153,7 +153,7 @@ async function main() {
   await carol.getByTestId('choose-v1').click();
   await sees(carol, 'waiting', 'Waiting for v1 to confirm', 'the customer waits for v1');
   await sees(v1, 'chosen', 'carol chose your bid of $105.00', 'v1 is told at once that its bid was chosen');
-  await v1.screenshot({ path: path.join(OUT, 'vendor-v1-chosen.png') });
+  await v1.screenshot({ path: path.join(OUT, 'vendor-v1-chosen.png'), animations: 'disabled' });
   await v1.getByTestId('confirm').click();
   await sees(v1, 'confirmed', 'You confirmed this order', 'v1 sees its confirmation');
   await sees(carol, 'confirmed', 'Confirmed by v1 at $105.00', 'the customer sees the confirmation live');
@@ -166,7 +166,7 @@ async function main() {
 
   for (const [name, page] of [['customer-carol', carol], ['vendor-v1', v1], ['vendor-v2', v2]]) {
     await page.evaluate(() => { document.getElementById('toast').style.display = 'none'; }); // transient
-    await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+    await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true, animations: 'disabled' });
   }
   ok(`screenshots saved in ${OUT}`);
 }

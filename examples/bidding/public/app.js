@@ -77,12 +77,13 @@ function addFeed(kind, text, key) {
   feed.unshift({ kind, text, key, at: Date.now() });
   feed = feed.slice(0, FEED_MAX);
   try { sessionStorage.setItem(FEED_KEY, JSON.stringify(feed)); } catch (e) { /* storage full: keep in memory */ }
-  renderFeed();
+  renderFeed(1);
 }
 
-function renderFeed() {
+// Only the `fresh` newest items animate in, so adding one does not flash the rest.
+function renderFeed(fresh = 0) {
   const list = document.getElementById('feed');
-  list.replaceChildren(...feed.map((f) => h('li', { class: f.kind === 'note' || f.kind === 'mine' ? f.kind : 'event', 'data-kind': f.kind },
+  list.replaceChildren(...feed.map((f, i) => h('li', { class: `${f.kind === 'note' || f.kind === 'mine' ? f.kind : 'event'}${i < fresh ? ' fresh' : ''}`, 'data-kind': f.kind },
     h('span', { class: 'icon', 'aria-hidden': 'true' }, ICONS[f.kind] || '•'),
     h('span', { class: 'text' }, f.text),
     h('time', {}, new Date(f.at).toLocaleTimeString()))));
