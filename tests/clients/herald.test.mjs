@@ -93,7 +93,7 @@ test('reconnects after the gateway is killed and restarted, resuming without los
   }
 });
 
-test('a token function is called again on every reconnect', async () => {
+test('after a gateway shutdown (1001) a token function is called again for the reconnect', async () => {
   const user = fresh('tess');
   let calls = 0;
   const token = async () => {
@@ -105,7 +105,10 @@ test('a token function is called again on every reconnect', async () => {
   try {
     await waitUntil(() => log.connect.length === 1, 'connect');
     assert.equal(calls, 1, 'the token function is called for the first connection');
-    await gateway.kill();
+    await gateway.stop(); // SIGTERM: the gateway closes its connections with 1001
+    await waitUntil(() => log.disconnect.length >= 1, 'disconnect on gateway shutdown');
+    assert.equal(log.disconnect[0].code, 1001, 'a gateway shutting down closes with 1001');
+    assert.equal(log.disconnect[0].reconnect, true, '1001 means reconnect elsewhere');
     gateway = await startGateway(broker, { port: gateway.port });
     await waitUntil(() => log.connect.length === 2, 'reconnect', 20000);
     assert.ok(calls >= 2, `the token function was called again for the reconnect (${calls} calls)`);
@@ -137,6 +140,28 @@ test('an invalid token string stops reconnecting; a token function keeps trying'
     fn.close();
   }
   assert.equal(Counting.count, 1, 'the fixed bad token opened exactly one socket');
+});
+
+test('an expired token: a string stops with 4002, a function fetches a fresh one and connects', async () => {
+  const user = fresh('exp');
+  const fixed = connect(gateway.url, { token: makeToken(user, { ttl: -10 }), WebSocket, ...FAST });
+  const flog = record(fixed, []);
+  await waitUntil(() => flog.disconnect.length === 1, 'close for the expired token');
+  assert.equal(flog.disconnect[0].code, 4002, 'the gateway closed with 4002 (expired)');
+  assert.equal(flog.disconnect[0].reconnect, false, 'an expired fixed token is not retried');
+
+  let calls = 0;
+  const h = connect(gateway.url, {
+    token: () => (++calls === 1 ? makeToken(user, { ttl: -10 }) : makeToken(user)), WebSocket, ...FAST,
+  });
+  const log = record(h, []);
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect with the refreshed token');
+    assert.equal(log.disconnect[0].code, 4002, 'the first, expired token was refused');
+    assert.equal(calls, 2, 'the function was called once more and its fresh token accepted');
+  } finally {
+    h.close();
+  }
 });
 
 test('close() stops reconnecting, also while a reconnect is pending', async () => {
