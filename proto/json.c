@@ -171,6 +171,8 @@ s_put_base64 (hp_buf_t *out, const unsigned char *p, size_t n)
 {
     static const char alphabet [] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (n == 0)
+        return 0;           //  out->data may still be NULL: no pointer math
     if (n > (SIZE_MAX - 3) / 4 * 3 || hp_buf_reserve (out, (n + 2) / 3 * 4))
         return -1;
     char *w = out->data + out->len;

@@ -250,6 +250,7 @@ test_non_string_keys (void **state)
     assert_string_equal (CONVERT ("\x81\x81\xa1" "a" "\x01\x02"), "{\"{\\\"a\\\":1}\":2}");
     //  bin and ext keys are their base64 text, unquoted inside the key.
     assert_string_equal (CONVERT ("\x81\xc4\x01\x01\x00"), "{\"AQ==\":0}");
+    assert_string_equal (CONVERT ("\x81\xc4\x00\x00"), "{\"\":0}");   //  empty bin key
     assert_string_equal (CONVERT ("\x81\xd4\x01\xff\x00"), "{\"/w==\":0}");
     msgpack_packer *pk = s_pack_begin ();
     msgpack_pack_map (pk, 1);
