@@ -118,6 +118,8 @@ async function main() {
   await bid(v2, 135, 'Includes gift boxes');
   await sees(carol, 'bid-v2', '$135.00', "the customer sees v2's bid of $135.00 live");
   await sees(carol, 'feed', 'v2 bid $135.00', "the customer's activity lists v2's bid");
+  await carol.screenshot({ path: path.join(OUT, 'customer-carol-bids.png'), animations: 'disabled' });
+  await v2.screenshot({ path: path.join(OUT, 'vendor-v2-bid.png'), animations: 'disabled' });
 
   // 3. The customer asks every bidder to negotiate.
   const ask = async (text) => {
