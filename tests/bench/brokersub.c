@@ -58,6 +58,9 @@ main (int argc, char **argv)
     void *sub = zmq_socket (ctx, ZMQ_SUB);
     int hwm = 0;                 /* no drop on our side: we measure the broker */
     zmq_setsockopt (sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    /* Subscriptions travel through the SUB's outgoing pipe; at the default
+     * SNDHWM of 1,000 libzmq silently drops the ones past it. */
+    zmq_setsockopt (sub, ZMQ_SNDHWM, &hwm, sizeof hwm);
     if (zmq_connect (sub, endpoint) != 0) {
         fprintf (stderr, "brokersub: connect %s: %s\n", endpoint, zmq_strerror (errno));
         return 1;
