@@ -21,7 +21,8 @@ from harness import (Broker, Gateway, Producer, http_get, make_token, wait_until
 QUEUE_BYTES = 256 * 1024    # the gateway's per-connection bound in this test
 PAYLOAD = 8 * 1024          # bytes of data per event
 N = 3000                    # ~24 MiB pushed: far beyond the bound and socket buffers
-BATCH = 100                 # the producer waits for the normal client per batch
+BATCH = 10                  # per batch (80 KiB, well under the bound) the producer
+                            # waits for the normal client, which must never hit 1013
 RSS_GROWTH_MAX = 16 * 1024 * 1024
 
 
