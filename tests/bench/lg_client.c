@@ -1,6 +1,6 @@
 /* lg_client.c -- one load-generator process: N WebSocket clients on one epoll.
  *
- * Memory per client is one fixed conn_t (~450 bytes: the frame parser keeps
+ * Memory per client is one fixed conn_t (576 bytes: the frame parser keeps
  * only a header and the first LG_WS_HEAD payload bytes). Reads go through
  * one 64 KiB buffer per process; nothing is allocated per message. */
 #define _GNU_SOURCE
