@@ -18,6 +18,9 @@
 #define HT_TIMEOUT_DEFAULT  5           /* seconds to wait for the broker */
 #define HT_LINE_MAX         (1024 * 1024)   /* longest stdin line accepted */
 #define HT_ERR_MAX          256
+/* The broker refuses envelopes nesting over 32 containers, the envelope map
+ * included (proto/PROTOCOL.md), so data may nest 31. */
+#define HT_DATA_DEPTH_MAX   31
 
 enum { EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
 
@@ -130,19 +133,20 @@ s_envelope_pack (const json_t *spec, msgpack_sbuffer *sbuf, char *err, size_t er
     size_t fields = 2 + (data != NULL) + (id != NULL) + (ttl != NULL);
     int rc = msgpack_pack_map (&pk, fields);
     rc |= msgpack_pack_str_with_body (&pk, "event", 5);
-    rc |= ht_json_pack (&pk, event);
+    rc |= ht_json_pack (&pk, event, 0);
     rc |= msgpack_pack_str_with_body (&pk, "to", 2);
-    rc |= ht_json_pack (&pk, to);
+    rc |= ht_json_pack (&pk, to, 1);
     if (data) {
         rc |= msgpack_pack_str_with_body (&pk, "data", 4);
-        if (ht_json_pack (&pk, data) != 0) {
-            snprintf (err, errlen, "data is nested deeper than %d levels", HT_JSON_DEPTH_MAX);
+        if (ht_json_pack (&pk, data, HT_DATA_DEPTH_MAX) != 0) {
+            snprintf (err, errlen, "data nests more than %d arrays/objects; the broker "
+                      "would refuse it", HT_DATA_DEPTH_MAX);
             return -1;
         }
     }
     if (id) {
         rc |= msgpack_pack_str_with_body (&pk, "id", 2);
-        rc |= ht_json_pack (&pk, id);
+        rc |= ht_json_pack (&pk, id, 0);
     }
     if (ttl) {
         rc |= msgpack_pack_str_with_body (&pk, "ttl", 3);

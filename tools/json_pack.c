@@ -3,10 +3,11 @@
 
 #include "json_pack.h"
 
+/* depth_left: how many more arrays/objects may open below this point. */
 static int
-s_pack (msgpack_packer *pk, const json_t *value, int depth)
+s_pack (msgpack_packer *pk, const json_t *value, int depth_left)
 {
-    if (depth > HT_JSON_DEPTH_MAX)
+    if ((json_is_object (value) || json_is_array (value)) && depth_left-- <= 0)
         return -1;
     switch (json_typeof (value)) {
         case JSON_OBJECT: {
@@ -19,7 +20,7 @@ s_pack (msgpack_packer *pk, const json_t *value, int depth)
                 size_t len = strlen (key);
                 if (msgpack_pack_str (pk, len) != 0
                 ||  msgpack_pack_str_body (pk, key, len) != 0
-                ||  s_pack (pk, member, depth + 1) != 0)
+                ||  s_pack (pk, member, depth_left) != 0)
                     return -1;
             }
             return 0;
@@ -29,7 +30,7 @@ s_pack (msgpack_packer *pk, const json_t *value, int depth)
             if (msgpack_pack_array (pk, size) != 0)
                 return -1;
             for (size_t i = 0; i < size; i++)
-                if (s_pack (pk, json_array_get (value, i), depth + 1) != 0)
+                if (s_pack (pk, json_array_get (value, i), depth_left) != 0)
                     return -1;
             return 0;
         }
@@ -55,7 +56,7 @@ s_pack (msgpack_packer *pk, const json_t *value, int depth)
 }
 
 int
-ht_json_pack (msgpack_packer *pk, const json_t *value)
+ht_json_pack (msgpack_packer *pk, const json_t *value, int max_depth)
 {
-    return s_pack (pk, value, 1);
+    return s_pack (pk, value, max_depth);
 }

@@ -112,6 +112,7 @@ class ShellWalkThrough(unittest.TestCase):
             (["--to", "alice", "--event", "x", "--ttl", "soon"], "ttl"),
             (["--to", "alice", "--event", "x", "--id", "i" * 129], "id"),
             (["--to", "alice", "--event", "e" * 65], "event"),
+            (["--to", "alice", "--event", "x", "--data", "[" * 32 + "]" * 32], "nests"),
             (["--bogus"], "--bogus"),
             (["-", "--to", "alice"], "stdin"),
             ([], "Usage"),
@@ -125,6 +126,18 @@ class ShellWalkThrough(unittest.TestCase):
             self.assertEqual(self.push("--to", "alice", "--event", "sentinel").returncode, 0)
             [ev] = await ws_recv_events(ws, 1)
             self.assertEqual(ev["event"], "sentinel", "refused commands sent nothing")
+            await ws.close()
+        asyncio.run(body())
+
+    def test_push_deepest_data_the_broker_takes(self):
+        async def body():
+            ws, _ = await ws_connect(self.gateway.url, mint("alice"))
+            deep = "[" * 31 + "]" * 31
+            r = self.push("--to", "alice", "--event", "deep", "--data", deep)
+            self.assertEqual(r.returncode, 0, "data nesting 31 arrays is accepted: " + r.stderr)
+            [ev] = await ws_recv_events(ws, 1)
+            self.assertEqual(json.dumps(ev["data"], separators=(",", ":")), deep,
+                             "the deepest data PROTOCOL.md allows arrives whole")
             await ws.close()
         asyncio.run(body())
 
