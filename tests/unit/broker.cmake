@@ -2,3 +2,4 @@
 herald_unit_test(history herald_broker_core)
 herald_unit_test(presence herald_broker_core)
 herald_unit_test(http_body herald_broker_core)
+herald_unit_test(config herald_broker_core)

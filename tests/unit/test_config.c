@@ -1,0 +1,89 @@
+/* test_config.c -- broker flags, HERALD_* variables and their precedence. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static int
+s_load (hb_config_t *cfg, int argc, const char **argv)
+{
+    return hb_config_load (cfg, argc, (char **) argv);
+}
+
+/* Without flags or variables every setting has its documented default. */
+static void
+test_defaults (void **state)
+{
+    hb_config_t cfg;
+    const char *argv[] = { "herald-broker", NULL };
+    assert_int_equal (s_load (&cfg, 1, argv), 0);
+    assert_string_equal (cfg.ingest, "tcp://127.0.0.1:7401");
+    assert_string_equal (cfg.publish, "tcp://127.0.0.1:7402");
+    assert_string_equal (cfg.control, "tcp://127.0.0.1:7403");
+    assert_string_equal (cfg.undelivered, "tcp://127.0.0.1:7404");
+    assert_string_equal (cfg.http_host, "127.0.0.1");
+    assert_int_equal (cfg.http_port, 7480);
+    assert_int_equal (cfg.max_event_bytes, 65536);
+    assert_int_equal (cfg.history_events, 100);
+    assert_int_equal (cfg.history_bytes, 64 << 20);
+}
+
+/* A variable sets a value; a flag wins over the variable. */
+static void
+test_env_and_flag_precedence (void **state)
+{
+    hb_config_t cfg;
+    setenv ("HERALD_HISTORY_EVENTS", "7", 1);
+    setenv ("HERALD_INGEST", "tcp://127.0.0.1:9999", 1);
+    const char *plain[] = { "herald-broker", NULL };
+    assert_int_equal (s_load (&cfg, 1, plain), 0);
+    assert_int_equal (cfg.history_events, 7);
+    assert_string_equal (cfg.ingest, "tcp://127.0.0.1:9999");
+    const char *flags[] = { "herald-broker", "--history-events", "9", "--http", "[::1]:8080", NULL };
+    assert_int_equal (s_load (&cfg, 5, flags), 0);
+    assert_int_equal (cfg.history_events, 9);
+    assert_string_equal (cfg.http_host, "::1");
+    assert_int_equal (cfg.http_port, 8080);
+    unsetenv ("HERALD_HISTORY_EVENTS");
+    unsetenv ("HERALD_INGEST");
+}
+
+/* Bad numbers, ports, unknown flags and stray arguments are refused. */
+static void
+test_refusals (void **state)
+{
+    hb_config_t cfg;
+    const char *zero[] = { "b", "--history-events", "0", NULL };
+    assert_int_equal (s_load (&cfg, 3, zero), -1);
+    const char *junk[] = { "b", "--max-event-bytes", "12k", NULL };
+    assert_int_equal (s_load (&cfg, 3, junk), -1);
+    const char *port[] = { "b", "--http", "127.0.0.1:70000", NULL };
+    assert_int_equal (s_load (&cfg, 3, port), -1);
+    const char *noport[] = { "b", "--http", "127.0.0.1", NULL };
+    assert_int_equal (s_load (&cfg, 3, noport), -1);
+    const char *unknown[] = { "b", "--bogus", NULL };
+    assert_int_equal (s_load (&cfg, 2, unknown), -1);
+    const char *stray[] = { "b", "stray", NULL };
+    assert_int_equal (s_load (&cfg, 2, stray), -1);
+    setenv ("HERALD_HISTORY_BYTES", "lots", 1);
+    const char *plain[] = { "b", NULL };
+    assert_int_equal (s_load (&cfg, 1, plain), -1);
+    unsetenv ("HERALD_HISTORY_BYTES");
+    const char *help[] = { "b", "--help", NULL };
+    assert_int_equal (s_load (&cfg, 2, help), 1);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_defaults),
+        cmocka_unit_test (test_env_and_flag_precedence),
+        cmocka_unit_test (test_refusals),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
