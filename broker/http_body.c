@@ -7,9 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* JSON nested deeper than this is refused here, with a clear reason, rather
- * than by the JSON frame builder later (the envelope adds one level). */
-#define S_DEPTH_MAX 60
+/* The envelope may nest 32 containers, its own map included (PROTOCOL.md),
+ * so data may nest 31. Deeper JSON is refused here with a clear reason
+ * rather than as not_msgpack by the router. */
+#define S_DEPTH_MAX 31
 
 static int
 s_hex (int c)
@@ -66,10 +67,11 @@ s_pack_str (msgpack_packer *pk, const char *s, size_t n)
     msgpack_pack_str_body (pk, s, n);
 }
 
+/* depth: how many containers enclose v within data (0 for data itself). */
 static int
 s_pack_json (msgpack_packer *pk, const json_t *v, int depth)
 {
-    if (depth > S_DEPTH_MAX)
+    if ((json_is_object (v) || json_is_array (v)) && depth + 1 > S_DEPTH_MAX)
         return -1;
     switch (json_typeof (v)) {
         case JSON_OBJECT: {
@@ -205,7 +207,7 @@ hb_http_body_envelope (hp_buf_t *out, const char *event, size_t event_len,
     s_pack_str (&pk, "data", 4);
     int rc = 0;
     if (data) {
-        rc = s_pack_json (&pk, data, 1);
+        rc = s_pack_json (&pk, data, 0);
         json_decref (data);
         if (rc != 0)
             *why = "body nests too deep";

@@ -116,6 +116,13 @@ class BrokerHttpTest(unittest.TestCase):
         self.assertIsNone(event["data"])
         sub.close()
 
+    def test_deepest_allowed_body_is_accepted(self):
+        status, reply = self.post("bid", "alice", b"[" * 31 + b"]" * 31)
+        # proves: data nesting 31 containers (the documented limit) passes the
+        # HTTP side and the router, and one more level is a 400
+        self.assertEqual(status, 404, reply)
+        self.assertEqual(self.post("bid", "alice", b"[" * 32 + b"]" * 32)[0], 400)
+
     def test_bad_requests_are_400_and_counted(self):
         cases = [
             ("bad event name", "bid now", "alice", b"{}", "application/json"),

@@ -83,6 +83,15 @@ test_refusals (void **state)
     hp_buf_reset (&out);
     assert_int_equal (hb_http_body_envelope (&out, "e", 1, "u", 1, "application/json", deep, 300, &why), -1);
     assert_non_null (why);
+    /* 31 nested arrays is the most data may hold; 32 is refused */
+    memset (deep, '[', 31);
+    memset (deep + 31, ']', 31);
+    hp_buf_reset (&out);
+    assert_int_equal (hb_http_body_envelope (&out, "e", 1, "u", 1, "application/json", deep, 62, &why), 0);
+    memset (deep, '[', 32);
+    memset (deep + 32, ']', 32);
+    hp_buf_reset (&out);
+    assert_int_equal (hb_http_body_envelope (&out, "e", 1, "u", 1, "application/json", deep, 64, &why), -1);
     hp_buf_free (&out);
 }
 
