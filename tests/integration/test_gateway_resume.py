@@ -1,0 +1,192 @@
+"""test_gateway_resume.py -- a client that reconnects with resume gets exactly
+the events it missed, on the same or another gateway, then live ones; a
+wrong epoch starts over; a broker restart sends a new welcome."""
+import asyncio
+import functools
+import json
+import threading
+import time
+import unittest
+
+from harness import (Broker, Gateway, Producer, make_token, wait_until, ws_connect,
+                     ws_recv_events)
+
+
+def run_async(cls):
+    """Runs each `async def test_*` in its own event loop with asyncio's debug
+    mode off (IsolatedAsyncioTestCase turns it on, which slows the websockets
+    client a hundredfold under load), then closes the sockets it opened."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def test(self):
+            async def body():
+                self.sockets = []
+                try:
+                    await fn(self)
+                finally:
+                    for ws in self.sockets:
+                        await ws.close()
+            asyncio.run(body())
+        return test
+    for name, fn in list(vars(cls).items()):
+        if name.startswith("test_") and asyncio.iscoroutinefunction(fn):
+            setattr(cls, name, wrap(fn))
+    return cls
+
+
+def unbounded_client_queue(ws):
+    """Lets the client's reader take frames past its default 32-message queue.
+    Without it, a close() with more unread events queued than that stalls in
+    python-websockets (the reader stops before the server's close reply) until
+    its 10 s close timeout, which says nothing about the gateway."""
+    ws.max_queue = 1 << 30
+
+
+async def recv_json(ws, timeout=5.0):
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+@run_async
+class GatewayResume(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # history deep enough for the whole stream test, so a reconnect
+        # never outruns it (that case is "recovered": false, tested apart)
+        cls.broker = Broker(history_events=5000)
+        try:
+            cls.gateway = Gateway(cls.broker)
+            cls.other = Gateway(cls.broker)
+        except Exception:
+            cls.broker.stop()
+            raise
+        cls.producer = Producer(cls.broker)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.producer.close()
+        cls.other.stop()
+        cls.gateway.stop()
+        cls.broker.stop()
+
+    def wait_offline(self, gateway, before_users):
+        wait_until(lambda: b"herald_gateway_users %d\n" % before_users in gateway.metrics(),
+                   what="the gateway dropped the closed connection's user")
+
+    async def away_and_back(self, user, back_gateway):
+        first, welcome = await ws_connect(self.gateway.url, make_token(user))
+        for i in range(3):
+            self.producer.send(user, "bid", {"i": i})
+        seen = await ws_recv_events(first, 3)
+        await first.close()
+        self.wait_offline(self.gateway, 0)
+        for i in range(3, 8):
+            self.producer.send(user, "bid", {"i": i})
+        # the broker has stored them once its offset passed the last one
+        wait_until(lambda: b"herald_broker_history_events" in self.broker.metrics(), what="broker metrics")
+        time.sleep(0)   # (no fixed wait: the resume request reaches the broker after these sends)
+        resume = {"epoch": welcome["epoch"], "offset": seen[-1]["offset"]}
+        again, welcome2 = await ws_connect(back_gateway.url, make_token(user), resume=resume)
+        self.assertTrue(welcome2["recovered"], "history covered the gap, so recovered is true")
+        self.assertEqual(welcome2["epoch"], welcome["epoch"], "same broker, same epoch")
+        missed = await ws_recv_events(again, 5)
+        self.assertEqual([e["data"]["i"] for e in missed], [3, 4, 5, 6, 7],
+                         "exactly the five missed events are replayed, in order")
+        self.assertEqual(missed[0]["offset"], seen[-1]["offset"] + 1, "the replay starts right after the resume offset")
+        self.producer.send(user, "bid", {"i": 8})
+        live = await ws_recv_events(again, 1)
+        self.assertEqual(live[0]["data"]["i"], 8, "then live events follow")
+        self.assertGreater(live[0]["offset"], missed[-1]["offset"], "live offsets continue after the replay")
+        await again.close()
+
+    async def test_resume_same_gateway(self):
+        await self.away_and_back("resume-same", self.gateway)
+
+    async def test_resume_other_gateway(self):
+        await self.away_and_back("resume-other", self.other)
+
+    async def test_wrong_epoch_is_not_recovered(self):
+        user = "resume-wrong-epoch"
+        self.producer.send(user, "old", {})
+        ws, welcome = await ws_connect(self.gateway.url, make_token(user),
+                                       resume={"epoch": "0123456789abcdef", "offset": 0})
+        self.assertFalse(welcome["recovered"], "a resume naming another epoch is not recovered")
+        self.assertNotEqual(welcome["epoch"], "0123456789abcdef", "the welcome carries the broker's epoch")
+        self.producer.send(user, "new", {})
+        first = (await ws_recv_events(ws, 1))[0]
+        self.assertEqual(first["event"], "new", "nothing from before the welcome is replayed")
+        self.assertGreater(first["offset"], welcome["offset"], "events follow the welcome's offset")
+        await ws.close()
+
+    async def test_continuous_stream_across_reconnects(self):
+        user = "resume-stream"
+        total = 1500
+        sent = threading.Event()
+
+        def produce():
+            producer = Producer(self.broker)
+            try:
+                for i in range(total):
+                    producer.send(user, "tick", {"i": i})
+                    if i % 50 == 0:
+                        time.sleep(0.005)   # pacing only, so reconnects happen mid-stream
+            finally:
+                producer.close()
+                sent.set()
+
+        ws, welcome = await ws_connect(self.gateway.url, make_token(user))
+        unbounded_client_queue(ws)
+        thread = threading.Thread(target=produce)
+        thread.start()
+        got = []
+        try:
+            gateways = [self.other, self.gateway, self.other, self.gateway]
+            for gw in gateways:
+                got += await ws_recv_events(ws, 150, timeout=30)
+                await ws.close()
+                ws, again = await ws_connect(gw.url, make_token(user),
+                                             resume={"epoch": welcome["epoch"], "offset": got[-1]["offset"]})
+                unbounded_client_queue(ws)
+                self.assertTrue(again["recovered"], "each reconnect is recovered")
+            got += await ws_recv_events(ws, total - len(got), timeout=60)
+        finally:
+            thread.join()
+            await ws.close()
+        offsets = [e["offset"] for e in got]
+        self.assertTrue(all(b > a for a, b in zip(offsets, offsets[1:])),
+                        "offsets strictly increase across four reconnects: no duplicate, no reordering")
+        self.assertEqual(len(got), total, "the count matches what was sent: no gap")
+        self.assertEqual([e["data"]["i"] for e in got], list(range(total)), "and they are the events sent, in order")
+
+
+@run_async
+class GatewayBrokerRestart(unittest.TestCase):
+    async def test_broker_restart_sends_new_welcome(self):
+        broker = Broker()
+        gateway = None
+        try:
+            gateway = Gateway(broker)
+            ws, welcome = await ws_connect(gateway.url, make_token("restart-user"))
+            producer = Producer(broker)
+            producer.send("restart-user", "before", {})
+            before = (await ws_recv_events(ws, 1))[0]
+            producer.close()
+            broker = broker.restart()
+            again = await recv_json(ws, timeout=15)
+            self.assertEqual(again["type"], "welcome", "a broker restart reaches the open connection as a new welcome")
+            self.assertFalse(again["recovered"], "with recovered false")
+            self.assertNotEqual(again["epoch"], welcome["epoch"], "and the new broker's epoch")
+            producer = Producer(broker)
+            producer.send("restart-user", "after", {})
+            after = (await ws_recv_events(ws, 1))[0]
+            producer.close()
+            self.assertEqual(after["event"], "after", "events of the new broker flow on the same connection")
+            self.assertGreater(after["offset"], again["offset"], "after the new welcome's offset")
+            await ws.close()
+        finally:
+            if gateway:
+                gateway.stop()
+            broker.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
