@@ -1,0 +1,4 @@
+# gateway unit tests (cmocka): modules of herald_gateway_core that run without a network.
+herald_unit_test(gateway_queue herald_gateway_core)
+herald_unit_test(gateway_auth herald_gateway_core)
+herald_unit_test(gateway_config herald_gateway_core)

@@ -1,0 +1,116 @@
+/* test_gateway_config.c -- gateway flags, HERALD_* variables, and the secret rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static gw_config_t s_cfg;
+
+static gw_config_result_t
+s_parse (int argc, char **argv)
+{
+    FILE *err = fopen ("/dev/null", "w");
+    gw_config_result_t r = gw_config_parse (&s_cfg, argc, argv, err);
+    fclose (err);
+    return r;
+}
+
+static int
+s_setup (void **state)
+{
+    unsetenv ("HERALD_SECRET");
+    unsetenv ("HERALD_SECRET_FILE");
+    unsetenv ("HERALD_LISTEN");
+    unsetenv ("HERALD_MAX_QUEUE_BYTES");
+    return 0;
+}
+
+/* Defaults match DESIGN.md when only the secret is given. */
+static void
+test_defaults (void **state)
+{
+    setenv ("HERALD_SECRET", "s3cret", 1);
+    char *argv[] = { "herald-gateway", NULL };
+    assert_int_equal (s_parse (1, argv), GW_CONFIG_RUN);
+    assert_string_equal (s_cfg.listen_host, "127.0.0.1");
+    assert_int_equal (s_cfg.listen_port, 7400);
+    assert_string_equal (s_cfg.broker, "tcp://127.0.0.1:7402");
+    assert_string_equal (s_cfg.control, "tcp://127.0.0.1:7403");
+    assert_int_equal (s_cfg.max_queue_bytes, 1024 * 1024);
+    assert_true (s_cfg.auth_timeout == 10.0);
+    assert_int_equal (s_cfg.secret_len, 6);
+    assert_memory_equal (s_cfg.secret, "s3cret", 6);
+    gw_config_clear (&s_cfg);
+    assert_int_equal (s_cfg.secret_len, 0);
+}
+
+/* A flag wins over its environment variable. */
+static void
+test_flag_wins (void **state)
+{
+    setenv ("HERALD_SECRET", "x", 1);
+    setenv ("HERALD_LISTEN", "127.0.0.2:9000", 1);
+    setenv ("HERALD_MAX_QUEUE_BYTES", "4096", 1);
+    char *argv[] = { "herald-gateway", "--listen", "127.0.0.3:9001", NULL };
+    assert_int_equal (s_parse (3, argv), GW_CONFIG_RUN);
+    assert_string_equal (s_cfg.listen_host, "127.0.0.3");
+    assert_int_equal (s_cfg.listen_port, 9001);
+    assert_int_equal (s_cfg.max_queue_bytes, 4096);
+}
+
+/* No secret, a bad value, an unknown flag: refused. --help is its own outcome. */
+static void
+test_refusals (void **state)
+{
+    char *none[] = { "herald-gateway", NULL };
+    assert_int_equal (s_parse (1, none), GW_CONFIG_ERROR);
+    setenv ("HERALD_SECRET", "x", 1);
+    char *port[] = { "herald-gateway", "--listen", "127.0.0.1:99999", NULL };
+    assert_int_equal (s_parse (3, port), GW_CONFIG_ERROR);
+    char *noport[] = { "herald-gateway", "--listen", "localhost", NULL };
+    assert_int_equal (s_parse (3, noport), GW_CONFIG_ERROR);
+    char *timeout[] = { "herald-gateway", "--auth-timeout", "-1", NULL };
+    assert_int_equal (s_parse (3, timeout), GW_CONFIG_ERROR);
+    char *unknown[] = { "herald-gateway", "--bogus", NULL };
+    assert_int_equal (s_parse (2, unknown), GW_CONFIG_ERROR);
+    char *help[] = { "herald-gateway", "--help", NULL };
+    assert_int_equal (s_parse (2, help), GW_CONFIG_HELP);
+}
+
+/* The secret file loses one trailing newline and wins over HERALD_SECRET. */
+static void
+test_secret_file (void **state)
+{
+    char path[] = "/tmp/gw-secret-XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, "from-file\r\n", 11), 11);
+    close (fd);
+    setenv ("HERALD_SECRET", "from-env", 1);
+    char *argv[] = { "herald-gateway", "--secret-file", path, NULL };
+    assert_int_equal (s_parse (3, argv), GW_CONFIG_RUN);
+    assert_int_equal (s_cfg.secret_len, 9);
+    assert_memory_equal (s_cfg.secret, "from-file", 9);
+    unlink (path);
+    assert_int_equal (s_parse (3, argv), GW_CONFIG_ERROR);   /* missing file */
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup (test_defaults, s_setup),
+        cmocka_unit_test_setup (test_flag_wins, s_setup),
+        cmocka_unit_test_setup (test_refusals, s_setup),
+        cmocka_unit_test_setup (test_secret_file, s_setup),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
