@@ -260,7 +260,13 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             bool chunked = lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
             if (has_len && strtoull (clen, NULL, 10) > S_DISCARD_MAX)
                 return -1;   /* not worth reading: close */
-            if ((has_len && strtoull (clen, NULL, 10) == 0) || (!has_len && !chunked))
+            if (chunked && !has_len) {
+                /* lws 4.1 does not decode chunked request bodies: say so and
+                 * close rather than wait for a body that never surfaces. */
+                s_respond_error (self, wsi, 400, "chunked bodies are not supported, send Content-Length");
+                return -1;
+            }
+            if (!has_len || strtoull (clen, NULL, 10) == 0)
                 return s_post_message (self, wsi, pss);   /* no body follows */
             return 0;   /* the body arrives in LWS_CALLBACK_HTTP_BODY */
         }

@@ -116,6 +116,19 @@ class BrokerHttpTest(unittest.TestCase):
         self.assertIsNone(event["data"])
         sub.close()
 
+    def test_chunked_body_is_refused_not_hung(self):
+        import http.client
+        port = int(self.broker.http.rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("POST", "/message/bid/alice", body=iter([b'{"a":', b"1}"]),
+                     headers={"Content-Type": "application/json"}, encode_chunked=True)
+        response = conn.getresponse()
+        # proves: a chunked body (which lws cannot decode) gets a prompt 400
+        # with a reason instead of a hung request
+        self.assertEqual(response.status, 400)
+        self.assertIn("Content-Length", json.loads(response.read())["error"])
+        conn.close()
+
     def test_deepest_allowed_body_is_accepted(self):
         status, reply = self.post("bid", "alice", b"[" * 31 + b"]" * 31)
         # proves: data nesting 31 containers (the documented limit) passes the
