@@ -261,10 +261,11 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             if (has_len && strtoull (clen, NULL, 10) > S_DISCARD_MAX)
                 return -1;   /* not worth reading: close */
             if (chunked && !has_len) {
-                /* lws 4.1 does not decode chunked request bodies: say so and
-                 * close rather than wait for a body that never surfaces. */
-                s_respond_error (self, wsi, 400, "chunked bodies are not supported, send Content-Length");
-                return -1;
+                /* lws 4.1 does not decode chunked request bodies: say so
+                 * rather than wait for a body that never surfaces. lws then
+                 * reads the chunk bytes as a bad next request and closes. */
+                return s_respond_error (self, wsi, 400,
+                                        "chunked bodies are not supported, send Content-Length");
             }
             if (!has_len || strtoull (clen, NULL, 10) == 0)
                 return s_post_message (self, wsi, pss);   /* no body follows */

@@ -96,7 +96,8 @@ class BrokerIngestTest(unittest.TestCase):
         code = self.broker.stop()
         # proves: the broker shut down cleanly on SIGTERM (status 0; under
         # AddressSanitizer a leak or error would make it non-zero)
-        self.assertEqual(code, 0, open(self.broker.log_path, errors="replace").read()[-2000:])
+        with open(self.broker.log_path, errors="replace") as log:
+            self.assertEqual(code, 0, log.read()[-2000:])
 
     def sub(self, *users):
         sub, epoch = subscribe(self.broker, *users)

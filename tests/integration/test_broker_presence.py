@@ -37,7 +37,8 @@ class BrokerPresenceTest(unittest.TestCase):
         code = self.broker.stop()
         # proves: the broker shut down cleanly on SIGTERM (status 0; under
         # AddressSanitizer a leak or error would make it non-zero)
-        self.assertEqual(code, 0, open(self.broker.log_path, errors="replace").read()[-2000:])
+        with open(self.broker.log_path, errors="replace") as log:
+            self.assertEqual(code, 0, log.read()[-2000:])
 
     def test_sync_carries_latest_offset(self):
         from harness import Producer
