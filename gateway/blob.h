@@ -2,6 +2,7 @@
 #ifndef HERALD_GW_BLOB_H
 #define HERALD_GW_BLOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,7 @@
 typedef struct {
     uint32_t refs;
     uint32_t len;        /* payload bytes after the headroom */
+    bool replay;         /* a resume replay frame, held by one queue only */
     uint64_t offset;     /* the event's offset; 0 for non-event frames */
     unsigned char *payload;   /* points past the headroom inside this allocation */
 } gw_blob_t;

@@ -12,6 +12,7 @@
  * session, so its size is bounded by --max-connections; buckets double when
  * the load passes 1 and never shrink (a few KB at most per 1,000 users). */
 #define GW_FANOUT_BUCKETS_MIN 64
+#define GW_RESUBSCRIBE_MAX 8
 
 struct gw_user {
     gw_user_t *next;            /* bucket chain */
@@ -193,8 +194,11 @@ gw_fanout_detach (gw_fanout_t *self, gw_user_t *user, gw_session_t *session)
 void
 gw_fanout_resubscribe (gw_fanout_t *self, gw_user_t *user)
 {
-    /* bounded: called at most once per waiting session per retry period */
-    if (self->upstream && user->subscriptions < UINT32_MAX
+    /* A few extra subscriptions are enough to recover a lost sync; past
+     * that the broker is down, and ZeroMQ re-sends the subscription (and the
+     * broker a sync) when it reconnects. The cap keeps the unsubscribe loop
+     * at removal short. */
+    if (self->upstream && user->subscriptions < GW_RESUBSCRIBE_MAX
     &&  gw_upstream_subscribe (self->upstream, user->name, user->len) == 0)
         user->subscriptions++;
 }

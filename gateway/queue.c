@@ -1,6 +1,7 @@
 /* queue.c -- a connection's bounded FIFO of outgoing frame references. */
 #include "queue.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 /* A ring of pointers; the capacity doubles on demand. The byte bound is the
@@ -15,6 +16,7 @@ struct gw_queue {
     unsigned head;     /* index of the oldest */
     unsigned count;
     size_t bytes;
+    size_t replay_bytes;    /* part of bytes that the bound does not count */
     size_t max_bytes;
 };
 
@@ -61,19 +63,35 @@ s_grow (gw_queue_t *self)
     return 0;
 }
 
-int
-gw_queue_push (gw_queue_t *self, gw_blob_t **blob_p)
+static int
+s_append (gw_queue_t *self, gw_blob_t **blob_p)
 {
     gw_blob_t *blob = *blob_p;
-    if (self->bytes + blob->len > self->max_bytes)
-        return -1;
     if (self->count == self->cap && s_grow (self) != 0)
         return -1;
     self->ring[(self->head + self->count) % self->cap] = blob;
     self->count++;
     self->bytes += blob->len;
+    if (blob->replay)
+        self->replay_bytes += blob->len;
     *blob_p = NULL;
     return 0;
+}
+
+int
+gw_queue_push (gw_queue_t *self, gw_blob_t **blob_p)
+{
+    if (self->bytes - self->replay_bytes + (*blob_p)->len > self->max_bytes)
+        return -1;
+    return s_append (self, blob_p);
+}
+
+int
+gw_queue_push_replay (gw_queue_t *self, gw_blob_t **blob_p)
+{
+    assert ((*blob_p)->refs == 1);
+    (*blob_p)->replay = true;
+    return s_append (self, blob_p);
 }
 
 gw_blob_t *
@@ -91,6 +109,8 @@ gw_queue_pop (gw_queue_t *self)
     self->head = (self->head + 1) % self->cap;
     self->count--;
     self->bytes -= blob->len;
+    if (blob->replay)
+        self->replay_bytes -= blob->len;
     return blob;
 }
 

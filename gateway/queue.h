@@ -21,6 +21,13 @@ void gw_queue_destroy (gw_queue_t **self_p);
  * the caller keeps its reference then. */
 int gw_queue_push (gw_queue_t *self, gw_blob_t **blob_p);
 
+/* Appends a resume replay frame (one reference, this queue's alone) without
+ * the byte bound: a replay is bounded by the broker's per-user history, and a
+ * client must be able to resume from a full one. Replay bytes still queued
+ * do not count against the bound for later pushes. Returns 0, or -1 on out
+ * of memory (the caller keeps its reference then). */
+int gw_queue_push_replay (gw_queue_t *self, gw_blob_t **blob_p);
+
 /* The oldest frame without removing it, or NULL when empty. */
 gw_blob_t *gw_queue_peek (const gw_queue_t *self);
 

@@ -61,12 +61,13 @@ s_timer (gw_session_t *self, lws_usec_t usec)
 /* --- queue helpers, keeping the queue_bytes gauge true ------------------ */
 
 static int
-s_enqueue (gw_session_t *self, gw_blob_t **blob_p)
+s_enqueue (gw_session_t *self, gw_blob_t **blob_p, bool replay)
 {
     if (!self->queue && !(self->queue = gw_queue_new (self->env->config->max_queue_bytes)))
         return -1;
     uint32_t len = (*blob_p)->len;
-    if (gw_queue_push (self->queue, blob_p) != 0)
+    if ((replay ? gw_queue_push_replay (self->queue, blob_p)
+                : gw_queue_push (self->queue, blob_p)) != 0)
         return -1;
     self->env->metrics->queue_bytes += len;
     return 0;
@@ -357,14 +358,20 @@ gw_session_on_sync (gw_session_t *self)
 
 /* Queues a frame or, past the bound, closes with 1013. Takes *blob_p. */
 static int
-s_push (gw_session_t *self, gw_blob_t **blob_p)
+s_push_frame (gw_session_t *self, gw_blob_t **blob_p, bool replay)
 {
-    if (s_enqueue (self, blob_p) == 0)
+    if (s_enqueue (self, blob_p, replay) == 0)
         return 0;
     gw_blob_release (blob_p);
     self->env->metrics->events_dropped_total[GW_DROP_SLOW_CONSUMER]++;
     gw_session_close (self, 1013);
     return -1;
+}
+
+static int
+s_push (gw_session_t *self, gw_blob_t **blob_p)
+{
+    return s_push_frame (self, blob_p, false);
 }
 
 /* Builds a welcome frame into a blob. NULL on out of memory. */
@@ -470,7 +477,7 @@ gw_session_on_resume_reply (gw_session_t *self, const hp_resume_reply_t *reply)
         if (offset <= last)
             continue;
         blob = gw_blob_new (json.ptr, json.len, offset);
-        rc = blob ? s_push (self, &blob) : -1;
+        rc = blob ? s_push_frame (self, &blob, true) : -1;
         if (rc == 0)
             last = offset;
     }

@@ -104,6 +104,28 @@ class GatewayResume(unittest.TestCase):
     async def test_resume_other_gateway(self):
         await self.away_and_back("resume-other", self.other)
 
+    async def test_replay_larger_than_queue_bound(self):
+        small = Gateway(self.broker, max_queue_bytes=64 * 1024)
+        try:
+            user = "resume-big-replay"
+            ws, welcome = await ws_connect(small.url, make_token(user))
+            self.producer.send(user, "first", {})
+            first = (await ws_recv_events(ws, 1))[0]
+            await ws.close()
+            self.wait_offline(small, 0)
+            for i in range(50):     # 50 x 4 KB: three times the connection's queue bound
+                self.producer.send(user, "bulky", {"i": i, "pad": "p" * 4000})
+            ws, again = await ws_connect(small.url, make_token(user),
+                                         resume={"epoch": welcome["epoch"], "offset": first["offset"]})
+            unbounded_client_queue(ws)
+            self.assertTrue(again["recovered"], "a full replay is recovered")
+            missed = await ws_recv_events(ws, 50)
+            self.assertEqual([e["data"]["i"] for e in missed], list(range(50)),
+                             "a replay bigger than --max-queue-bytes is delivered whole, not cut with 1013")
+            await ws.close()
+        finally:
+            small.stop()
+
     async def test_wrong_epoch_is_not_recovered(self):
         user = "resume-wrong-epoch"
         self.producer.send(user, "old", {})

@@ -80,6 +80,30 @@ test_queue_bound (void **state)
     gw_queue_destroy (&queue);
 }
 
+/* Replay frames pass the bound and do not count against later pushes; the
+ * allowance goes as they are written. */
+static void
+test_queue_replay_exempt (void **state)
+{
+    gw_queue_t *queue = gw_queue_new (10);
+    for (int i = 0; i < 3; i++) {
+        gw_blob_t *replay = gw_blob_new ("12345678", 8, (uint64_t) i + 1);
+        assert_int_equal (gw_queue_push_replay (queue, &replay), 0);
+    }
+    gw_blob_t *live = gw_blob_new ("12345678", 8, 4);
+    assert_int_equal (gw_queue_push (queue, &live), 0);      /* 8 live bytes <= 10 */
+    gw_blob_t *more = gw_blob_new ("123", 3, 5);
+    assert_int_equal (gw_queue_push (queue, &more), -1);     /* 11 live bytes > 10 */
+    assert_int_equal (gw_queue_bytes (queue), 32);
+    for (uint64_t expect = 1; expect <= 4; expect++) {
+        gw_blob_t *out = gw_queue_pop (queue);
+        assert_int_equal (out->offset, expect);
+        gw_blob_release (&out);
+    }
+    assert_int_equal (gw_queue_push (queue, &more), 0);
+    gw_queue_destroy (&queue);
+}
+
 /* Destroying a queue releases every reference it held; a shared blob lives
  * on in the other holder. */
 static void
@@ -134,6 +158,7 @@ main (void)
         cmocka_unit_test (test_blob_refcount),
         cmocka_unit_test (test_queue_fifo),
         cmocka_unit_test (test_queue_bound),
+        cmocka_unit_test (test_queue_replay_exempt),
         cmocka_unit_test (test_queue_destroy_releases),
         cmocka_unit_test (test_metrics_render),
     };
