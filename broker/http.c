@@ -98,10 +98,10 @@ s_bridge_call (hb_http_t *self, char kind, const void *payload, size_t len,
     int64_t deadline = s_now_ms () + S_BRIDGE_TIMEOUT_MS;
     for (;;) {
         long left = (long) (deadline - s_now_ms ());
-        if (left <= 0)
-            return -1;
+        if (left <= 0 || atomic_load (&self->stop))
+            return -1;   /* a stopping broker answers no more */
         zmq_pollitem_t item = { self->pair, 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll (&item, 1, left) <= 0)
+        if (zmq_poll (&item, 1, left < 100 ? left : 100) <= 0)
             continue;
         zmq_msg_init (reply);
         if (zmq_msg_recv (reply, self->pair, ZMQ_DONTWAIT) < 0) {
