@@ -296,9 +296,11 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     info.protocols = s_protocols;
     info.foreign_loops = foreign_loops;
     /* explicit vhost: lws 4.1 returns a context even when the default
-     * vhost cannot bind, so we create the vhost ourselves and check it */
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8
-                 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+     * vhost cannot bind, so we create the vhost ourselves and check it.
+     * No LWS_SERVER_OPTION_VALIDATE_UTF8: jansson refuses invalid UTF-8
+     * in the whole message, which closes with our documented 4000 rather
+     * than lws's 1007. */
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     if (!strchr (config->listen_host, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.user = self;

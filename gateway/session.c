@@ -262,7 +262,7 @@ int
 gw_session_on_receive (gw_session_t *self, const void *in, size_t len)
 {
     if (self->close_code)
-        return s_close_now (self, self->close_code);
+        return 0;       /* closing: the rest of what the peer sends is ignored */
     struct lws *wsi = self->wsi;
     if (lws_frame_is_binary (wsi)) {
         if (self->state == GW_AUTH_WAIT)
@@ -270,8 +270,13 @@ gw_session_on_receive (gw_session_t *self, const void *in, size_t len)
         return s_close_now (self, 4000);
     }
     size_t remaining = lws_remaining_packet_payload (wsi);
-    if (self->rx_len + len + remaining > GW_CLIENT_MESSAGE_MAX)
-        return s_close_now (self, 1009);
+    if (self->rx_len + len + remaining > GW_CLIENT_MESSAGE_MAX) {
+        /* Mid-frame, lws 4.1 does not send the close frame when RECEIVE
+         * returns -1 (the connection just hangs until its timeout), so
+         * this close goes through the timer like the asynchronous ones. */
+        gw_session_close (self, 1009);
+        return 0;
+    }
     bool complete = lws_is_final_fragment (wsi) && remaining == 0;
     const char *msg = in;
     size_t msg_len = len;

@@ -112,6 +112,7 @@ class GatewayCloseCodes(unittest.TestCase):
         await self.expect_close("[1,2]", 4000, "a JSON non-object closes with 4000", bad)
         await self.expect_close('{"type":"hello"}', 4000, "an unknown type closes with 4000", bad)
         await self.expect_close('{"type":"ping"}', 4000, "a ping before auth closes with 4000", bad)
+        await self.expect_close(b'{"type":"auth"}', 4000, "a binary first frame closes with 4000", bad)
         await self.expect_close(json.dumps({"type": "auth", "token": make_token("u"), "resume": {"epoch": "xyz", "offset": 1}}),
                                 4000, "a malformed resume position closes with 4000", bad)
 
