@@ -6,9 +6,10 @@ import functools
 import json
 import threading
 import time
+import types
 import unittest
 
-from harness import (Broker, Gateway, Producer, make_token, wait_until, ws_connect,
+from harness import (Broker, Gateway, Producer, free_port, make_token, wait_until, ws_connect,
                      ws_recv_events)
 
 
@@ -208,6 +209,32 @@ class GatewayBrokerRestart(unittest.TestCase):
             if gateway:
                 gateway.stop()
             broker.stop()
+
+    async def test_broker_down_at_connect(self):
+        ports = {k: free_port() for k in ("ingest", "publish", "control", "undelivered", "http")}
+        endpoints = types.SimpleNamespace(publish="tcp://127.0.0.1:%d" % ports["publish"],
+                                          control="tcp://127.0.0.1:%d" % ports["control"])
+        gateway = Gateway(endpoints)
+        broker = None
+        try:
+            ws, _ = await ws_connect(gateway.url)
+            await ws.send(json.dumps({"type": "auth", "token": make_token("early-bird")}))
+            with self.assertRaises(asyncio.TimeoutError, msg="no welcome while no broker answers"):
+                await asyncio.wait_for(ws.recv(), 0.5)
+            broker = Broker(ports=ports)
+            welcome = await recv_json(ws, timeout=15)
+            self.assertEqual((welcome["type"], welcome["user"]), ("welcome", "early-bird"),
+                             "the waiting client is welcomed once the broker comes up")
+            producer = Producer(broker)
+            producer.send("early-bird", "hello", {})
+            event = (await ws_recv_events(ws, 1))[0]
+            producer.close()
+            self.assertEqual(event["event"], "hello", "and then receives events")
+            await ws.close()
+        finally:
+            gateway.stop()
+            if broker:
+                broker.stop()
 
 
 if __name__ == "__main__":
