@@ -30,6 +30,9 @@ def ratio(a, b):
 
 
 def report(doc):
+    """The generated section of BENCHMARKS.md (markdown). "Herald ÷ this"
+    columns: above 1 means Herald is larger (better for rates, worse for
+    latency, memory and CPU)."""
     res = doc["results"]
     out = []
     m = doc["machine"]
@@ -41,18 +44,19 @@ def report(doc):
     out.append("")
     out.append("### Idle connections (memory, connect time, then one event to every user)")
     out.append("")
-    out.append("| scenario | system | gateways | clients | connected | failed | connect s | connect p99 ms | server RSS growth MB | bytes / connection | events received |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| scenario | system | gateways | clients | connected | failed | connect s | connect p99 ms | server RSS growth MB | bytes / connection | Herald ÷ this | events received |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in res:
         if r["scenario"].startswith("idle"):
             if "error" in r:
                 out.append("| %s | %s | | | | | | | | | error: %s |" % (r["scenario"], r["system"], r["error"][:80]))
                 continue
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            hr = get(res, r["scenario"], "herald")
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["scenario"], r["system"], r["gateways"], fmt(r["clients"]), fmt(r["connected"]), fmt(r["failed"]),
                 fmt(r["connect_s"], 2), fmt(r["connect_ms"]["p99"], 1),
                 fmt((r["rss_after_kb"] - r["rss_before_kb"]) / 1024.0, 1), fmt(r["bytes_per_conn"], 0),
-                fmt(r["received"])))
+                ratio(hr and hr["bytes_per_conn"], r["bytes_per_conn"]), fmt(r["received"])))
     out.append("")
     out.append("### Unicast to random users, closed loop (at most %s events in flight), delivered/s" % fmt((get(res, "unicast", "herald") or get(res, "unicast", "nchan") or {}).get("window")))
     out.append("")
@@ -71,29 +75,33 @@ def report(doc):
     out.append("")
     out.append("### Fixed rate: 2,000 events/s to random users")
     out.append("")
-    out.append("| system | clients | sent | delivered | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | CPU µs / event |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| system | clients | sent | delivered | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | Herald p99 ÷ this | CPU µs / event |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in SYSTEMS:
         r = get(res, "fixed2000", s)
         if r:
             l = r["latency_us"]
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            hf = get(res, "fixed2000", "herald")
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 s, fmt(r["clients"]), fmt(r["sent"]), fmt(r["delivered"]), fmt(l["p50"] / 1e3, 2),
                 fmt(l["p90"] / 1e3, 2), fmt(l["p99"] / 1e3, 2), fmt(l["p999"] / 1e3, 2),
-                fmt(l["max"] / 1e3, 2), fmt(r["cpu_us_per_event"], 1)))
+                fmt(l["max"] / 1e3, 2), ratio(hf and hf["latency_us"]["p99"], l["p99"]),
+                fmt(r["cpu_us_per_event"], 1)))
     out.append("")
     out.append("### Fan-out: one event to many recipients (time from send until each has it)")
     out.append("")
-    out.append("| system | recipients | rounds | delivered / expected | p50 ms | p99 ms | last one (max) ms |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("| system | recipients | rounds | delivered / expected | p50 ms | p99 ms | last one (max) ms | Herald ÷ this |")
+    out.append("|---|---|---|---|---|---|---|---|")
     for scen in ("fanout1000", "fanout10000"):
         for s in SYSTEMS:
             r = get(res, scen, s)
             if r:
                 l = r["latency_us"]
-                out.append("| %s | %s | %s | %s / %s | %s | %s | %s |" % (
+                hf = get(res, scen, "herald")
+                out.append("| %s | %s | %s | %s / %s | %s | %s | %s | %s |" % (
                     s, fmt(r["recipients"]), r["rounds"], fmt(r["delivered"]), fmt(r["expected"]),
-                    fmt(l["p50"] / 1e3, 2), fmt(l["p99"] / 1e3, 2), fmt(r["last_ms"], 2)))
+                    fmt(l["p50"] / 1e3, 2), fmt(l["p99"] / 1e3, 2), fmt(r["last_ms"], 2),
+                    ratio(hf and hf["last_ms"], r["last_ms"])))
     out.append("")
     out.append("### Broker alone (PULL -> XPUB, one SUB subscribed to every user)")
     out.append("")
