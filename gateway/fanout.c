@@ -272,6 +272,17 @@ gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply)
     self->metrics->events_dropped_total[GW_DROP_STALE_REPLY]++;
 }
 
+void
+gw_fanout_on_link_lost (gw_fanout_t *self)
+{
+    for (size_t b = 0; b < self->bucket_count; b++)
+        for (gw_user_t *user = self->buckets[b]; user; user = user->next) {
+            user->synced = false;
+            for (uint32_t i = 0; i < user->count; i++)
+                gw_session_on_link_lost (user->sessions[i]);
+        }
+}
+
 size_t
 gw_fanout_user_count (const gw_fanout_t *self)
 {

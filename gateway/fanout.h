@@ -42,6 +42,12 @@ void gw_fanout_on_event (gw_fanout_t *self, hp_str_t user, uint64_t epoch, uint6
                          const void *json, size_t len);
 void gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply);
 
+/* The SUB link to the broker dropped: events may be lost until it is back.
+ * Every user waits for a new sync (ZeroMQ re-sends the subscriptions on
+ * reconnect), and every session fills the gap from history then. O(users),
+ * on a rare event. */
+void gw_fanout_on_link_lost (gw_fanout_t *self);
+
 /* Users with at least one local session. */
 size_t gw_fanout_user_count (const gw_fanout_t *self);
 

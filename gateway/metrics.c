@@ -15,7 +15,7 @@ static const char *s_authfail_names[GW_AUTHFAIL_LABELS] = {
 
 static const char *s_drop_names[GW_DROP_LABELS] = {
     "no_session", "duplicate", "malformed", "slow_consumer", "closed",
-    "stale_reply", "epoch_change", "no_memory"
+    "stale_reply", "epoch_change", "link_lost", "no_memory"
 };
 
 void

@@ -41,6 +41,7 @@ typedef enum {
     GW_DROP_CLOSED,           /* still queued when its connection closed */
     GW_DROP_STALE_REPLY,      /* a resume reply nobody waits for any more */
     GW_DROP_EPOCH_CHANGE,     /* queued during a resume the broker restart voided */
+    GW_DROP_LINK_LOST,        /* queued during a resume when the broker link dropped */
     GW_DROP_NO_MEMORY,
     GW_DROP_LABELS
 } gw_drop_t;

@@ -38,11 +38,14 @@ struct gw_session {
     uint64_t resume_epoch;      /* the client's resume position, if any */
     uint64_t resume_offset;
     uint32_t rx_len;
+    uint32_t front;             /* gap fill: queued frames that go before the replay */
     uint32_t rate_second;       /* the second rate_count counts frames in */
     uint8_t rate_count;
     uint8_t state;
     uint8_t pongs_due;
     bool has_position;
+    bool gap;                   /* LIVE, and the broker link dropped: fill on the next sync */
+    bool silent;                /* welcomed already: this resume fills a gap, no new welcome */
     uint16_t close_code;        /* set once we decided to close */
     uint16_t peer_code;         /* the close code the client sent, if any */
 };
@@ -322,6 +325,12 @@ gw_session_on_timer (gw_session_t *self)
     case GW_RESUME_WAIT:
         s_request_resume (self);
         return 0;
+    case GW_LIVE:
+        if (self->gap) {        /* as in SYNC_WAIT: the sync is overdue */
+            gw_fanout_resubscribe (self->env->fanout, self->user);
+            s_timer (self, GW_RETRY_USEC);
+        }
+        return 0;
     default:
         return 0;
     }
@@ -330,22 +339,27 @@ gw_session_on_timer (gw_session_t *self)
 int
 gw_session_on_writeable (gw_session_t *self)
 {
-    if (self->close_code || self->state != GW_LIVE)
+    /* before the welcome nothing is written; during a gap fill only the
+     * frames queued before it (the replay goes after them) */
+    bool live = self->state == GW_LIVE;
+    if (self->close_code || !(live || self->silent))
         return 0;
     gw_blob_t *blob;
     if (self->pongs_due) {
         self->pongs_due--;
         blob = gw_blob_ref (self->env->pong);
     }
-    else if (!(blob = s_dequeue (self)))
+    else if ((!live && self->front == 0) || !(blob = s_dequeue (self)))
         return 0;
+    else if (!live)
+        self->front--;
     int n = lws_write (self->wsi, blob->payload, blob->len, LWS_WRITE_TEXT);
     bool failed = n < 0 || (size_t) n < blob->len;
     gw_blob_release (&blob);
     if (failed)
         return -1;
     self->env->metrics->frames_out_total++;
-    if (self->pongs_due || gw_queue_count (self->queue))
+    if (self->pongs_due || (live ? gw_queue_count (self->queue) : self->front))
         lws_callback_on_writable (self->wsi);
     else
         gw_queue_compact (self->queue);
@@ -357,8 +371,59 @@ gw_session_on_writeable (gw_session_t *self)
 void
 gw_session_on_sync (gw_session_t *self)
 {
-    if (!self->close_code && self->state == GW_SYNC_WAIT)
+    if (self->close_code)
+        return;
+    if (self->state == GW_SYNC_WAIT)
         s_request_resume (self);
+    else if (self->state == GW_LIVE && self->gap) {
+        /* The link is back: ask for what this client may have missed while
+         * it was down, from its last offset, holding live events as for a
+         * first resume. Frames already queued still go first. */
+        self->gap = false;
+        self->silent = true;
+        self->has_position = true;
+        self->resume_epoch = gw_user_epoch (self->user);
+        self->resume_offset = self->last_offset;
+        self->front = (uint32_t) gw_queue_count (self->queue);
+        s_request_resume (self);
+    }
+}
+
+/* Keeps the first `front` queued frames, drops the rest (counted for why). */
+static void
+s_drop_held (gw_session_t *self, gw_drop_t why)
+{
+    gw_queue_t *held = self->queue;
+    self->queue = NULL;
+    self->env->metrics->queue_bytes -= gw_queue_bytes (held);
+    for (uint32_t i = 0; i < self->front; i++) {
+        gw_blob_t *blob = gw_queue_pop (held);
+        if (blob && s_enqueue (self, &blob, blob->replay) != 0) {
+            gw_blob_release (&blob);
+            self->env->metrics->events_dropped_total[GW_DROP_NO_MEMORY]++;
+        }
+    }
+    self->env->metrics->events_dropped_total[why] += gw_queue_count (held);
+    gw_queue_destroy (&held);
+    self->front = (uint32_t) gw_queue_count (self->queue);
+}
+
+void
+gw_session_on_link_lost (gw_session_t *self)
+{
+    if (self->close_code)
+        return;
+    if (self->state == GW_LIVE) {
+        self->gap = true;
+        s_timer (self, GW_RETRY_USEC);
+    }
+    else if (self->state == GW_RESUME_WAIT) {
+        /* what it held may have a hole now: wait for the new sync */
+        s_drop_held (self, GW_DROP_LINK_LOST);
+        self->rid = 0;
+        self->state = GW_SYNC_WAIT;
+        s_timer (self, GW_RETRY_USEC);
+    }
 }
 
 /* Queues a frame or, past the bound, closes with 1013. Takes *blob_p. */
@@ -421,9 +486,13 @@ gw_session_on_epoch_change (gw_session_t *self, uint64_t epoch, uint64_t offset)
 {
     if (self->close_code)
         return;
+    /* a welcomed client filling a gap must hear of the new epoch: its
+     * reply (old epoch asked) is not recovered and brings a welcome */
+    self->silent = false;
+    self->gap = false;
     if (self->state == GW_RESUME_WAIT) {
         /* the pending reply (if any) speaks of the old broker: ask again */
-        s_drop_queue (self, GW_DROP_EPOCH_CHANGE);
+        s_drop_held (self, GW_DROP_EPOCH_CHANGE);
         s_request_resume (self);
         return;
     }
@@ -457,6 +526,11 @@ gw_session_on_resume_reply (gw_session_t *self, const hp_resume_reply_t *reply)
     self->rid = 0;
     self->state = GW_LIVE;
     metrics->resumes_total[reply->recovered ? 1 : 0]++;
+    /* a gap fill the history covered needs no new welcome */
+    bool fill = self->silent && reply->recovered && reply->epoch == self->resume_epoch;
+    self->silent = false;
+    uint32_t front = self->front;
+    self->front = 0;
 
     /* The replay starts after the client's position when it names this
      * broker's epoch; otherwise the client starts over at the latest. */
@@ -470,8 +544,14 @@ gw_session_on_resume_reply (gw_session_t *self, const hp_resume_reply_t *reply)
     gw_queue_t *held = self->queue;
     self->queue = NULL;
     metrics->queue_bytes -= gw_queue_bytes (held);
-    gw_blob_t *blob = s_welcome (self, reply->epoch, reply->offset, reply->recovered);
-    int rc = blob ? s_push (self, &blob) : -1;
+    int rc = 0;
+    gw_blob_t *blob;
+    for (uint32_t i = 0; rc == 0 && i < front && (blob = gw_queue_pop (held)); i++)
+        rc = s_push_frame (self, &blob, blob->replay);   /* accepted before the gap */
+    if (rc == 0 && !fill) {
+        blob = s_welcome (self, reply->epoch, reply->offset, reply->recovered);
+        rc = blob ? s_push (self, &blob) : -1;
+    }
     for (size_t i = 0; rc == 0 && i < reply->event_count; i++) {
         uint64_t offset;
         hp_str_t json;

@@ -57,6 +57,7 @@ void gw_session_close (gw_session_t *self, int code);
 
 /* From the fanout map. */
 void gw_session_on_sync (gw_session_t *self);
+void gw_session_on_link_lost (gw_session_t *self);
 void gw_session_on_event (gw_session_t *self, gw_blob_t *event);
 void gw_session_on_epoch_change (gw_session_t *self, uint64_t epoch, uint64_t offset);
 uint64_t gw_session_rid (const gw_session_t *self);

@@ -27,8 +27,10 @@ struct gw_upstream {
     void *zctx;
     void *sub;
     void *dealer;
+    void *monitor;              /* PAIR receiving the SUB socket's disconnect events */
     uv_poll_t sub_poll;
     uv_poll_t dealer_poll;
+    uv_poll_t monitor_poll;
     uv_idle_t idle;             /* active while a socket may hold more messages */
     bool handles_open;
     gw_fanout_t *fanout;
@@ -93,10 +95,22 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     ||  !(self->sub = s_socket (self, ZMQ_SUB, sub_endpoint))
     ||  !(self->dealer = s_socket (self, ZMQ_DEALER, control_endpoint)))
         goto fail;
+    /* Events published while the SUB link is down are lost to it; the
+     * monitor tells fanout, which has open connections fill the gap from
+     * history once the link is back (see gw_fanout_on_link_lost). */
+    char monitor_ep[64];
+    snprintf (monitor_ep, sizeof monitor_ep, "inproc://gw-sub-monitor-%p", (void *) self);
+    if (zmq_socket_monitor (self->sub, monitor_ep, ZMQ_EVENT_DISCONNECTED) != 0
+    ||  !(self->monitor = zmq_socket (self->zctx, ZMQ_PAIR))
+    ||  zmq_connect (self->monitor, monitor_ep) != 0) {
+        fprintf (stderr, "herald-gateway: cannot monitor the broker link: %s\n", zmq_strerror (errno));
+        goto fail;
+    }
     uv_idle_init (loop, &self->idle);
     self->idle.data = self;
     if (s_watch (self, loop, self->sub, &self->sub_poll) != 0
-    ||  s_watch (self, loop, self->dealer, &self->dealer_poll) != 0) {
+    ||  s_watch (self, loop, self->dealer, &self->dealer_poll) != 0
+    ||  s_watch (self, loop, self->monitor, &self->monitor_poll) != 0) {
         fprintf (stderr, "herald-gateway: cannot watch the broker sockets\n");
         goto fail;
     }
@@ -119,16 +133,21 @@ gw_upstream_stop (gw_upstream_t *self)
     self->handles_open = false;
     uv_handle_t *handles[] = { (uv_handle_t *) &self->sub_poll,
                                (uv_handle_t *) &self->dealer_poll,
+                               (uv_handle_t *) &self->monitor_poll,
                                (uv_handle_t *) &self->idle };
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < sizeof handles / sizeof *handles; i++)
         if (handles[i]->loop && !uv_is_closing (handles[i]))
             uv_close (handles[i], NULL);
     /* the pollers no longer watch the descriptors ZeroMQ is about to close */
-    if (self->sub)
+    if (self->sub) {
+        zmq_socket_monitor (self->sub, NULL, 0);
         zmq_close (self->sub);
+    }
+    if (self->monitor)
+        zmq_close (self->monitor);
     if (self->dealer)
         zmq_close (self->dealer);
-    self->sub = self->dealer = NULL;
+    self->sub = self->dealer = self->monitor = NULL;
 }
 
 void
@@ -139,6 +158,8 @@ gw_upstream_destroy (gw_upstream_t **self_p)
     gw_upstream_t *self = *self_p;
     if (self->sub)
         zmq_close (self->sub);
+    if (self->monitor)
+        zmq_close (self->monitor);
     if (self->dealer)
         zmq_close (self->dealer);
     if (self->zctx)
@@ -200,6 +221,19 @@ s_handle_reply (gw_upstream_t *self, zmq_msg_t *parts, int count)
     msgpack_unpacked_destroy (&unpacked);
 }
 
+/* A monitor event is [u16 event, u32 value][endpoint]; we asked only for
+ * disconnects of the SUB socket. */
+static void
+s_handle_monitor (gw_upstream_t *self, zmq_msg_t *parts, int count)
+{
+    uint16_t event;
+    if (count < 1 || zmq_msg_size (&parts[0]) < sizeof event)
+        return;
+    memcpy (&event, zmq_msg_data (&parts[0]), sizeof event);
+    if (event == ZMQ_EVENT_DISCONNECTED)
+        gw_fanout_on_link_lost (self->fanout);
+}
+
 /* Reads up to a batch of messages. Returns 1 when the socket may hold more,
  * 0 when it is drained. */
 static int
@@ -235,7 +269,9 @@ s_drain (gw_upstream_t *self, void *sock)
                 continue;
             return 0;   /* EAGAIN (or the socket went away): drained */
         }
-        if (extra)
+        if (sock == self->monitor)
+            s_handle_monitor (self, parts, count);
+        else if (extra)
             self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
         else if (sock == self->sub)
             s_handle_broadcast (self, parts, count);
@@ -252,7 +288,9 @@ s_drain_all (gw_upstream_t *self)
 {
     if (!self->handles_open)
         return;
-    int more = s_drain (self, self->sub);
+    /* the monitor first: a disconnect is noted before what follows it */
+    int more = s_drain (self, self->monitor);
+    more |= s_drain (self, self->sub);
     more |= s_drain (self, self->dealer);
     if (more)
         uv_idle_start (&self->idle, s_on_idle);

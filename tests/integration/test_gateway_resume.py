@@ -2,6 +2,7 @@
 the events it missed, on the same or another gateway, then live ones; a
 wrong epoch starts over; a broker restart sends a new welcome."""
 import asyncio
+import socket
 import functools
 import json
 import threading
@@ -9,7 +10,7 @@ import time
 import types
 import unittest
 
-from harness import (Broker, Gateway, Producer, free_port, make_token, wait_until, ws_connect,
+from harness import (Broker, Control, Gateway, Producer, free_port, make_token, wait_until, ws_connect,
                      ws_recv_events)
 
 
@@ -235,6 +236,118 @@ class GatewayBrokerRestart(unittest.TestCase):
             gateway.stop()
             if broker:
                 broker.stop()
+
+
+class LinkProxy:
+    """A TCP relay between the gateway's SUB and the broker's XPUB that the
+    test can cut, to drop the broker link without restarting the broker."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.paused = False
+        self.sockets = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.paused:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        """Drops every relayed connection and refuses new ones until resume()."""
+        self.paused = True
+        with self.lock:
+            for s in self.sockets:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self.sockets = []
+
+    def resume(self):
+        self.paused = False
+
+    def close(self):
+        self.cut()
+        self.listener.close()
+
+
+@run_async
+class GatewayBrokerLink(unittest.TestCase):
+    async def test_link_drop_gap_is_filled(self):
+        broker = Broker(history_events=1000)
+        proxy = LinkProxy(broker.ports["publish"])
+        gateway = None
+        control = Control(broker)
+        try:
+            gateway = Gateway(types.SimpleNamespace(publish="tcp://127.0.0.1:%d" % proxy.port,
+                                                    control=broker.control))
+            ws, welcome = await ws_connect(gateway.url, make_token("linked"))
+            unbounded_client_queue(ws)
+            producer = Producer(broker)
+            for i in range(5):
+                producer.send("linked", "tick", {"i": i})
+            got = await ws_recv_events(ws, 5)
+            proxy.cut()
+            wait_until(lambda: control.presence(["linked"]) == {"linked": False},
+                       what="the broker sees the gateway's subscription go with the link")
+            for i in range(5, 25):
+                producer.send("linked", "tick", {"i": i})   # published while the link is down
+            proxy.resume()
+            wait_until(lambda: control.presence(["linked"]) == {"linked": True},
+                       what="the gateway's SUB reconnects and subscribes again")
+            for i in range(25, 30):
+                producer.send("linked", "tick", {"i": i})
+            frames = []
+            while len([f for f in frames if f.get("type") == "event"]) < 25:
+                frames.append(await recv_json(ws, timeout=15))
+            producer.close()
+            self.assertEqual([f["type"] for f in frames], ["event"] * 25,
+                             "the same broker (same epoch) means no new welcome, only events")
+            got += frames
+            self.assertEqual([e["data"]["i"] for e in got], list(range(30)),
+                             "events published while the broker link was down are filled in, in order, once")
+            offsets = [e["offset"] for e in got]
+            self.assertTrue(all(b > a for a, b in zip(offsets, offsets[1:])), "offsets strictly increase")
+            await ws.close()
+        finally:
+            control.close()
+            if gateway:
+                gateway.stop()
+            proxy.close()
+            broker.stop()
 
 
 if __name__ == "__main__":
