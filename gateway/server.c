@@ -282,9 +282,11 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     if (!self->env.pong)
         goto fail;
 
-    /* lws sizes its descriptor tables by this; keep it to what we may use */
+    /* lws sizes its descriptor tables by this and indexes them by fd
+     * number, so leave room above the WebSocket limit for plain HTTP,
+     * ZeroMQ and libuv descriptors */
     struct rlimit rl;
-    unsigned fds = config->max_connections + 256;
+    unsigned fds = config->max_connections + 1024;
     if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < fds)
         fds = (unsigned) rl.rlim_cur;
 
