@@ -215,6 +215,22 @@ class GatewayOwnProcess(unittest.TestCase):
                    and sample(self.gateway.metrics(), 'herald_gateway_closes_total{code="4008"}') == 1,
                    what="the timeout is counted")
 
+    async def test_max_connections(self):
+        self.gateway = Gateway(self.broker, max_connections=2)
+        first, _ = await ws_connect(self.gateway.url, make_token("one"))
+        second, _ = await ws_connect(self.gateway.url, make_token("two"))
+        with self.assertRaises(Exception, msg="a third WebSocket is refused at --max-connections 2"):
+            await ws_connect(self.gateway.url, make_token("three"))
+        self.assertEqual(sample(self.gateway.metrics(), "herald_gateway_refused_total"), 1,
+                         "the refusal is counted")
+        await first.close()
+        wait_until(lambda: sample(self.gateway.metrics(), "herald_gateway_connections") == 1,
+                   what="the first connection is gone")
+        third, welcome = await ws_connect(self.gateway.url, make_token("three"))
+        self.assertEqual(welcome["user"], "three", "a slot that frees up can be used again")
+        await second.close()
+        await third.close()
+
     async def test_1001_on_sigterm(self):
         self.gateway = Gateway(self.broker)
         clients = [(await ws_connect(self.gateway.url, make_token("stay-%d" % i)))[0] for i in range(3)]
