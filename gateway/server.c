@@ -35,6 +35,7 @@ typedef struct {
     int status;
     const char *content_type;
     bool headers_sent;
+    bool any_origin;            /* Access-Control-Allow-Origin: * */
     size_t len;
     unsigned char *storage;     /* LWS_PRE + len */
     const unsigned char *body;  /* storage + LWS_PRE */
@@ -116,8 +117,14 @@ s_route (gw_server_t *self, struct lws *wsi, const char *uri)
     if (strcmp (uri, "/herald.js") == 0) {
         const unsigned char *js;
         size_t len;
-        if (gw_static_herald_js (&js, &len) == 0)
-            return s_reply_new (HTTP_STATUS_OK, "application/javascript", js, len);
+        if (gw_static_herald_js (&js, &len) == 0) {
+            /* Pages on the application's own origin import this module, and
+             * browsers load cross-origin modules only with CORS. */
+            gw_http_reply_t *reply = s_reply_new (HTTP_STATUS_OK, "application/javascript", js, len);
+            if (reply)
+                reply->any_origin = true;
+            return reply;
+        }
     }
     return s_reply_new (HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n", 10);
 }
@@ -136,6 +143,9 @@ s_http_write (struct lws *wsi, gw_pss_t *pss)
                                          reply->len, &p, end)
         ||  lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                           (const unsigned char *) "no-store", 8, &p, end)
+        ||  (reply->any_origin
+             && lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_ACCESS_CONTROL_ALLOW_ORIGIN,
+                                              (const unsigned char *) "*", 1, &p, end))
         ||  lws_finalize_write_http_header (wsi, start, &p, end))
             return -1;
         reply->headers_sent = true;
