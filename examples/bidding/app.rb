@@ -1,6 +1,5 @@
 # app.rb -- the bidding demo's Rack application: pages, JSON API, tokens for herald.js.
 require "json"
-require "net/http"
 require "rack"
 require_relative "store"
 
@@ -9,7 +8,6 @@ module Bidding
   # demo stand-in for a login session):
   #   GET  /                      page for ?as=..., or the list of demo users
   #   GET  /app.js, /style.css    the page's script and style
-  #   GET  /herald.js             the gateway's /herald.js, relayed (fallback, see s_herald_js)
   #   GET  /api/token?as=         a Herald token for that user (text)
   #   GET  /api/state?as=         the orders as that user sees them (JSON)
   #   POST /api/orders            {title, details}            customer
@@ -46,7 +44,6 @@ module Bidding
       return s_page(req) if req.get? && path == "/"
       return s_static(path) if req.get? && %w[/app.js /style.css].include?(path)
       return s_json(200, "ok") if req.get? && path == "/healthz"
-      return s_herald_js if req.get? && path == "/herald.js"
 
       role, user = s_user(req)
       case [req.request_method, path]
@@ -104,19 +101,6 @@ module Bidding
 
     def s_json(status, obj)
       [status, { "content-type" => "application/json", "cache-control" => "no-store" }, [JSON.generate(obj)]]
-    end
-
-    # Pages import herald.js from the gateway. A cross-origin module import
-    # needs the gateway to answer with Access-Control-Allow-Origin; if it
-    # does not, app.js falls back to this same-origin relay of the
-    # gateway's own file (the bytes still come from the gateway).
-    def s_herald_js
-      res = Net::HTTP.get_response(URI("#{@gateway_http}/herald.js"))
-      return s_json(502, { error: "gateway answered #{res.code} for /herald.js" }) unless res.is_a?(Net::HTTPOK)
-
-      [200, { "content-type" => TYPES[".js"], "cache-control" => "no-cache" }, [res.body]]
-    rescue StandardError => e
-      s_json(502, { error: "gateway unreachable for /herald.js: #{e.class}" })
     end
 
     def s_static(path)

@@ -277,20 +277,14 @@ async function start() {
 
   let herald;
   try {
+    // The gateway serves herald.js with Access-Control-Allow-Origin: *, so
+    // the page imports the very client that matches the gateway it talks to.
     herald = (await import(cfg.heraldJs)).default;
     window.heraldSource = 'gateway';
   } catch (e) {
-    // A cross-origin module import fails when the gateway sends no
-    // Access-Control-Allow-Origin; the backend relays the gateway's file.
-    console.warn(`herald.js from ${cfg.heraldJs} failed (${e.message}); using the backend's relay`);
-    try {
-      herald = (await import('/herald.js')).default;
-      window.heraldSource = 'relay';
-    } catch (e2) {
-      setStatus('stopped', 'no live updates');
-      addFeed('note', `Could not load herald.js from ${cfg.heraldJs}: ${e2.message}`);
-      return;
-    }
+    setStatus('stopped', 'no live updates');
+    addFeed('note', `Could not load herald.js from ${cfg.heraldJs}: ${e.message}`);
+    return;
   }
   const h$ = herald.connect(cfg.gatewayUrl, {
     // A function, so every reconnect gets a fresh token from the backend.
