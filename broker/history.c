@@ -1,7 +1,8 @@
 /* history.c -- bounded per-user event history for resume after reconnect.
  *
  * Layout:
- *   event record: offset, expiry, JSON frame (stored once), the array of its
+ *   event record: offset, expiry, a reference to the ZeroMQ message holding
+ *       the JSON frame (shared with the publish path), the array of its
  *       recipients' user records, links in the global age list (oldest first,
  *       for the byte bound) and in a ttl timing-wheel slot.
  *   user record: its key, a ring of (event, index into event->users) in
@@ -38,7 +39,8 @@ struct s_event {
     uint64_t   offset;
     uint64_t   expires;
     size_t     bytes;
-    char      *json;
+    zmq_msg_t  frame;                /* our reference to the JSON frame */
+    const char *json;                /* its bytes */
     uint32_t   json_len;
     uint32_t   refs;
     uint32_t   nusers;
@@ -107,6 +109,7 @@ hb_history_destroy (hb_history_t **self_p)
     s_event_t *ev = self->oldest;
     while (ev) {
         s_event_t *next = ev->newer;
+        zmq_msg_close (&ev->frame);
         free (ev);
         ev = next;
     }
@@ -267,6 +270,7 @@ s_event_unlink_free (hb_history_t *self, s_event_t *ev)
         ev->wnext->wprev = ev->wprev;
     self->bytes -= ev->bytes;
     self->events--;
+    zmq_msg_close (&ev->frame);
     free (ev);
 }
 
@@ -317,7 +321,7 @@ s_enforce_bytes (hb_history_t *self)
 
 int
 hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
-                   uint64_t now, const char *json, size_t json_len,
+                   uint64_t now, zmq_msg_t *frame,
                    const hb_key_t *users, size_t n)
 {
     if (ttl == 0 || n == 0)
@@ -326,10 +330,21 @@ hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
         self->swept_to = now;
         self->clock_started = true;
     }
-    size_t bytes = sizeof (s_event_t) + n * sizeof (s_user_t *) + json_len;
+    size_t json_len = zmq_msg_size (frame);
+    /* The frame's block costs its bytes plus ZeroMQ's small header. */
+    size_t bytes = sizeof (s_event_t) + n * sizeof (s_user_t *) + json_len + 64;
     s_event_t *ev = NULL;
     if (n <= UINT32_MAX && json_len <= UINT32_MAX)
-        ev = malloc (bytes);
+        ev = malloc (sizeof (s_event_t) + n * sizeof (s_user_t *));
+    if (ev) {
+        memset (ev, 0, sizeof *ev);
+        zmq_msg_init (&ev->frame);
+        if (zmq_msg_copy (&ev->frame, frame) != 0) {
+            zmq_msg_close (&ev->frame);
+            free (ev);
+            ev = NULL;
+        }
+    }
     if (!ev) {
         /* Nobody can resume past this offset any more. */
         self->floor = s_max (self->floor, offset);
@@ -340,14 +355,12 @@ hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
         }
         return -1;
     }
-    memset (ev, 0, sizeof *ev);
     ev->offset = offset;
     ev->expires = now + ttl;
     ev->bytes = bytes;
-    ev->json = (char *) &ev->users[n];
+    ev->json = zmq_msg_data (&ev->frame);
     ev->json_len = (uint32_t) json_len;
     ev->nusers = (uint32_t) n;
-    memcpy (ev->json, json, json_len);
 
     ev->older = self->newest;
     if (self->newest)

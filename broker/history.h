@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 #include "umap.h"
 
 /* Each stored event is one record holding its JSON frame once, shared by all
@@ -32,12 +33,17 @@ typedef struct {
 hb_history_t *hb_history_new (size_t events_per_user, size_t max_bytes);
 void hb_history_destroy (hb_history_t **self_p);
 
-/* Stores an event for n users (distinct; the envelope decoder dedups). The
- * json bytes are copied once. ttl 0 stores nothing. Offsets must increase
- * from call to call. Enforces every bound before returning. Returns 0, or -1
- * when memory ran out (then the users are marked as having lost it). */
+/* Stores an event for n users (distinct; the envelope decoder dedups).
+ * frame is a ZeroMQ message holding the JSON frame: the history takes its
+ * own reference (zmq_msg_copy, no byte copy) and the caller's message stays
+ * valid. Keeping that reference also means the frame is freed here, on the
+ * main thread, rather than by ZeroMQ's I/O thread after the last send
+ * (which would contend for the allocator). ttl 0 stores nothing. Offsets
+ * must increase from call to call. Enforces every bound before returning.
+ * Returns 0, or -1 when memory ran out (then the users are marked as
+ * having lost it). */
 int hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
-                       uint64_t now, const char *json, size_t json_len,
+                       uint64_t now, zmq_msg_t *frame,
                        const hb_key_t *users, size_t n);
 
 /* Evicts events whose ttl ran out. Cheap: looks only at the seconds that

@@ -136,7 +136,7 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
         self->keys[i] = (hb_key_t) { user.ptr, user.len, hb_hash (user.ptr, user.len) };
     }
     if (hb_history_append (self->history, offset, hp_envelope_ttl (self->env), now,
-                           self->frame.data, self->frame.len, self->keys, n) != 0) {
+                           &body, self->keys, n) != 0) {
         m->history_store_failures++;
         hb_ratelog (&self->log, S_LOG_HISTORY, "out of memory storing offset %llu in history",
                     (unsigned long long) offset);

@@ -26,7 +26,12 @@ s_append (hb_history_t *h, uint64_t offset, uint32_t ttl, uint64_t now,
     char json[64];
     int n = snprintf (json, sizeof json, "{\"offset\":%llu}", (unsigned long long) offset);
     hb_key_t keys[2] = { s_key (u1), u2 ? s_key (u2) : s_key ("") };
-    return hb_history_append (h, offset, ttl, now, json, (size_t) n, keys, u2 ? 2 : 1);
+    zmq_msg_t frame;
+    zmq_msg_init_size (&frame, (size_t) n);
+    memcpy (zmq_msg_data (&frame), json, (size_t) n);
+    int rc = hb_history_append (h, offset, ttl, now, &frame, keys, u2 ? 2 : 1);
+    zmq_msg_close (&frame);   /* the history holds its own reference */
+    return rc;
 }
 
 static size_t
