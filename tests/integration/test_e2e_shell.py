@@ -14,6 +14,9 @@ import tempfile
 import time
 import unittest
 
+import msgpack
+import zmq
+
 from harness import (BIN, SECRET, Broker, Gateway, free_port, ws_close_code,
                      ws_connect, ws_recv_events)
 
@@ -140,6 +143,24 @@ class ShellWalkThrough(unittest.TestCase):
                              "the deepest data PROTOCOL.md allows arrives whole")
             await ws.close()
         asyncio.run(body())
+
+    def test_push_envelope_is_typed_msgpack(self):
+        """The bytes herald-push sends, read by a bare PULL socket in the broker's place."""
+        pull = zmq.Context.instance().socket(zmq.PULL)
+        self.addCleanup(pull.close, 0)
+        port = pull.bind_to_random_port("tcp://127.0.0.1")
+        pull.setsockopt(zmq.RCVTIMEO, 10000)
+        r = run([tool("herald-push"), "--ingest", "tcp://127.0.0.1:%d" % port,
+                 "--to", "alice,bob", "--event", "bid", "--id", "b-1", "--ttl", "0",
+                 "--data", '{"n":9007199254740993,"neg":-3,"f":1.0,"s":"\\u00e9\\n","l":[false,null]}'])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        env = msgpack.unpackb(pull.recv(), raw=False)
+        self.assertEqual(env, {"event": "bid", "to": ["alice", "bob"], "id": "b-1", "ttl": 0,
+                               "data": {"n": 9007199254740993, "neg": -3, "f": 1.0,
+                                        "s": "\u00e9\n", "l": [False, None]}},
+                         "the envelope holds exactly the fields given")
+        self.assertIsInstance(env["data"]["n"], int, "a JSON integer is a msgpack integer, exactly")
+        self.assertIsInstance(env["data"]["f"], float, "a JSON real stays a float, even 1.0")
 
     def test_push_gives_up_without_broker(self):
         r = run([tool("herald-push"), "--ingest", "tcp://127.0.0.1:%d" % free_port(),
