@@ -203,12 +203,128 @@ s_put_base64 (hp_buf_t *out, const unsigned char *p, size_t n)
     return 0;
 }
 
+//  10^0 .. 10^19 (10^20 is 10^19 * 10, done in 128 bits by the caller).
+static const uint64_t s_pow10 [20] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+    100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL,
+    1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+    1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL, 10000000000000000000ULL };
+
+//  Exactly what snprintf ("%.17g") writes, for the doubles that print in
+//  fixed notation (1e-4 <= |d| < 1e17) and zero; returns the length, or 0
+//  to make the caller use snprintf (exponent notation, subnormals).
+//  printf renders doubles through arbitrary-precision arithmetic, ~400 ns
+//  each; here d = m * 2^e with m < 2^53 and, in this range, -67 <= e <= 4,
+//  so m * 10^s (s <= 20) fits 128 bits and the 17-digit rounding (to
+//  nearest, ties to even, as printf in the default rounding mode) is exact.
+static size_t
+s_format_double (char *text, double d)
+{
+    uint64_t bits;
+    memcpy (&bits, &d, sizeof bits);
+    size_t n = 0;
+    if (bits >> 63)
+        text [n++] = '-';
+    int biased = (int) ((bits >> 52) & 0x7ff);
+    uint64_t m = bits & ((1ULL << 52) - 1);
+    if (biased == 0 && m == 0) {
+        text [n++] = '0';
+        return n;
+    }
+    if (biased == 0 || biased == 0x7ff)
+        return 0;                           //  subnormal (tiny), inf, nan
+    m |= 1ULL << 52;
+    int e = biased - 1075;                  //  d = m * 2^e
+    double a = d < 0 ? -d : d;
+    if (!(a >= 1e-4 && a < 1e17))
+        return 0;
+    //  X: the decimal exponent of d, from rounded powers of ten, so
+    //  possibly one off; the loop below corrects it from the exact digits.
+    static const double s_tens [] = { 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5,
+                                      1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                                      1e14, 1e15, 1e16 };
+    int x = -4;
+    while (x < 16 && a >= s_tens [x + 4])
+        x++;
+    const uint64_t lo = s_pow10 [16], hi = s_pow10 [17];
+    unsigned __int128 digits = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        int s = 16 - x;                     //  scale so 17 digits are integral
+        if (s < 0 || s > 20)
+            return 0;
+        unsigned __int128 p = (unsigned __int128) m * s_pow10 [s < 20 ? s : 19];
+        if (s == 20)
+            p *= 10;
+        if (e >= 0)
+            digits = p << e;
+        else {
+            int k = -e;
+            if (k > 127)
+                return 0;
+            unsigned __int128 q = p >> k;
+            unsigned __int128 rem = p - (q << k);
+            unsigned __int128 half = (unsigned __int128) 1 << (k - 1);
+            if (rem > half || (rem == half && (q & 1)))
+                q++;
+            digits = q;
+        }
+        if (digits >= hi)
+            x++;                            //  estimate low, or rounded up to 10^17
+        else
+        if (digits < lo)
+            x--;                            //  estimate high
+        else
+            break;
+    }
+    if (digits < lo || digits >= hi || x < -4 || x > 16)
+        return 0;
+    uint64_t v = (uint64_t) digits;         //  < 10^17: 64-bit division from here
+    char d17 [17];
+    for (int i = 16; i >= 0; i--) {
+        d17 [i] = (char) ('0' + (int) (v % 10));
+        v /= 10;
+    }
+    int last = 16;                          //  %g drops trailing zeros
+    while (last > 0 && d17 [last] == '0')
+        last--;
+    if (x >= 0) {
+        for (int i = 0; i <= x; i++)
+            text [n++] = d17 [i];
+        if (last > x) {
+            text [n++] = '.';
+            for (int i = x + 1; i <= last; i++)
+                text [n++] = d17 [i];
+        }
+    }
+    else {
+        text [n++] = '0';
+        text [n++] = '.';
+        for (int i = 0; i < -x - 1; i++)
+            text [n++] = '0';
+        for (int i = 0; i <= last; i++)
+            text [n++] = d17 [i];
+    }
+    return n;
+}
+
+//  Test hook (declared where used): the fast path alone, 0 when it defers.
+size_t hp__json_format_double (char *text, double d);
+size_t
+hp__json_format_double (char *text, double d)
+{
+    return s_format_double (text, d);
+}
+
 static int
 s_put_double (hp_buf_t *out, double d)
 {
     if (!isfinite (d))
         return hp_buf_puts (out, "null");
     char text [40];
+    size_t fast = s_format_double (text, d);
+    if (fast)
+        return hp_buf_append (out, text, fast);
     int n = snprintf (text, sizeof text, "%.17g", d);
     if (n <= 0 || (size_t) n >= sizeof text)
         return -1;
