@@ -5,10 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Most envelopes fit the zone's first chunk, which msgpack_zone_clear keeps,
-//  so steady-state decoding allocates nothing.
-#define S_ZONE_CHUNK (64 * 1024)
-
 //  One recipient while deduplicating: the string and where it came in.
 typedef struct {
     hp_str_t str;
@@ -16,7 +12,7 @@ typedef struct {
 } s_entry_t;
 
 struct hp_envelope {
-    msgpack_zone *zone;             //  holds the unpacked tree, reused
+    hp__msgpack_arena_t arena;      //  holds the decoded tree, reused
     msgpack_object root;
     hp_str_t event;
     hp_str_t *users;                //  recipients after dedup, in input order
@@ -52,15 +48,9 @@ hp_env_error_name (hp_env_error_t err)
 hp_envelope_t *
 hp_envelope_new (void)
 {
-    hp_envelope_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->zone = msgpack_zone_new (S_ZONE_CHUNK);
-    if (!self->zone) {
-        hp_envelope_destroy (&self);
-        return NULL;
-    }
-    return self;
+    //  The arena grows on the first decodes and is kept, so steady-state
+    //  decoding allocates nothing.
+    return calloc (1, sizeof (hp_envelope_t));
 }
 
 void
@@ -69,8 +59,7 @@ hp_envelope_destroy (hp_envelope_t **self_p)
     if (!self_p || !*self_p)
         return;
     hp_envelope_t *self = *self_p;
-    if (self->zone)
-        msgpack_zone_free (self->zone);
+    hp__msgpack_arena_free (&self->arena);
     free (self->users);
     free (self->entries);
     free (self->dup);
@@ -261,14 +250,10 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
     //  The size check comes first so an oversized frame costs nothing more.
     if (len > max_bytes)
         return HP_ENV_TOO_LARGE;
-    //  The scan refuses truncation, trailing bytes, excess depth and counts
-    //  the bytes cannot hold, before msgpack-c allocates for them.
-    if (!bytes || hp__msgpack_check (bytes, len))
-        return HP_ENV_NOT_MSGPACK;
-    msgpack_zone_clear (self->zone);
-    size_t off = 0;
-    msgpack_unpack_return rc = msgpack_unpack (bytes, len, &off, self->zone, &self->root);
-    if (rc != MSGPACK_UNPACK_SUCCESS || off != len)
+    //  One pass refuses truncation, trailing bytes, excess depth and counts
+    //  the bytes cannot hold, and builds the same tree msgpack_unpack would
+    //  (which used to walk the bytes a second time, allocating per container).
+    if (!bytes || hp__msgpack_decode (bytes, len, &self->arena, &self->root))
         return HP_ENV_NOT_MSGPACK;
     if (self->root.type != MSGPACK_OBJECT_MAP)
         return HP_ENV_NOT_MAP;

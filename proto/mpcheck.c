@@ -1,7 +1,9 @@
-/* mpcheck.c -- internal: bounds-checked structural pre-scan of msgpack bytes. */
+/* mpcheck.c -- internal: bounds-checked structural pre-scan and decoder of msgpack bytes. */
 #include "mpcheck.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     const unsigned char *p;
@@ -109,4 +111,276 @@ hp__msgpack_check (const char *bytes, size_t len)
     if (len == 0 || s_value (&c, 0))
         return -1;
     return c.left == 0 ? 0 : -1;
+}
+
+/* --- the decoder ---------------------------------------------------------
+ *
+ * One pass that checks what the scan above checks and builds msgpack-c's
+ * object tree at the same time: the envelope used to pay for the scan, then
+ * for msgpack_unpack walking the same bytes again and allocating every
+ * container from its zone. Children of a container take consecutive slots
+ * of the arena (a map's n pairs are 2n slots, laid out as msgpack_object_kv).
+ * Every object takes at least one byte, so a valid input of len bytes needs
+ * fewer than len slots; reservations past that prove the input lies about
+ * its counts and refuse it. */
+
+_Static_assert (sizeof (msgpack_object_kv) == 2 * sizeof (msgpack_object),
+                "a map's pairs are carved from the object slots");
+
+typedef struct {
+    const unsigned char *p;
+    size_t          left;
+    msgpack_object *objs;
+    size_t          used, cap;
+} s_decoder_t;
+
+void
+hp__msgpack_arena_free (hp__msgpack_arena_t *arena)
+{
+    free (arena->objs);
+    arena->objs = NULL;
+    arena->cap = 0;
+}
+
+static inline uint64_t
+s_be (const unsigned char *p, int width)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < width; i++)
+        v = (v << 8) | p [i];
+    return v;
+}
+
+//  Takes n bytes as a str/bin body (ptr into the input) or fails.
+static inline int
+s_body (s_decoder_t *d, size_t n, const char **ptr)
+{
+    if (n > d->left)
+        return -1;
+    *ptr = (const char *) d->p;
+    d->p += n;
+    d->left -= n;
+    return 0;
+}
+
+//  Reads a big-endian length of `width` bytes (1, 2 or 4).
+static inline int
+s_dlength (s_decoder_t *d, int width, size_t *out)
+{
+    if ((size_t) width > d->left)
+        return -1;
+    *out = (size_t) s_be (d->p, width);
+    d->p += width;
+    d->left -= (size_t) width;
+    return 0;
+}
+
+static int s_decode (s_decoder_t *d, msgpack_object *o, int depth);
+
+//  `items` objects into fresh slots; a map passes 2 * pairs.
+static int
+s_decode_items (s_decoder_t *d, size_t items, int depth, msgpack_object **first)
+{
+    if (depth >= HP__MSGPACK_DEPTH_MAX || items > d->left || items > d->cap - d->used)
+        return -1;
+    *first = NULL;
+    if (items == 0)
+        return 0;                   //  msgpack-c leaves ptr NULL here too
+    msgpack_object *slots = d->objs + d->used;
+    d->used += items;
+    for (size_t i = 0; i < items; i++)
+        if (s_decode (d, &slots [i], depth + 1))
+            return -1;
+    *first = slots;
+    return 0;
+}
+
+static int
+s_decode_array (s_decoder_t *d, msgpack_object *o, size_t n, int depth)
+{
+    o->type = MSGPACK_OBJECT_ARRAY;
+    o->via.array.size = (uint32_t) n;
+    return s_decode_items (d, n, depth, &o->via.array.ptr);
+}
+
+static int
+s_decode_map (s_decoder_t *d, msgpack_object *o, size_t n, int depth)
+{
+    msgpack_object *first;
+    o->type = MSGPACK_OBJECT_MAP;
+    o->via.map.size = (uint32_t) n;
+    if (s_decode_items (d, n * 2, depth, &first))
+        return -1;
+    o->via.map.ptr = (msgpack_object_kv *) (void *) first;
+    return 0;
+}
+
+//  ext: `n` data bytes after a one-byte type.
+static int
+s_decode_ext (s_decoder_t *d, msgpack_object *o, size_t n)
+{
+    if (d->left < 1 || n > d->left - 1)
+        return -1;
+    o->type = MSGPACK_OBJECT_EXT;
+    o->via.ext.type = (int8_t) d->p [0];
+    o->via.ext.size = (uint32_t) n;
+    o->via.ext.ptr = (const char *) d->p + 1;
+    d->p += n + 1;
+    d->left -= n + 1;
+    return 0;
+}
+
+//  A fixed-size scalar of `width` bytes, big-endian.
+static inline int
+s_fixed (s_decoder_t *d, int width, uint64_t *v)
+{
+    if ((size_t) width > d->left)
+        return -1;
+    *v = s_be (d->p, width);
+    d->p += width;
+    d->left -= (size_t) width;
+    return 0;
+}
+
+static inline void
+s_signed (msgpack_object *o, int64_t v)
+{
+    if (v >= 0) {
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = (uint64_t) v;
+    }
+    else {
+        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        o->via.i64 = v;
+    }
+}
+
+static int
+s_decode (s_decoder_t *d, msgpack_object *o, int depth)
+{
+    if (d->left == 0)
+        return -1;
+    unsigned char b = *d->p++;
+    d->left--;
+    size_t n;
+    uint64_t v;
+    if (b >= 0xa0 && b <= 0xbf) {                   //  fixstr: the common case
+        o->type = MSGPACK_OBJECT_STR;
+        o->via.str.size = b & 0x1f;
+        return s_body (d, b & 0x1f, &o->via.str.ptr);
+    }
+    if (b <= 0x7f) {
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = b;
+        return 0;
+    }
+    if (b >= 0xe0) {
+        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        o->via.i64 = (int8_t) b;
+        return 0;
+    }
+    if (b <= 0x8f)
+        return s_decode_map (d, o, b & 0x0f, depth);
+    if (b <= 0x9f)
+        return s_decode_array (d, o, b & 0x0f, depth);
+    switch (b) {
+        case 0xc0:
+            o->type = MSGPACK_OBJECT_NIL;
+            return 0;
+        case 0xc2: case 0xc3:
+            o->type = MSGPACK_OBJECT_BOOLEAN;
+            o->via.boolean = b == 0xc3;
+            return 0;
+        case 0xc4: case 0xc5: case 0xc6:            //  bin 8/16/32
+            if (s_dlength (d, 1 << (b - 0xc4), &n))
+                return -1;
+            o->type = MSGPACK_OBJECT_BIN;
+            o->via.bin.size = (uint32_t) n;
+            return s_body (d, n, &o->via.bin.ptr);
+        case 0xd9: case 0xda: case 0xdb:            //  str 8/16/32
+            if (s_dlength (d, 1 << (b - 0xd9), &n))
+                return -1;
+            o->type = MSGPACK_OBJECT_STR;
+            o->via.str.size = (uint32_t) n;
+            return s_body (d, n, &o->via.str.ptr);
+        case 0xc7: case 0xc8: case 0xc9:            //  ext 8/16/32
+            return s_dlength (d, 1 << (b - 0xc7), &n) || s_decode_ext (d, o, n);
+        case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:   //  fixext 1..16
+            return s_decode_ext (d, o, (size_t) 1 << (b - 0xd4));
+        case 0xca: {
+            if (s_fixed (d, 4, &v))
+                return -1;
+            uint32_t bits = (uint32_t) v;
+            float f;
+            memcpy (&f, &bits, sizeof f);
+            o->type = MSGPACK_OBJECT_FLOAT32;
+            o->via.f64 = f;
+            return 0;
+        }
+        case 0xcb: {
+            if (s_fixed (d, 8, &v))
+                return -1;
+            double f;
+            memcpy (&f, &v, sizeof f);
+            o->type = MSGPACK_OBJECT_FLOAT64;
+            o->via.f64 = f;
+            return 0;
+        }
+        case 0xcc: case 0xcd: case 0xce: case 0xcf: //  uint 8/16/32/64
+            if (s_fixed (d, 1 << (b - 0xcc), &v))
+                return -1;
+            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            o->via.u64 = v;
+            return 0;
+        case 0xd0:
+            if (s_fixed (d, 1, &v))
+                return -1;
+            s_signed (o, (int8_t) v);
+            return 0;
+        case 0xd1:
+            if (s_fixed (d, 2, &v))
+                return -1;
+            s_signed (o, (int16_t) v);
+            return 0;
+        case 0xd2:
+            if (s_fixed (d, 4, &v))
+                return -1;
+            s_signed (o, (int32_t) v);
+            return 0;
+        case 0xd3:
+            if (s_fixed (d, 8, &v))
+                return -1;
+            s_signed (o, (int64_t) v);
+            return 0;
+        case 0xdc: case 0xdd:                       //  array 16/32
+            return s_dlength (d, 2 << (b - 0xdc), &n) || s_decode_array (d, o, n, depth);
+        case 0xde: case 0xdf:                       //  map 16/32
+            return s_dlength (d, 2 << (b - 0xde), &n) || s_decode_map (d, o, n, depth);
+        default:                                    //  0xc1: never used
+            return -1;
+    }
+}
+
+int
+hp__msgpack_decode (const char *bytes, size_t len, hp__msgpack_arena_t *arena,
+                    msgpack_object *root)
+{
+    if (len == 0)
+        return -1;
+    if (arena->cap < len) {
+        size_t cap = arena->cap ? arena->cap : 256;
+        while (cap < len)
+            cap *= 2;
+        if (cap > SIZE_MAX / sizeof (msgpack_object))
+            return -1;
+        msgpack_object *objs = realloc (arena->objs, cap * sizeof *objs);
+        if (!objs)
+            return -1;
+        arena->objs = objs;
+        arena->cap = cap;
+    }
+    s_decoder_t d = { (const unsigned char *) bytes, len, arena->objs, 0, arena->cap };
+    if (s_decode (&d, root, 0))
+        return -1;
+    return d.left == 0 ? 0 : -1;
 }

@@ -1,8 +1,9 @@
-/* mpcheck.h -- internal: bounds-checked structural pre-scan of msgpack bytes. */
+/* mpcheck.h -- internal: bounds-checked structural pre-scan and decoder of msgpack bytes. */
 #ifndef HERALD_PROTO_MPCHECK_H
 #define HERALD_PROTO_MPCHECK_H
 
 #include <stddef.h>
+#include <msgpack.h>
 
 /* msgpack-c's unpacker refuses more than 32 nested containers
  * (MSGPACK_EMBED_STACK_SIZE); the scan uses the same bound so both agree. */
@@ -14,5 +15,25 @@
  * Returns -1 otherwise. Run before msgpack_unpack so a 10-byte input cannot
  * make the unpacker allocate gigabytes for an array it claims to hold. */
 int hp__msgpack_check (const char *bytes, size_t len);
+
+/* Where hp__msgpack_decode builds its objects; reused from call to call so
+ * the steady state allocates nothing. Start zeroed; free with
+ * hp__msgpack_arena_free. */
+typedef struct {
+    msgpack_object *objs;
+    size_t          cap;
+} hp__msgpack_arena_t;
+
+void hp__msgpack_arena_free (hp__msgpack_arena_t *arena);
+
+/* Accepts exactly the bytes hp__msgpack_check accepts and fills *root with
+ * the tree msgpack_unpack would build (same types and values: non-negative
+ * signed ints are POSITIVE_INTEGER, float32 is FLOAT32 widened, str/bin/ext
+ * point into bytes; the ptr of an empty str/bin/ext/array/map is unspecified,
+ * as msgpack-c's own varies, and must not be read), in one pass and
+ * without msgpack-c's zone. The tree lives in the arena until the next call.
+ * Returns 0, or -1 when the bytes are refused or memory ran out. */
+int hp__msgpack_decode (const char *bytes, size_t len, hp__msgpack_arena_t *arena,
+                        msgpack_object *root);
 
 #endif
