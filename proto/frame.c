@@ -6,6 +6,9 @@
 //  Both builders leave out exactly as it was when they fail, so a caller
 //  can reuse the buffer without trimming a half-written frame.
 
+//  A string literal, its length known at compile time (no strlen per event).
+#define S_PUTS(out, literal) hp_buf_append ((out), (literal), sizeof (literal) - 1)
+
 int
 hp_frame_event (hp_buf_t *out, const hp_envelope_t *env, uint64_t offset)
 {
@@ -13,15 +16,15 @@ hp_frame_event (hp_buf_t *out, const hp_envelope_t *env, uint64_t offset)
     hp_str_t event = hp_envelope_event (env);
     const msgpack_object *data = hp_envelope_data (env);
     hp_str_t id = hp_envelope_id (env);
-    if (hp_buf_puts (out, "{\"type\":\"event\",\"event\":")
+    if (S_PUTS (out, "{\"type\":\"event\",\"event\":")
     ||  hp_json_put_string (out, event.ptr ? event.ptr : "", event.len)
-    ||  hp_buf_puts (out, ",\"data\":")
-    ||  (data ? hp_json_from_msgpack (out, data) : hp_buf_puts (out, "null"))
-    ||  hp_buf_puts (out, ",\"offset\":")
+    ||  S_PUTS (out, ",\"data\":")
+    ||  (data ? hp_json_from_msgpack (out, data) : S_PUTS (out, "null"))
+    ||  S_PUTS (out, ",\"offset\":")
     ||  hp_buf_put_u64 (out, offset))
         goto fail;
     if (id.ptr
-    &&  (hp_buf_puts (out, ",\"id\":") || hp_json_put_string (out, id.ptr, id.len)))
+    &&  (S_PUTS (out, ",\"id\":") || hp_json_put_string (out, id.ptr, id.len)))
         goto fail;
     if (hp_buf_putc (out, '}'))
         goto fail;
