@@ -204,6 +204,30 @@ int
 hp_json_put_string (hp_buf_t *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *) s;
+    //  Fast path for short plain strings (event names, keys, most values)
+    //  with room already there: copy while checking; anything to escape
+    //  falls through to the general path, which rewrites from the start.
+    if (n <= 64 && out->cap - out->len >= n + 2) {
+        char *w = out->data + out->len;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t v;
+            memcpy (&v, p + i, 8);
+            if (!s_plain8 (v))
+                break;
+            memcpy (w + 1 + i, &v, 8);
+        }
+        while (i < n && s_plain [p [i]]) {
+            w [1 + i] = (char) p [i];
+            i++;
+        }
+        if (i == n) {
+            w [0] = '"';
+            w [n + 1] = '"';
+            out->len += n + 2;
+            return 0;
+        }
+    }
     //  One pass when the worst case fits the buffer's limit; otherwise a
     //  counting pass first, so a string that fits exactly is not refused.
     size_t room = n <= (SIZE_MAX - 2) / 6 ? 6 * n : SIZE_MAX;

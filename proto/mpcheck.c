@@ -188,9 +188,29 @@ s_decode_items (s_decoder_t *d, size_t items, int depth, msgpack_object **first)
         return 0;                   //  msgpack-c leaves ptr NULL here too
     msgpack_object *slots = d->objs + d->used;
     d->used += items;
-    for (size_t i = 0; i < items; i++)
-        if (s_decode (d, &slots [i], depth + 1))
+    for (size_t i = 0; i < items; i++) {
+        //  Inline the leaves envelopes are made of (short strings, small
+        //  ints): the full decoder's call costs more than the object.
+        msgpack_object *o = &slots [i];
+        unsigned char b = d->left ? *d->p : 0xc1;
+        if (b >= 0xa0 && b <= 0xbf && (size_t) (b & 0x1f) < d->left) {
+            o->type = MSGPACK_OBJECT_STR;
+            o->via.str.size = b & 0x1f;
+            o->via.str.ptr = (const char *) d->p + 1;
+            d->p += (b & 0x1f) + 1;
+            d->left -= (size_t) (b & 0x1f) + 1;
+        }
+        else
+        if (b <= 0x7f) {
+            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            o->via.u64 = b;
+            d->p++;
+            d->left--;
+        }
+        else
+        if (s_decode (d, o, depth + 1))
             return -1;
+    }
     *first = slots;
     return 0;
 }
