@@ -4,7 +4,9 @@ Used by tests/integration and tests/fault (via PYTHONPATH). Every process a
 test starts is stopped by the context manager, also when the test fails.
 Waits poll a condition with a deadline; nothing sleeps a fixed time.
 """
+import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -309,3 +311,30 @@ async def ws_close_code(ws, timeout=5.0):
             await asyncio.wait_for(ws.recv(), left)
     except websockets.ConnectionClosed as e:
         return e.rcvd.code if e.rcvd else None
+
+
+def run_async(cls):
+    """Runs each `async def test_*` in its own event loop with asyncio's debug
+    mode off (IsolatedAsyncioTestCase turns it on, which slows the websockets
+    client a hundredfold under load), then closes the sockets it opened."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def test(self):
+            async def body():
+                self.sockets = []
+                try:
+                    await fn(self)
+                finally:
+                    for ws in self.sockets:
+                        await ws.close()
+            asyncio.run(body())
+        return test
+    for name, fn in list(vars(cls).items()):
+        if name.startswith("test_") and asyncio.iscoroutinefunction(fn):
+            setattr(cls, name, wrap(fn))
+    return cls
+
+
+async def recv_json(ws, timeout=5.0):
+    """The next frame as a dict, within timeout."""
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))

@@ -4,10 +4,8 @@ Events go in through a PUSH producer; resume requests go to the control
 socket exactly as a gateway would send them.
 """
 import json
-import time
 import unittest
 
-import msgpack
 
 from harness import Broker, Control, Producer, metric, wait_until
 

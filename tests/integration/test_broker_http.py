@@ -5,7 +5,6 @@ fallback worker.
 """
 import json
 import signal
-import time
 import unittest
 import urllib.parse
 

@@ -5,13 +5,12 @@ speak the publish protocol directly ([topic][17-byte header][JSON frame]).
 """
 import json
 import struct
-import time
 import unittest
 
 import msgpack
 import zmq
 
-from harness import Broker, Producer, metric, wait_until
+from harness import Broker, Producer, metric
 
 
 def subscribe(broker, *users):

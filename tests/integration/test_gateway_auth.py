@@ -1,7 +1,6 @@
 """test_gateway_auth.py -- every client close code of herald-gateway, each
 counted in /metrics, and bounded memory with a client that never reads."""
 import asyncio
-import functools
 import base64
 import hashlib
 import hmac
@@ -14,30 +13,8 @@ import unittest
 
 import websockets
 
-from harness import (SECRET, Broker, Gateway, Producer, make_token, wait_until, ws_close_code,
+from harness import (run_async, SECRET, Broker, Gateway, Producer, make_token, wait_until, ws_close_code,
                      ws_connect, ws_recv_events)
-
-
-def run_async(cls):
-    """Runs each `async def test_*` in its own event loop with asyncio's debug
-    mode off (IsolatedAsyncioTestCase turns it on, which slows the websockets
-    client a hundredfold under load), then closes the sockets it opened."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def test(self):
-            async def body():
-                self.sockets = []
-                try:
-                    await fn(self)
-                finally:
-                    for ws in self.sockets:
-                        await ws.close()
-            asyncio.run(body())
-        return test
-    for name, fn in list(vars(cls).items()):
-        if name.startswith("test_") and asyncio.iscoroutinefunction(fn):
-            setattr(cls, name, wrap(fn))
-    return cls
 
 
 def sample(metrics_text, key):

@@ -1,38 +1,9 @@
 """test_gateway_delivery.py -- herald-gateway delivers each user's events to
 every connection of that user, once, in order, and to nobody else."""
-import asyncio
-import functools
-import json
 import unittest
 
-from harness import (Broker, Gateway, Producer, make_token, wait_until, ws_connect,
+from harness import (run_async, Broker, Gateway, Producer, make_token, wait_until, ws_connect,
                      ws_recv_events)
-
-
-def run_async(cls):
-    """Runs each `async def test_*` in its own event loop with asyncio's debug
-    mode off (IsolatedAsyncioTestCase turns it on, which slows the websockets
-    client a hundredfold under load), then closes the sockets it opened."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def test(self):
-            async def body():
-                self.sockets = []
-                try:
-                    await fn(self)
-                finally:
-                    for ws in self.sockets:
-                        await ws.close()
-            asyncio.run(body())
-        return test
-    for name, fn in list(vars(cls).items()):
-        if name.startswith("test_") and asyncio.iscoroutinefunction(fn):
-            setattr(cls, name, wrap(fn))
-    return cls
-
-
-async def recv_json(ws, timeout=5.0):
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
 @run_async

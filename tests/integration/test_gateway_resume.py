@@ -3,37 +3,14 @@ the events it missed, on the same or another gateway, then live ones; a
 wrong epoch starts over; a broker restart sends a new welcome."""
 import asyncio
 import socket
-import functools
 import json
 import threading
 import time
 import types
 import unittest
 
-from harness import (Broker, Control, Gateway, Producer, free_port, make_token, wait_until, ws_connect,
+from harness import (run_async, recv_json, Broker, Control, Gateway, Producer, free_port, make_token, wait_until, ws_connect,
                      ws_recv_events)
-
-
-def run_async(cls):
-    """Runs each `async def test_*` in its own event loop with asyncio's debug
-    mode off (IsolatedAsyncioTestCase turns it on, which slows the websockets
-    client a hundredfold under load), then closes the sockets it opened."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def test(self):
-            async def body():
-                self.sockets = []
-                try:
-                    await fn(self)
-                finally:
-                    for ws in self.sockets:
-                        await ws.close()
-            asyncio.run(body())
-        return test
-    for name, fn in list(vars(cls).items()):
-        if name.startswith("test_") and asyncio.iscoroutinefunction(fn):
-            setattr(cls, name, wrap(fn))
-    return cls
 
 
 def unbounded_client_queue(ws):
@@ -42,10 +19,6 @@ def unbounded_client_queue(ws):
     python-websockets (the reader stops before the server's close reply) until
     its 10 s close timeout, which says nothing about the gateway."""
     ws.max_queue = 1 << 30
-
-
-async def recv_json(ws, timeout=5.0):
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
 @run_async
@@ -192,7 +165,7 @@ class GatewayBrokerRestart(unittest.TestCase):
             ws, welcome = await ws_connect(gateway.url, make_token("restart-user"))
             producer = Producer(broker)
             producer.send("restart-user", "before", {})
-            before = (await ws_recv_events(ws, 1))[0]
+            await ws_recv_events(ws, 1)
             producer.close()
             broker = broker.restart()
             again = await recv_json(ws, timeout=15)
