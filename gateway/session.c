@@ -17,6 +17,8 @@
 /* A resume request unanswered this long is sent again (the broker may have
  * restarted); a sync that has not come this long is asked for again. */
 #define GW_RETRY_USEC (2 * LWS_US_PER_SEC)
+/* Frames one WRITEABLE callback writes at most before yielding. */
+#define GW_WRITES_PER_WRITEABLE 32
 
 typedef enum {
     GW_AUTH_WAIT = 0,   /* connected, no auth frame yet */
@@ -134,7 +136,9 @@ static int
 s_close_now (gw_session_t *self, int code)
 {
     self->close_code = (uint16_t) code;
-    lws_close_reason (self->wsi, (enum lws_close_status) code, NULL, 0);
+    /* 1006 is never sent: it marks a socket a write already failed on */
+    if (code != 1006)
+        lws_close_reason (self->wsi, (enum lws_close_status) code, NULL, 0);
     return -1;
 }
 
@@ -336,6 +340,20 @@ gw_session_on_timer (gw_session_t *self)
     }
 }
 
+/* Writes one frame. lws sends what the socket takes and keeps the rest
+ * (at most this one frame, as callers check lws_partial_buffered first)
+ * until the socket drains, asking for WRITEABLE itself. Returns 0, or -1
+ * when the socket failed. */
+static int
+s_write (gw_session_t *self, gw_blob_t *blob)
+{
+    int n = lws_write (self->wsi, blob->payload, blob->len, LWS_WRITE_TEXT);
+    if (n < 0 || (size_t) n < blob->len)
+        return -1;
+    self->env->metrics->frames_out_total++;
+    return 0;
+}
+
 int
 gw_session_on_writeable (gw_session_t *self)
 {
@@ -344,21 +362,27 @@ gw_session_on_writeable (gw_session_t *self)
     bool live = self->state == GW_LIVE;
     if (self->close_code || !(live || self->silent))
         return 0;
-    gw_blob_t *blob;
-    if (self->pongs_due) {
-        self->pongs_due--;
-        blob = gw_blob_ref (self->env->pong);
+    /* Several frames per WRITEABLE while the socket takes them whole: one
+     * poll round trip per frame (lws turns POLLOUT on and off through
+     * uv_poll_start, two epoll_ctl calls each) cost more than the write.
+     * The cap keeps one backlogged connection from holding the loop. */
+    for (int i = 0; i < GW_WRITES_PER_WRITEABLE; i++) {
+        gw_blob_t *blob;
+        if (self->pongs_due) {
+            self->pongs_due--;
+            blob = gw_blob_ref (self->env->pong);
+        }
+        else if ((!live && self->front == 0) || !(blob = s_dequeue (self)))
+            break;
+        else if (!live)
+            self->front--;
+        int rc = s_write (self, blob);
+        gw_blob_release (&blob);
+        if (rc != 0)
+            return -1;
+        if (lws_partial_buffered (self->wsi))
+            break;      /* lws asked for WRITEABLE already */
     }
-    else if ((!live && self->front == 0) || !(blob = s_dequeue (self)))
-        return 0;
-    else if (!live)
-        self->front--;
-    int n = lws_write (self->wsi, blob->payload, blob->len, LWS_WRITE_TEXT);
-    bool failed = n < 0 || (size_t) n < blob->len;
-    gw_blob_release (&blob);
-    if (failed)
-        return -1;
-    self->env->metrics->frames_out_total++;
     if (self->pongs_due || (live ? gw_queue_count (self->queue) : self->front))
         lws_callback_on_writable (self->wsi);
     else
@@ -465,6 +489,17 @@ gw_session_on_event (gw_session_t *self, gw_blob_t *event)
     if (self->state == GW_LIVE) {
         if (event->offset <= self->last_offset) {
             self->env->metrics->events_dropped_total[GW_DROP_DUPLICATE]++;
+            return;
+        }
+        if (!self->pongs_due && !self->peer_code && gw_queue_count (self->queue) == 0
+        &&  !lws_partial_buffered (self->wsi)) {
+            /* Nothing ahead of it: write now rather than queue and wait
+             * for WRITEABLE (a poll round trip and four epoll_ctl calls
+             * per frame). If the socket is full, lws holds this one frame
+             * and later ones queue here, under the bound, as before. */
+            self->last_offset = event->offset;
+            if (s_write (self, event) != 0)
+                gw_session_close (self, 1006);
             return;
         }
         gw_blob_t *ref = gw_blob_ref (event);
