@@ -25,11 +25,25 @@ BIN = os.environ.get("HERALD_BIN") or os.path.join(
 SECRET = "test-secret-not-for-production"
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A TCP port nobody listens on right now (loopback)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port nobody listens on right now, taken below the
+    kernel's ephemeral range (32768+): a port the kernel picks for port 0 can
+    be taken by some outgoing connection before our process binds it."""
+    import random
+    while True:
+        port = random.randint(20000, 32000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def wait_until(cond, timeout=10.0, what="condition", interval=0.02):

@@ -16,11 +16,22 @@ module HeraldHarness
   module_function
 
   # A TCP port nobody listens on right now (loopback).
+  # A loopback port nobody listens on, below the kernel's ephemeral range
+  # (32768+), so no outgoing connection can take it before our process binds.
   def free_port
-    s = TCPServer.new("127.0.0.1", 0)
-    s.addr[1]
-  ensure
-    s&.close
+    @handed_out ||= {}
+    loop do
+      port = rand(20_000..32_000)
+      next if @handed_out[port]
+
+      begin
+        TCPServer.new("127.0.0.1", port).close
+      rescue SystemCallError
+        next
+      end
+      @handed_out[port] = true
+      return port
+    end
   end
 
   # Polls the block until it returns a truthy value; raises on deadline.
