@@ -113,6 +113,13 @@ def report(doc):
             fmt(r["users"]), fmt(r["sent"]), fmt(r["accepted_per_s"], 0), fmt(r["routed"]),
             fmt(r["routed_per_s"], 0), fmt(r["cpu_us_per_event"], 2),
             fmt(r["latency_us"]["p50"] / 1e3, 2), fmt(r["latency_us"]["p99"] / 1e3, 2)))
+    r = get(res, "broker-fanout", "herald")
+    if r:
+        out.append("")
+        out.append("Broker alone, one event to %s subscribed users (%d rounds): %s / %s routed, "
+                   "p50 %s ms, last one %s ms." % (
+                       fmt(r["recipients"]), r["rounds"], fmt(r["routed"]), fmt(r["expected"]),
+                       fmt(r["latency_us"]["p50"] / 1e3, 2), fmt(r["last_ms"], 2)))
     errors = [r for r in res if "error" in r]
     if errors:
         out.append("")
