@@ -199,8 +199,10 @@ gw_fanout_resubscribe (gw_fanout_t *self, gw_user_t *user)
      * broker a sync) when it reconnects. The cap keeps the unsubscribe loop
      * at removal short. */
     if (self->upstream && user->subscriptions < GW_RESUBSCRIBE_MAX
-    &&  gw_upstream_subscribe (self->upstream, user->name, user->len) == 0)
+    &&  gw_upstream_subscribe (self->upstream, user->name, user->len) == 0) {
         user->subscriptions++;
+        self->metrics->resubscribes_total++;
+    }
 }
 
 /* A broker restart shows up as a new epoch on a sync or an event: every

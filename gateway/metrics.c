@@ -98,5 +98,7 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_line (out, "herald_gateway_resumes_total", "{recovered=\"true\"}", self->resumes_total[1]);
     rc |= s_head (out, "herald_gateway_refused_total", "counter", "Connections refused (limit, shutdown, wrong path).");
     rc |= s_line (out, "herald_gateway_refused_total", NULL, self->http_refused_total);
+    rc |= s_head (out, "herald_gateway_resubscribes_total", "counter", "Subscriptions sent again because no sync came within 2 s.");
+    rc |= s_line (out, "herald_gateway_resubscribes_total", NULL, self->resubscribes_total);
     return rc ? -1 : 0;
 }

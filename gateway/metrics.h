@@ -61,6 +61,7 @@ typedef struct {
     uint64_t events_dropped_total[GW_DROP_LABELS];
     uint64_t resumes_total[2];     /* [0] recovered=false, [1] recovered=true */
     uint64_t http_refused_total;   /* connections refused (limit, shutdown, path) */
+    uint64_t resubscribes_total;   /* extra subscribes sent when no sync came in time */
 } gw_metrics_t;
 
 /* Counts a close with the given WebSocket code. */

@@ -18,6 +18,7 @@
 #define GW_UPSTREAM_BATCH 512
 /* ZeroMQ queue bounds (messages). The broker's XPUB has its own. */
 #define GW_SUB_RCVHWM 100000
+#define GW_SUB_SNDHWM 1000000   /* subscribe/unsubscribe messages queued */
 #define GW_DEALER_SNDHWM 10000
 /* A control reply bigger than this is refused (a resume reply holds at most
  * the broker's per-user history). */
@@ -53,6 +54,12 @@ s_socket (gw_upstream_t *self, int type, const char *endpoint)
     if (type == ZMQ_SUB) {
         int hwm = GW_SUB_RCVHWM;
         zmq_setsockopt (sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        /* Subscriptions travel as messages on the SUB's outgoing pipe, and
+         * libzmq drops those past the send HWM without a word (default 1000:
+         * a burst of new users would lose some). One per connection opened
+         * or closed, so this bound is far above any real burst. */
+        hwm = GW_SUB_SNDHWM;
+        zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     }
     else {
         int hwm = GW_DEALER_SNDHWM;
