@@ -352,3 +352,40 @@ def run_async(cls):
 async def recv_json(ws, timeout=5.0):
     """The next frame as a dict, within timeout."""
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+def subscribe(broker, *users):
+    """A raw SUB socket on the broker's publish socket, standing in for a
+    gateway: subscribed to the users' topics and returned once every one's
+    sync ('S') has arrived. Returns (socket, epoch the syncs carried)."""
+    import struct
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.RCVTIMEO, 5000)
+    sub.connect(broker.publish)
+    for user in users:
+        sub.setsockopt(zmq.SUBSCRIBE, b"u:" + user.encode() + b"\x00")
+    epoch = None
+    pending = set(users)
+    while pending:
+        topic, header, _ = sub.recv_multipart()
+        kind, epoch, _ = struct.unpack(">cQQ", header)
+        if kind == b"S":
+            pending.discard(topic[2:-1].decode())
+    return sub, epoch
+
+
+def start_broker_and_gateways(gateways=1, **broker_flags):
+    """A broker and `gateways` gateways wired to it; if a gateway fails to
+    start, whatever did start is stopped before the error goes up."""
+    broker = Broker(**broker_flags)
+    started = []
+    try:
+        for _ in range(gateways):
+            started.append(Gateway(broker))
+    except Exception:
+        for gateway in started:
+            gateway.stop()
+        broker.stop()
+        raise
+    return broker, started

@@ -11,18 +11,7 @@ import urllib.parse
 import msgpack
 import zmq
 
-from harness import Broker, Control, http_get, http_post, metric, wait_until
-
-
-def subscribe(broker, user):
-    sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.RCVTIMEO, 5000)
-    sub.connect(broker.publish)
-    sub.setsockopt(zmq.SUBSCRIBE, b"u:" + user.encode() + b"\x00")
-    while sub.recv_multipart()[1][:1] != b"S":
-        pass
-    return sub
+from harness import Broker, Control, http_get, http_post, metric, subscribe, wait_until
 
 
 def next_event(sub):
@@ -50,7 +39,7 @@ class BrokerHttpTest(unittest.TestCase):
         return status, json.loads(raw)
 
     def test_json_post_to_online_user_is_200_and_published(self):
-        sub = subscribe(self.broker, "alice")
+        sub, _ = subscribe(self.broker, "alice")
         status, reply = self.post("bid", "alice", b'{"amount":120,"vendor":"v7"}')
         # proves: an online recipient answers 200 with online true and the
         # event's offset, and the event is published with the body as data
@@ -63,7 +52,7 @@ class BrokerHttpTest(unittest.TestCase):
 
     def test_form_post_and_encoded_user(self):
         user = "jos\u00e9 / 7+1"
-        sub = subscribe(self.broker, user)
+        sub, _ = subscribe(self.broker, user)
         status, reply = self.post("negotiate", user, b"order=9&note=hello+there%21",
                                   "application/x-www-form-urlencoded")
         # proves: a form body becomes an object of strings, and a URL-encoded
@@ -108,7 +97,7 @@ class BrokerHttpTest(unittest.TestCase):
         worker.close()
 
     def test_empty_body_is_null(self):
-        sub = subscribe(self.broker, "alice")
+        sub, _ = subscribe(self.broker, "alice")
         status, _ = self.post("ping", "alice", b"")
         _, event = next_event(sub)
         # proves: an empty body publishes data null
@@ -238,7 +227,7 @@ class BrokerHttpTest(unittest.TestCase):
         self.assertGreaterEqual(metric(text, 'herald_broker_http_requests_total{code="200"}'), 1)
 
     def test_sigterm_exits_zero_promptly(self):
-        sub = subscribe(self.broker, "alice")
+        sub, _ = subscribe(self.broker, "alice")
         self.broker.signal(signal.SIGTERM)
         # proves: SIGTERM stops the broker with exit status 0, even with a
         # subscriber connected (the bound is generous: no timing asserted)

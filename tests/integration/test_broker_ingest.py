@@ -8,28 +8,8 @@ import struct
 import unittest
 
 import msgpack
-import zmq
 
-from harness import Broker, Producer, metric
-
-
-def subscribe(broker, *users):
-    """A SUB socket subscribed to the users' topics, returned once every sync
-    ('S') has arrived, with the epoch the syncs carried."""
-    sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.RCVTIMEO, 5000)
-    sub.connect(broker.publish)
-    for user in users:
-        sub.setsockopt(zmq.SUBSCRIBE, b"u:" + user.encode() + b"\x00")
-    epoch = None
-    pending = set(users)
-    while pending:
-        topic, header, body = sub.recv_multipart()
-        kind, epoch, _ = struct.unpack(">cQQ", header)
-        if kind == b"S":
-            pending.discard(topic[2:-1].decode())
-    return sub, epoch
+from harness import Broker, Producer, metric, subscribe
 
 
 def recv_event(sub):

@@ -8,23 +8,7 @@ import unittest
 import msgpack
 import zmq
 
-from harness import Broker, Control, metric, wait_until
-
-
-def subscribe(broker, *users):
-    """A SUB socket subscribed to the users, returned once every sync arrived."""
-    sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.RCVTIMEO, 5000)
-    sub.connect(broker.publish)
-    for user in users:
-        sub.setsockopt(zmq.SUBSCRIBE, b"u:" + user.encode() + b"\x00")
-    pending = set(users)
-    while pending:
-        topic, header, body = sub.recv_multipart()
-        if header[:1] == b"S":
-            pending.discard(topic[2:-1].decode())
-    return sub
+from harness import Broker, Control, metric, subscribe, wait_until
 
 
 class BrokerPresenceTest(unittest.TestCase):
@@ -59,7 +43,7 @@ class BrokerPresenceTest(unittest.TestCase):
         self.assertEqual((topic, kind, offset, body), (b"u:zoe\x00", b"S", 5, b""))
         # proves: a second subscriber of the same topic (verbose XPUB) gets
         # its own sync too
-        sub2 = subscribe(self.broker, "zoe")
+        sub2, _ = subscribe(self.broker, "zoe")
         sub2.close()
         sub.close()
         producer.close()
@@ -67,16 +51,16 @@ class BrokerPresenceTest(unittest.TestCase):
     def test_subscribe_makes_online_last_unsubscribe_offline(self):
         # proves: nobody is online before any subscription
         self.assertEqual(self.control.presence(["alice", "bob"]), {"alice": False, "bob": False})
-        first = subscribe(self.broker, "alice")
+        first, _ = subscribe(self.broker, "alice")
         # proves: once the sync arrived, presence says alice is online (and
         # only alice)
         self.assertEqual(self.control.presence(["alice", "bob"]), {"alice": True, "bob": False})
-        second = subscribe(self.broker, "alice")
+        second, _ = subscribe(self.broker, "alice")
         first.close()
         # proves: with one of two gateways still subscribed, alice stays
         # online (checked after a later control round trip, so the
         # unsubscribe, if one were sent, would have been processed)
-        subscribe(self.broker, "probe").close()
+        subscribe(self.broker, "probe")[0].close()
         wait_until(lambda: not self.control.presence(["probe"])["probe"], what="probe offline")
         self.assertTrue(self.control.presence(["alice"])["alice"])
         second.close()
@@ -86,7 +70,7 @@ class BrokerPresenceTest(unittest.TestCase):
 
     def test_presence_for_ten_thousand_users(self):
         users = ["user-%05d" % i for i in range(10000)]
-        sub = subscribe(self.broker, *users[::100])
+        sub, _ = subscribe(self.broker, *users[::100])
         online = self.control.presence(users)
         # proves: a 10,000-user request is answered for every user, true
         # exactly for the 100 subscribed ones

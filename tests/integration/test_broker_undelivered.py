@@ -7,18 +7,7 @@ import unittest
 import msgpack
 import zmq
 
-from harness import Broker, Producer, metric, wait_until
-
-
-def subscribe(broker, user):
-    sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.RCVTIMEO, 5000)
-    sub.connect(broker.publish)
-    sub.setsockopt(zmq.SUBSCRIBE, b"u:" + user.encode() + b"\x00")
-    while sub.recv_multipart()[1][:1] != b"S":
-        pass
-    return sub
+from harness import Broker, Producer, metric, subscribe, wait_until
 
 
 class BrokerUndeliveredTest(unittest.TestCase):
@@ -62,7 +51,7 @@ class BrokerUndeliveredTest(unittest.TestCase):
     def test_offline_recipient_gets_one_notice_online_none(self):
         w = self.worker()
         self.wait_worker_attached(w)
-        sub = subscribe(self.broker, "alice")
+        sub, _ = subscribe(self.broker, "alice")
         self.producer.send(["alice", "bob"], "bid", {"amount": 5, "blob": b"\x00\x01"}, id="b-1")
         self.producer.send("alice", "bid", 2)            # online only: no notice
         self.producer.send("carol", "confirm", None)     # offline, no id, no data
@@ -83,7 +72,7 @@ class BrokerUndeliveredTest(unittest.TestCase):
         w.close()
 
     def test_no_worker_routing_continues_and_drops_are_counted(self):
-        sub = subscribe(self.broker, "alice")
+        sub, _ = subscribe(self.broker, "alice")
         for i in range(50):
             self.producer.send(["ghost%d" % i, "alice"], "bid", i)
         got = [sub.recv_multipart() for _ in range(50)]

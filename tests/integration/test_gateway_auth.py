@@ -13,7 +13,7 @@ import unittest
 
 import websockets
 
-from harness import (run_async, SECRET, Broker, Gateway, Producer, make_token, wait_until, ws_close_code,
+from harness import (start_broker_and_gateways, run_async, SECRET, Broker, Gateway, Producer, make_token, wait_until, ws_close_code,
                      ws_connect, ws_recv_events)
 
 
@@ -56,12 +56,7 @@ def sanitized(pid):
 class GatewayCloseCodes(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.broker = Broker()
-        try:
-            cls.gateway = Gateway(cls.broker)
-        except Exception:
-            cls.broker.stop()
-            raise
+        cls.broker, (cls.gateway,) = start_broker_and_gateways()
 
     @classmethod
     def tearDownClass(cls):

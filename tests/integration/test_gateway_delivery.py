@@ -2,7 +2,7 @@
 every connection of that user, once, in order, and to nobody else."""
 import unittest
 
-from harness import (run_async, Broker, Gateway, Producer, make_token, wait_until, ws_connect,
+from harness import (start_broker_and_gateways, run_async, Gateway, Producer, make_token, wait_until, ws_connect,
                      ws_recv_events)
 
 
@@ -10,12 +10,7 @@ from harness import (run_async, Broker, Gateway, Producer, make_token, wait_unti
 class GatewayDelivery(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.broker = Broker()
-        try:
-            cls.gateway = Gateway(cls.broker)
-        except Exception:
-            cls.broker.stop()
-            raise
+        cls.broker, (cls.gateway,) = start_broker_and_gateways()
         cls.producer = Producer(cls.broker)
 
     @classmethod

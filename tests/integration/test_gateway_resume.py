@@ -9,7 +9,7 @@ import time
 import types
 import unittest
 
-from harness import (run_async, recv_json, Broker, Control, Gateway, Producer, free_port, make_token, wait_until, ws_connect,
+from harness import (start_broker_and_gateways, run_async, recv_json, Broker, Control, Gateway, Producer, free_port, make_token, wait_until, ws_connect,
                      ws_recv_events)
 
 
@@ -27,13 +27,7 @@ class GatewayResume(unittest.TestCase):
     def setUpClass(cls):
         # history deep enough for the whole stream test, so a reconnect
         # never outruns it (that case is "recovered": false, tested apart)
-        cls.broker = Broker(history_events=5000)
-        try:
-            cls.gateway = Gateway(cls.broker)
-            cls.other = Gateway(cls.broker)
-        except Exception:
-            cls.broker.stop()
-            raise
+        cls.broker, (cls.gateway, cls.other) = start_broker_and_gateways(2, history_events=5000)
         cls.producer = Producer(cls.broker)
 
     @classmethod
