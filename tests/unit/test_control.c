@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "control.h"
+#include "msgpack_build.h"
 
 static msgpack_sbuffer s_sbuf;
 static msgpack_packer s_pk;
@@ -27,22 +28,6 @@ s_teardown (void **state)
     hp_control_req_destroy (&s_req);
     msgpack_sbuffer_destroy (&s_sbuf);
     return 0;
-}
-
-static msgpack_packer *
-s_begin (size_t pairs)
-{
-    msgpack_sbuffer_clear (&s_sbuf);
-    msgpack_packer_init (&s_pk, &s_sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&s_pk, pairs);
-    return &s_pk;
-}
-
-static void
-s_str (msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str (pk, strlen (s));
-    msgpack_pack_str_body (pk, s, strlen (s));
 }
 
 //  Decodes s_sbuf and checks the outcome: want_why NULL means success.
@@ -66,10 +51,10 @@ s_expect (const char *want_why)
 static void
 test_presence (void **state)
 {
-    msgpack_packer *pk = s_begin (3);
-    s_str (pk, "op"); s_str (pk, "presence");
-    s_str (pk, "users"); msgpack_pack_array (pk, 2); s_str (pk, "alice"); s_str (pk, "bob");
-    s_str (pk, "rid"); msgpack_pack_uint64 (pk, 77);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 3);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
+    mpb_str (pk, "users"); msgpack_pack_array (pk, 2); mpb_str (pk, "alice"); mpb_str (pk, "bob");
+    mpb_str (pk, "rid"); msgpack_pack_uint64 (pk, 77);
     //  A presence request lists its users in order and echoes rid.
     s_expect (NULL);
     assert_int_equal (hp_control_req_op (s_req), HP_OP_PRESENCE);
@@ -79,33 +64,33 @@ test_presence (void **state)
     assert_int_equal (u.len, 3);
     assert_memory_equal (u.ptr, "bob", 3);
 
-    pk = s_begin (2);
-    s_str (pk, "op"); s_str (pk, "presence");
-    s_str (pk, "users"); msgpack_pack_array (pk, 0);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
+    mpb_str (pk, "users"); msgpack_pack_array (pk, 0);
     //  Empty, missing or non-array users are refused.
     s_expect ("bad users");
-    pk = s_begin (1);
-    s_str (pk, "op"); s_str (pk, "presence");
+    pk = mpb_begin (&s_sbuf, &s_pk, 1);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
     s_expect ("bad users");
-    pk = s_begin (2);
-    s_str (pk, "op"); s_str (pk, "presence");
-    s_str (pk, "users"); s_str (pk, "alice");
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
+    mpb_str (pk, "users"); mpb_str (pk, "alice");
     s_expect ("bad users");
-    pk = s_begin (2);
-    s_str (pk, "op"); s_str (pk, "presence");
-    s_str (pk, "users"); msgpack_pack_array (pk, 2); s_str (pk, "ok"); s_str (pk, "bad\x7f");
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
+    mpb_str (pk, "users"); msgpack_pack_array (pk, 2); mpb_str (pk, "ok"); mpb_str (pk, "bad\x7f");
     //  One invalid user id (DEL) spoils the request.
     s_expect ("bad users");
 
     //  10,000 users are accepted and 10,001 refused.
     for (int n = HP_PRESENCE_USERS_MAX; n <= HP_PRESENCE_USERS_MAX + 1; n++) {
-        pk = s_begin (2);
-        s_str (pk, "op"); s_str (pk, "presence");
-        s_str (pk, "users"); msgpack_pack_array (pk, (size_t) n);
+        pk = mpb_begin (&s_sbuf, &s_pk, 2);
+        mpb_str (pk, "op"); mpb_str (pk, "presence");
+        mpb_str (pk, "users"); msgpack_pack_array (pk, (size_t) n);
         for (int i = 0; i < n; i++) {
             char user [16];
             snprintf (user, sizeof user, "u%d", i);
-            s_str (pk, user);
+            mpb_str (pk, user);
         }
         s_expect (n == HP_PRESENCE_USERS_MAX ? NULL : "bad users");
     }
@@ -115,13 +100,13 @@ test_presence (void **state)
 static void
 test_resume_request (void **state)
 {
-    msgpack_packer *pk = s_begin (6);
-    s_str (pk, "op"); s_str (pk, "resume");
-    s_str (pk, "user"); s_str (pk, "alice");
-    s_str (pk, "epoch"); s_str (pk, "00000000deadbeef");
-    s_str (pk, "offset"); msgpack_pack_uint64 (pk, 123);
-    s_str (pk, "rid"); msgpack_pack_uint64 (pk, 7);
-    s_str (pk, "unknown"); msgpack_pack_nil (pk);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 6);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "user"); mpb_str (pk, "alice");
+    mpb_str (pk, "epoch"); mpb_str (pk, "00000000deadbeef");
+    mpb_str (pk, "offset"); msgpack_pack_uint64 (pk, 123);
+    mpb_str (pk, "rid"); msgpack_pack_uint64 (pk, 7);
+    mpb_str (pk, "unknown"); msgpack_pack_nil (pk);
     //  A full resume request; the unknown key is ignored.
     s_expect (NULL);
     assert_int_equal (hp_control_req_op (s_req), HP_OP_RESUME);
@@ -131,52 +116,52 @@ test_resume_request (void **state)
     assert_true (hp_control_req_epoch (s_req) == 0xdeadbeefULL);
     assert_int_equal (hp_control_req_offset (s_req), 123);
 
-    pk = s_begin (2);
-    s_str (pk, "op"); s_str (pk, "resume");
-    s_str (pk, "user"); s_str (pk, "alice");
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "user"); mpb_str (pk, "alice");
     //  Without epoch/offset: no position, rid 0.
     s_expect (NULL);
     assert_false (hp_control_req_has_position (s_req));
     assert_int_equal (hp_control_req_rid (s_req), 0);
 
-    pk = s_begin (3);
-    s_str (pk, "op"); s_str (pk, "resume");
-    s_str (pk, "user"); s_str (pk, "alice");
-    s_str (pk, "epoch"); s_str (pk, "00000000deadbeef");
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "user"); mpb_str (pk, "alice");
+    mpb_str (pk, "epoch"); mpb_str (pk, "00000000deadbeef");
     //  epoch without offset, and offset without epoch, are refused.
     s_expect ("epoch and offset go together");
-    pk = s_begin (3);
-    s_str (pk, "op"); s_str (pk, "resume");
-    s_str (pk, "user"); s_str (pk, "alice");
-    s_str (pk, "offset"); msgpack_pack_uint64 (pk, 1);
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "user"); mpb_str (pk, "alice");
+    mpb_str (pk, "offset"); msgpack_pack_uint64 (pk, 1);
     s_expect ("epoch and offset go together");
 
-    pk = s_begin (4);
-    s_str (pk, "op"); s_str (pk, "resume");
-    s_str (pk, "user"); s_str (pk, "alice");
-    s_str (pk, "epoch"); s_str (pk, "deadbeef");
-    s_str (pk, "offset"); msgpack_pack_uint64 (pk, 1);
+    pk = mpb_begin (&s_sbuf, &s_pk, 4);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "user"); mpb_str (pk, "alice");
+    mpb_str (pk, "epoch"); mpb_str (pk, "deadbeef");
+    mpb_str (pk, "offset"); msgpack_pack_uint64 (pk, 1);
     //  An epoch that is not 16 hex digits is refused.
     s_expect ("bad epoch");
-    pk = s_begin (4);
-    s_str (pk, "op"); s_str (pk, "resume");
-    s_str (pk, "user"); s_str (pk, "alice");
-    s_str (pk, "epoch"); s_str (pk, "00000000deadbeef");
-    s_str (pk, "offset"); msgpack_pack_int (pk, -1);
+    pk = mpb_begin (&s_sbuf, &s_pk, 4);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "user"); mpb_str (pk, "alice");
+    mpb_str (pk, "epoch"); mpb_str (pk, "00000000deadbeef");
+    mpb_str (pk, "offset"); msgpack_pack_int (pk, -1);
     //  A negative offset is refused.
     s_expect ("bad offset");
 
-    pk = s_begin (1);
-    s_str (pk, "op"); s_str (pk, "resume");
+    pk = mpb_begin (&s_sbuf, &s_pk, 1);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
     //  The user is required and must be a valid id.
     s_expect ("bad user");
-    pk = s_begin (2);
-    s_str (pk, "op"); s_str (pk, "resume");
-    s_str (pk, "user"); s_str (pk, "");
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "user"); mpb_str (pk, "");
     s_expect ("bad user");
-    pk = s_begin (2);
-    s_str (pk, "op"); s_str (pk, "resume");
-    s_str (pk, "user"); s_str (pk, "bad\xc2\x85");
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "user"); mpb_str (pk, "bad\xc2\x85");
     s_expect ("bad user");
 }
 
@@ -192,8 +177,8 @@ test_malformed_requests (void **state)
     assert_int_equal (hp_control_req_decode (s_req, "\x81\xa2op", 4, &why), -1);
     assert_string_equal (why, "not msgpack");
     //  A valid request with a trailing byte is refused.
-    msgpack_packer *pk = s_begin (1);
-    s_str (pk, "op"); s_str (pk, "stats");
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 1);
+    mpb_str (pk, "op"); mpb_str (pk, "stats");
     s_expect (NULL);
     assert_int_equal (hp_control_req_op (s_req), HP_OP_STATS);
     msgpack_pack_nil (pk);
@@ -202,18 +187,18 @@ test_malformed_requests (void **state)
     assert_int_equal (hp_control_req_decode (s_req, "\x91\x01", 2, &why), -1);
     assert_string_equal (why, "not a map");
     //  No op, a non-str op, an unknown op.
-    s_begin (0);
+    mpb_begin (&s_sbuf, &s_pk, 0);
     s_expect ("missing op");
-    pk = s_begin (1);
-    s_str (pk, "op"); msgpack_pack_int (pk, 1);
+    pk = mpb_begin (&s_sbuf, &s_pk, 1);
+    mpb_str (pk, "op"); msgpack_pack_int (pk, 1);
     s_expect ("missing op");
-    pk = s_begin (1);
-    s_str (pk, "op"); s_str (pk, "shutdown");
+    pk = mpb_begin (&s_sbuf, &s_pk, 1);
+    mpb_str (pk, "op"); mpb_str (pk, "shutdown");
     s_expect ("unknown op");
     //  rid must be a non-negative integer.
-    pk = s_begin (2);
-    s_str (pk, "op"); s_str (pk, "stats");
-    s_str (pk, "rid"); s_str (pk, "7");
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "stats");
+    mpb_str (pk, "rid"); mpb_str (pk, "7");
     s_expect ("bad rid");
     //  A NULL why is allowed.
     assert_int_equal (hp_control_req_decode (s_req, "\xc1", 1, NULL), -1);
@@ -321,7 +306,7 @@ test_resume_reply_round_trip (void **state)
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size - 1, &reply), -1);
     msgpack_sbuffer_clear (&s_sbuf);
     msgpack_pack_map (&s_pk, 1);
-    s_str (&s_pk, "error"); s_str (&s_pk, "bad user");
+    mpb_str (&s_pk, "error"); mpb_str (&s_pk, "bad user");
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), -1);
     msgpack_unpacked_destroy (&u);
 }

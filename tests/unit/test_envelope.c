@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "envelope.h"
+#include "msgpack_build.h"
 
 #define MAX HP_EVENT_BYTES_DEFAULT
 
@@ -32,23 +33,7 @@ s_teardown (void **state)
     return 0;
 }
 
-static msgpack_packer *
-s_begin (size_t pairs)
-{
-    msgpack_sbuffer_clear (&s_sbuf);
-    msgpack_packer_init (&s_pk, &s_sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&s_pk, pairs);
-    return &s_pk;
-}
-
-static void
-s_str (msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, s, n);
-}
-
-#define STR(pk, lit) s_str (pk, lit, sizeof lit - 1)
+#define STR(pk, lit) mpb_str_n (pk, lit, sizeof lit - 1)
 
 static hp_env_error_t
 s_decode (void)
@@ -60,16 +45,16 @@ s_decode (void)
 static hp_env_error_t
 s_decode_user (const char *user, size_t n)
 {
-    msgpack_packer *pk = s_begin (2);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "bid");
-    STR (pk, "to"); s_str (pk, user, n);
+    STR (pk, "to"); mpb_str_n (pk, user, n);
     return s_decode ();
 }
 
 static void
 test_minimal_and_full (void **state)
 {
-    msgpack_packer *pk = s_begin (2);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "bid");
     STR (pk, "to"); STR (pk, "alice");
     //  The smallest valid envelope: defaults fill the optional fields.
@@ -83,7 +68,7 @@ test_minimal_and_full (void **state)
     assert_null (hp_envelope_id (s_env).ptr);
     assert_int_equal (hp_envelope_ttl (s_env), HP_TTL_DEFAULT);
 
-    pk = s_begin (6);
+    pk = mpb_begin (&s_sbuf, &s_pk, 6);
     STR (pk, "event"); STR (pk, "order.bid:new-1_x");
     STR (pk, "to"); msgpack_pack_array (pk, 2); STR (pk, "alice"); STR (pk, "bob");
     STR (pk, "data"); msgpack_pack_map (pk, 1); STR (pk, "amount"); msgpack_pack_int (pk, 120);
@@ -104,7 +89,7 @@ test_minimal_and_full (void **state)
     //  Strings point into the caller's bytes, not copies.
     assert_true (id.ptr >= s_sbuf.data && id.ptr < s_sbuf.data + s_sbuf.size);
 
-    pk = s_begin (4);
+    pk = mpb_begin (&s_sbuf, &s_pk, 4);
     STR (pk, "event"); STR (pk, "e");
     STR (pk, "to"); STR (pk, "u");
     STR (pk, "ttl"); msgpack_pack_uint32 (pk, 0);
@@ -120,7 +105,7 @@ test_minimal_and_full (void **state)
 static void
 test_not_msgpack_and_size (void **state)
 {
-    msgpack_packer *pk = s_begin (2);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "bid");
     STR (pk, "to"); STR (pk, "alice");
     //  One byte over the limit is too_large, checked before parsing.
@@ -161,7 +146,7 @@ test_nesting (void **state)
     //  data nested as deep as msgpack-c unpacks (32 containers counting
     //  the envelope map) is accepted; one level more is not_msgpack.
     for (int extra = 0; extra <= 1; extra++) {
-        msgpack_packer *pk = s_begin (3);
+        msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 3);
         STR (pk, "event"); STR (pk, "bid");
         STR (pk, "to"); STR (pk, "alice");
         STR (pk, "data");
@@ -178,33 +163,33 @@ test_bad_event (void **state)
     const char *bad [] = { "", "has space", "slash/no", "quote\"", "\xc3\xa9", "nul\0x" };
     size_t bad_len [] = { 0, 9, 8, 6, 2, 5 };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
-        msgpack_packer *pk = s_begin (2);
-        STR (pk, "event"); s_str (pk, bad [i], bad_len [i]);
+        msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
+        STR (pk, "event"); mpb_str_n (pk, bad [i], bad_len [i]);
         STR (pk, "to"); STR (pk, "alice");
         //  Empty names and any byte outside [A-Za-z0-9_.:-] are bad_event.
         assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
     }
     char name [HP_EVENT_NAME_MAX + 1];
     memset (name, 'e', sizeof name);
-    msgpack_packer *pk = s_begin (2);
-    STR (pk, "event"); s_str (pk, name, HP_EVENT_NAME_MAX);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    STR (pk, "event"); mpb_str_n (pk, name, HP_EVENT_NAME_MAX);
     STR (pk, "to"); STR (pk, "alice");
     //  64 bytes is the longest name...
     assert_int_equal (s_decode (), HP_ENV_OK);
-    pk = s_begin (2);
-    STR (pk, "event"); s_str (pk, name, HP_EVENT_NAME_MAX + 1);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    STR (pk, "event"); mpb_str_n (pk, name, HP_EVENT_NAME_MAX + 1);
     STR (pk, "to"); STR (pk, "alice");
     //  ...65 is bad_event.
     assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
-    pk = s_begin (1);
+    pk = mpb_begin (&s_sbuf, &s_pk, 1);
     STR (pk, "to"); STR (pk, "alice");
     //  A missing event, or one that is not a str, is bad_event.
     assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
-    pk = s_begin (2);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); msgpack_pack_int (pk, 1);
     STR (pk, "to"); STR (pk, "alice");
     assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
-    pk = s_begin (2);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); msgpack_pack_bin (pk, 3); msgpack_pack_bin_body (pk, "bid", 3);
     STR (pk, "to"); STR (pk, "alice");
     assert_int_equal (s_decode (), HP_ENV_BAD_EVENT);
@@ -213,21 +198,21 @@ test_bad_event (void **state)
 static void
 test_bad_to (void **state)
 {
-    msgpack_packer *pk = s_begin (1);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 1);
     STR (pk, "event"); STR (pk, "bid");
     //  Missing to.
     assert_int_equal (s_decode (), HP_ENV_BAD_TO);
-    pk = s_begin (2);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "bid");
     STR (pk, "to"); msgpack_pack_array (pk, 0);
     //  An empty recipient list.
     assert_int_equal (s_decode (), HP_ENV_BAD_TO);
-    pk = s_begin (2);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "bid");
     STR (pk, "to"); msgpack_pack_int (pk, 5);
     //  Neither str nor array.
     assert_int_equal (s_decode (), HP_ENV_BAD_TO);
-    pk = s_begin (2);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "bid");
     STR (pk, "to"); msgpack_pack_map (pk, 0);
     assert_int_equal (s_decode (), HP_ENV_BAD_TO);
@@ -236,13 +221,13 @@ test_bad_to (void **state)
 static void
 s_pack_many (size_t n, bool distinct)
 {
-    msgpack_packer *pk = s_begin (2);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "bid");
     STR (pk, "to"); msgpack_pack_array (pk, n);
     for (size_t i = 0; i < n; i++) {
         char user [32];
         int len = snprintf (user, sizeof user, "user-%zu", distinct ? i : i % 7);
-        s_str (pk, user, (size_t) len);
+        mpb_str_n (pk, user, (size_t) len);
     }
 }
 
@@ -270,7 +255,7 @@ test_recipient_limits (void **state)
 static void
 test_dedup_keeps_first_order (void **state)
 {
-    msgpack_packer *pk = s_begin (2);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "bid");
     STR (pk, "to"); msgpack_pack_array (pk, 6);
     STR (pk, "carol"); STR (pk, "alice"); STR (pk, "carol");
@@ -309,9 +294,9 @@ test_bad_user (void **state)
         if (s_decode_user (bad [i].s, bad [i].n) != HP_ENV_BAD_USER)
             fail_msg ("user id with %s was not bad_user", bad [i].why);
         assert_false (hp_user_id_valid (bad [i].s, bad [i].n));
-        msgpack_packer *pk = s_begin (2);
+        msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
         STR (pk, "event"); STR (pk, "bid");
-        STR (pk, "to"); msgpack_pack_array (pk, 2); STR (pk, "ok"); s_str (pk, bad [i].s, bad [i].n);
+        STR (pk, "to"); msgpack_pack_array (pk, 2); STR (pk, "ok"); mpb_str_n (pk, bad [i].s, bad [i].n);
         if (s_decode () != HP_ENV_BAD_USER)
             fail_msg ("user id with %s in an array was not bad_user", bad [i].why);
     }
@@ -326,7 +311,7 @@ test_bad_user (void **state)
     assert_int_equal (s_decode_user ("\xf0\x9f\x98\x80", 4), HP_ENV_OK);
     assert_int_equal (s_decode_user ("\xf4\x8f\xbf\xbf", 4), HP_ENV_OK);
     //  A non-str element of the to array is bad_user.
-    msgpack_packer *pk = s_begin (2);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "bid");
     STR (pk, "to"); msgpack_pack_array (pk, 1); msgpack_pack_int (pk, 7);
     assert_int_equal (s_decode (), HP_ENV_BAD_USER);
@@ -337,24 +322,24 @@ test_bad_id_and_ttl (void **state)
 {
     char id [HP_ID_MAX + 1];
     memset (id, 'i', sizeof id);
-    msgpack_packer *pk = s_begin (3);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 3);
     STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
-    STR (pk, "id"); s_str (pk, id, HP_ID_MAX);
+    STR (pk, "id"); mpb_str_n (pk, id, HP_ID_MAX);
     //  A 128-byte id is fine...
     assert_int_equal (s_decode (), HP_ENV_OK);
-    pk = s_begin (3);
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
     STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
-    STR (pk, "id"); s_str (pk, id, HP_ID_MAX + 1);
+    STR (pk, "id"); mpb_str_n (pk, id, HP_ID_MAX + 1);
     //  ...129 bytes is bad_id, and so is an id that is not a str.
     assert_int_equal (s_decode (), HP_ENV_BAD_ID);
-    pk = s_begin (3);
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
     STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
     STR (pk, "id"); msgpack_pack_int (pk, 5);
     assert_int_equal (s_decode (), HP_ENV_BAD_ID);
 
     //  ttl: negative int, float, str and nil are bad_ttl.
     for (int kind = 0; kind < 4; kind++) {
-        pk = s_begin (3);
+        pk = mpb_begin (&s_sbuf, &s_pk, 3);
         STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
         STR (pk, "ttl");
         switch (kind) {
@@ -365,7 +350,7 @@ test_bad_id_and_ttl (void **state)
         }
         assert_int_equal (s_decode (), HP_ENV_BAD_TTL);
     }
-    pk = s_begin (3);
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
     STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
     STR (pk, "ttl"); msgpack_pack_uint64 (pk, UINT64_MAX);
     //  A ttl past uint32 is clamped ("as good as forever"), not refused.
@@ -376,14 +361,14 @@ test_bad_id_and_ttl (void **state)
 static void
 test_reuse_resets_state (void **state)
 {
-    msgpack_packer *pk = s_begin (5);
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 5);
     STR (pk, "event"); STR (pk, "bid");
     STR (pk, "to"); msgpack_pack_array (pk, 2); STR (pk, "a"); STR (pk, "b");
     STR (pk, "id"); STR (pk, "x");
     STR (pk, "ttl"); msgpack_pack_uint32 (pk, 9);
     STR (pk, "data"); msgpack_pack_true (pk);
     assert_int_equal (s_decode (), HP_ENV_OK);
-    pk = s_begin (2);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
     STR (pk, "event"); STR (pk, "e2"); STR (pk, "to"); STR (pk, "c");
     //  A second decode on the same decoder forgets everything of the first.
     assert_int_equal (s_decode (), HP_ENV_OK);

@@ -7,16 +7,10 @@
 #include <cmocka.h>
 
 #include "frame.h"
+#include "msgpack_build.h"
 
 static msgpack_sbuffer s_sbuf;
 static msgpack_packer s_pk;
-
-static void
-s_str (msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str (pk, strlen (s));
-    msgpack_pack_str_body (pk, s, strlen (s));
-}
 
 static void
 s_expect (hp_buf_t *out, const char *text)
@@ -35,12 +29,12 @@ test_event_frame (void **state)
     msgpack_packer_init (&s_pk, &s_sbuf, msgpack_sbuffer_write);
     //  Keys deliberately out of order in the envelope.
     msgpack_pack_map (&s_pk, 4);
-    s_str (&s_pk, "id"); s_str (&s_pk, "b-991");
-    s_str (&s_pk, "data"); msgpack_pack_map (&s_pk, 2);
-        s_str (&s_pk, "amount"); msgpack_pack_int (&s_pk, 120);
-        s_str (&s_pk, "vendor"); s_str (&s_pk, "v7");
-    s_str (&s_pk, "to"); s_str (&s_pk, "alice");
-    s_str (&s_pk, "event"); s_str (&s_pk, "bid");
+    mpb_str (&s_pk, "id"); mpb_str (&s_pk, "b-991");
+    mpb_str (&s_pk, "data"); msgpack_pack_map (&s_pk, 2);
+        mpb_str (&s_pk, "amount"); msgpack_pack_int (&s_pk, 120);
+        mpb_str (&s_pk, "vendor"); mpb_str (&s_pk, "v7");
+    mpb_str (&s_pk, "to"); mpb_str (&s_pk, "alice");
+    mpb_str (&s_pk, "event"); mpb_str (&s_pk, "bid");
     assert_int_equal (hp_envelope_decode (env, s_sbuf.data, s_sbuf.size, 65536), HP_ENV_OK);
     hp_buf_t out;
     hp_buf_init (&out, 0);
@@ -51,8 +45,8 @@ test_event_frame (void **state)
 
     msgpack_sbuffer_clear (&s_sbuf);
     msgpack_pack_map (&s_pk, 2);
-    s_str (&s_pk, "event"); s_str (&s_pk, "ping");
-    s_str (&s_pk, "to"); s_str (&s_pk, "bob");
+    mpb_str (&s_pk, "event"); mpb_str (&s_pk, "ping");
+    mpb_str (&s_pk, "to"); mpb_str (&s_pk, "bob");
     assert_int_equal (hp_envelope_decode (env, s_sbuf.data, s_sbuf.size, 65536), HP_ENV_OK);
     hp_buf_reset (&out);
     assert_int_equal (hp_frame_event (&out, env, 18446744073709551615ULL), 0);
