@@ -1,9 +1,12 @@
-/* router.c -- one ingest envelope in, one offset, one JSON frame, one publish per recipient.
+/* router.c -- one ingest envelope in, one offset, one JSON frame, published per user or multicast.
  *
  * The hot path: decode once (hp_envelope_decode), build the JSON frame once
  * into a reused buffer, copy it once into a ZeroMQ message that every
- * recipient's publish shares by reference (zmq_msg_copy bumps a refcount),
- * and hash each recipient once for both the presence set and the history. */
+ * publish shares by reference (zmq_msg_copy bumps a refcount), and hash each
+ * recipient once for both the presence set and the history. An event for a
+ * few users goes on each user's topic; for HB_MULTICAST_MIN or more it goes
+ * once on the multicast topic with the list of users, so a gateway receives
+ * it once whatever it holds of them (PROTOCOL.md). */
 #include "router.h"
 #include "frame.h"
 #include "ratelog.h"
@@ -14,6 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+
+/* From this many online recipients an event goes out once on the multicast
+ * topic. Below it, per-user messages cost less than waking every gateway:
+ * a multicast reaches all of them, per-user messages only those that hold a
+ * recipient. */
+#define HB_MULTICAST_MIN 8
 
 struct hb_router {
     void             *xpub;
@@ -27,8 +36,14 @@ struct hb_router {
     hp_envelope_t    *env;
     hp_buf_t          frame;
     hb_key_t         *keys;       /* HP_RECIPIENTS_MAX */
+    unsigned char    *targets;    /* HP_RECIPIENTS_MAX: S_TARGET_* or 0 (skip) */
     hb_ratelog_t      log;
 };
+
+/* Whom to publish to: an online user, or (while presence is not exact) a
+ * user who may be online. */
+#define S_TARGET_ONLINE 1
+#define S_TARGET_MAYBE  2
 
 /* ratelog reasons: envelope errors use their hp_env_error_t value */
 #define S_LOG_SUBSCRIPTION (HP_ENV_ERROR_COUNT + 1)
@@ -55,7 +70,8 @@ hb_router_new (void *xpub, hb_presence_t *presence, hb_history_t *history,
     hp_buf_init (&self->frame, max_event_bytes * 8 + 4096);
     self->env = hp_envelope_new ();
     self->keys = malloc (HP_RECIPIENTS_MAX * sizeof *self->keys);
-    if (!self->env || !self->keys) {
+    self->targets = malloc (HP_RECIPIENTS_MAX * sizeof *self->targets);
+    if (!self->env || !self->keys || !self->targets) {
         hb_router_destroy (&self);
         return NULL;
     }
@@ -71,20 +87,17 @@ hb_router_destroy (hb_router_t **self_p)
     hp_envelope_destroy (&self->env);
     hp_buf_free (&self->frame);
     free (self->keys);
+    free (self->targets);
     free (self);
     *self_p = NULL;
 }
 
-/* [topic][header][body]; body is shared by reference, or handed over
- * outright when `last` (saving the shared refcount for the common case of
- * one recipient). Returns 0 or -1. */
+/* The body is shared by reference, or handed over outright when `last`
+ * (saving the shared refcount for the common case of one recipient).
+ * Returns 0 or -1. */
 static int
-s_publish (hb_router_t *self, const char *topic, size_t topic_len,
-           const unsigned char *header, zmq_msg_t *body, bool last)
+s_send_body (hb_router_t *self, zmq_msg_t *body, bool last)
 {
-    if (zmq_send (self->xpub, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -1;
-    zmq_send (self->xpub, header, HP_WIRE_HEADER_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     if (last)
         return zmq_msg_send (body, self->xpub, ZMQ_DONTWAIT) < 0 ? -1 : 0;
     zmq_msg_t copy;
@@ -95,6 +108,44 @@ s_publish (hb_router_t *self, const char *topic, size_t topic_len,
         return -1;
     }
     return 0;
+}
+
+/* [user topic + header][body] */
+static int
+s_publish_user (hb_router_t *self, const hb_key_t *key, uint64_t offset,
+                zmq_msg_t *body, bool last)
+{
+    unsigned char head[HP_WIRE_HEAD_MAX];
+    size_t head_len = hp_wire_head_user (head, key->ptr, key->len, HP_WIRE_EVENT,
+                                         self->epoch, offset);
+    if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    return s_send_body (self, body, last);
+}
+
+/* [multicast topic + header + each target's id and NUL][body]: one message
+ * that every gateway receives once, whatever the number of recipients. */
+static int
+s_publish_multicast (hb_router_t *self, size_t n, size_t names_len, uint64_t offset,
+                     zmq_msg_t *body)
+{
+    zmq_msg_t head;
+    if (zmq_msg_init_size (&head, HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN
+                                  + names_len) != 0)
+        return -1;
+    unsigned char *p = zmq_msg_data (&head);
+    p += hp_wire_head_multicast (p, self->epoch, offset);
+    for (size_t i = 0; i < n; i++)
+        if (self->targets[i]) {
+            memcpy (p, self->keys[i].ptr, self->keys[i].len);
+            p += self->keys[i].len;
+            *p++ = 0;
+        }
+    if (zmq_msg_send (&head, self->xpub, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&head);
+        return -1;
+    }
+    return s_send_body (self, body, true);
 }
 
 hp_env_error_t
@@ -120,8 +171,6 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
     if (result)
         result->offset = offset;
 
-    unsigned char header[HP_WIRE_HEADER_LEN];
-    hp_wire_header_pack (header, HP_WIRE_EVENT, self->epoch, offset);
     zmq_msg_t body;
     if (zmq_msg_init_size (&body, self->frame.len) != 0) {
         hb_ratelog (&self->log, S_LOG_PUBLISH, "out of memory publishing offset %llu",
@@ -147,22 +196,35 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
      * XPUB would drop the message anyway; a gateway subscribing right now
      * gets a sync with an offset >= this one and reads it from history. */
     bool exact = hb_presence_exact (self->presence);
-    char topic[HP_TOPIC_MAX];
+    size_t targets = 0, names_len = 0, online_count = 0;
     for (size_t i = 0; i < n; i++) {
         const hb_key_t *key = &self->keys[i];
         bool online = hb_presence_online (self->presence, key->hash, key->ptr, key->len);
         if (i == 0 && result)
             result->first_online = online;
-        if (online || !exact) {
-            size_t topic_len = hp_topic_user (topic, key->ptr, key->len);
-            if (topic_len && s_publish (self, topic, topic_len, header, &body, i + 1 == n) == 0) {
-                if (online)
-                    m->messages_published++;
-            }
+        self->targets[i] = online ? S_TARGET_ONLINE : !exact ? S_TARGET_MAYBE : 0;
+        if (self->targets[i]) {
+            targets++;
+            names_len += key->len + 1;
         }
-        if (!online)
+        if (online)
+            online_count++;
+        else
             hb_undelivered_send (self->undelivered, key->ptr, key->len);
     }
+    if (targets >= HB_MULTICAST_MIN) {
+        if (s_publish_multicast (self, n, names_len, offset, &body) == 0)
+            m->messages_published += online_count;
+    }
+    else
+        for (size_t i = 0, left = targets; i < n; i++) {
+            if (!self->targets[i])
+                continue;
+            left--;
+            if (s_publish_user (self, &self->keys[i], offset, &body, left == 0) == 0
+            &&  self->targets[i] == S_TARGET_ONLINE)
+                m->messages_published++;
+        }
     zmq_msg_close (&body);   /* a no-op when the last send took it */
     return HP_ENV_OK;
 }
@@ -171,6 +233,9 @@ void
 hb_router_subscription (hb_router_t *self, const char *bytes, size_t len)
 {
     hp_str_t user;
+    if (len == 1 + HP_WIRE_MULTICAST_TOPIC_LEN
+    &&  memcmp (bytes + 1, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN) == 0)
+        return;     /* a gateway joining (or the last one leaving) multicast */
     if (len < 1 || (bytes[0] != 0 && bytes[0] != 1)
         || hp_topic_parse_user (bytes + 1, len - 1, &user) != 0) {
         self->metrics->subscriptions_invalid++;
@@ -186,10 +251,10 @@ hb_router_subscription (hb_router_t *self, const char *bytes, size_t len)
     if (hb_presence_add (self->presence, hash, user.ptr, user.len) != 0)
         hb_ratelog (&self->log, S_LOG_SUBSCRIPTION,
                     "presence set full: a user is online but not recorded");
-    unsigned char header[HP_WIRE_HEADER_LEN];
-    hp_wire_header_pack (header, HP_WIRE_SYNC, self->epoch, self->offset);
-    if (zmq_send (self->xpub, bytes + 1, len - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
-        || zmq_send (self->xpub, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+    unsigned char head[HP_WIRE_HEAD_MAX];
+    size_t head_len = hp_wire_head_user (head, user.ptr, user.len, HP_WIRE_SYNC,
+                                         self->epoch, self->offset);
+    if (zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0)
         hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a sync: %s",
                     zmq_strerror (zmq_errno ()));

@@ -1,4 +1,4 @@
-/* router.h -- one ingest envelope in, one offset, one JSON frame, one publish per recipient. */
+/* router.h -- one ingest envelope in, one offset, one JSON frame, published per user or multicast. */
 #ifndef HERALD_BROKER_ROUTER_H
 #define HERALD_BROKER_ROUTER_H
 
@@ -29,8 +29,9 @@ hb_router_t *hb_router_new (void *xpub, hb_presence_t *presence,
 void hb_router_destroy (hb_router_t **self_p);
 
 /* Validates one envelope and, when good, gives it the next offset, stores it
- * in history, publishes [topic][header][frame] to each online recipient and
- * sends an undelivered notice for each offline one. Bad envelopes are
+ * in history, publishes [head][frame] on each online recipient's topic (or,
+ * from HB_MULTICAST_MIN of them, once on the multicast topic listing them)
+ * and sends an undelivered notice for each offline one. Bad envelopes are
  * counted and logged (rate-limited). bytes need only live for the call.
  * now is monotonic seconds. Returns HP_ENV_OK or the reason it was refused. */
 hp_env_error_t hb_router_route (hb_router_t *self, const char *bytes, size_t len,
@@ -38,7 +39,8 @@ hp_env_error_t hb_router_route (hb_router_t *self, const char *bytes, size_t len
 
 /* Handles one message read from the XPUB socket: byte 1 = subscribe,
  * 0 = unsubscribe, then the topic. A subscribe to a user topic marks the user
- * online and publishes a sync ('S', latest offset) on that exact topic. */
+ * online and publishes a sync ('S', latest offset) on that exact topic; the
+ * multicast topic's subscriptions change nothing. */
 void hb_router_subscription (hb_router_t *self, const char *bytes, size_t len);
 
 /* The latest offset given (0 before the first event). */

@@ -260,6 +260,29 @@ gw_fanout_on_event (gw_fanout_t *self, hp_str_t name, uint64_t epoch, uint64_t o
 }
 
 void
+gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
+                        const void *json, size_t len)
+{
+    gw_blob_t *blob = NULL;     /* made for the first recipient held here */
+    const char *cursor = head->recipients;
+    hp_str_t name;
+    while (hp_wire_next_recipient (head, &cursor, &name)) {
+        gw_user_t *user = s_find (self, name.ptr, name.len, s_hash (name.ptr, name.len));
+        if (!user || user->count == 0)
+            continue;   /* held by another gateway, or gone meanwhile */
+        if (!blob && !(blob = gw_blob_new (json, len, head->offset))) {
+            self->metrics->events_dropped_total[GW_DROP_NO_MEMORY] += user->count;
+            continue;
+        }
+        self->metrics->events_in_total++;
+        s_check_epoch (user, head->epoch, head->offset ? head->offset - 1 : 0);
+        for (uint32_t i = 0; i < user->count; i++)
+            gw_session_on_event (user->sessions[i], blob);
+    }
+    gw_blob_release (&blob);
+}
+
+void
 gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply)
 {
     gw_user_t *user = s_find (self, reply->user.ptr, reply->user.len,

@@ -8,6 +8,7 @@
 
 #include "control.h"
 #include "metrics.h"
+#include "wire.h"
 
 typedef struct gw_fanout gw_fanout_t;
 typedef struct gw_user gw_user_t;
@@ -40,6 +41,10 @@ void gw_fanout_resubscribe (gw_fanout_t *self, gw_user_t *user);
 void gw_fanout_on_sync (gw_fanout_t *self, hp_str_t user, uint64_t epoch, uint64_t offset);
 void gw_fanout_on_event (gw_fanout_t *self, hp_str_t user, uint64_t epoch, uint64_t offset,
                          const void *json, size_t len);
+/* An event for every listed user held here (the others are other gateways'):
+ * one shared copy of the frame for all of them. */
+void gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
+                             const void *json, size_t len);
 void gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply);
 
 /* The SUB link to the broker dropped: events may be lost until it is back.

@@ -115,6 +115,12 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     }
     uv_idle_init (loop, &self->idle);
     self->idle.data = self;
+    /* events for many users come once on the multicast topic */
+    if (zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, HP_WIRE_MULTICAST_TOPIC,
+                        HP_WIRE_MULTICAST_TOPIC_LEN) != 0) {
+        fprintf (stderr, "herald-gateway: cannot subscribe to multicast: %s\n", zmq_strerror (errno));
+        goto fail;
+    }
     if (s_watch (self, loop, self->sub, &self->sub_poll) != 0
     ||  s_watch (self, loop, self->dealer, &self->dealer_poll) != 0
     ||  s_watch (self, loop, self->monitor, &self->monitor_poll) != 0) {
@@ -190,22 +196,21 @@ s_kick (gw_upstream_t *self)
 static void
 s_handle_broadcast (gw_upstream_t *self, zmq_msg_t *parts, int count)
 {
-    hp_str_t user;
-    char kind;
-    uint64_t epoch, offset;
-    if (count != 3
-    ||  hp_topic_parse_user (zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]), &user) != 0
-    ||  hp_wire_header_unpack (zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]),
-                               &kind, &epoch, &offset) != 0) {
+    hp_wire_head_t head;
+    if (count != 2
+    ||  hp_wire_head_parse (zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]), &head) != 0) {
         self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
         return;
     }
-    if (kind == HP_WIRE_SYNC)
-        gw_fanout_on_sync (self->fanout, user, epoch, offset);
+    const void *json = zmq_msg_data (&parts[1]);
+    size_t json_len = zmq_msg_size (&parts[1]);
+    if (head.multicast)
+        gw_fanout_on_multicast (self->fanout, &head, json, json_len);
+    else if (head.kind == HP_WIRE_SYNC)
+        gw_fanout_on_sync (self->fanout, head.user, head.epoch, head.offset);
     else {
         self->metrics->events_in_total++;
-        gw_fanout_on_event (self->fanout, user, epoch, offset,
-                            zmq_msg_data (&parts[2]), zmq_msg_size (&parts[2]));
+        gw_fanout_on_event (self->fanout, head.user, head.epoch, head.offset, json, json_len);
     }
 }
 
@@ -246,7 +251,7 @@ s_handle_monitor (gw_upstream_t *self, zmq_msg_t *parts, int count)
 static int
 s_drain (gw_upstream_t *self, void *sock)
 {
-    enum { PARTS_MAX = 3 };
+    enum { PARTS_MAX = 2 };
     for (int n = 0; n < GW_UPSTREAM_BATCH; n++) {
         zmq_msg_t parts[PARTS_MAX];
         zmq_msg_t surplus;

@@ -1,5 +1,8 @@
-/* wire.c -- the header frame of every broker -> gateway message, and epochs. */
+/* wire.c -- the broker -> gateway message layout, and epochs. */
 #include "wire.h"
+#include "topic.h"
+
+#include <string.h>
 
 #include <errno.h>
 #include <sys/random.h>
@@ -46,6 +49,78 @@ hp_wire_header_unpack (const void *frame, size_t len, char *kind,
     *epoch = s_get_u64 (p + 1);
     *offset = s_get_u64 (p + 9);
     return 0;
+}
+
+size_t
+hp_wire_head_user (unsigned char *out, const char *user, size_t len,
+                   char kind, uint64_t epoch, uint64_t offset)
+{
+    size_t topic_len = hp_topic_user ((char *) out, user, len);
+    if (topic_len)
+        hp_wire_header_pack (out + topic_len, kind, epoch, offset);
+    return topic_len ? topic_len + HP_WIRE_HEADER_LEN : 0;
+}
+
+size_t
+hp_wire_head_multicast (unsigned char *out, uint64_t epoch, uint64_t offset)
+{
+    memcpy (out, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN);
+    hp_wire_header_pack (out + HP_WIRE_MULTICAST_TOPIC_LEN, HP_WIRE_EVENT, epoch, offset);
+    return HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN;
+}
+
+int
+hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
+{
+    const char *p = frame;
+    if (!p)
+        return -1;
+    const char *nul = memchr (p, 0, len < HP_TOPIC_MAX ? len : HP_TOPIC_MAX);
+    if (!nul)
+        return -1;
+    size_t topic_len = (size_t) (nul - p) + 1;
+    if (len - topic_len < HP_WIRE_HEADER_LEN
+    ||  hp_wire_header_unpack (p + topic_len, HP_WIRE_HEADER_LEN,
+                               &out->kind, &out->epoch, &out->offset) != 0)
+        return -1;
+    const char *rest = p + topic_len + HP_WIRE_HEADER_LEN;
+    size_t rest_len = len - topic_len - HP_WIRE_HEADER_LEN;
+    if (topic_len == HP_WIRE_MULTICAST_TOPIC_LEN
+    &&  memcmp (p, HP_WIRE_MULTICAST_TOPIC, topic_len) == 0) {
+        if (out->kind != HP_WIRE_EVENT || rest_len == 0 || rest [rest_len - 1] != 0)
+            return -1;
+        //  Each id between NULs must be a valid user id: 1-128 bytes.
+        for (const char *id = rest, *end = rest + rest_len; id < end; ) {
+            size_t id_len = strlen (id);
+            if (id_len < 1 || id_len > HP_USER_MAX)
+                return -1;
+            id += id_len + 1;
+        }
+        out->multicast = true;
+        out->user = (hp_str_t) { NULL, 0 };
+        out->recipients = rest;
+        out->recipients_len = rest_len;
+        return 0;
+    }
+    if (rest_len != 0 || hp_topic_parse_user (p, topic_len, &out->user) != 0)
+        return -1;
+    out->multicast = false;
+    out->recipients = NULL;
+    out->recipients_len = 0;
+    return 0;
+}
+
+bool
+hp_wire_next_recipient (const hp_wire_head_t *head, const char **cursor, hp_str_t *user)
+{
+    const char *end = head->recipients + head->recipients_len;
+    if (!head->multicast || *cursor >= end)
+        return false;
+    //  hp_wire_head_parse checked that every id ends in a NUL before end.
+    size_t len = strlen (*cursor);
+    *user = (hp_str_t) { *cursor, len };
+    *cursor += len + 1;
+    return true;
 }
 
 void

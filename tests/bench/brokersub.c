@@ -2,13 +2,16 @@
  *
  * Subscribes to the topics of users <prefix>0 .. <prefix>N-1 on the broker's
  * XPUB (one subscription per user, as a gateway holding them all would),
- * waits for the broker's sync message on each, prints a "ready" JSON line,
- * then counts event messages ([topic][header 'E'][json]) and their latency
+ * and to the multicast topic, waits for the broker's sync message on each,
+ * prints a "ready" JSON line, then counts events per recipient (a
+ * [topic+header][json] message counts one, a multicast message one per
+ * user it lists; PROTOCOL.md) and their latency
  * from the producer's "ts" until --expect arrived or --idle seconds pass
  * without one. Prints one JSON result line. */
 #define _GNU_SOURCE
 #include "lg_hist.h"
 #include "lg_ws.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -65,6 +68,7 @@ main (int argc, char **argv)
         fprintf (stderr, "brokersub: connect %s: %s\n", endpoint, zmq_strerror (errno));
         return 1;
     }
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN);
     for (int i = 0; i < users; i++) {
         char topic[80];
         int n = snprintf (topic, sizeof topic, "u:%s%d", prefix, i);
@@ -74,7 +78,9 @@ main (int argc, char **argv)
     zmq_setsockopt (sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
 
     lg_hist_t *lat = calloc (1, sizeof *lat);
-    char topic[256], header[32], body[65536];
+    zmq_msg_t head;
+    char body[65536];
+    zmq_msg_init (&head);
     unsigned long long syncs = 0, events = 0, bad = 0;
     uint64_t start = s_now_ns (), first = 0, last = 0, ready_ns = 0;
     int ready = 0;
@@ -93,45 +99,47 @@ main (int argc, char **argv)
                     users, syncs, (double) (now - start) / 1e9);
             fflush (stdout);
         }
-        int tn = zmq_recv (sub, topic, sizeof topic, 0);
-        if (tn < 0)
+        if (zmq_msg_recv (&head, sub, 0) < 0)
             continue;
-        int more = 0;
-        size_t ml = sizeof more;
-        int hn = -1, bn = -1;
-        zmq_getsockopt (sub, ZMQ_RCVMORE, &more, &ml);
-        if (more)
-            hn = zmq_recv (sub, header, sizeof header, 0);
-        zmq_getsockopt (sub, ZMQ_RCVMORE, &more, &ml);
-        if (more && hn >= 0)
-            bn = zmq_recv (sub, body, sizeof body, 0);
-        zmq_getsockopt (sub, ZMQ_RCVMORE, &more, &ml);
-        while (more) {           /* never expected: drain whatever follows */
-            zmq_recv (sub, body, sizeof body, 0);
-            zmq_getsockopt (sub, ZMQ_RCVMORE, &more, &ml);
+        int more = zmq_msg_more (&head), bn = -1, parts = 1;
+        while (more) {
+            int n = zmq_recv (sub, body, sizeof body, 0);
+            if (parts++ == 1)
+                bn = n;
+            int flag = 0;
+            size_t fl = sizeof flag;
+            zmq_getsockopt (sub, ZMQ_RCVMORE, &flag, &fl);
+            more = flag;
         }
-        if (hn < 1 || bn < 0) {
+        hp_wire_head_t h;
+        if (parts != 2 || bn < 0
+        ||  hp_wire_head_parse (zmq_msg_data (&head), zmq_msg_size (&head), &h) != 0) {
             bad++;
             continue;
         }
-        if (header[0] == 'S') {
+        if (h.kind == HP_WIRE_SYNC) {
             syncs++;
             continue;
         }
-        if (header[0] != 'E') {
-            bad++;
-            continue;
+        unsigned long long count = 1;
+        if (h.multicast) {
+            count = 0;
+            const char *cursor = h.recipients;
+            hp_str_t user;
+            while (hp_wire_next_recipient (&h, &cursor, &user))
+                count++;
         }
         now = s_now_ns ();
-        events++;
+        events += count;
         if (!first)
             first = now;
         last = now;
         size_t scan = (size_t) bn < sizeof body ? (size_t) bn : sizeof body;
         uint64_t ts = lg_ws_find_ts (body, scan < 256 ? scan : 256);
-        if (ts)
+        for (unsigned long long i = 0; ts && i < count; i++)
             lg_hist_record (lat, now > ts ? now - ts : 0);
     }
+    zmq_msg_close (&head);
     double span = last > first ? (double) (last - first) / 1e9 : 0;
     printf ("{\"tool\":\"brokersub\",\"kind\":\"result\",\"users\":%d,\"syncs\":%llu,"
             "\"events\":%llu,\"bad\":%llu,\"first_to_last_s\":%.6f,\"events_per_s\":%.1f,"

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import time
 import urllib.request
@@ -354,24 +355,45 @@ async def recv_json(ws, timeout=5.0):
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
-def subscribe(broker, *users):
+MULTICAST_TOPIC = b"m:\x00"
+
+
+def parse_published(frames):
+    """A broker XPUB message [head][body] (PROTOCOL.md) as
+    (kind, epoch, offset, users, body): users is the user of a user topic,
+    or the recipients a multicast lists."""
+    head, body = frames
+    nul = head.index(b"\x00")
+    topic, rest = head[:nul + 1], head[nul + 1:]
+    kind, epoch, offset = struct.unpack(">cQQ", rest[:17])
+    if topic == MULTICAST_TOPIC:
+        assert kind == b"E" and rest.endswith(b"\x00"), head
+        users = [u.decode() for u in rest[17:-1].split(b"\x00")]
+    else:
+        assert topic.startswith(b"u:") and len(rest) == 17, head
+        users = [topic[2:-1].decode()]
+    return kind, epoch, offset, users, body
+
+
+def subscribe(broker, *users, multicast=True):
     """A raw SUB socket on the broker's publish socket, standing in for a
-    gateway: subscribed to the users' topics and returned once every one's
-    sync ('S') has arrived. Returns (socket, epoch the syncs carried)."""
-    import struct
+    gateway: subscribed to the users' topics (and, as every gateway is, to
+    the multicast topic) and returned once every user's sync ('S') has
+    arrived. Returns (socket, epoch the syncs carried)."""
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.RCVTIMEO, 5000)
     sub.connect(broker.publish)
+    if multicast:
+        sub.setsockopt(zmq.SUBSCRIBE, MULTICAST_TOPIC)
     for user in users:
         sub.setsockopt(zmq.SUBSCRIBE, b"u:" + user.encode() + b"\x00")
     epoch = None
     pending = set(users)
     while pending:
-        topic, header, _ = sub.recv_multipart()
-        kind, epoch, _ = struct.unpack(">cQQ", header)
+        kind, epoch, _, synced, _ = parse_published(sub.recv_multipart())
         if kind == b"S":
-            pending.discard(topic[2:-1].decode())
+            pending.discard(synced[0])
     return sub, epoch
 
 

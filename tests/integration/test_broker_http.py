@@ -11,14 +11,14 @@ import urllib.parse
 import msgpack
 import zmq
 
-from harness import Broker, Control, http_get, http_post, metric, subscribe, wait_until
+from harness import Broker, Control, http_get, http_post, metric, parse_published, subscribe, wait_until
 
 
 def next_event(sub):
     while True:
-        topic, header, body = sub.recv_multipart()
-        if header[:1] == b"E":
-            return topic, json.loads(body)
+        kind, _, _, users, body = parse_published(sub.recv_multipart())
+        if kind == b"E":
+            return b"u:" + users[0].encode() + b"\x00", json.loads(body)
 
 
 class BrokerHttpTest(unittest.TestCase):

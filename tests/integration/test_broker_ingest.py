@@ -1,25 +1,29 @@
 """test_broker_ingest.py -- the broker routes valid events and drops bad ones.
 
 Drives a real herald-broker with a PUSH producer and raw SUB sockets that
-speak the publish protocol directly ([topic][17-byte header][JSON frame]).
+speak the publish protocol directly ([topic + 17-byte header][JSON frame],
+or one multicast message listing the recipients).
 """
 import json
-import struct
 import unittest
 
 import msgpack
+import zmq
 
-from harness import Broker, Producer, metric, subscribe
+from harness import Broker, Producer, metric, parse_published, subscribe
+
+_pending = {}
 
 
 def recv_event(sub):
-    """(user, epoch, offset, body bytes) of the next event message."""
-    while True:
-        topic, header, body = sub.recv_multipart()
-        assert len(header) == 17, header
-        kind, epoch, offset = struct.unpack(">cQQ", header)
+    """(user, epoch, offset, body bytes) of the next event for one user: a
+    multicast message yields one per listed user, in order."""
+    queue = _pending.setdefault(id(sub), [])
+    while not queue:
+        kind, epoch, offset, users, body = parse_published(sub.recv_multipart())
         if kind == b"E":
-            return topic[2:-1].decode(), epoch, offset, body
+            queue.extend((user, epoch, offset, body) for user in users)
+    return queue.pop(0)
 
 
 def raw_map(*pairs):
@@ -119,6 +123,34 @@ class BrokerIngestTest(unittest.TestCase):
         self.assertEqual(a[2], b[2])
         self.assertEqual(a[3], b[3])
         self.assertEqual(json.loads(a[3])["offset"], a[2])
+
+    def test_many_online_recipients_share_one_multicast_message(self):
+        online = ["mc%d" % i for i in range(10)]
+        sub, _ = self.sub(*online)
+        offline = ["gone%d" % i for i in range(5)]
+        self.producer.send(offline[:2] + online + offline[2:], "sale", {"pct": 20})
+        self.producer.send(online[:3], "few", 1)
+        kind, _, offset, users, body = parse_published(sub.recv_multipart())
+        # proves: an event for 10 online users is ONE message on the multicast
+        # topic listing exactly the online ones, in the envelope's order (the
+        # offline ones have no gateway), carrying the shared frame
+        self.assertEqual((kind, offset, users), (b"E", 1, online))
+        self.assertEqual(json.loads(body)["data"], {"pct": 20})
+        few = [parse_published(sub.recv_multipart()) for _ in range(3)]
+        # proves: an event for fewer online users than the multicast threshold
+        # goes on each user's own topic, one message each, same offset
+        self.assertEqual([(f[2], f[3]) for f in few], [(2, [u]) for u in online[:3]])
+
+    def test_multicast_reaches_only_subscribers_of_the_multicast_topic(self):
+        online = ["mo%d" % i for i in range(8)]
+        plain, _ = subscribe(self.broker, *online, multicast=False)
+        self.subs.append(plain)
+        self.producer.send(online, "sale", 1)
+        self.producer.send(online[0], "marker", 2)
+        # proves: a SUB that did not join multicast never sees the 8-user
+        # event (it would come first on the pipe); the next event it gets
+        # is the unicast marker
+        self.assertEqual(recv_event(plain)[2], 2)
 
     def test_duplicate_recipient_delivered_once(self):
         sub, _ = self.sub("alice")

@@ -67,7 +67,7 @@ class BrokerUndeliveredTest(unittest.TestCase):
         # absent id/data are nil
         self.assertEqual(second, {"event": "confirm", "to": "carol", "data": None,
                                   "id": None, "offset": offset + 2, "reason": "offline"})
-        self.assertEqual(sub.recv_multipart()[2].count(b'"offset":%d' % offset), 1)
+        self.assertEqual(sub.recv_multipart()[1].count(b'"offset":%d' % offset), 1)
         sub.close()
         w.close()
 

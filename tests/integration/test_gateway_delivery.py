@@ -2,8 +2,8 @@
 every connection of that user, once, in order, and to nobody else."""
 import unittest
 
-from harness import (start_broker_and_gateways, run_async, Gateway, Producer, make_token, wait_until, ws_connect,
-                     ws_recv_events)
+from harness import (start_broker_and_gateways, run_async, Gateway, Producer, make_token, metric, wait_until,
+                     ws_connect, ws_recv_events)
 
 
 @run_async
@@ -84,6 +84,37 @@ class GatewayDelivery(unittest.TestCase):
                 self.assertEqual([e["data"]["i"] for e in events], list(range(100)),
                                  "the connection on the %s got every event in order" % name)
             await there.close()
+        finally:
+            other.stop()
+
+    async def test_event_to_many_users_over_two_gateways_arrives_once_each(self):
+        other = Gateway(self.broker)
+        try:
+            users = ["many-%d" % i for i in range(12)]
+            here = [await self.connect(u) for u in users[:6]]
+            there = [await self.connect(u, gateway=other) for u in users[6:]]
+            here.append(await self.connect(users[0]))                  # a second tab
+            there.append(await self.connect(users[0], gateway=other))  # and one elsewhere
+            in_before = [metric(g.metrics(), "herald_gateway_events_in_total")
+                         for g in (self.gateway, other)]
+            # 12 online users are past the broker's multicast threshold: the
+            # event reaches each gateway once, listing every online user
+            self.producer.send(users + ["many-offline"], "sale", {"pct": 20}, id="s-1")
+            for user in users:
+                self.producer.send(user, "marker", {})
+            for ws in here + there:
+                first, second = await ws_recv_events(ws, 2)
+                self.assertEqual((first["event"], first["id"]), ("sale", "s-1"),
+                                 "every connection of every listed user gets the event")
+                self.assertEqual(second["event"], "marker",
+                                 "exactly once: the next frame is its own marker")
+            gained = [metric(g.metrics(), "herald_gateway_events_in_total") - before
+                      for g, before in zip((self.gateway, other), in_before)]
+            self.assertEqual(gained, [6 + 6, 7 + 7],
+                             "each gateway took the event for the users it holds and no "
+                             "other (plus one marker per user)")
+            for ws in there:
+                await ws.close()
         finally:
             other.stop()
 

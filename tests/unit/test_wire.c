@@ -49,6 +49,75 @@ test_header_refuses_bad_frames (void **state)
 }
 
 static void
+test_user_head_round_trip (void **state)
+{
+    unsigned char head [HP_WIRE_HEAD_MAX];
+    size_t len = hp_wire_head_user (head, "alice", 5, HP_WIRE_SYNC, 7, 9);
+    //  A user head is the topic with its NUL, then the 17-byte header.
+    assert_int_equal (len, 8 + HP_WIRE_HEADER_LEN);
+    assert_memory_equal (head, "u:alice\0S", 9);
+    hp_wire_head_t h;
+    assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
+    assert_false (h.multicast);
+    assert_int_equal (h.kind, 'S');
+    assert_true (h.epoch == 7 && h.offset == 9);
+    assert_int_equal (h.user.len, 5);
+    assert_memory_equal (h.user.ptr, "alice", 5);
+    //  A user head with bytes after the header is not a head.
+    head [len] = 'x';
+    assert_int_equal (hp_wire_head_parse (head, len + 1, &h), -1);
+    //  Nor is one cut inside the header, nor one without a NUL in reach.
+    assert_int_equal (hp_wire_head_parse (head, len - 1, &h), -1);
+    assert_int_equal (hp_wire_head_parse ("u:alice", 7, &h), -1);
+    //  Ids outside 1-128 bytes make no head.
+    char big [HP_USER_MAX + 1];
+    memset (big, 'a', sizeof big);
+    assert_int_equal (hp_wire_head_user (head, big, sizeof big, 'E', 1, 1), 0);
+    assert_int_equal (hp_wire_head_user (head, "", 0, 'E', 1, 1), 0);
+}
+
+static void
+test_multicast_head_lists_recipients (void **state)
+{
+    unsigned char head [64];
+    size_t len = hp_wire_head_multicast (head, 3, 42);
+    memcpy (head + len, "bob\0carol\0", 10);
+    len += 10;
+    hp_wire_head_t h;
+    assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
+    //  The multicast topic is "m:" and its NUL; the header follows.
+    assert_memory_equal (head, "m:\0E", 4);
+    assert_true (h.multicast && h.kind == 'E' && h.epoch == 3 && h.offset == 42);
+    //  The recipients come back in order, each without its NUL.
+    const char *cursor = h.recipients;
+    hp_str_t user;
+    assert_true (hp_wire_next_recipient (&h, &cursor, &user));
+    assert_int_equal (user.len, 3);
+    assert_memory_equal (user.ptr, "bob", 3);
+    assert_true (hp_wire_next_recipient (&h, &cursor, &user));
+    assert_int_equal (user.len, 5);
+    assert_memory_equal (user.ptr, "carol", 5);
+    assert_false (hp_wire_next_recipient (&h, &cursor, &user));
+
+    //  A list must end in a NUL, hold no empty id, and not be empty.
+    assert_int_equal (hp_wire_head_parse (head, len - 1, &h), -1);
+    head [len - 6] = 0;         //  "bob\0\0arol\0": an empty id
+    assert_int_equal (hp_wire_head_parse (head, len, &h), -1);
+    assert_int_equal (hp_wire_head_parse (head, 3 + HP_WIRE_HEADER_LEN, &h), -1);
+    //  A sync is never multicast.
+    len = hp_wire_head_multicast (head, 3, 42);
+    head [3] = 'S';
+    memcpy (head + len, "bob\0", 4);
+    assert_int_equal (hp_wire_head_parse (head, len + 4, &h), -1);
+    //  An id longer than 128 bytes is refused.
+    unsigned char big [3 + HP_WIRE_HEADER_LEN + HP_USER_MAX + 2];
+    len = hp_wire_head_multicast (big, 1, 1);
+    memset (big + len, 'a', HP_USER_MAX + 1);
+    big [sizeof big - 1] = 0;
+    assert_int_equal (hp_wire_head_parse (big, sizeof big, &h), -1);
+}
+
+static void
 test_epoch_text (void **state)
 {
     char text [HP_EPOCH_TEXT_LEN + 1];
@@ -89,6 +158,8 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_header_round_trip),
         cmocka_unit_test (test_header_refuses_bad_frames),
+        cmocka_unit_test (test_user_head_round_trip),
+        cmocka_unit_test (test_multicast_head_lists_recipients),
         cmocka_unit_test (test_epoch_text),
         cmocka_unit_test (test_epoch_new_random_nonzero),
     };
