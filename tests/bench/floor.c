@@ -248,9 +248,10 @@ s_recv_report (int fd, rep_t *rep, uint64_t deadline_ns)
     return 0;
 }
 
-/* Writer side of the TCP transport: accept n connections until deadline. */
+/* Writer side of the TCP transport: accept n connections until deadline;
+ * *got counts the fds stored, so the caller closes them on failure too. */
 static int
-s_writer_accept (int lfd, int *fds, int n, uint64_t deadline_ns)
+s_writer_accept (int lfd, int *fds, int n, int *got, uint64_t deadline_ns)
 {
     int one = 1;
     for (int i = 0; i < n;) {
@@ -270,6 +271,7 @@ s_writer_accept (int lfd, int *fds, int n, uint64_t deadline_ns)
         }
         setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         fds[i++] = fd;
+        *got = i;
     }
     return 0;
 }
@@ -279,6 +281,12 @@ s_ms (uint64_t ns)
 {
     return (double) ns / 1e6;
 }
+
+/* The writer's thread usage summed over the measured rounds. */
+typedef struct {
+    int64_t user_us, sys_us;
+    long nvcsw, nivcsw;          /* voluntary (blocked) and involuntary (preempted) switches */
+} usage_t;
 
 /* Per-round figures of the writer and the reader, relative to the round's start. */
 typedef struct {
@@ -350,7 +358,7 @@ s_field_sorted (const round_t *rs, int n, size_t offset, uint64_t *out)
 
 /* Prints the one result line from the measured rounds. */
 static void
-s_print_result (const opts_t *o, const round_t *rs, int measured, const struct rusage *ru,
+s_print_result (const opts_t *o, const round_t *rs, int measured, const usage_t *ru,
                 uint64_t reader_cpu_us, uint64_t reader_reads, int errors, bool truncated)
 {
     uint64_t sum_cpu = 0, sum_wall = 0;
@@ -359,8 +367,7 @@ s_print_result (const opts_t *o, const round_t *rs, int measured, const struct r
         sum_wall += rs[i].wall_ns;
     }
     double writes = (double) measured * o->conns, msgs = writes * o->batch;
-    double user_s = (double) ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6;
-    double sys_s = (double) ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+    double cpu_us = (double) (ru->user_us + ru->sys_us);
     printf ("{\"tool\":\"floor\",\"transport\":\"%s\",\"cpus\":%ld,\"writer_cpu\":%d,"
             "\"conns\":%d,\"bytes\":%d,\"batch\":%d,\"warmup_rounds\":%d,\"rounds\":%d,"
             "\"rounds_measured\":%d,\"writes\":%.0f,\"messages\":%.0f,\"errors\":%d,"
@@ -369,17 +376,15 @@ s_print_result (const opts_t *o, const round_t *rs, int measured, const struct r
             o->writer_cpu, o->conns, o->msg_bytes, o->batch, o->warmup, o->rounds, measured,
             writes, msgs, errors, truncated ? "true" : "false");
     if (measured > 0) {
-        uint64_t *v = calloc ((size_t) measured, sizeof *v);
-        if (!v)
-            abort ();
+        static uint64_t v[FLOOR_MAX_ROUNDS];
         printf (",\"writer_cpu_us_per_write\":%.3f,\"writer_cpu_us_per_message\":%.3f,"
                 "\"writer_wall_us_per_write\":%.3f,\"writes_per_cpu_s\":%.0f,"
                 "\"writes_per_wall_s\":%.0f,\"writer_sys_share\":%.3f,"
                 "\"writer_ctx_switches\":%ld,\"writer_preempted\":%ld",
                 s_ms (sum_cpu) * 1000 / writes, s_ms (sum_cpu) * 1000 / msgs,
                 s_ms (sum_wall) * 1000 / writes, writes / (sum_cpu / 1e9),
-                writes / (sum_wall / 1e9), user_s + sys_s > 0 ? sys_s / (user_s + sys_s) : 0,
-                ru->ru_nvcsw, ru->ru_nivcsw);
+                writes / (sum_wall / 1e9), cpu_us > 0 ? (double) ru->sys_us / cpu_us : 0,
+                ru->nvcsw, ru->nivcsw);
         s_field_sorted (rs, measured, offsetof (round_t, wall_ns), v);
         printf (",\"round_wall_ms_p50\":%.2f,\"round_wall_ms_max\":%.2f",
                 s_ms (s_quantile (v, measured, 0.5)), s_ms (v[measured - 1]));
@@ -398,28 +403,15 @@ s_print_result (const opts_t *o, const round_t *rs, int measured, const struct r
                 s_ms (s_quantile (v, measured, 0.5)), s_ms (v[0]), s_ms (v[measured - 1]));
         printf (",\"reader_cpu_us_per_message\":%.3f,\"reader_reads_per_round\":%.0f",
                 (double) reader_cpu_us / msgs, (double) reader_reads / measured);
-        free (v);
     }
     printf ("}\n");
     fflush (stdout);
 }
 
-static void
-s_rusage_add (struct rusage *acc, const struct rusage *a, const struct rusage *b)
+static int64_t
+s_tv_us (struct timeval tv)
 {
-    /* acc += b - a, for the fields the result line uses */
-    long us = (b->ru_utime.tv_sec - a->ru_utime.tv_sec) * 1000000L
-              + (b->ru_utime.tv_usec - a->ru_utime.tv_usec) + acc->ru_utime.tv_usec
-              + acc->ru_utime.tv_sec * 1000000L;
-    acc->ru_utime.tv_sec = us / 1000000L;
-    acc->ru_utime.tv_usec = us % 1000000L;
-    us = (b->ru_stime.tv_sec - a->ru_stime.tv_sec) * 1000000L
-         + (b->ru_stime.tv_usec - a->ru_stime.tv_usec) + acc->ru_stime.tv_usec
-         + acc->ru_stime.tv_sec * 1000000L;
-    acc->ru_stime.tv_sec = us / 1000000L;
-    acc->ru_stime.tv_usec = us % 1000000L;
-    acc->ru_nvcsw += b->ru_nvcsw - a->ru_nvcsw;
-    acc->ru_nivcsw += b->ru_nivcsw - a->ru_nivcsw;
+    return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
 int
@@ -507,9 +499,8 @@ main (int argc, char **argv)
                      strerror (errno));
     }
     if (!o.unix_pairs) {
-        if (s_writer_accept (lfd, wfds, n, deadline))
+        if (s_writer_accept (lfd, wfds, n, &nw, deadline))
             goto out;
-        nw = n;
     }
     rep_t r;
     if (s_recv_report (rep[0], &r, deadline) || r.kind != REP_READY) {
@@ -517,7 +508,8 @@ main (int argc, char **argv)
         goto out;
     }
 
-    struct rusage ru_acc = {0}, ru0, ru1;
+    struct rusage ru0, ru1;
+    usage_t use = {0};
     int measured = 0, errors = 0, reader_errors = 0;
     uint64_t reader_cpu_prev = r.cpu_us, reader_cpu0 = 0, reader_cpu1 = 0, reader_reads = 0;
     bool truncated = false;
@@ -555,7 +547,10 @@ main (int argc, char **argv)
         reader_cpu_prev = r.cpu_us;
         if (round < o.warmup)
             continue;
-        s_rusage_add (&ru_acc, &ru0, &ru1);
+        use.user_us += s_tv_us (ru1.ru_utime) - s_tv_us (ru0.ru_utime);
+        use.sys_us += s_tv_us (ru1.ru_stime) - s_tv_us (ru0.ru_stime);
+        use.nvcsw += ru1.ru_nvcsw - ru0.ru_nvcsw;
+        use.nivcsw += ru1.ru_nivcsw - ru0.ru_nivcsw;
         rs[measured++] = (round_t) {.wall_ns = t1 - t0, .cpu_ns = c1 - c0,
                                     .first_ns = r.first_ns - t0, .p50_ns = r.p50_ns - t0,
                                     .p99_ns = r.p99_ns - t0, .last_ns = r.last_ns - t0};
@@ -563,7 +558,7 @@ main (int argc, char **argv)
         reader_reads += r.reads;
     }
     errors += reader_errors;
-    s_print_result (&o, rs, measured, &ru_acc, reader_cpu1 - reader_cpu0, reader_reads, errors,
+    s_print_result (&o, rs, measured, &use, reader_cpu1 - reader_cpu0, reader_reads, errors,
                     truncated);
     rc = measured > 0 && errors == 0 ? 0 : 1;
 out:
