@@ -28,28 +28,30 @@ typedef enum {
 } gw_state_t;
 
 /* Kept small on purpose: an idle authenticated connection costs this plus
- * lws's own state. The queue and the receive buffer exist only while used. */
+ * lws's own state. The queue and the receive buffer exist only while used.
+ * What gw_session_on_event reads for every live event comes first, so a
+ * delivery touches one cache line of the session (the struct spans two). */
 struct gw_session {
-    gw_session_env_t *env;
     struct lws *wsi;
-    gw_user_t *user;            /* set once authenticated */
     gw_queue_t *queue;          /* outgoing frames, allocated on first use */
-    char *rx;                   /* a client message arriving in pieces */
+    gw_session_env_t *env;
     uint64_t last_offset;       /* the newest event offset queued to the client */
-    uint64_t rid;               /* the pending resume request, 0 when none */
-    uint64_t resume_epoch;      /* the client's resume position, if any */
-    uint64_t resume_offset;
-    uint32_t rx_len;
-    uint32_t front;             /* gap fill: queued frames that go before the replay */
-    uint32_t rate_second;       /* the second rate_count counts frames in */
-    uint8_t rate_count;
+    uint16_t close_code;        /* set once we decided to close */
+    uint16_t peer_code;         /* the close code the client sent, if any */
     uint8_t state;
     uint8_t pongs_due;
     bool has_position;
     bool gap;                   /* LIVE, and the broker link dropped: fill on the next sync */
     bool silent;                /* welcomed already: this resume fills a gap, no new welcome */
-    uint16_t close_code;        /* set once we decided to close */
-    uint16_t peer_code;         /* the close code the client sent, if any */
+    uint8_t rate_count;
+    uint32_t rx_len;
+    gw_user_t *user;            /* set once authenticated */
+    char *rx;                   /* a client message arriving in pieces */
+    uint64_t rid;               /* the pending resume request, 0 when none */
+    uint64_t resume_epoch;      /* the client's resume position, if any */
+    uint64_t resume_offset;
+    uint32_t front;             /* gap fill: queued frames that go before the replay */
+    uint32_t rate_second;       /* the second rate_count counts frames in */
 };
 
 /* Arms this connection's one timer. lws on a foreign libuv loop re-arms its
