@@ -9,16 +9,22 @@
  * Cases:
  *   decode+frame    hp_envelope_decode + hp_frame_event only
  *   unicast         hb_router_route, one recipient, ~100-byte data
- *   10 recipients   hb_router_route, ten recipients, same data
+ *   10 recipients   hb_router_route, ten recipients, same data (one multicast
+ *                   message: 8 or more online recipients)
  *   pull+unicast    main.c's ingest loop: zmq_msg_recv from a PULL fed by a
  *                   PUSH thread (inproc), then hb_router_route
+ *   bench           what `scripts/bench --only broker` sends: the producer's
+ *                   small envelope ({ts, seq} data) to one user picked at
+ *                   random among 10,000, so presence, history and the
+ *                   XPUB's topic trie are as cold as in that run
  *
  * Every recipient is online and history is on (100 events per user,
- * 64 MiB), so steady state evicts one ring entry per recipient per event.
+ * 64 MiB), so steady state evicts one ring entry per recipient per event
+ * (bench: the byte bound evicts the globally oldest event instead).
  * Each case warms up (fills the rings) before it is timed.
  *
  * usage: route_bench [events-per-case [case]]   (default 1,000,000, all cases;
- *        case: decode, unicast, fanout or pull, to profile one alone) */
+ *        case: decode, unicast, fanout, pull or bench, to profile one alone) */
 #define _GNU_SOURCE                 /* pthread_setname_np */
 #include "envelope.h"
 #include "frame.h"
@@ -29,6 +35,7 @@
 #include "router.h"
 #include "umap.h"
 #include "undelivered.h"
+#include "wire.h"
 
 #include <msgpack.h>
 #include <pthread.h>
@@ -39,8 +46,10 @@
 #include <time.h>
 #include <zmq.h>
 
-#define S_USERS     1000
+#define S_USERS     1000        /* recipients of the unicast and fanout cases */
+#define S_SUBSCRIBED 10000      /* users online (the SUB's topics) */
 #define S_POOL      1024        /* distinct envelopes cycled through */
+#define S_BENCH_POOL 65536      /* bench case: random recipients, read in order */
 #define S_FANOUT    10
 
 typedef struct {
@@ -128,8 +137,39 @@ s_envelope (int first, int fanout, int seq)
     return env;
 }
 
+/* What tests/bench/producer.c sends in zmq mode: {"event":"bench",
+ * "to":"user<random>","data":{"ts":<ns>,"seq":<n>}}. */
+static s_env_t
+s_bench_envelope (int user, int seq)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, s_buf_write);
+    char text[64];
+    msgpack_pack_map (&pk, 3);
+    s_pack_str (&pk, "event");
+    s_pack_str (&pk, "bench");
+    s_pack_str (&pk, "to");
+    snprintf (text, sizeof text, "user%d", user);
+    s_pack_str (&pk, text);
+    s_pack_str (&pk, "data");
+    msgpack_pack_map (&pk, 2);
+    s_pack_str (&pk, "ts");
+    msgpack_pack_uint64 (&pk, 1764170000000000000ULL + (uint64_t) seq * 1000);
+    s_pack_str (&pk, "seq");
+    msgpack_pack_uint64 (&pk, (uint64_t) seq);
+    char *copy = malloc (sbuf.size);
+    memcpy (copy, sbuf.data, sbuf.size);
+    s_env_t env = { copy, sbuf.size };
+    msgpack_sbuffer_destroy (&sbuf);
+    return env;
+}
+
 /* --- the SUB that drains the XPUB -------------------------------------- */
 
+/* Counts deliveries: one per user message, one per listed recipient of a
+ * multicast message (as a gateway would deliver them); syncs count none. */
 static void *
 s_drainer (void *sub)
 {
@@ -140,9 +180,23 @@ s_drainer (void *sub)
         zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, 50) <= 0)
             continue;
-        while (zmq_msg_recv (&msg, sub, ZMQ_DONTWAIT) >= 0)
-            if (!zmq_msg_more (&msg))
-                atomic_fetch_add (&s_drained, 1);
+        bool head = true;
+        while (zmq_msg_recv (&msg, sub, ZMQ_DONTWAIT) >= 0) {
+            hp_wire_head_t h;
+            if (head && hp_wire_head_parse (zmq_msg_data (&msg), zmq_msg_size (&msg), &h) == 0
+                && h.kind == HP_WIRE_EVENT) {
+                unsigned long long count = 1;
+                if (h.multicast) {
+                    count = 0;
+                    const char *cursor = h.recipients;
+                    hp_str_t user;
+                    while (hp_wire_next_recipient (&h, &cursor, &user))
+                        count++;
+                }
+                atomic_fetch_add (&s_drained, count);
+            }
+            head = !zmq_msg_more (&msg);
+        }
     }
     zmq_msg_close (&msg);
     return NULL;
@@ -194,6 +248,7 @@ s_broker_start (s_broker_t *b)
     zmq_setsockopt (b->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (b->xpub, ZMQ_XPUB_VERBOSE, &one, sizeof one);
     zmq_setsockopt (b->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (b->sub, ZMQ_SNDHWM, &hwm, sizeof hwm);   /* past 1000 subscriptions */
     zmq_setsockopt (b->xpub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (b->sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (b->upush, ZMQ_LINGER, &linger, sizeof linger);
@@ -206,8 +261,10 @@ s_broker_start (s_broker_t *b)
         fprintf (stderr, "route_bench: sockets: %s\n", zmq_strerror (zmq_errno ()));
         return -1;
     }
+    /* Events to 8 or more online users come once on the multicast topic. */
+    zmq_setsockopt (b->sub, ZMQ_SUBSCRIBE, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN);
     char topic[64];
-    for (int i = 0; i < S_USERS; i++) {
+    for (int i = 0; i < S_SUBSCRIBED; i++) {
         int n = snprintf (topic, sizeof topic, "u:user%d", i);
         zmq_setsockopt (b->sub, ZMQ_SUBSCRIBE, topic, (size_t) n + 1);   /* with the NUL */
     }
@@ -226,7 +283,7 @@ s_broker_start (s_broker_t *b)
     zmq_msg_init (&msg);
     int seen = 0;
     double deadline = s_wall_ns () + 10e9;
-    while (seen < S_USERS && s_wall_ns () < deadline) {
+    while (seen < S_SUBSCRIBED + 1 && s_wall_ns () < deadline) {   /* + multicast */
         zmq_pollitem_t item = { b->xpub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, 100) <= 0)
             continue;
@@ -236,9 +293,9 @@ s_broker_start (s_broker_t *b)
         }
     }
     zmq_msg_close (&msg);
-    if (hb_presence_count (b->presence) != S_USERS) {
+    if (hb_presence_count (b->presence) != S_SUBSCRIBED) {
         fprintf (stderr, "route_bench: only %zu of %d users came online\n",
-                 hb_presence_count (b->presence), S_USERS);
+                 hb_presence_count (b->presence), S_SUBSCRIBED);
         return -1;
     }
     return pthread_create (&b->drainer, NULL, s_drainer, b->sub) == 0 ? 0 : -1;
@@ -299,16 +356,29 @@ s_summarise (s_result_t *r, double *slices, int n)
     r->best_ns = slices[0];
 }
 
+/* One timed slice, apart so a profiler can collect it alone
+ * (valgrind --tool=callgrind --collect-atstart=no --toggle-collect=s_route_slice). */
+static __attribute__ ((noinline)) int
+s_route_slice (s_broker_t *b, s_env_t *pool, long pool_size, long from, long n, uint64_t now)
+{
+    int failures = 0;
+    for (long i = from; i < from + n; i++)
+        failures += hb_router_route (b->router, pool[i % pool_size].data,
+                                     pool[i % pool_size].len, now, NULL) != HP_ENV_OK;
+    return failures;
+}
+
+/* warm: events routed before timing; the bench case needs ~250,000 for the
+ * history to reach its byte bound (steady state: one eviction per event). */
 static void
-s_route_case (s_broker_t *b, s_env_t *pool, long count, int recipients,
-              const char *name, s_result_t *r)
+s_route_case (s_broker_t *b, s_env_t *pool, long pool_size, long count, long warm,
+              int recipients, const char *name, s_result_t *r)
 {
     uint64_t now = hb_now_sec ();
-    long warm = count / 5 + 1000;
     int failures = 0;
     for (long i = 0; i < warm; i++)
-        failures += hb_router_route (b->router, pool[i % S_POOL].data, pool[i % S_POOL].len,
-                                     now, NULL) != HP_ENV_OK;
+        failures += hb_router_route (b->router, pool[i % pool_size].data,
+                                     pool[i % pool_size].len, now, NULL) != HP_ENV_OK;
     s_settle (b->metrics.messages_published);
     uint64_t published = b->metrics.messages_published;
     long per = count / S_CHUNKS + 1, done = 0;
@@ -316,9 +386,8 @@ s_route_case (s_broker_t *b, s_env_t *pool, long count, int recipients,
     double w0 = s_wall_ns ();
     for (int c = 0; c < S_CHUNKS; c++) {
         double c0 = s_thread_cpu_ns ();
-        for (long i = 0; i < per; i++, done++)
-            failures += hb_router_route (b->router, pool[done % S_POOL].data,
-                                         pool[done % S_POOL].len, now, NULL) != HP_ENV_OK;
+        failures += s_route_slice (b, pool, pool_size, warm + done, per, now);
+        done += per;
         slices[c] = (s_thread_cpu_ns () - c0) / per;
     }
     double w1 = s_wall_ns ();
@@ -428,24 +497,40 @@ main (int argc, char **argv)
         uni[i] = s_envelope (i, 1, i);
         fan[i] = s_envelope (i, S_FANOUT, i);
     }
+    /* The producer's xorshift, so the recipients are as scattered. */
+    s_env_t *bench = malloc (S_BENCH_POOL * sizeof *bench);
+    uint64_t rng = 88172645463325252ULL;
+    for (int i = 0; bench && i < S_BENCH_POOL; i++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        bench[i] = s_bench_envelope ((int) (rng % S_SUBSCRIBED), i);
+    }
+    if (!bench)
+        return 1;
     s_broker_t broker;
     if (s_broker_start (&broker) != 0)
         return 1;
-    s_result_t results[4];
+    s_result_t results[5];
     int ran = 0;
     if (!only || strcmp (only, "decode") == 0)
         s_decode_case (uni, count, &results[ran++]);
     if (!only || strcmp (only, "unicast") == 0)
-        s_route_case (&broker, uni, count, 1, "unicast", &results[ran++]);
-    if (!only || strcmp (only, "fanout") == 0)
-        s_route_case (&broker, fan, count / S_FANOUT + 1, S_FANOUT, "10 recipients",
+        s_route_case (&broker, uni, S_POOL, count, count / 5 + 1000, 1, "unicast",
                       &results[ran++]);
+    if (!only || strcmp (only, "fanout") == 0)
+        s_route_case (&broker, fan, S_POOL, count / S_FANOUT + 1, count / 50 + 1000, S_FANOUT,
+                      "10 recipients", &results[ran++]);
     if (!only || strcmp (only, "pull") == 0)
         s_pull_case (&broker, uni, count, &results[ran++]);
+    if (!only || strcmp (only, "bench") == 0)
+        s_route_case (&broker, bench, S_BENCH_POOL, count, count >= 100000 ? 300000 : count / 5 + 1000,
+                      1, "bench", &results[ran++]);
     s_broker_stop (&broker);
 
     printf ("route_bench: %d users online, history 100/user, envelope %zu bytes "
-            "(unicast), %zu bytes (10 recipients)\n", S_USERS, uni[0].len, fan[0].len);
+            "(unicast), %zu bytes (10 recipients), %zu bytes (bench)\n", S_SUBSCRIBED,
+            uni[0].len, fan[0].len, bench[0].len);
     printf ("%-14s %9s %11s %9s %10s %11s %7s\n", "case", "events", "cpu ns/ev",
             "best", "wall ns/ev", "M ev/s/core", "errors");
     int failures = 0;
@@ -462,5 +547,8 @@ main (int argc, char **argv)
         free (uni[i].data);
         free (fan[i].data);
     }
+    for (int i = 0; i < S_BENCH_POOL; i++)
+        free (bench[i].data);
+    free (bench);
     return failures ? 1 : 0;
 }
