@@ -78,31 +78,66 @@ hp_buf_puts (hp_buf_t *self, const char *s)
     return hp_buf_append (self, s, strlen (s));
 }
 
-//  Two digits per step from a table: half the divisions of digit by digit
-//  (offsets and timestamps are 10-19 digits long).
+//  Two digits per step from a table: half the divisions of digit by digit.
 static const char s_digit_pairs [201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+//  Writes the 4 digits of v (< 10,000, zero-padded) at w.
+static inline void
+s_put4 (char *w, uint32_t v)
+{
+    uint32_t hi = v / 100, lo = v % 100;
+    memcpy (w, s_digit_pairs + 2 * hi, 2);
+    memcpy (w + 2, s_digit_pairs + 2 * lo, 2);
+}
+
+//  Writes the decimal digits of v ending at end; returns where they start.
+//  Blocks of 8 digits come off with one 64-bit division each and are split
+//  in 32-bit arithmetic (offsets and nanosecond timestamps have 10-19
+//  digits: this is about a third of the instructions of a /100 loop).
+static inline char *
+s_u64_digits (char *end, unsigned long long v)
+{
+    char *w = end;
+    while (v >= 100000000ULL) {
+        uint32_t block = (uint32_t) (v % 100000000ULL);
+        v /= 100000000ULL;
+        w -= 8;
+        s_put4 (w, block / 10000);
+        s_put4 (w + 4, block % 10000);
+    }
+    uint32_t x = (uint32_t) v;
+    while (x >= 100) {
+        uint32_t pair = x % 100;
+        x /= 100;
+        w -= 2;
+        memcpy (w, s_digit_pairs + 2 * pair, 2);
+    }
+    if (x >= 10) {
+        w -= 2;
+        memcpy (w, s_digit_pairs + 2 * x, 2);
+    }
+    else
+        *--w = (char) ('0' + x);
+    return w;
+}
+
 int
 hp_buf_put_u64 (hp_buf_t *self, unsigned long long v)
 {
     char digits [24];
-    size_t at = sizeof digits;
-    while (v >= 100) {
-        unsigned pair = (unsigned) (v % 100) * 2;
-        v /= 100;
-        digits [--at] = s_digit_pairs [pair + 1];
-        digits [--at] = s_digit_pairs [pair];
+    char *end = digits + sizeof digits;
+    char *start = s_u64_digits (end, v);
+    size_t n = (size_t) (end - start);
+    //  Room below cap needs no limit check (cap never exceeds the limit).
+    if (self->cap - self->len >= n) {
+        memcpy (self->data + self->len, start, n);
+        self->len += n;
+        return 0;
     }
-    if (v >= 10) {
-        digits [--at] = s_digit_pairs [v * 2 + 1];
-        digits [--at] = s_digit_pairs [v * 2];
-    }
-    else
-        digits [--at] = (char) ('0' + v);
-    return hp_buf_append (self, digits + at, sizeof digits - at);
+    return hp_buf_append (self, start, n);
 }
 
 int

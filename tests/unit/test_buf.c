@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <limits.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "buf.h"
@@ -95,6 +96,52 @@ test_integers_exact (void **state)
     s_expect_i64 (LLONG_MIN, "-9223372036854775808");
 }
 
+static void
+test_integers_match_printf (void **state)
+{
+    //  Every digit count, each power of ten and its neighbours (where the
+    //  8-digit blocks and pairs change), and random values across all
+    //  magnitudes are written exactly as printf writes them, also when
+    //  appended after other bytes and when the buffer must grow.
+    hp_buf_t b;
+    hp_buf_init (&b, 0);
+    char want [32];
+    unsigned long long values [4000];
+    size_t count = 0;
+    for (unsigned long long p = 1;; p *= 10) {
+        values [count++] = p - 1;
+        values [count++] = p;
+        values [count++] = p + 1;
+        if (p > ULLONG_MAX / 10)
+            break;
+    }
+    values [count++] = ULLONG_MAX;
+    values [count++] = ULLONG_MAX - 1;
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    while (count < sizeof values / sizeof values [0]) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        values [count++] = rng >> (rng % 64);
+    }
+    for (size_t k = 0; k < count; k++) {
+        unsigned long long v = values [k];
+        hp_buf_reset (&b);
+        assert_int_equal (hp_buf_putc (&b, 'x'), 0);
+        assert_int_equal (hp_buf_put_u64 (&b, v), 0);
+        int n = snprintf (want, sizeof want, "x%llu", v);
+        assert_int_equal (b.len, (size_t) n);
+        assert_memory_equal (b.data, want, (size_t) n);
+        long long sv = (long long) v;
+        hp_buf_reset (&b);
+        assert_int_equal (hp_buf_put_i64 (&b, sv), 0);
+        n = snprintf (want, sizeof want, "%lld", sv);
+        assert_int_equal (b.len, (size_t) n);
+        assert_memory_equal (b.data, want, (size_t) n);
+    }
+    hp_buf_free (&b);
+}
+
 int
 main (void)
 {
@@ -102,6 +149,7 @@ main (void)
         cmocka_unit_test (test_append_grows_and_keeps_bytes),
         cmocka_unit_test (test_limit_is_hard),
         cmocka_unit_test (test_integers_exact),
+        cmocka_unit_test (test_integers_match_printf),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
