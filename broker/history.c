@@ -23,7 +23,8 @@
 #include <string.h>
 
 #define S_WHEEL_SLOTS 1024u          /* seconds; power of two */
-#define S_MAP_SLOT_BYTES 64u         /* what one umap slot costs, for accounting */
+#define S_MAP_SLOT_BYTES 128u        /* a user's share of the umap (64-byte slots, the
+                                        table at most half full), for accounting */
 #define S_SPARE_MAX 1024u            /* freed one-recipient records kept for reuse */
 
 typedef struct s_event s_event_t;
