@@ -6,8 +6,23 @@
 //  Both builders leave out exactly as it was when they fail, so a caller
 //  can reuse the buffer without trimming a half-written frame.
 
+#include <string.h>
+
+//  The buffer's fast path, inlined (cap never exceeds the limit, so room
+//  below cap needs no limit check); otherwise buf.c decides and may refuse.
+static inline int
+s_append (hp_buf_t *out, const char *bytes, size_t n)
+{
+    if (out->cap - out->len >= n) {
+        memcpy (out->data + out->len, bytes, n);
+        out->len += n;
+        return 0;
+    }
+    return hp_buf_append (out, bytes, n);
+}
+
 //  A string literal, its length known at compile time (no strlen per event).
-#define S_PUTS(out, literal) hp_buf_append ((out), (literal), sizeof (literal) - 1)
+#define S_PUTS(out, literal) s_append ((out), (literal), sizeof (literal) - 1)
 
 int
 hp_frame_event (hp_buf_t *out, const hp_envelope_t *env, uint64_t offset)
@@ -26,7 +41,7 @@ hp_frame_event (hp_buf_t *out, const hp_envelope_t *env, uint64_t offset)
     if (id.ptr
     &&  (S_PUTS (out, ",\"id\":") || hp_json_put_string (out, id.ptr, id.len)))
         goto fail;
-    if (hp_buf_putc (out, '}'))
+    if (S_PUTS (out, "}"))
         goto fail;
     return 0;
 fail:

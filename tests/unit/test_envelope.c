@@ -398,6 +398,29 @@ test_error_names (void **state)
     assert_string_equal (hp_env_error_name (HP_ENV_ERROR_COUNT), "unknown");
 }
 
+static void
+test_validators_every_byte_every_position (void **state)
+{
+    //  The validators check 8 bytes at a time (user ids) or by table (event
+    //  names): every byte value at every position of a 20-byte id or name,
+    //  the rest plain, gets the same answer as the rule checked byte by
+    //  byte. (Bytes >= 0x80 alone are never valid UTF-8, so refused.)
+    char text [20];
+    for (size_t at = 0; at < sizeof text; at++)
+        for (int b = 0; b < 256; b++) {
+            memset (text, 'a', sizeof text);
+            text [at] = (char) b;
+            bool user_ok = b >= 0x20 && b < 0x7f;
+            bool name_ok = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')
+                        || (b >= '0' && b <= '9') || b == '_' || b == '.'
+                        || b == ':' || b == '-';
+            if (hp_user_id_valid (text, sizeof text) != user_ok)
+                fail_msg ("user id with byte 0x%02x at %zu", b, at);
+            if (hp_event_name_valid (text, sizeof text) != name_ok)
+                fail_msg ("event name with byte 0x%02x at %zu", b, at);
+        }
+}
+
 int
 main (void)
 {
@@ -411,6 +434,7 @@ main (void)
         cmocka_unit_test (test_recipient_limits),
         cmocka_unit_test (test_dedup_keeps_first_order),
         cmocka_unit_test (test_bad_user),
+        cmocka_unit_test (test_validators_every_byte_every_position),
         cmocka_unit_test (test_bad_id_and_ttl),
         cmocka_unit_test (test_reuse_resets_state),
         cmocka_unit_test (test_error_names),
