@@ -207,23 +207,44 @@ hp_json_put_string (hp_buf_t *out, const char *s, size_t n)
     //  Fast path for short plain strings (event names, keys, most values)
     //  with room already there: copy while checking; anything to escape
     //  falls through to the general path, which rewrites from the start.
+    //  The tail of 4 to 7 bytes is two overlapping 4-byte words and the
+    //  tail after whole 8-byte words one overlapping 8-byte word, all
+    //  within the string's bytes: no byte loop but for strings under 4.
     if (n <= 64 && out->cap - out->len >= n + 2) {
-        char *w = out->data + out->len;
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t v;
-            memcpy (&v, p + i, 8);
-            if (!s_plain8 (v))
-                break;
-            memcpy (w + 1 + i, &v, 8);
+        char *w = out->data + out->len + 1;
+        bool plain = true;
+        if (n >= 8) {
+            size_t i = 0;
+            for (; i + 8 <= n && plain; i += 8) {
+                uint64_t v;
+                memcpy (&v, p + i, 8);
+                plain = s_plain8 (v);
+                memcpy (w + i, &v, 8);
+            }
+            if (plain && i < n) {
+                uint64_t v;
+                memcpy (&v, p + n - 8, 8);
+                plain = s_plain8 (v);
+                memcpy (w + n - 8, &v, 8);
+            }
         }
-        while (i < n && s_plain [p [i]]) {
-            w [1 + i] = (char) p [i];
-            i++;
+        else
+        if (n >= 4) {
+            uint32_t a, b;
+            memcpy (&a, p, 4);
+            memcpy (&b, p + n - 4, 4);
+            plain = s_plain8 ((uint64_t) a << 32 | b);
+            memcpy (w, &a, 4);
+            memcpy (w + n - 4, &b, 4);
         }
-        if (i == n) {
-            w [0] = '"';
-            w [n + 1] = '"';
+        else
+            for (size_t i = 0; i < n; i++) {
+                plain &= s_plain [p [i]];
+                w [i] = (char) p [i];
+            }
+        if (plain) {
+            w [-1] = '"';
+            w [n] = '"';
             out->len += n + 2;
             return 0;
         }

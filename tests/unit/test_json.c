@@ -357,6 +357,36 @@ test_output_limit (void **state)
     msgpack_unpacked_destroy (&u);
 }
 
+static void
+test_short_string_fast_path (void **state)
+{
+    //  A buffer with room takes the fast path for strings up to 64 bytes
+    //  (overlapping word loads), an empty one the general path: for every
+    //  length 0-70 and one byte that needs escaping (or a UTF-8 lead, or
+    //  none) at every position, both write the same bytes.
+    static const unsigned char specials [] = { 0, '"', '\\', 0x01, 0x1f, 0x7f, 0xc3, 0xff, 'a' };
+    unsigned char text [72];
+    hp_buf_t fast, slow;
+    hp_buf_init (&fast, 0);
+    assert_int_equal (hp_buf_reserve (&fast, 1024), 0);
+    for (size_t n = 0; n <= 70; n++)
+        for (size_t at = 0; at < (n ? n : 1); at++)
+            for (size_t k = 0; k < sizeof specials; k++) {
+                for (size_t i = 0; i < n; i++)
+                    text [i] = (unsigned char) ('A' + i % 26);
+                if (n)
+                    text [at] = specials [k];
+                hp_buf_reset (&fast);
+                hp_buf_init (&slow, 0);
+                assert_int_equal (hp_json_put_string (&fast, (const char *) text, n), 0);
+                assert_int_equal (hp_json_put_string (&slow, (const char *) text, n), 0);
+                assert_int_equal (fast.len, slow.len);
+                assert_memory_equal (fast.data, slow.data, fast.len);
+                hp_buf_free (&slow);
+            }
+    hp_buf_free (&fast);
+}
+
 int
 main (void)
 {
@@ -366,6 +396,7 @@ main (void)
         cmocka_unit_test (test_doubles),
         cmocka_unit_test (test_string_escapes),
         cmocka_unit_test (test_every_control_char),
+        cmocka_unit_test (test_short_string_fast_path),
         cmocka_unit_test (test_invalid_utf8),
         cmocka_unit_test (test_bin_and_ext),
         cmocka_unit_test (test_containers),
