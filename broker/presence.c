@@ -82,6 +82,12 @@ hb_presence_online (const hb_presence_t *self, uint64_t hash, const char *user, 
     return hb_umap_get (self->map, hash, user, len) != NULL;
 }
 
+void
+hb_presence_prefetch (const hb_presence_t *self, uint64_t hash)
+{
+    hb_umap_prefetch (self->map, hash);
+}
+
 size_t
 hb_presence_count (const hb_presence_t *self)
 {

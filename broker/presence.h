@@ -25,6 +25,9 @@ void hb_presence_remove (hb_presence_t *self, uint64_t hash, const char *user, s
 
 bool hb_presence_online (const hb_presence_t *self, uint64_t hash, const char *user, size_t len);
 
+/* Starts loading what hb_presence_online (hash) will read (a hint). */
+void hb_presence_prefetch (const hb_presence_t *self, uint64_t hash);
+
 size_t   hb_presence_count (const hb_presence_t *self);
 /* How many adds were refused since start. */
 uint64_t hb_presence_refused (const hb_presence_t *self);

@@ -148,6 +148,12 @@ hb_umap_get (const hb_umap_t *self, uint64_t hash, const char *key, size_t len)
     }
 }
 
+void
+hb_umap_prefetch (const hb_umap_t *self, uint64_t hash)
+{
+    __builtin_prefetch (&self->slots[hash & self->mask]);
+}
+
 static int
 s_grow (hb_umap_t *self)
 {

@@ -32,6 +32,10 @@ void hb_umap_destroy (hb_umap_t **self_p);
 /* The value for key, or NULL. */
 void *hb_umap_get (const hb_umap_t *self, uint64_t hash, const char *key, size_t len);
 
+/* Starts loading the cache line where a lookup of hash begins. A hint: it
+ * reads nothing and is safe with any hash. */
+void hb_umap_prefetch (const hb_umap_t *self, uint64_t hash);
+
 /* Inserts key -> value; the key must not be present. Returns 0, or -1 when
  * the map is full (max_entries) or memory ran out. */
 int hb_umap_put (hb_umap_t *self, uint64_t hash, const char *key, size_t len, void *value);
