@@ -78,13 +78,12 @@ struct hb_history {
      * they are not counted in bytes (at most ~150 KiB). */
     s_event_t *spare;                /* linked through ->newer */
     size_t     spares;
-    hb_history_hint_fn *hint;
-    void      *hint_arg;
 };
 
-/* Keys hinted per append: enough to overlap the misses of a small fan-out;
- * a large one is looked up one by one anyway. */
-#define S_HINT_MAX 16
+/* Recipients whose map slots are started together before the lookups:
+ * enough to overlap the misses of a small fan-out; a large one is looked up
+ * one by one anyway. */
+#define S_PREFETCH_MAX 16
 
 hb_history_t *
 hb_history_new (size_t events_per_user, size_t max_bytes)
@@ -355,12 +354,10 @@ hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
         self->swept_to = now;
         self->clock_started = true;
     }
-    /* With a hook set (main.c), also start this map's own slots for the
-     * first recipients together, so a small fan-out's misses overlap. */
-    for (size_t i = 0; self->hint && i < n && i < S_HINT_MAX; i++) {
+    /* start the first recipients' slots together, so a small fan-out's
+     * misses overlap instead of coming one after another */
+    for (size_t i = 0; i < n && i < S_PREFETCH_MAX; i++)
         hb_umap_prefetch (self->users, users[i].hash);
-        self->hint (self->hint_arg, &users[i]);
-    }
     size_t json_len = zmq_msg_size (frame);
     /* The frame's block costs its bytes plus ZeroMQ's small header. */
     size_t bytes = sizeof (s_event_t) + n * sizeof (s_user_t *) + json_len + 64;
@@ -443,13 +440,6 @@ hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
         s_event_unlink_free (self, ev);
     s_enforce_bytes (self);
     return rc;
-}
-
-void
-hb_history_set_hint (hb_history_t *self, hb_history_hint_fn *fn, void *arg)
-{
-    self->hint = fn;
-    self->hint_arg = arg;
 }
 
 void

@@ -46,14 +46,6 @@ int hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
                        uint64_t now, zmq_msg_t *frame,
                        const hb_key_t *users, size_t n);
 
-/* A hook hb_history_append calls with each of its first recipients' keys
- * before its own lookups: the router asks presence about the same users
- * right after, and main.c points this at a presence prefetch so that
- * lookup's cache line is loading while the history's misses are served.
- * fn NULL: none (the default). */
-typedef void (hb_history_hint_fn) (void *arg, const hb_key_t *key);
-void hb_history_set_hint (hb_history_t *self, hb_history_hint_fn *fn, void *arg);
-
 /* Evicts events whose ttl ran out. Cheap: looks only at the seconds that
  * passed since the last sweep (a timing wheel). Call about once a second. */
 void hb_history_sweep (hb_history_t *self, uint64_t now);

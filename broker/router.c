@@ -40,6 +40,9 @@ struct hb_router {
     hb_ratelog_t      log;
 };
 
+/* Recipients whose presence slot is prefetched (as history does its own). */
+#define S_PREFETCH_MAX 16
+
 /* Whom to publish to: an online user, or (while presence is not exact) a
  * user who may be online. */
 #define S_TARGET_ONLINE 1
@@ -183,6 +186,13 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
     for (size_t i = 0; i < n; i++) {
         hp_str_t user = hp_envelope_recipient (self->env, i);
         self->keys[i] = (hb_key_t) { user.ptr, user.len, hb_hash (user.ptr, user.len) };
+        /* Each recipient is looked up in history, then in presence; both
+         * miss the cache for a random user. Starting the presence line now
+         * overlaps it with the history's misses (the route_bench bench case
+         * alternating without and with it: 2-15% less CPU per event on the
+         * routing thread in 14 of 16 runs). */
+        if (i < S_PREFETCH_MAX)
+            hb_presence_prefetch (self->presence, self->keys[i].hash);
     }
     if (hb_history_append (self->history, offset, hp_envelope_ttl (self->env), now,
                            &body, self->keys, n) != 0) {

@@ -24,9 +24,7 @@
  * Each case warms up (fills the rings) before it is timed.
  *
  * usage: route_bench [events-per-case [case]]   (default 1,000,000, all cases;
- *        case: decode, unicast, fanout, pull or bench, to profile one alone;
- *        hint: the bench case in slices alternating without and with the
- *        history -> presence prefetch hook main.c sets, in one run) */
+ *        case: decode, unicast, fanout, pull or bench, to profile one alone) */
 #define _GNU_SOURCE                 /* pthread_setname_np */
 #include "envelope.h"
 #include "frame.h"
@@ -402,39 +400,6 @@ s_route_case (s_broker_t *b, s_env_t *pool, long pool_size, long count, long war
 }
 
 static void
-s_presence_hint (void *arg, const hb_key_t *key)
-{
-    hb_presence_prefetch (arg, key->hash);
-}
-
-/* The bench case in slices alternating without and with main.c's history
- * -> presence prefetch hook, so both see the same (shared, noisy) machine. */
-static void
-s_hint_case (s_broker_t *b, s_env_t *pool, long pool_size, long count, s_result_t *r)
-{
-    uint64_t now = hb_now_sec ();
-    int failures = 0;
-    long warm = count >= 100000 ? 300000 : count / 5 + 1000;
-    failures += s_route_slice (b, pool, pool_size, 0, warm, now);
-    s_settle (b->metrics.messages_published);
-    long per = count / S_CHUNKS + 1, done = warm;
-    double off[S_CHUNKS], on[S_CHUNKS];
-    for (int c = 0; c < 2 * S_CHUNKS; c++) {
-        hb_history_set_hint (b->history, c % 2 ? s_presence_hint : NULL, b->presence);
-        double c0 = s_thread_cpu_ns ();
-        failures += s_route_slice (b, pool, pool_size, done, per, now);
-        (c % 2 ? on : off)[c / 2] = (s_thread_cpu_ns () - c0) / per;
-        done += per;
-    }
-    hb_history_set_hint (b->history, NULL, NULL);
-    s_settle (b->metrics.messages_published);
-    r[0] = (s_result_t) { .name = "bench no hint", .events = per * S_CHUNKS, .failures = failures };
-    s_summarise (&r[0], off, S_CHUNKS);
-    r[1] = (s_result_t) { .name = "bench hint", .events = per * S_CHUNKS, .failures = failures };
-    s_summarise (&r[1], on, S_CHUNKS);
-}
-
-static void
 s_decode_case (s_env_t *pool, long count, s_result_t *r)
 {
     hp_envelope_t *env = hp_envelope_new ();
@@ -546,7 +511,7 @@ main (int argc, char **argv)
     s_broker_t broker;
     if (s_broker_start (&broker) != 0)
         return 1;
-    s_result_t results[7];
+    s_result_t results[5];
     int ran = 0;
     if (!only || strcmp (only, "decode") == 0)
         s_decode_case (uni, count, &results[ran++]);
@@ -561,10 +526,6 @@ main (int argc, char **argv)
     if (!only || strcmp (only, "bench") == 0)
         s_route_case (&broker, bench, S_BENCH_POOL, count, count >= 100000 ? 300000 : count / 5 + 1000,
                       1, "bench", &results[ran++]);
-    if (only && strcmp (only, "hint") == 0) {
-        s_hint_case (&broker, bench, S_BENCH_POOL, count, &results[ran]);
-        ran += 2;
-    }
     s_broker_stop (&broker);
 
     printf ("route_bench: %d users online, history 100/user, envelope %zu bytes "

@@ -241,56 +241,6 @@ test_no_dangling_recipient (void **state)
     hb_history_destroy (&h);
 }
 
-typedef struct {
-    int      calls;
-    uint64_t hashes[32];
-} s_hints_t;
-
-static void
-s_record_hint (void *arg, const hb_key_t *key)
-{
-    s_hints_t *h = arg;
-    if (h->calls < 32)
-        h->hashes[h->calls] = key->hash;
-    h->calls++;
-}
-
-/* The hint hook (main.c: a presence prefetch) sees each recipient's key
- * before the append, the first 16 of a larger fan-out, and none once
- * cleared; it changes nothing stored. */
-static void
-test_hint_hook (void **state)
-{
-    hb_history_t *h = hb_history_new (10, BIG);
-    s_hints_t hints = { 0 };
-    hb_history_set_hint (h, s_record_hint, &hints);
-    assert_int_equal (s_append (h, 1, 60, 100, "alice", "bob"), 0);
-    assert_int_equal (hints.calls, 2);
-    assert_true (hints.hashes[0] == s_key ("alice").hash);
-    assert_true (hints.hashes[1] == s_key ("bob").hash);
-    char names[40][8];
-    hb_key_t keys[40];
-    for (int i = 0; i < 40; i++) {
-        snprintf (names[i], sizeof names[i], "u%d", i);
-        keys[i] = s_key (names[i]);
-    }
-    zmq_msg_t frame;
-    zmq_msg_init_size (&frame, 2);
-    memcpy (zmq_msg_data (&frame), "{}", 2);
-    hints.calls = 0;
-    assert_int_equal (hb_history_append (h, 2, 60, 100, &frame, keys, 40), 0);
-    assert_int_equal (hints.calls, 16);
-    hb_history_set_hint (h, NULL, NULL);
-    assert_int_equal (hb_history_append (h, 3, 60, 100, &frame, keys, 40), 0);
-    assert_int_equal (hints.calls, 16);
-    zmq_msg_close (&frame);
-    hb_history_item_t items[4];
-    uint64_t lost;
-    assert_int_equal (s_collect (h, "alice", 0, 100, items, &lost), 1);
-    assert_int_equal (s_collect (h, "u39", 0, 100, items, &lost), 2);
-    hb_history_destroy (&h);
-}
-
 int
 main (void)
 {
@@ -306,7 +256,6 @@ main (void)
         cmocka_unit_test (test_sweep_after_long_gap),
         cmocka_unit_test (test_floor_after_record_dropped),
         cmocka_unit_test (test_no_dangling_recipient),
-        cmocka_unit_test (test_hint_hook),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
