@@ -360,26 +360,27 @@ s_on_idle (uv_idle_t *handle)
 
 /* --- outgoing ------------------------------------------------------------- */
 
-int
-gw_upstream_subscribe (gw_upstream_t *self, const char *user, size_t len)
+static int
+s_user_subscription (gw_upstream_t *self, char op, const char *user, size_t len)
 {
     char topic[HP_TOPIC_MAX];
     size_t topic_len = hp_topic_user (topic, user, len);
-    if (!topic_len || s_subscription (self, 1, topic, topic_len) != 0)
+    if (!topic_len || s_subscription (self, op, topic, topic_len) != 0)
         return -1;
     s_kick (self, S_SUB);
     return 0;
 }
 
 int
+gw_upstream_subscribe (gw_upstream_t *self, const char *user, size_t len)
+{
+    return s_user_subscription (self, 1, user, len);
+}
+
+int
 gw_upstream_unsubscribe (gw_upstream_t *self, const char *user, size_t len)
 {
-    char topic[HP_TOPIC_MAX];
-    size_t topic_len = hp_topic_user (topic, user, len);
-    if (!topic_len || s_subscription (self, 0, topic, topic_len) != 0)
-        return -1;
-    s_kick (self, S_SUB);
-    return 0;
+    return s_user_subscription (self, 0, user, len);
 }
 
 uint64_t

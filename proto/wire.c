@@ -93,12 +93,14 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
         if (out->kind != HP_WIRE_EVENT || rest_len == 0 || rest [rest_len - 1] != 0)
             return -1;
         //  Each id between NULs must be a valid user id: 1-128 bytes.
-        for (const char *id = rest, *end = rest + rest_len; id < end; ) {
+        size_t count = 0;
+        for (const char *id = rest, *end = rest + rest_len; id < end; count++) {
             size_t id_len = strlen (id);
             if (id_len < 1 || id_len > HP_USER_MAX)
                 return -1;
             id += id_len + 1;
         }
+        out->recipient_count = count;
         out->multicast = true;
         out->user = (hp_str_t) { NULL, 0 };
         out->recipients = rest;
@@ -110,6 +112,7 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
     out->multicast = false;
     out->recipients = NULL;
     out->recipients_len = 0;
+    out->recipient_count = 1;
     return 0;
 }
 

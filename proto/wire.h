@@ -37,6 +37,7 @@ typedef struct {
     hp_str_t user;          /* on a user topic */
     const char *recipients; /* on the multicast topic: "id\0id\0..." */
     size_t   recipients_len;
+    size_t   recipient_count;   /* users the event is for: 1 on a user topic */
 } hp_wire_head_t;
 
 void hp_wire_header_pack (unsigned char out[HP_WIRE_HEADER_LEN], char kind,

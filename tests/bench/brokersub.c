@@ -121,14 +121,7 @@ main (int argc, char **argv)
             syncs++;
             continue;
         }
-        unsigned long long count = 1;
-        if (h.multicast) {
-            count = 0;
-            const char *cursor = h.recipients;
-            hp_str_t user;
-            while (hp_wire_next_recipient (&h, &cursor, &user))
-                count++;
-        }
+        unsigned long long count = h.recipient_count;
         now = s_now_ns ();
         events += count;
         if (!first)

@@ -35,6 +35,7 @@
 #include "router.h"
 #include "umap.h"
 #include "undelivered.h"
+#include "../xorshift.h"
 #include "wire.h"
 
 #include <msgpack.h>
@@ -185,15 +186,7 @@ s_drainer (void *sub)
             hp_wire_head_t h;
             if (head && hp_wire_head_parse (zmq_msg_data (&msg), zmq_msg_size (&msg), &h) == 0
                 && h.kind == HP_WIRE_EVENT) {
-                unsigned long long count = 1;
-                if (h.multicast) {
-                    count = 0;
-                    const char *cursor = h.recipients;
-                    hp_str_t user;
-                    while (hp_wire_next_recipient (&h, &cursor, &user))
-                        count++;
-                }
-                atomic_fetch_add (&s_drained, count);
+                atomic_fetch_add (&s_drained, h.recipient_count);
             }
             head = !zmq_msg_more (&msg);
         }
@@ -501,9 +494,7 @@ main (int argc, char **argv)
     s_env_t *bench = malloc (S_BENCH_POOL * sizeof *bench);
     uint64_t rng = 88172645463325252ULL;
     for (int i = 0; bench && i < S_BENCH_POOL; i++) {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
+        xorshift64 (&rng);
         bench[i] = s_bench_envelope ((int) (rng % S_SUBSCRIBED), i);
     }
     if (!bench)

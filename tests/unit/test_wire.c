@@ -63,6 +63,7 @@ test_user_head_round_trip (void **state)
     assert_true (h.epoch == 7 && h.offset == 9);
     assert_int_equal (h.user.len, 5);
     assert_memory_equal (h.user.ptr, "alice", 5);
+    assert_int_equal (h.recipient_count, 1);
     //  A user head with bytes after the header is not a head.
     head [len] = 'x';
     assert_int_equal (hp_wire_head_parse (head, len + 1, &h), -1);
@@ -88,6 +89,8 @@ test_multicast_head_lists_recipients (void **state)
     //  The multicast topic is "m:" and its NUL; the header follows.
     assert_memory_equal (head, "m:\0E", 4);
     assert_true (h.multicast && h.kind == 'E' && h.epoch == 3 && h.offset == 42);
+    //  The parse counts the recipients it checked.
+    assert_int_equal (h.recipient_count, 2);
     //  The recipients come back in order, each without its NUL.
     const char *cursor = h.recipients;
     hp_str_t user;
