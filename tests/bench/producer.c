@@ -27,6 +27,7 @@
 #include <zmq.h>
 #include <sys/mman.h>
 #include "lg_client.h"
+#include "../xorshift.h"
 
 #define CONNS_MAX 64
 #define OUT_CAP (256 * 1024)
@@ -72,8 +73,7 @@ static uint64_t g_rng = 88172645463325252ull;
 static unsigned
 s_rand (unsigned n)
 {
-    g_rng ^= g_rng << 13; g_rng ^= g_rng >> 7; g_rng ^= g_rng << 17;
-    return (unsigned) (g_rng % n);
+    return (unsigned) (xorshift64 (&g_rng) % n);
 }
 
 /* The recipient of the r-th recipient slot of event e. */

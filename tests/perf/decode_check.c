@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../xorshift.h"
+
 #include "mpcheck.h"
 
 static uint64_t s_state = 0x2545f4914f6cdd1dULL;
@@ -12,10 +14,7 @@ static uint64_t s_state = 0x2545f4914f6cdd1dULL;
 static uint64_t
 s_rand (void)
 {
-    s_state ^= s_state << 13;
-    s_state ^= s_state >> 7;
-    s_state ^= s_state << 17;
-    return s_state;
+    return xorshift64 (&s_state);
 }
 
 /* Equal trees, with types compared strictly (float32 vs float64, the sign

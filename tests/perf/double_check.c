@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../xorshift.h"
+
 size_t hp__json_format_double (char *text, double d);
 
 static uint64_t s_state = 0x853c49e6748fea9bULL;
@@ -12,10 +14,7 @@ static uint64_t s_state = 0x853c49e6748fea9bULL;
 static uint64_t
 s_rand (void)
 {
-    s_state ^= s_state << 13;
-    s_state ^= s_state >> 7;
-    s_state ^= s_state << 17;
-    return s_state;
+    return xorshift64 (&s_state);
 }
 
 /* 0 when the fast path agrees with snprintf or defers to it. */

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "../xorshift.h"
 
 static void
 test_append_grows_and_keeps_bytes (void **state)
@@ -119,9 +120,7 @@ test_integers_match_printf (void **state)
     values [count++] = ULLONG_MAX - 1;
     uint64_t rng = 0x9e3779b97f4a7c15ULL;
     while (count < sizeof values / sizeof values [0]) {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
+        xorshift64 (&rng);
         values [count++] = rng >> (rng % 64);
     }
     for (size_t k = 0; k < count; k++) {
