@@ -19,14 +19,6 @@ harness.BIN = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "build", "bin")
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 async def main():
     broker = harness.Broker()
     gateway = harness.Gateway(broker, max_connections=N + 100)
@@ -35,14 +27,14 @@ async def main():
         ws, _ = await harness.ws_connect(gateway.url, harness.make_token("warm-up"))
         await ws.close()
         harness.wait_until(lambda: harness.metric(gateway.metrics(), "herald_gateway_connections") == 0)
-        before = rss_kib(gateway.proc.pid)
+        before = gateway.rss_bytes() // 1024
         conns = []
         for start in range(0, N, 100):
             batch = await asyncio.gather(*[harness.ws_connect(gateway.url, harness.make_token("user-%d" % i))
                                            for i in range(start, min(N, start + 100))])
             conns += [ws for ws, _ in batch]
         harness.wait_until(lambda: harness.metric(gateway.metrics(), "herald_gateway_users") == N)
-        after = rss_kib(gateway.proc.pid)
+        after = gateway.rss_bytes() // 1024
         print("%d connections: RSS %d KiB -> %d KiB, %.0f bytes per connection"
               % (N, before, after, (after - before) * 1024.0 / N))
         for ws in conns:

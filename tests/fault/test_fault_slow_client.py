@@ -26,15 +26,6 @@ BATCH = 10                  # per batch (80 KiB, well under the bound) the produ
 RSS_GROWTH_MAX = 16 * 1024 * 1024
 
 
-def vm_rss(pid):
-    """Resident set size of pid in bytes, from /proc/<pid>/status."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
 def closes_1013(gateway):
     status, body = http_get(gateway.http + "/metrics")
     if status != 200:
@@ -143,7 +134,7 @@ class SlowClient(unittest.TestCase):
             ws, _ = await ws_connect(self.gw.url, token)
             producer = Producer(self.broker)
             pad = "x" * PAYLOAD
-            baseline = vm_rss(self.gw.proc.pid)
+            baseline = self.gw.rss_bytes()
             peak = baseline
             got = []
             try:
@@ -154,7 +145,7 @@ class SlowClient(unittest.TestCase):
                     # broker -> gateway pipe far below its high-water mark, so
                     # any loss would be the gateway's doing.
                     got += await ws_recv_events(ws, BATCH, timeout=30)
-                    peak = max(peak, vm_rss(self.gw.proc.pid))
+                    peak = max(peak, self.gw.rss_bytes())
             finally:
                 producer.close()
             self.assertEqual([e["data"]["seq"] for e in got], list(range(N)),

@@ -156,6 +156,14 @@ class Process:
             self.proc.kill()
             self.proc.wait()
 
+    def rss_bytes(self):
+        """Resident set size, from /proc/<pid>/status."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS for %s (pid %d)" % (self.name, self.proc.pid))
+
     def output(self):
         self.log.flush()
         with open(self.log_path, "rb") as f:

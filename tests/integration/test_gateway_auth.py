@@ -37,14 +37,6 @@ def raw_token(payload, secret=SECRET):
     return head + "." + body + "." + b64url(sig)
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 @run_async
 def sanitized(pid):
     """True when the process runs under AddressSanitizer (RSS means little then)."""
@@ -238,7 +230,7 @@ class GatewayOwnProcess(unittest.TestCase):
         slow.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
         wait_until(lambda: sample(self.gateway.metrics(), "herald_gateway_users") == 2,
                    what="both users connected")
-        baseline = rss_kib(self.gateway.proc.pid)
+        baseline = self.gateway.rss_bytes() // 1024
         producer = Producer(self.broker)
         blob = "z" * 32000
         total, batch = 400, 4       # 12.8 MB in all, far beyond every buffer; a batch fits the bound
@@ -263,7 +255,7 @@ class GatewayOwnProcess(unittest.TestCase):
                    what="the stalled connection is gone")
         self.assertGreater(sample(self.gateway.metrics(), 'herald_gateway_events_dropped_total{reason="slow_consumer"}'), 0,
                            "what the stalled client could not take is counted as dropped")
-        growth = rss_kib(self.gateway.proc.pid) - baseline
+        growth = self.gateway.rss_bytes() // 1024 - baseline
         print("gateway RSS grew %d KiB while 12.8 MB went to a client that never reads" % growth)
         if not sanitized(self.gateway.proc.pid):    # ASan's quarantine holds freed memory
             self.assertLess(growth, 8 * 1024, "the gateway's memory stays bounded (under 8 MiB of growth)")
