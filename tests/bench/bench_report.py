@@ -73,6 +73,12 @@ def report(doc):
                 fmt(r["latency_us"]["p50"] / 1e3, 2), fmt(r["latency_us"]["p99"] / 1e3, 2),
                 fmt(r["latency_us"]["max"] / 1e3, 2)))
     out.append("")
+    roles = [(r["clients"], r["cpu_us_per_event_by_role"]) for r in res
+             if r.get("scenario") == "unicast" and r.get("system") == "herald" and r.get("cpu_us_per_event_by_role")]
+    for clients, by_role in roles:
+        out.append("Herald's CPU per delivered event by process (%s clients): %s." % (
+            fmt(clients), ", ".join("%s %s µs" % (k, fmt(v, 1)) for k, v in sorted(by_role.items()))))
+        out.append("")
     out.append("### Fixed rate: 2,000 events/s to random users")
     out.append("")
     out.append("| system | clients | sent | delivered | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | Herald p99 ÷ this | CPU µs / event |")
