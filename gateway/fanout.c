@@ -1,25 +1,29 @@
-/* fanout.c -- user -> local sessions map; routes broker messages to sessions. */
+/* fanout.c -- stream -> local subscribers map; routes broker messages to them.
+ *
+ * Broker messages come down from upstream and go on to the subs (one per
+ * connection following the stream); this file never calls upstream, it
+ * sends its subscriptions through the gw_link_t interface. */
 #include "fanout.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "session.h"
-#include "upstream.h"
+#include "sub.h"
 
-/* Chained hash table keyed by user id. It holds only users with a local
- * session, so its size is bounded by --max-connections; buckets double when
- * the load passes 1 and never shrink (a few KB at most per 1,000 users). */
+/* Chained hash table keyed by (kind, name). It holds only streams with a
+ * local subscriber, so its size is bounded by --max-connections; buckets
+ * double when the load passes 1 and never shrink (a few KB at most per
+ * 1,000 streams). */
 #define GW_FANOUT_BUCKETS_MIN 64
 #define GW_RESUBSCRIBE_MAX 8
 
-struct gw_user {
-    gw_user_t *next;            /* bucket chain */
-    gw_session_t **sessions;    /* this user's local sessions, unordered */
+struct gw_stream {
+    gw_stream_t *next;          /* bucket chain */
+    gw_sub_t **subs;            /* the local connections following it, unordered */
     uint32_t count, cap;
     uint32_t hash;
     uint32_t subscriptions;     /* ZMQ_SUBSCRIBE calls to undo on removal */
+    uint8_t kind;               /* gw_stream_kind_t */
     bool synced;                /* a sync arrived since we subscribed */
     bool epoch_known;
     uint64_t epoch;             /* the broker epoch of the last sync/event */
@@ -28,17 +32,20 @@ struct gw_user {
 };
 
 struct gw_fanout {
-    gw_user_t **buckets;
+    gw_stream_t **buckets;
     size_t bucket_count;        /* power of two */
+    size_t stream_count;
     size_t user_count;
     gw_metrics_t *metrics;
-    gw_upstream_t *upstream;
+    const gw_link_t *link;
 };
 
 static uint32_t
-s_hash (const char *s, size_t len)
+s_hash (gw_stream_kind_t kind, const char *s, size_t len)
 {
     uint32_t h = 2166136261u;   /* FNV-1a */
+    h ^= (unsigned) kind;
+    h *= 16777619u;
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char) s[i];
         h *= 16777619u;
@@ -69,12 +76,12 @@ gw_fanout_destroy (gw_fanout_t **self_p)
         return;
     gw_fanout_t *self = *self_p;
     for (size_t i = 0; i < self->bucket_count; i++) {
-        gw_user_t *user = self->buckets[i];
-        while (user) {
-            gw_user_t *next = user->next;
-            free (user->sessions);
-            free (user);
-            user = next;
+        gw_stream_t *stream = self->buckets[i];
+        while (stream) {
+            gw_stream_t *next = stream->next;
+            free (stream->subs);
+            free (stream);
+            stream = next;
         }
     }
     free (self->buckets);
@@ -83,36 +90,53 @@ gw_fanout_destroy (gw_fanout_t **self_p)
 }
 
 void
-gw_fanout_set_upstream (gw_fanout_t *self, gw_upstream_t *upstream)
+gw_fanout_set_link (gw_fanout_t *self, const gw_link_t *link)
 {
-    self->upstream = upstream;
+    self->link = link;
 }
 
-static gw_user_t *
-s_find (const gw_fanout_t *self, const char *name, size_t len, uint32_t hash)
+static int
+s_subscribe (gw_fanout_t *self, const gw_stream_t *stream, bool on)
 {
-    gw_user_t *user = self->buckets[hash & (self->bucket_count - 1)];
-    for (; user; user = user->next)
-        if (user->hash == hash && user->len == len && memcmp (user->name, name, len) == 0)
-            return user;
+    const gw_link_t *link = self->link;
+    return link ? link->subscribe (link->ctx, (gw_stream_kind_t) stream->kind,
+                                   stream->name, stream->len, on) : -1;
+}
+
+static gw_stream_t *
+s_find (const gw_fanout_t *self, gw_stream_kind_t kind, const char *name, size_t len,
+        uint32_t hash)
+{
+    gw_stream_t *stream = self->buckets[hash & (self->bucket_count - 1)];
+    for (; stream; stream = stream->next)
+        if (stream->hash == hash && stream->len == len && stream->kind == kind
+        &&  memcmp (stream->name, name, len) == 0)
+            return stream;
     return NULL;
+}
+
+static gw_stream_t *
+s_find_user (const gw_fanout_t *self, hp_str_t name)
+{
+    return s_find (self, GW_STREAM_USER, name.ptr, name.len,
+                   s_hash (GW_STREAM_USER, name.ptr, name.len));
 }
 
 static void
 s_grow (gw_fanout_t *self)
 {
     size_t count = self->bucket_count * 2;
-    gw_user_t **buckets = calloc (count, sizeof *buckets);
+    gw_stream_t **buckets = calloc (count, sizeof *buckets);
     if (!buckets)
         return;     /* longer chains, still correct */
     for (size_t i = 0; i < self->bucket_count; i++) {
-        gw_user_t *user = self->buckets[i];
-        while (user) {
-            gw_user_t *next = user->next;
-            size_t b = user->hash & (count - 1);
-            user->next = buckets[b];
-            buckets[b] = user;
-            user = next;
+        gw_stream_t *stream = self->buckets[i];
+        while (stream) {
+            gw_stream_t *next = stream->next;
+            size_t b = stream->hash & (count - 1);
+            stream->next = buckets[b];
+            buckets[b] = stream;
+            stream = next;
         }
     }
     free (self->buckets);
@@ -120,142 +144,150 @@ s_grow (gw_fanout_t *self)
     self->bucket_count = count;
 }
 
-gw_user_t *
-gw_fanout_attach (gw_fanout_t *self, const char *name, size_t len, gw_session_t *session)
+static void
+s_count (gw_fanout_t *self, const gw_stream_t *stream, int delta)
 {
-    uint32_t hash = s_hash (name, len);
-    gw_user_t *user = s_find (self, name, len, hash);
-    bool fresh = !user;
-    if (fresh) {
-        user = calloc (1, sizeof *user + len + 1);
-        if (!user)
-            return NULL;
-        user->hash = hash;
-        user->len = len;
-        memcpy (user->name, name, len);
+    self->stream_count += (size_t) delta;
+    if (stream->kind == GW_STREAM_USER) {
+        self->user_count += (size_t) delta;
+        self->metrics->users = self->user_count;
     }
-    if (user->count == user->cap) {
-        uint32_t cap = user->cap ? user->cap * 2 : 1;
-        gw_session_t **sessions = realloc (user->sessions, cap * sizeof *sessions);
-        if (!sessions) {
+}
+
+gw_stream_t *
+gw_fanout_attach (gw_fanout_t *self, gw_stream_kind_t kind, const char *name, size_t len,
+                  gw_sub_t *sub)
+{
+    uint32_t hash = s_hash (kind, name, len);
+    gw_stream_t *stream = s_find (self, kind, name, len, hash);
+    bool fresh = !stream;
+    if (fresh) {
+        stream = calloc (1, sizeof *stream + len + 1);
+        if (!stream)
+            return NULL;
+        stream->hash = hash;
+        stream->kind = (uint8_t) kind;
+        stream->len = len;
+        memcpy (stream->name, name, len);
+    }
+    if (stream->count == stream->cap) {
+        uint32_t cap = stream->cap ? stream->cap * 2 : 1;
+        gw_sub_t **subs = realloc (stream->subs, cap * sizeof *subs);
+        if (!subs) {
             if (fresh)
-                free (user);
+                free (stream);
             return NULL;
         }
-        user->sessions = sessions;
-        user->cap = cap;
+        stream->subs = subs;
+        stream->cap = cap;
     }
-    user->sessions[user->count++] = session;
+    stream->subs[stream->count++] = sub;
     if (fresh) {
-        if (self->user_count >= self->bucket_count)
+        if (self->stream_count >= self->bucket_count)
             s_grow (self);
         size_t b = hash & (self->bucket_count - 1);
-        user->next = self->buckets[b];
-        self->buckets[b] = user;
-        self->user_count++;
-        self->metrics->users = self->user_count;
-        if (self->upstream && gw_upstream_subscribe (self->upstream, name, len) == 0)
-            user->subscriptions = 1;
+        stream->next = self->buckets[b];
+        self->buckets[b] = stream;
+        s_count (self, stream, 1);
+        if (s_subscribe (self, stream, true) == 0)
+            stream->subscriptions = 1;
     }
-    return user;
+    return stream;
 }
 
 static void
-s_remove_user (gw_fanout_t *self, gw_user_t *user)
+s_remove (gw_fanout_t *self, gw_stream_t *stream)
 {
-    gw_user_t **link = &self->buckets[user->hash & (self->bucket_count - 1)];
-    while (*link != user)
+    gw_stream_t **link = &self->buckets[stream->hash & (self->bucket_count - 1)];
+    while (*link != stream)
         link = &(*link)->next;
-    *link = user->next;
-    self->user_count--;
-    self->metrics->users = self->user_count;
-    /* the SUB socket counts subscriptions; each one we added must go */
-    for (; user->subscriptions; user->subscriptions--)
-        if (self->upstream)
-            gw_upstream_unsubscribe (self->upstream, user->name, user->len);
-    free (user->sessions);
-    free (user);
+    *link = stream->next;
+    s_count (self, stream, -1);
+    /* the XSUB socket counts subscriptions; each one we added must go */
+    for (; stream->subscriptions; stream->subscriptions--)
+        s_subscribe (self, stream, false);
+    free (stream->subs);
+    free (stream);
 }
 
 void
-gw_fanout_detach (gw_fanout_t *self, gw_user_t *user, gw_session_t *session)
+gw_fanout_detach (gw_fanout_t *self, gw_stream_t *stream, gw_sub_t *sub)
 {
-    if (!user)
+    if (!stream)
         return;
-    for (uint32_t i = 0; i < user->count; i++)
-        if (user->sessions[i] == session) {
-            user->sessions[i] = user->sessions[--user->count];
+    for (uint32_t i = 0; i < stream->count; i++)
+        if (stream->subs[i] == sub) {
+            stream->subs[i] = stream->subs[--stream->count];
             break;
         }
-    if (user->count == 0)
-        s_remove_user (self, user);
+    if (stream->count == 0)
+        s_remove (self, stream);
 }
 
 void
-gw_fanout_resubscribe (gw_fanout_t *self, gw_user_t *user)
+gw_fanout_resubscribe (gw_fanout_t *self, gw_stream_t *stream)
 {
     /* A few extra subscriptions are enough to recover a lost sync; past
      * that the broker is down, and ZeroMQ re-sends the subscription (and the
      * broker a sync) when it reconnects. The cap keeps the unsubscribe loop
      * at removal short. */
-    if (self->upstream && user->subscriptions < GW_RESUBSCRIBE_MAX
-    &&  gw_upstream_subscribe (self->upstream, user->name, user->len) == 0) {
-        user->subscriptions++;
+    if (stream->subscriptions < GW_RESUBSCRIBE_MAX && s_subscribe (self, stream, true) == 0) {
+        stream->subscriptions++;
         self->metrics->resubscribes_total++;
     }
 }
 
 /* A broker restart shows up as a new epoch on a sync or an event: every
- * session of the user starts over from the given offset (PROTOCOL.md,
+ * sub of the stream starts over from the given offset (PROTOCOL.md,
  * client protocol item 4). */
 static void
-s_check_epoch (gw_user_t *user, uint64_t epoch, uint64_t offset)
+s_check_epoch (gw_stream_t *stream, uint64_t epoch, uint64_t offset)
 {
-    if (user->epoch_known && user->epoch == epoch)
+    if (stream->epoch_known && stream->epoch == epoch)
         return;
-    bool changed = user->epoch_known;
-    user->epoch = epoch;
-    user->epoch_known = true;
+    bool changed = stream->epoch_known;
+    stream->epoch = epoch;
+    stream->epoch_known = true;
     if (!changed)
         return;
-    /* a session may close itself inside the callback but stays in the
+    /* a connection may close itself inside the callback but stays in the
      * array until its CLOSED callback, so the loop is safe */
-    for (uint32_t i = 0; i < user->count; i++)
-        gw_session_on_epoch_change (user->sessions[i], epoch, offset);
+    for (uint32_t i = 0; i < stream->count; i++)
+        gw_sub_on_epoch_change (stream->subs[i], epoch, offset);
 }
 
 void
 gw_fanout_on_sync (gw_fanout_t *self, hp_str_t name, uint64_t epoch, uint64_t offset)
 {
-    gw_user_t *user = s_find (self, name.ptr, name.len, s_hash (name.ptr, name.len));
-    if (!user)
+    gw_stream_t *stream = s_find_user (self, name);
+    if (!stream)
         return;     /* unsubscribed meanwhile */
-    s_check_epoch (user, epoch, offset);
-    if (user->synced)
+    s_check_epoch (stream, epoch, offset);
+    if (stream->synced)
         return;
-    user->synced = true;
-    for (uint32_t i = 0; i < user->count; i++)
-        gw_session_on_sync (user->sessions[i]);
+    stream->synced = true;
+    for (uint32_t i = 0; i < stream->count; i++)
+        gw_sub_on_sync (stream->subs[i]);
 }
 
 void
 gw_fanout_on_event (gw_fanout_t *self, hp_str_t name, uint64_t epoch, uint64_t offset,
                     const void *json, size_t len)
 {
-    gw_user_t *user = s_find (self, name.ptr, name.len, s_hash (name.ptr, name.len));
-    if (!user || user->count == 0) {
+    gw_stream_t *stream = s_find_user (self, name);
+    if (!stream || stream->count == 0) {
         self->metrics->events_dropped_total[GW_DROP_NO_SESSION]++;
         return;
     }
-    s_check_epoch (user, epoch, offset ? offset - 1 : 0);
-    /* one copy of the frame for all of this user's sessions */
+    s_check_epoch (stream, epoch, offset ? offset - 1 : 0);
+    /* one copy of the frame for all of this stream's connections */
     gw_blob_t *blob = gw_blob_new (json, len, offset);
     if (!blob) {
-        self->metrics->events_dropped_total[GW_DROP_NO_MEMORY] += user->count;
+        self->metrics->events_dropped_total[GW_DROP_NO_MEMORY] += stream->count;
         return;
     }
-    for (uint32_t i = 0; i < user->count; i++)
-        gw_session_on_event (user->sessions[i], blob);
+    for (uint32_t i = 0; i < stream->count; i++)
+        gw_sub_on_event (stream->subs[i], blob);
     gw_blob_release (&blob);
 }
 
@@ -267,17 +299,17 @@ gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
     const char *cursor = head->recipients;
     hp_str_t name;
     while (hp_wire_next_recipient (head, &cursor, &name)) {
-        gw_user_t *user = s_find (self, name.ptr, name.len, s_hash (name.ptr, name.len));
-        if (!user || user->count == 0)
+        gw_stream_t *stream = s_find_user (self, name);
+        if (!stream || stream->count == 0)
             continue;   /* held by another gateway, or gone meanwhile */
         if (!blob && !(blob = gw_blob_new (json, len, head->offset))) {
-            self->metrics->events_dropped_total[GW_DROP_NO_MEMORY] += user->count;
+            self->metrics->events_dropped_total[GW_DROP_NO_MEMORY] += stream->count;
             continue;
         }
         self->metrics->events_in_total++;
-        s_check_epoch (user, head->epoch, head->offset ? head->offset - 1 : 0);
-        for (uint32_t i = 0; i < user->count; i++)
-            gw_session_on_event (user->sessions[i], blob);
+        s_check_epoch (stream, head->epoch, head->offset ? head->offset - 1 : 0);
+        for (uint32_t i = 0; i < stream->count; i++)
+            gw_sub_on_event (stream->subs[i], blob);
     }
     gw_blob_release (&blob);
 }
@@ -285,12 +317,11 @@ gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
 void
 gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply)
 {
-    gw_user_t *user = s_find (self, reply->user.ptr, reply->user.len,
-                              s_hash (reply->user.ptr, reply->user.len));
-    if (user && reply->rid)
-        for (uint32_t i = 0; i < user->count; i++)
-            if (gw_session_rid (user->sessions[i]) == reply->rid) {
-                gw_session_on_resume_reply (user->sessions[i], reply);
+    gw_stream_t *stream = s_find_user (self, reply->user);
+    if (stream && reply->rid)
+        for (uint32_t i = 0; i < stream->count; i++)
+            if (gw_sub_rid (stream->subs[i]) == reply->rid) {
+                gw_sub_on_resume_reply (stream->subs[i], reply);
                 return;
             }
     /* the connection closed, or this answers a request we already resent */
@@ -301,10 +332,10 @@ void
 gw_fanout_on_link_lost (gw_fanout_t *self)
 {
     for (size_t b = 0; b < self->bucket_count; b++)
-        for (gw_user_t *user = self->buckets[b]; user; user = user->next) {
-            user->synced = false;
-            for (uint32_t i = 0; i < user->count; i++)
-                gw_session_on_link_lost (user->sessions[i]);
+        for (gw_stream_t *stream = self->buckets[b]; stream; stream = stream->next) {
+            stream->synced = false;
+            for (uint32_t i = 0; i < stream->count; i++)
+                gw_sub_on_link_lost (stream->subs[i]);
         }
 }
 
@@ -314,22 +345,28 @@ gw_fanout_user_count (const gw_fanout_t *self)
     return self->user_count;
 }
 
+gw_stream_kind_t
+gw_stream_kind (const gw_stream_t *stream)
+{
+    return (gw_stream_kind_t) stream->kind;
+}
+
 const char *
-gw_user_name (const gw_user_t *user, size_t *len)
+gw_stream_name (const gw_stream_t *stream, size_t *len)
 {
     if (len)
-        *len = user->len;
-    return user->name;
+        *len = stream->len;
+    return stream->name;
 }
 
 bool
-gw_user_synced (const gw_user_t *user)
+gw_stream_synced (const gw_stream_t *stream)
 {
-    return user->synced;
+    return stream->synced;
 }
 
 uint64_t
-gw_user_epoch (const gw_user_t *user)
+gw_stream_epoch (const gw_stream_t *stream)
 {
-    return user->epoch;
+    return stream->epoch;
 }

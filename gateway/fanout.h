@@ -1,4 +1,4 @@
-/* fanout.h -- user -> local sessions map; routes broker messages to sessions. */
+/* fanout.h -- stream -> local subscribers map; routes broker messages to them. */
 #ifndef HERALD_GW_FANOUT_H
 #define HERALD_GW_FANOUT_H
 
@@ -7,35 +7,36 @@
 #include <stdint.h>
 
 #include "control.h"
+#include "link.h"
 #include "metrics.h"
 #include "wire.h"
 
 typedef struct gw_fanout gw_fanout_t;
-typedef struct gw_user gw_user_t;
-typedef struct gw_session gw_session_t;
-typedef struct gw_upstream gw_upstream_t;
+typedef struct gw_stream gw_stream_t;
+typedef struct gw_sub gw_sub_t;
 
 /* An empty map. NULL on out of memory. */
 gw_fanout_t *gw_fanout_new (gw_metrics_t *metrics);
 
-/* Frees every user entry (sessions must be gone already). Nulls *self_p. */
+/* Frees every stream entry (subscribers must be gone already). Nulls *self_p. */
 void gw_fanout_destroy (gw_fanout_t **self_p);
 
-/* Where subscriptions go; set once after both exist (they refer to each other). */
-void gw_fanout_set_upstream (gw_fanout_t *self, gw_upstream_t *upstream);
+/* Where subscriptions go; set once, before the first attach (the link's
+ * owner, upstream, is made after the map it feeds). */
+void gw_fanout_set_link (gw_fanout_t *self, const gw_link_t *link);
 
-/* Adds an authenticated session under its user, subscribing to the user's
- * topic when it is the first local session. Returns the user entry (valid
- * until the session detaches), or NULL on out of memory. */
-gw_user_t *gw_fanout_attach (gw_fanout_t *self, const char *user, size_t len,
-                             gw_session_t *session);
+/* Adds a connection's sub under the stream (kind, name), subscribing to the
+ * stream's topic when it is the first local one. Returns the stream (valid
+ * until the sub detaches), or NULL on out of memory. */
+gw_stream_t *gw_fanout_attach (gw_fanout_t *self, gw_stream_kind_t kind, const char *name,
+                               size_t len, gw_sub_t *sub);
 
-/* Removes the session; unsubscribes and frees the entry with the last one. */
-void gw_fanout_detach (gw_fanout_t *self, gw_user_t *user, gw_session_t *session);
+/* Removes the sub; unsubscribes and frees the stream with the last one. */
+void gw_fanout_detach (gw_fanout_t *self, gw_stream_t *stream, gw_sub_t *sub);
 
 /* Subscribes once more to make the broker publish a fresh sync (used when
  * the first one did not arrive in time); unsubscribing later undoes all. */
-void gw_fanout_resubscribe (gw_fanout_t *self, gw_user_t *user);
+void gw_fanout_resubscribe (gw_fanout_t *self, gw_stream_t *stream);
 
 /* Broker messages, from upstream. user points into the message. */
 void gw_fanout_on_sync (gw_fanout_t *self, hp_str_t user, uint64_t epoch, uint64_t offset);
@@ -48,17 +49,18 @@ void gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
 void gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply);
 
 /* The SUB link to the broker dropped: events may be lost until it is back.
- * Every user waits for a new sync (ZeroMQ re-sends the subscriptions on
- * reconnect), and every session fills the gap from history then. O(users),
+ * Every stream waits for a new sync (ZeroMQ re-sends the subscriptions on
+ * reconnect), and every sub fills the gap from history then. O(streams),
  * on a rare event. */
 void gw_fanout_on_link_lost (gw_fanout_t *self);
 
-/* Users with at least one local session. */
+/* Users with at least one local connection. */
 size_t gw_fanout_user_count (const gw_fanout_t *self);
 
-/* Accessors of a user entry. */
-const char *gw_user_name (const gw_user_t *user, size_t *len);
-bool gw_user_synced (const gw_user_t *user);
-uint64_t gw_user_epoch (const gw_user_t *user);
+/* Accessors of a stream. */
+gw_stream_kind_t gw_stream_kind (const gw_stream_t *stream);
+const char *gw_stream_name (const gw_stream_t *stream, size_t *len);
+bool gw_stream_synced (const gw_stream_t *stream);
+uint64_t gw_stream_epoch (const gw_stream_t *stream);
 
 #endif

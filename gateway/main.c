@@ -67,7 +67,7 @@ main (int argc, char **argv)
     if (fanout)
         app.upstream = gw_upstream_new (&loop, config.broker, config.control, fanout, &metrics);
     if (app.upstream) {
-        gw_fanout_set_upstream (fanout, app.upstream);
+        gw_fanout_set_link (fanout, gw_upstream_link (app.upstream));
         app.server = gw_server_new (&loop, &config, &metrics, fanout, app.upstream);
     }
     if (app.server) {

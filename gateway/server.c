@@ -285,7 +285,7 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     self->env.config = config;
     self->env.metrics = metrics;
     self->env.fanout = fanout;
-    self->env.upstream = upstream;
+    self->env.link = gw_upstream_link (upstream);
     hp_buf_init (&self->env.scratch, 4096);
     static const char pong[] = "{\"type\":\"pong\"}";
     self->env.pong = gw_blob_new (pong, sizeof pong - 1, 0);

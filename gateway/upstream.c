@@ -1,4 +1,4 @@
-/* upstream.c -- the broker link: XSUB for user topics, DEALER for resume requests.
+/* upstream.c -- the broker link: XSUB for stream topics, DEALER for control requests.
  *
  * XSUB rather than SUB: the broker's XPUB already sends only what we
  * subscribed to, and a SUB would match every message against its own
@@ -50,12 +50,18 @@ struct gw_upstream {
     gw_fanout_t *fanout;
     gw_metrics_t *metrics;
     uint64_t next_rid;
+    gw_link_t link;             /* the requests, for fanout and subs */
     hp_buf_t request;           /* reused for every request */
 };
 
 static void s_on_poll (uv_poll_t *handle, int status, int events);
 static void s_on_idle (uv_idle_t *handle);
 static void s_kick (gw_upstream_t *self, unsigned sock);
+static int s_link_subscribe (void *ctx, gw_stream_kind_t kind, const char *name, size_t len,
+                             bool on);
+static uint64_t s_link_next_rid (void *ctx);
+static int s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name,
+                          size_t len, bool has_position, uint64_t epoch, uint64_t offset);
 
 static void *
 s_socket (gw_upstream_t *self, int type, const char *endpoint)
@@ -124,6 +130,8 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     self->fanout = fanout;
     self->metrics = metrics;
     self->next_rid = 1;
+    self->link = (gw_link_t) { .ctx = self, .subscribe = s_link_subscribe,
+                               .next_rid = s_link_next_rid, .resume = s_link_resume };
     hp_buf_init (&self->request, 64 * 1024);
     if (!(self->zctx = zmq_ctx_new ())
     ||  !(self->sub = s_socket (self, ZMQ_XSUB, sub_endpoint))
@@ -358,50 +366,47 @@ s_on_idle (uv_idle_t *handle)
     s_drain_pending (handle->data);
 }
 
-/* --- outgoing ------------------------------------------------------------- */
+/* --- outgoing: the gw_link_t requests ------------------------------------- */
 
 static int
-s_user_subscription (gw_upstream_t *self, char op, const char *user, size_t len)
+s_link_subscribe (void *ctx, gw_stream_kind_t kind, const char *name, size_t len, bool on)
 {
+    gw_upstream_t *self = ctx;
     char topic[HP_TOPIC_MAX];
-    size_t topic_len = hp_topic_user (topic, user, len);
-    if (!topic_len || s_subscription (self, op, topic, topic_len) != 0)
+    size_t topic_len = kind == GW_STREAM_USER ? hp_topic_user (topic, name, len) : 0;
+    if (!topic_len || s_subscription (self, on ? 1 : 0, topic, topic_len) != 0)
         return -1;
     s_kick (self, S_SUB);
     return 0;
 }
 
-int
-gw_upstream_subscribe (gw_upstream_t *self, const char *user, size_t len)
+static uint64_t
+s_link_next_rid (void *ctx)
 {
-    return s_user_subscription (self, 1, user, len);
-}
-
-int
-gw_upstream_unsubscribe (gw_upstream_t *self, const char *user, size_t len)
-{
-    return s_user_subscription (self, 0, user, len);
-}
-
-uint64_t
-gw_upstream_next_rid (gw_upstream_t *self)
-{
+    gw_upstream_t *self = ctx;
     return self->next_rid++;
 }
 
-int
-gw_upstream_send_resume (gw_upstream_t *self, uint64_t rid, const char *user, size_t len,
-                         bool has_position, uint64_t epoch, uint64_t offset)
+static int
+s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name, size_t len,
+               bool has_position, uint64_t epoch, uint64_t offset)
 {
-    if (!self->dealer)
+    gw_upstream_t *self = ctx;
+    if (!self->dealer || kind != GW_STREAM_USER)
         return -1;
     hp_buf_reset (&self->request);
-    if (hp_control_pack_resume (&self->request, rid, user, len, has_position, epoch, offset) != 0)
+    if (hp_control_pack_resume (&self->request, rid, name, len, has_position, epoch, offset) != 0)
         return -1;
     int rc = 0;
     if (zmq_send (self->dealer, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0
     ||  zmq_send (self->dealer, self->request.data, self->request.len, ZMQ_DONTWAIT) < 0)
-        rc = -1;    /* high-water mark: the session's retry timer sends again */
+        rc = -1;    /* high-water mark: the sub's retry timer sends again */
     s_kick (self, S_DEALER);
     return rc;
+}
+
+const gw_link_t *
+gw_upstream_link (gw_upstream_t *self)
+{
+    return &self->link;
 }

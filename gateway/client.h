@@ -1,0 +1,48 @@
+/* client.h -- the browser's frames: collecting them, the flood limit, auth and ping. */
+#ifndef HERALD_GW_CLIENT_H
+#define HERALD_GW_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "delivery.h"
+#include "sub.h"
+
+/* Client frames above this many bytes close the connection with 1009. */
+#define GW_CLIENT_MESSAGE_MAX 8192
+/* More client frames than this in one second after auth close with 1008. */
+#define GW_CLIENT_RATE_MAX 20
+
+/* The input side of a connection, embedded in it; fields are client.c's.
+ * Each frame type is parsed and answered here; what it asks for is done
+ * through the connection's delivery (output) and subs (streams). */
+typedef struct {
+    char *rx;                   /* a client message arriving in pieces */
+    uint32_t rx_len;
+    uint32_t rate_second;       /* the second rate_count counts frames in */
+    uint8_t rate_count;
+    bool authed;
+} gw_client_t;
+
+void gw_client_init (gw_client_t *self);
+void gw_client_fini (gw_client_t *self);
+
+/* True once the auth frame was accepted. */
+static inline bool
+gw_client_authed (const gw_client_t *self)
+{
+    return self->authed;
+}
+
+/* A piece of a client message (lws RECEIVE). Handles each complete message:
+ * the first must be auth (then user starts following the token's user),
+ * later ones ping. Returns 0, or -1 when the callback must return -1 to
+ * close (the close reason is set on out). */
+int gw_client_on_receive (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
+                          const void *in, size_t len);
+
+/* No auth frame in time: counts it; returns -1 with 4008 set on out. */
+int gw_client_on_auth_timeout (gw_client_t *self, gw_delivery_t *out);
+
+#endif

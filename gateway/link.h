@@ -1,0 +1,33 @@
+/* link.h -- the requests a gateway sends its broker, as a narrow interface.
+ *
+ * Broker messages flow one way, upstream -> fanout -> sub -> delivery;
+ * requests go back through this table of functions, which upstream.c fills,
+ * so no module below upstream includes it (and the unit tests can fake it). */
+#ifndef HERALD_GW_LINK_H
+#define HERALD_GW_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a stream is: a user's own events (topic "u:<id>\0"); channels
+ * ("c:<name>\0") will be the second kind. */
+typedef enum {
+    GW_STREAM_USER = 0,
+} gw_stream_kind_t;
+
+typedef struct {
+    void *ctx;
+    /* Adds (on) or removes (!on) one subscription to a stream's topic.
+     * Returns 0 or -1. */
+    int (*subscribe) (void *ctx, gw_stream_kind_t kind, const char *name, size_t len, bool on);
+    /* A request id no request has used yet (never 0). */
+    uint64_t (*next_rid) (void *ctx);
+    /* Sends {"op":"resume",...} for a stream. has_position false omits epoch
+     * and offset. Returns 0, or -1 when it could not be queued (the caller
+     * retries on its timer). */
+    int (*resume) (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name,
+                   size_t len, bool has_position, uint64_t epoch, uint64_t offset);
+} gw_link_t;
+
+#endif

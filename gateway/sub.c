@@ -1,0 +1,307 @@
+/* sub.c -- a connection's subscription to one stream: sync -> resume -> live, and its repair. */
+#include "sub.h"
+
+#include <libwebsockets.h>
+
+#include "fanout.h"
+#include "frame.h"
+
+/* A resume request unanswered this long is sent again (the broker may have
+ * restarted); a sync that has not come this long is asked for again. */
+#define GW_RETRY_USEC (2 * LWS_US_PER_SEC)
+
+typedef enum {
+    GW_SUB_IDLE = 0,    /* not started (connection not authenticated yet) */
+    GW_SUB_SYNC_WAIT,   /* waiting for the broker's sync on the stream's topic */
+    GW_SUB_RESUME_WAIT, /* resume request sent; live events are held meanwhile */
+    GW_SUB_LIVE         /* welcomed; events flow */
+} gw_sub_state_t;
+
+void
+gw_sub_init (gw_sub_t *self, gw_delivery_t *out)
+{
+    *self = (gw_sub_t) { .out = out };
+}
+
+void
+gw_sub_set_position (gw_sub_t *self, uint64_t epoch, uint64_t offset)
+{
+    self->has_position = true;
+    self->resume_epoch = epoch;
+    self->resume_offset = offset;
+}
+
+static gw_metrics_t *
+s_metrics (const gw_sub_t *self)
+{
+    return self->out->env->metrics;
+}
+
+/* Frees the held events, counting them as dropped for why. */
+static void
+s_drop_held (gw_sub_t *self, gw_drop_t why)
+{
+    if (!self->held)
+        return;
+    s_metrics (self)->events_dropped_total[why] += gw_queue_count (self->held);
+    s_metrics (self)->queue_bytes -= gw_queue_bytes (self->held);
+    gw_queue_destroy (&self->held);
+}
+
+void
+gw_sub_fini (gw_sub_t *self)
+{
+    s_drop_held (self, GW_DROP_CLOSED);
+}
+
+static void
+s_request_resume (gw_sub_t *self)
+{
+    size_t len;
+    const char *name = gw_stream_name (self->stream, &len);
+    const gw_link_t *link = self->out->env->link;
+    /* a fresh rid per attempt, so a late answer to an old one is ignored */
+    self->rid = link->next_rid (link->ctx);
+    self->state = GW_SUB_RESUME_WAIT;
+    /* on failure the retry timer sends it again */
+    link->resume (link->ctx, self->rid, gw_stream_kind (self->stream), name, len,
+                  self->has_position, self->resume_epoch, self->resume_offset);
+    gw_delivery_timer (self->out, GW_RETRY_USEC);
+}
+
+void
+gw_sub_start (gw_sub_t *self, gw_stream_t *stream)
+{
+    self->stream = stream;
+    if (gw_stream_synced (stream))
+        s_request_resume (self);
+    else {
+        self->state = GW_SUB_SYNC_WAIT;
+        gw_delivery_timer (self->out, GW_RETRY_USEC);
+    }
+}
+
+void
+gw_sub_on_timer (gw_sub_t *self)
+{
+    switch (self->state) {
+    case GW_SUB_SYNC_WAIT:
+        /* the sync may have been lost (broker restart, XPUB high-water
+         * mark): subscribing again makes the broker publish a new one */
+        gw_fanout_resubscribe (self->out->env->fanout, self->stream);
+        gw_delivery_timer (self->out, GW_RETRY_USEC);
+        break;
+    case GW_SUB_RESUME_WAIT:
+        s_request_resume (self);
+        break;
+    case GW_SUB_LIVE:
+        if (self->gap) {        /* as in SYNC_WAIT: the sync is overdue */
+            gw_fanout_resubscribe (self->out->env->fanout, self->stream);
+            gw_delivery_timer (self->out, GW_RETRY_USEC);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void
+gw_sub_on_sync (gw_sub_t *self)
+{
+    if (gw_delivery_closing (self->out))
+        return;
+    if (self->state == GW_SUB_SYNC_WAIT)
+        s_request_resume (self);
+    else if (self->state == GW_SUB_LIVE && self->gap) {
+        /* The link is back: ask for what this client may have missed while
+         * it was down, from its last offset, holding live events as for a
+         * first resume. Frames already queued still go first. */
+        self->gap = false;
+        self->silent = true;
+        gw_sub_set_position (self, gw_stream_epoch (self->stream), self->last_offset);
+        s_request_resume (self);
+    }
+}
+
+void
+gw_sub_on_link_lost (gw_sub_t *self)
+{
+    if (gw_delivery_closing (self->out))
+        return;
+    if (self->state == GW_SUB_LIVE) {
+        self->gap = true;
+        gw_delivery_timer (self->out, GW_RETRY_USEC);
+    }
+    else if (self->state == GW_SUB_RESUME_WAIT) {
+        /* what it held may have a hole now: wait for the new sync */
+        s_drop_held (self, GW_DROP_LINK_LOST);
+        self->rid = 0;
+        self->state = GW_SUB_SYNC_WAIT;
+        gw_delivery_timer (self->out, GW_RETRY_USEC);
+    }
+}
+
+/* Holds a live event until the pending reply says where the replay ends.
+ * Bounded like the output queue; past it the connection closes with 1013. */
+static void
+s_hold (gw_sub_t *self, gw_blob_t *event)
+{
+    gw_metrics_t *metrics = s_metrics (self);
+    if (!self->held
+    &&  !(self->held = gw_queue_new (self->out->env->config->max_queue_bytes))) {
+        metrics->events_dropped_total[GW_DROP_NO_MEMORY]++;
+        gw_delivery_close (self->out, 1011);
+        return;
+    }
+    gw_blob_t *ref = gw_blob_ref (event);
+    if (gw_queue_push (self->held, &ref) != 0) {
+        gw_blob_release (&ref);
+        metrics->events_dropped_total[GW_DROP_SLOW_CONSUMER]++;
+        s_drop_held (self, GW_DROP_SLOW_CONSUMER);
+        gw_delivery_close (self->out, 1013);
+        return;
+    }
+    metrics->queue_bytes += event->len;
+}
+
+void
+gw_sub_on_event (gw_sub_t *self, gw_blob_t *event)
+{
+    if (gw_delivery_closing (self->out))
+        return;
+    if (self->state == GW_SUB_LIVE) {
+        if (event->offset <= self->last_offset) {
+            s_metrics (self)->events_dropped_total[GW_DROP_DUPLICATE]++;
+            return;
+        }
+        if (gw_delivery_live (self->out, event) == 0)
+            self->last_offset = event->offset;
+    }
+    else if (self->state == GW_SUB_RESUME_WAIT)
+        s_hold (self, event);
+    /* before the sync the resume reply will cover it */
+}
+
+/* Builds a welcome frame into a blob. NULL on out of memory. */
+static gw_blob_t *
+s_welcome (gw_sub_t *self, uint64_t epoch, uint64_t offset, bool recovered)
+{
+    size_t len;
+    const char *name = gw_stream_name (self->stream, &len);
+    hp_buf_t *buf = &self->out->env->scratch;
+    hp_buf_reset (buf);
+    if (hp_frame_welcome (buf, name, len, epoch, offset, recovered) != 0)
+        return NULL;
+    return gw_blob_new (buf->data, buf->len, 0);
+}
+
+/* Queues a welcome. Returns 0 or -1 (the connection is closing). */
+static int
+s_push_welcome (gw_sub_t *self, uint64_t epoch, uint64_t offset, bool recovered)
+{
+    gw_blob_t *welcome = s_welcome (self, epoch, offset, recovered);
+    if (!welcome) {
+        gw_delivery_close (self->out, 1011);
+        return -1;
+    }
+    if (gw_delivery_push (self->out, &welcome, false) != 0)
+        return -1;
+    gw_delivery_set_welcomed (self->out);
+    return 0;
+}
+
+void
+gw_sub_on_epoch_change (gw_sub_t *self, uint64_t epoch, uint64_t offset)
+{
+    if (gw_delivery_closing (self->out))
+        return;
+    /* a welcomed client filling a gap must hear of the new epoch: its
+     * reply (old epoch asked) is not recovered and brings a welcome */
+    self->silent = false;
+    self->gap = false;
+    if (self->state == GW_SUB_RESUME_WAIT) {
+        /* the pending reply (if any) speaks of the old broker: ask again */
+        s_drop_held (self, GW_DROP_EPOCH_CHANGE);
+        s_request_resume (self);
+        return;
+    }
+    if (self->state != GW_SUB_LIVE)
+        return;
+    if (s_push_welcome (self, epoch, offset, false) == 0) {
+        self->last_offset = offset;
+        s_metrics (self)->resumes_total[0]++;
+        gw_delivery_kick (self->out);
+    }
+}
+
+uint64_t
+gw_sub_rid (const gw_sub_t *self)
+{
+    return self->state == GW_SUB_RESUME_WAIT && !gw_delivery_closing (self->out) ? self->rid : 0;
+}
+
+void
+gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
+{
+    if (gw_delivery_closing (self->out) || self->state != GW_SUB_RESUME_WAIT
+    ||  reply->rid != self->rid)
+        return;
+    gw_metrics_t *metrics = s_metrics (self);
+    gw_delivery_t *out = self->out;
+    gw_delivery_timer_cancel (out);
+    self->rid = 0;
+    self->state = GW_SUB_LIVE;
+    metrics->resumes_total[reply->recovered ? 1 : 0]++;
+    /* a gap fill the history covered needs no new welcome */
+    bool fill = self->silent && reply->recovered && reply->epoch == self->resume_epoch;
+    self->silent = false;
+
+    /* The replay starts after the client's position when it names this
+     * broker's epoch; otherwise the client starts over at the latest. */
+    uint64_t last = reply->offset;
+    if (self->has_position && reply->epoch == self->resume_epoch
+    &&  self->resume_offset < reply->offset)
+        last = self->resume_offset;
+
+    /* after what is queued already: the welcome, then the replay, then what
+     * arrived live meanwhile, each strictly after the previous */
+    gw_queue_t *held = self->held;
+    self->held = NULL;
+    metrics->queue_bytes -= gw_queue_bytes (held);
+    int rc = fill ? 0 : s_push_welcome (self, reply->epoch, reply->offset, reply->recovered);
+    gw_blob_t *blob;
+    for (size_t i = 0; rc == 0 && i < reply->event_count; i++) {
+        uint64_t offset;
+        hp_str_t json;
+        if (hp_control_resume_reply_event (reply, i, &offset, &json) != 0) {
+            metrics->events_dropped_total[GW_DROP_MALFORMED]++;
+            continue;
+        }
+        if (offset <= last)
+            continue;
+        if (!(blob = gw_blob_new (json.ptr, json.len, offset))) {
+            gw_delivery_close (out, 1011);
+            rc = -1;
+        }
+        else if ((rc = gw_delivery_push (out, &blob, true)) == 0)
+            last = offset;
+    }
+    while (rc == 0 && (blob = gw_queue_pop (held))) {
+        if (blob->offset <= last) {
+            metrics->events_dropped_total[GW_DROP_DUPLICATE]++;
+            gw_blob_release (&blob);
+            continue;
+        }
+        uint64_t offset = blob->offset;
+        if ((rc = gw_delivery_push (out, &blob, false)) == 0)
+            last = offset;
+    }
+    if (rc != 0) {
+        metrics->events_dropped_total[GW_DROP_SLOW_CONSUMER] += gw_queue_count (held);
+        gw_queue_destroy (&held);
+        return;
+    }
+    gw_queue_destroy (&held);
+    self->last_offset = last;
+    gw_delivery_kick (out);
+}
