@@ -1,4 +1,4 @@
-/* auth.h -- verify a client's JWT (HS256, sub, exp) against the shared secret. */
+/* auth.h -- verify a client's JWT (HS256, sub, exp, nbf, aud, iss, lifetime) against the shared secret. */
 #ifndef HERALD_GW_AUTH_H
 #define HERALD_GW_AUTH_H
 
@@ -11,18 +11,40 @@ typedef enum {
     GW_AUTH_BAD_ALG,     /* any alg but HS256, including none -> 4001 */
     GW_AUTH_BAD_SUB,     /* sub missing, not a string, not a valid user id -> 4001 */
     GW_AUTH_BAD_EXP,     /* exp missing or not a number -> 4001 */
-    GW_AUTH_EXPIRED,     /* exp <= now -> 4002 */
+    GW_AUTH_EXPIRED,     /* exp + leeway <= now -> 4002 */
+    GW_AUTH_BAD_CLAIM,   /* nbf or iat not a number, aud or iss of the wrong type -> 4001 */
+    GW_AUTH_NOT_YET,     /* nbf - leeway > now -> 4001 */
+    GW_AUTH_TOO_LONG,    /* exp - iat (or exp - now) over the policy's max_ttl -> 4001 */
+    GW_AUTH_BAD_AUD,     /* the policy names an audience the token does not list -> 4001 */
+    GW_AUTH_BAD_ISS,     /* the policy names an issuer the token does not carry -> 4001 */
+    GW_AUTH_CRIT,        /* a "crit" header: we understand no extension -> 4001 */
     GW_AUTH_RESULT_COUNT
 } gw_auth_result_t;
+
+/* The optional checks, from the gateway's --token-* flags. A plain record. */
+typedef struct {
+    const char *aud;     /* required audience (exact match), NULL: not checked */
+    const char *iss;     /* required issuer (exact match), NULL: not checked */
+    long max_ttl;        /* longest lifetime accepted in seconds, 0: unbounded */
+    long leeway;         /* clock skew allowed on exp and nbf, in seconds */
+} gw_auth_policy_t;
+
+/* What a token that passed says. */
+typedef struct {
+    char user[129];      /* sub, NUL-terminated (1-128 bytes, no NUL inside) */
+    size_t user_len;
+    double exp;          /* the exp claim (NumericDate, may be fractional) */
+} gw_auth_claims_t;
 
 /* Metric label for a result ("bad_token", "bad_alg", ...). */
 const char *gw_auth_result_name (gw_auth_result_t result);
 
-/* Verifies token (NUL-terminated, untrusted) with secret. On GW_AUTH_OK the
- * user id (1-128 bytes, no NUL inside) is copied into user (which has room
- * for 129 bytes) and its length stored in *user_len. */
+/* Verifies token (NUL-terminated, untrusted) with secret under policy (NULL:
+ * no optional checks, no leeway). On GW_AUTH_OK fills *claims. The HMAC is
+ * recomputed here and compared in constant time (OpenSSL's CRYPTO_memcmp),
+ * so the check does not depend on how a given libjwt compares signatures. */
 gw_auth_result_t gw_auth_verify (const unsigned char *secret, size_t secret_len,
-                                 const char *token, time_t now,
-                                 char *user, size_t *user_len);
+                                 const gw_auth_policy_t *policy, const char *token,
+                                 time_t now, gw_auth_claims_t *claims);
 
 #endif

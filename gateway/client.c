@@ -64,19 +64,18 @@ s_handle_auth (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
         return 4000;
     }
     json_t *token = json_object_get (root, "token");
-    char name[HP_USER_MAX + 1];
-    size_t name_len = 0;
+    gw_auth_claims_t claims;
     const gw_config_t *config = env->config;
     gw_auth_result_t result = json_is_string (token)
-        ? gw_auth_verify (config->secret, config->secret_len, json_string_value (token),
-                          time (NULL), name, &name_len)
+        ? gw_auth_verify (config->secret, config->secret_len, &config->token,
+                          json_string_value (token), time (NULL), &claims)
         : GW_AUTH_BAD_TOKEN;
     json_decref (root);
     if (result != GW_AUTH_OK) {
         metrics->auth_failures_total[gw_metrics_authfail_of (result)]++;
         return result == GW_AUTH_EXPIRED ? 4002 : 4001;
     }
-    gw_stream_t *stream = gw_fanout_attach (env->fanout, GW_STREAM_USER, name, name_len, user);
+    gw_stream_t *stream = gw_fanout_attach (env->fanout, GW_STREAM_USER, claims.user, claims.user_len, user);
     if (!stream)
         return 1011;
     self->authed = true;

@@ -14,6 +14,9 @@
 #define GW_DEFAULT_AUTH_TIMEOUT 10.0
 #define GW_DEFAULT_MAX_QUEUE (1024 * 1024)
 #define GW_DEFAULT_MAX_CONNECTIONS 100000
+#define GW_DEFAULT_TOKEN_LEEWAY 5
+#define GW_TOKEN_LEEWAY_MAX 300
+#define GW_TOKEN_TTL_MAX (10LL * 365 * 24 * 3600)
 
 void
 gw_config_usage (FILE *out)
@@ -34,11 +37,17 @@ gw_config_usage (FILE *out)
 "  --max-queue-bytes N      per-connection outgoing bound; past it the connection\n"
 "                           is closed with 1013 (default 1048576)\n"
 "  --max-connections N      connections refused beyond this (default %d)\n"
+"  --token-aud AUD          accept only tokens whose aud is (or lists) AUD; without\n"
+"                           it a token carrying any aud is refused (RFC 7519)\n"
+"  --token-iss ISS          accept only tokens whose iss is exactly ISS\n"
+"  --token-max-ttl SECONDS  refuse tokens living longer: exp - iat, or exp - now\n"
+"                           without iat (default: no bound)\n"
+"  --token-leeway SECONDS   clock skew allowed on exp and nbf, 0-300 (default %d)\n"
 "  -h, --help               this text\n"
 "\n"
 "Endpoints: ws://ADDR:PORT/ws, GET /healthz, GET /metrics, GET /herald.js.\n"
 "The secret is never logged. Exit status: 0 clean shutdown, 1 failure, 2 usage.\n",
-    GW_DEFAULT_MAX_CONNECTIONS);
+    GW_DEFAULT_MAX_CONNECTIONS, GW_DEFAULT_TOKEN_LEEWAY);
 }
 
 /* Splits "host:port" into cfg. Returns 0 or -1. */
@@ -102,16 +111,19 @@ s_read_secret_file (gw_config_t *cfg, const char *path, FILE *err)
 }
 
 enum { OPT_LISTEN = 1, OPT_BROKER, OPT_CONTROL, OPT_SECRET_FILE, OPT_AUTH_TIMEOUT,
-       OPT_MAX_QUEUE, OPT_MAX_CONN, OPT_COUNT };
+       OPT_MAX_QUEUE, OPT_MAX_CONN, OPT_TOKEN_AUD, OPT_TOKEN_ISS, OPT_TOKEN_MAX_TTL,
+       OPT_TOKEN_LEEWAY, OPT_COUNT };
 
 static const char *s_env_names[OPT_COUNT] = {
     NULL, "HERALD_LISTEN", "HERALD_BROKER", "HERALD_CONTROL", "HERALD_SECRET_FILE",
-    "HERALD_AUTH_TIMEOUT", "HERALD_MAX_QUEUE_BYTES", "HERALD_MAX_CONNECTIONS"
+    "HERALD_AUTH_TIMEOUT", "HERALD_MAX_QUEUE_BYTES", "HERALD_MAX_CONNECTIONS",
+    "HERALD_TOKEN_AUD", "HERALD_TOKEN_ISS", "HERALD_TOKEN_MAX_TTL", "HERALD_TOKEN_LEEWAY"
 };
 
 static const char *s_flag_names[OPT_COUNT] = {
     NULL, "--listen", "--broker", "--control", "--secret-file", "--auth-timeout",
-    "--max-queue-bytes", "--max-connections"
+    "--max-queue-bytes", "--max-connections", "--token-aud", "--token-iss",
+    "--token-max-ttl", "--token-leeway"
 };
 
 /* Applies one setting; `from` names where it came from, for the error. */
@@ -156,6 +168,24 @@ s_apply (gw_config_t *cfg, int opt, const char *value, const char **secret_file,
             return 0;
         }
         break;
+    case OPT_TOKEN_AUD:
+        cfg->token.aud = value;
+        return 0;
+    case OPT_TOKEN_ISS:
+        cfg->token.iss = value;
+        return 0;
+    case OPT_TOKEN_MAX_TTL:
+        if (s_parse_size (value, 1, GW_TOKEN_TTL_MAX, &v) == 0) {
+            cfg->token.max_ttl = (long) v;
+            return 0;
+        }
+        break;
+    case OPT_TOKEN_LEEWAY:
+        if (s_parse_size (value, 0, GW_TOKEN_LEEWAY_MAX, &v) == 0) {
+            cfg->token.leeway = (long) v;
+            return 0;
+        }
+        break;
     default:
         break;
     }
@@ -173,6 +203,7 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
     cfg->auth_timeout = GW_DEFAULT_AUTH_TIMEOUT;
     cfg->max_queue_bytes = GW_DEFAULT_MAX_QUEUE;
     cfg->max_connections = GW_DEFAULT_MAX_CONNECTIONS;
+    cfg->token.leeway = GW_DEFAULT_TOKEN_LEEWAY;
     const char *secret_file = NULL;
 
     for (int opt = 1; opt < OPT_COUNT; opt++) {
@@ -189,6 +220,10 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
         { "auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT },
         { "max-queue-bytes", required_argument, NULL, OPT_MAX_QUEUE },
         { "max-connections", required_argument, NULL, OPT_MAX_CONN },
+        { "token-aud", required_argument, NULL, OPT_TOKEN_AUD },
+        { "token-iss", required_argument, NULL, OPT_TOKEN_ISS },
+        { "token-max-ttl", required_argument, NULL, OPT_TOKEN_MAX_TTL },
+        { "token-leeway", required_argument, NULL, OPT_TOKEN_LEEWAY },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };

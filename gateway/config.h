@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "auth.h"
+
 #define GW_SECRET_MAX 4096
 
 /* A plain record of settings, filled once at start and read-only after, so
@@ -18,6 +20,7 @@ typedef struct {
     double auth_timeout;        /* --auth-timeout seconds */
     size_t max_queue_bytes;     /* --max-queue-bytes per connection */
     unsigned max_connections;   /* --max-connections */
+    gw_auth_policy_t token;     /* --token-aud, --token-iss, --token-max-ttl, --token-leeway */
     unsigned char secret[GW_SECRET_MAX];
     size_t secret_len;
 } gw_config_t;

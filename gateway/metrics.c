@@ -10,7 +10,8 @@ static const int s_close_codes[] = {
 };
 
 static const char *s_authfail_names[GW_AUTHFAIL_LABELS] = {
-    "malformed", "bad_token", "bad_alg", "bad_sub", "bad_exp", "expired", "timeout"
+    "malformed", "bad_token", "bad_alg", "bad_sub", "bad_exp", "expired", "timeout",
+    "bad_claim", "not_yet", "too_long", "bad_aud", "bad_iss", "crit"
 };
 
 static const char *s_drop_names[GW_DROP_LABELS] = {
@@ -37,6 +38,12 @@ gw_metrics_authfail_of (gw_auth_result_t result)
     case GW_AUTH_BAD_SUB: return GW_AUTHFAIL_BAD_SUB;
     case GW_AUTH_BAD_EXP: return GW_AUTHFAIL_BAD_EXP;
     case GW_AUTH_EXPIRED: return GW_AUTHFAIL_EXPIRED;
+    case GW_AUTH_BAD_CLAIM: return GW_AUTHFAIL_BAD_CLAIM;
+    case GW_AUTH_NOT_YET: return GW_AUTHFAIL_NOT_YET;
+    case GW_AUTH_TOO_LONG: return GW_AUTHFAIL_TOO_LONG;
+    case GW_AUTH_BAD_AUD: return GW_AUTHFAIL_BAD_AUD;
+    case GW_AUTH_BAD_ISS: return GW_AUTHFAIL_BAD_ISS;
+    case GW_AUTH_CRIT:    return GW_AUTHFAIL_CRIT;
     default:              return GW_AUTHFAIL_BAD_TOKEN;
     }
 }

@@ -29,6 +29,12 @@ typedef enum {
     GW_AUTHFAIL_BAD_EXP,
     GW_AUTHFAIL_EXPIRED,
     GW_AUTHFAIL_TIMEOUT,         /* no auth frame in time (4008) */
+    GW_AUTHFAIL_BAD_CLAIM,
+    GW_AUTHFAIL_NOT_YET,
+    GW_AUTHFAIL_TOO_LONG,
+    GW_AUTHFAIL_BAD_AUD,
+    GW_AUTHFAIL_BAD_ISS,
+    GW_AUTHFAIL_CRIT,
     GW_AUTHFAIL_LABELS
 } gw_authfail_t;
 

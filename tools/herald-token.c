@@ -21,14 +21,18 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-"Usage: herald-token --user USER [--ttl SECONDS] [--secret-file PATH]\n"
+"Usage: herald-token --user USER [--ttl SECONDS] [--aud AUD] [--iss ISS]\n"
+"                    [--nbf SECONDS] [--secret-file PATH]\n"
 "\n"
 "Prints a JSON Web Token (HS256) for USER, for a browser to send in its\n"
 "{\"type\":\"auth\"} frame to herald-gateway. Claims: sub = USER, iat = now,\n"
-"exp = now + ttl.\n"
+"exp = now + ttl, and aud, iss, nbf when asked for.\n"
 "\n"
 "  --user USER          the user id (1-128 bytes of UTF-8, no control characters)\n"
 "  --ttl SECONDS        lifetime of the token (default %d)\n"
+"  --aud AUD            audience claim (herald-gateway --token-aud checks it)\n"
+"  --iss ISS            issuer claim (herald-gateway --token-iss checks it)\n"
+"  --nbf SECONDS        not valid before now + SECONDS (0 to ttl)\n"
 "  --secret-file PATH   read the shared secret from PATH (env HERALD_SECRET_FILE);\n"
 "                       one trailing newline is ignored. Without it the secret\n"
 "                       comes from the environment variable HERALD_SECRET.\n"
@@ -75,11 +79,16 @@ main (int argc, char *argv [])
         { "user",        required_argument, NULL, 'u' },
         { "ttl",         required_argument, NULL, 't' },
         { "secret-file", required_argument, NULL, 's' },
+        { "aud",         required_argument, NULL, 'a' },
+        { "iss",         required_argument, NULL, 'i' },
+        { "nbf",         required_argument, NULL, 'n' },
         { "help",        no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char *user = NULL;
     long ttl = HT_TTL_DEFAULT;
+    const char *aud = NULL, *iss = NULL;
+    long nbf = -1;      /* -1: no nbf claim */
     const char *secret_file = getenv ("HERALD_SECRET_FILE");
     if (secret_file && !*secret_file)
         secret_file = NULL;
@@ -105,6 +114,25 @@ main (int argc, char *argv [])
             case 's':
                 secret_file = optarg;
                 break;
+            case 'a':
+            case 'i':
+                if (!*optarg) {
+                    fprintf (stderr, "herald-token: --%s must not be empty\n", opt == 'a' ? "aud" : "iss");
+                    return EXIT_USAGE;
+                }
+                *(opt == 'a' ? &aud : &iss) = optarg;
+                break;
+            case 'n': {
+                char *end;
+                errno = 0;
+                nbf = strtol (optarg, &end, 10);
+                if (errno || end == optarg || *end || nbf < 0 || nbf > HT_TTL_MAX) {
+                    fprintf (stderr, "herald-token: --nbf must be a whole number of seconds "
+                             "from now, 0-%ld, not \"%s\"\n", HT_TTL_MAX, optarg);
+                    return EXIT_USAGE;
+                }
+                break;
+            }
             case 'h':
                 s_usage (stdout);
                 return EXIT_SUCCESS;
@@ -118,6 +146,10 @@ main (int argc, char *argv [])
     }
     if (optind < argc) {
         fprintf (stderr, "herald-token: unexpected argument \"%s\" (see --help)\n", argv [optind]);
+        return EXIT_USAGE;
+    }
+    if (nbf > ttl) {
+        fprintf (stderr, "herald-token: --nbf %ld is after the token expires (--ttl %ld)\n", nbf, ttl);
         return EXIT_USAGE;
     }
     if (!user) {
@@ -160,6 +192,9 @@ main (int argc, char *argv [])
     ||  jwt_add_grant (jwt, "sub", user) != 0
     ||  jwt_add_grant_int (jwt, "iat", (long) now) != 0
     ||  jwt_add_grant_int (jwt, "exp", (long) now + ttl) != 0
+    ||  (aud && jwt_add_grant (jwt, "aud", aud) != 0)
+    ||  (iss && jwt_add_grant (jwt, "iss", iss) != 0)
+    ||  (nbf >= 0 && jwt_add_grant_int (jwt, "nbf", (long) now + nbf) != 0)
     ||  jwt_set_alg (jwt, JWT_ALG_HS256, secret, (int) secret_len) != 0
     ||  (token = jwt_encode_str (jwt)) == NULL)
         fprintf (stderr, "herald-token: cannot sign the token: %s\n", strerror (errno));

@@ -103,10 +103,39 @@ test_secret_file (void **state)
     assert_int_equal (s_parse (3, argv), GW_CONFIG_ERROR);   /* missing file */
 }
 
+/* The token policy flags: defaults, values, and refused values. */
+static void
+test_token_flags (void **state)
+{
+    setenv ("HERALD_SECRET", "x", 1);
+    char *plain[] = { "herald-gateway", NULL };
+    assert_int_equal (s_parse (1, plain), GW_CONFIG_RUN);
+    assert_null (s_cfg.token.aud);
+    assert_null (s_cfg.token.iss);
+    assert_int_equal (s_cfg.token.max_ttl, 0);
+    assert_int_equal (s_cfg.token.leeway, 5);
+    char *argv[] = { "herald-gateway", "--token-aud", "herald", "--token-iss", "app",
+                     "--token-max-ttl", "900", "--token-leeway", "0", NULL };
+    assert_int_equal (s_parse (9, argv), GW_CONFIG_RUN);
+    assert_string_equal (s_cfg.token.aud, "herald");
+    assert_string_equal (s_cfg.token.iss, "app");
+    assert_int_equal (s_cfg.token.max_ttl, 900);
+    assert_int_equal (s_cfg.token.leeway, 0);
+    char *ttl0[] = { "herald-gateway", "--token-max-ttl", "0", NULL };
+    assert_int_equal (s_parse (3, ttl0), GW_CONFIG_ERROR);
+    char *leeway[] = { "herald-gateway", "--token-leeway", "301", NULL };
+    assert_int_equal (s_parse (3, leeway), GW_CONFIG_ERROR);
+    setenv ("HERALD_TOKEN_MAX_TTL", "60", 1);
+    assert_int_equal (s_parse (1, plain), GW_CONFIG_RUN);
+    assert_int_equal (s_cfg.token.max_ttl, 60);
+    unsetenv ("HERALD_TOKEN_MAX_TTL");
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup (test_token_flags, s_setup),
         cmocka_unit_test_setup (test_defaults, s_setup),
         cmocka_unit_test_setup (test_flag_wins, s_setup),
         cmocka_unit_test_setup (test_refusals, s_setup),

@@ -134,16 +134,25 @@ module Herald
       raise ControlError, "herald: control reply is not msgpack: #{e.message}"
     end
 
-    # An HS256 JWT for herald.js: sub = user, iat = now, exp = now + ttl.
-    # Extra claims may be given (the gateway ignores them).
-    def token(user, ttl: nil, claims: {})
+    # An HS256 JWT for herald.js: sub = user, iat = now, exp = now + ttl,
+    # aud/iss when given (a string, or for aud an array of strings: the
+    # gateway's --token-aud/--token-iss check them, and a gateway without
+    # --token-aud refuses a token that carries an aud). Other extra claims
+    # may be given (the gateway ignores them).
+    def token(user, ttl: nil, aud: nil, iss: nil, claims: {})
       secret = config.secret
       raise ConfigError, "herald: no secret (set HERALD_SECRET or config.secret)" if secret.nil? || secret.empty?
+      unless aud.nil? || aud.is_a?(String) || (aud.is_a?(Array) && aud.all? { |a| a.is_a?(String) })
+        raise ArgumentError, "herald: aud must be a string or an array of strings"
+      end
+      raise ArgumentError, "herald: iss must be a string" unless iss.nil? || iss.is_a?(String)
 
       now = Time.now.to_i
       payload = claims.transform_keys(&:to_s).merge(
         "sub" => Envelope.check_user(user), "iat" => now, "exp" => now + (ttl || config.token_ttl)
       )
+      payload["aud"] = aud unless aud.nil?
+      payload["iss"] = iss unless iss.nil?
       JWT.encode(payload, secret, "HS256")
     end
 

@@ -12,6 +12,27 @@ class TestToken < HeraldTestCase
     assert_equal payload["iat"] + 60, payload["exp"], "exp is iat + ttl"
   end
 
+  def test_token_aud_and_iss
+    configure_for_stack
+    payload, = JWT.decode(Herald.token("carol", aud: "herald", iss: "shop"), HeraldHarness::SECRET, true,
+                          algorithm: "HS256")
+    assert_equal "herald", payload["aud"], "aud: sets the audience claim"
+    assert_equal "shop", payload["iss"], "iss: sets the issuer claim"
+    payload, = JWT.decode(Herald.token("carol", aud: %w[a b]), HeraldHarness::SECRET, true, algorithm: "HS256")
+    assert_equal %w[a b], payload["aud"], "aud: may be an array (RFC 7519)"
+    payload, = JWT.decode(Herald.token("carol"), HeraldHarness::SECRET, true, algorithm: "HS256")
+    refute payload.key?("aud"), "no aud claim unless asked for"
+    assert_raises(ArgumentError, "a non-string aud is refused") { Herald.token("carol", aud: 7) }
+  end
+
+  def test_gateway_refuses_token_with_unexpected_aud
+    configure_for_stack
+    client = WsClient.new(gateway.url, Herald.token("aud-user", aud: "elsewhere"))
+    @clients = [client]
+    assert_equal({ "type" => "closed", "code" => 4001 }, client.next_frame.slice("type", "code"),
+                 "a gateway without --token-aud refuses a token that names an audience")
+  end
+
   def test_token_without_secret_raises
     Herald.configure { |c| c.secret = nil }
     assert_raises(Herald::ConfigError, "no secret means no token, with a clear error") { Herald.token("carol") }
