@@ -1,5 +1,6 @@
 /* config.c -- the broker's settings from flags and HERALD_* environment variables. */
 #include "config.h"
+#include "curve.h"
 #include "envelope.h"
 
 #include <ctype.h>
@@ -8,8 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-typedef enum { S_ENDPOINT, S_HOSTPORT, S_SIZE } s_kind_t;
+typedef enum { S_ENDPOINT, S_HOSTPORT, S_SIZE, S_PATH, S_BOOL } s_kind_t;
 
 typedef struct {
     const char *flag;
@@ -28,6 +30,9 @@ static const s_option_t s_options[] = {
     { "history-events",   S_SIZE, 1, 1u << 20, "events kept per user for resume" },
     { "history-bytes",    S_SIZE, 0, (size_t) 1 << 40, "bytes of history kept in all" },
     { "max-online-users", S_SIZE, 1, (size_t) 1 << 32, "bound of the presence set" },
+    { "curve-cert",       S_PATH, 0, 0, "this broker's CURVE certificate (herald-keygen); CURVE on every ZeroMQ socket" },
+    { "curve-allow",      S_PATH, 0, 0, "directory of the public certificates allowed to connect (with their role)" },
+    { "insecure",         S_BOOL, 0, 0, "allow binding a non-loopback address without CURVE (and HTTP without its key)" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -47,12 +52,19 @@ s_usage (FILE *out, const hb_config_t *d)
         "  --history-events N     %s (default %zu)\n"
         "  --history-bytes N      %s (default %zu)\n"
         "  --max-online-users N   %s (default %zu)\n"
-        "  --help                 this text\n",
+        "  --help                 this text\n"
+        "CURVE and the non-loopback rule:\n",
         s_options[0].help, d->ingest, s_options[1].help, d->publish,
         s_options[2].help, d->control, s_options[3].help, d->undelivered,
         s_options[4].help, d->http_host, d->http_port,
         s_options[5].help, d->max_event_bytes, s_options[6].help, d->history_events,
         s_options[7].help, d->history_bytes, s_options[8].help, d->max_online_users);
+    fprintf (out,
+        "  --curve-cert FILE      %s\n"
+        "  --curve-allow DIR      %s;\n"
+        "                         re-read within a second of a change, or on SIGHUP\n"
+        "  --insecure             %s\n",
+        s_options[9].help, s_options[10].help, s_options[11].help);
 }
 
 static int
@@ -102,6 +114,47 @@ s_parse_hostport (hb_config_t *self, const char *text)
     return 0;
 }
 
+/* A variable's value: 1/true/yes or 0/false/no ("" is false). A bare
+ * flag arrives as "1". */
+static int
+s_parse_bool (const char *text, bool *out)
+{
+    static const char *yes[] = { "1", "true", "yes" }, *no[] = { "", "0", "false", "no" };
+    for (size_t i = 0; i < 3; i++)
+        if (strcasecmp (text, yes[i]) == 0)
+            return *out = true, 0;
+    for (size_t i = 0; i < 4; i++)
+        if (strcasecmp (text, no[i]) == 0)
+            return *out = false, 0;
+    return -1;
+}
+
+/* CURVE is all or nothing on the broker, and without it only loopback
+ * endpoints may be bound unless the operator said --insecure. */
+static int
+s_check_exposure (const hb_config_t *self)
+{
+    bool curve = self->curve_cert[0] != '\0';
+    if (curve != (self->curve_allow[0] != '\0')) {
+        fprintf (stderr, "herald-broker: --curve-cert and --curve-allow go together: the "
+                 "broker's key encrypts, the allowed certificates decide who may connect\n");
+        return -1;
+    }
+    if (curve || self->insecure)
+        return 0;
+    const char *eps[] = { self->ingest, self->publish, self->control, self->undelivered };
+    static const char *names[] = { "ingest", "publish", "control", "undelivered" };
+    for (size_t i = 0; i < 4; i++)
+        if (!hp_endpoint_is_loopback (eps[i])) {
+            fprintf (stderr, "herald-broker: refusing to bind --%s %s without CURVE: anyone "
+                     "who reaches it could read or forge every event. Use --curve-cert and "
+                     "--curve-allow (see README, Security), or --insecure if the network "
+                     "itself is trusted\n", names[i], eps[i]);
+            return -1;
+        }
+    return 0;
+}
+
 static int
 s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
 {
@@ -117,6 +170,9 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 6: rc = s_parse_size (value, opt->min, opt->max, &self->history_events); break;
         case 7: rc = s_parse_size (value, opt->min, opt->max, &self->history_bytes); break;
         case 8: rc = s_parse_size (value, opt->min, opt->max, &self->max_online_users); break;
+        case 9: rc = s_copy (self->curve_cert, sizeof self->curve_cert, value); break;
+        case 10: rc = s_copy (self->curve_allow, sizeof self->curve_allow, value); break;
+        case 11: rc = s_parse_bool (value, &self->insecure); break;
     }
     if (rc != 0) {
         if (opt->kind == S_SIZE)
@@ -157,7 +213,9 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
 
     struct option longopts[S_OPTION_COUNT + 2];
     for (size_t i = 0; i < S_OPTION_COUNT; i++)
-        longopts[i] = (struct option) { s_options[i].flag, required_argument, NULL, (int) i };
+        longopts[i] = (struct option) { s_options[i].flag,
+                                        s_options[i].kind == S_BOOL ? no_argument : required_argument,
+                                        NULL, (int) i };
     longopts[S_OPTION_COUNT] = (struct option) { "help", no_argument, NULL, 'h' };
     longopts[S_OPTION_COUNT + 1] = (struct option) { 0 };
     optind = 1;
@@ -172,12 +230,12 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
             s_usage (stderr, &defaults);
             return -1;
         }
-        if (s_apply (self, (size_t) c, optarg, "flag") != 0)
+        if (s_apply (self, (size_t) c, optarg ? optarg : "1", "flag") != 0)
             return -1;
     }
     if (optind < argc) {
         fprintf (stderr, "herald-broker: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    return 0;
+    return s_check_exposure (self);
 }

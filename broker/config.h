@@ -2,6 +2,7 @@
 #ifndef HERALD_BROKER_CONFIG_H
 #define HERALD_BROKER_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
@@ -15,11 +16,17 @@ typedef struct {
     size_t history_events;      /* --history-events   HERALD_HISTORY_EVENTS (per user) */
     size_t history_bytes;       /* --history-bytes    HERALD_HISTORY_BYTES (in all) */
     size_t max_online_users;    /* --max-online-users HERALD_MAX_ONLINE_USERS */
+    char   curve_cert[1024];    /* --curve-cert FILE   HERALD_CURVE_CERT ("" = no CURVE) */
+    char   curve_allow[1024];   /* --curve-allow DIR   HERALD_CURVE_ALLOW */
+    bool   insecure;            /* --insecure          HERALD_INSECURE: allow a non-loopback
+                                   listener without its protection (CURVE, HTTP key) */
 } hb_config_t;
 
 /* Fills self from defaults, then the environment, then argv (a flag wins over
  * its variable). Returns 0 to run, 1 when --help was printed, -1 on a bad
- * flag or value (the reason is printed to stderr). */
+ * flag or value (the reason is printed to stderr). Refuses --curve-cert
+ * without --curve-allow (or the reverse), and a ZeroMQ endpoint that is not
+ * loopback (proto/curve.h) without CURVE unless insecure. */
 int hb_config_load (hb_config_t *self, int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include "control.h"
 #include "ratelog.h"
 #include "wire.h"
+#include "zap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct hb_control {
     size_t            items_max;
     msgpack_sbuffer   reply;
     hb_ratelog_t      log;
+    bool              require_roles;   /* CURVE on: resume for gateways only */
 };
 
 hb_control_t *
@@ -61,6 +63,12 @@ hb_control_destroy (hb_control_t **self_p)
     msgpack_sbuffer_destroy (&self->reply);
     free (self);
     *self_p = NULL;
+}
+
+void
+hb_control_require_roles (hb_control_t *self)
+{
+    self->require_roles = true;
 }
 
 static void
@@ -126,8 +134,10 @@ s_resume (hb_control_t *self, msgpack_packer *pk, uint64_t now)
                                             self->items[i].json, self->items[i].len);
 }
 
+/* user_id: the request's ZAP User-Id (NULL without CURVE). */
 static void
-s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now)
+s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
+          const char *user_id)
 {
     msgpack_sbuffer_clear (&self->reply);
     msgpack_packer pk;
@@ -142,6 +152,13 @@ s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now)
             s_presence (self, &pk);
             break;
         case HP_OP_RESUME:
+            /* a user's history is for the gateway holding them, not for
+             * producers (who may ask presence and stats) */
+            if (self->require_roles && !hb_zap_user_has_role (user_id, HB_ROLE_GATEWAY)) {
+                self->metrics->control_forbidden++;
+                s_error (self, &pk, "forbidden");
+                break;
+            }
             s_resume (self, &pk, now);
             break;
         case HP_OP_STATS: {
@@ -191,7 +208,8 @@ hb_control_handle (hb_control_t *self, uint64_t now)
     }
     self->metrics->control_requests++;
     zmq_msg_t *body = &frames[count - 1];
-    s_answer (self, zmq_msg_data (body), zmq_msg_size (body), now);
+    s_answer (self, zmq_msg_data (body), zmq_msg_size (body), now,
+              zmq_msg_gets (body, "User-Id"));
     for (size_t i = 0; i + 1 < count; i++) {
         if (zmq_msg_send (&frames[i], self->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
             zmq_msg_close (&frames[i]);

@@ -18,6 +18,11 @@ hb_control_t *hb_control_new (void *router_sock, hb_router_t *router,
                               hb_metrics_t *metrics);
 void hb_control_destroy (hb_control_t **self_p);
 
+/* With CURVE on: `resume` is answered only to peers whose ZAP User-Id
+ * lists the gateway role (zap.h); others get {"error":"forbidden"}, counted
+ * in control_forbidden. Without this call every peer may ask. */
+void hb_control_require_roles (hb_control_t *self);
+
 /* Reads one request if one is waiting and answers it in the envelope it came
  * in. Returns 1 when a request was handled, 0 when none was waiting. */
 int hb_control_handle (hb_control_t *self, uint64_t now);

@@ -1,6 +1,7 @@
 /* main.c -- herald-broker: wiring of config, sockets, modules, the loop and signals. */
 #include "config.h"
 #include "control_srv.h"
+#include "curve.h"
 #include "history.h"
 #include "http.h"
 #include "metrics.h"
@@ -10,6 +11,7 @@
 #include "umap.h"
 #include "undelivered.h"
 #include "wire.h"
+#include "zap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,7 @@
 #define S_BATCH_SUBSCRIPTIONS 1024
 #define S_BATCH_CONTROL       64
 #define S_BATCH_HTTP          16
+#define S_ZAP_ITEMS           (1 + HB_ZAP_SOCKETS)   /* ZAP handler + monitors */
 
 #define S_INGEST_HWM      100000
 #define S_PUBLISH_HWM     1000000
@@ -59,15 +62,18 @@ s_signals_init (void)
     sigemptyset (&sa.sa_mask);
     sigaction (SIGINT, &sa, NULL);
     sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGHUP, &sa, NULL);      /* re-read --curve-allow */
     signal (SIGPIPE, SIG_IGN);
     return 0;
 }
 
 /* A socket with linger 0 (shutdown must not wait for slow peers), the given
- * options, bound to endpoint. NULL (logged) on failure. */
+ * options and, when curve is set, CURVE with ZAP domain `role` (every option
+ * before the bind, or libzmq would not apply it), bound to endpoint. NULL
+ * (logged) on failure. */
 static void *
 s_socket (void *ctx, int type, const char *endpoint, const char *role,
-          const int (*opts)[2], size_t nopts)
+          const int (*opts)[2], size_t nopts, const hp_curve_t *curve)
 {
     void *sock = zmq_socket (ctx, type);
     if (!sock)
@@ -78,6 +84,8 @@ s_socket (void *ctx, int type, const char *endpoint, const char *role,
     for (size_t i = 0; i < nopts; i++)
         if (zmq_setsockopt (sock, opts[i][0], &opts[i][1], sizeof (int)) != 0)
             goto fail;
+    if (curve && hp_curve_apply_server (curve, sock, role) != 0)
+        goto fail;
     if (zmq_bind (sock, endpoint) != 0)
         goto fail;
     return sock;
@@ -105,7 +113,7 @@ s_sockets_close (s_sockets_t *s)
 }
 
 static int
-s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg)
+s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curve_t *curve)
 {
     /* Frames somewhat over the event limit are read and counted as
      * too_large; far bigger ones make ZeroMQ drop the sender's connection
@@ -117,17 +125,18 @@ s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg)
     const int publish_opts[][2] = { { ZMQ_SNDHWM, S_PUBLISH_HWM }, { ZMQ_XPUB_VERBOSE, 1 } };
     const int control_opts[][2] = { { ZMQ_RCVHWM, 10000 }, { ZMQ_SNDHWM, 10000 } };
     const int undelivered_opts[][2] = { { ZMQ_SNDHWM, S_UNDELIVERED_HWM } };
-    s->ingest = s_socket (ctx, ZMQ_PULL, cfg->ingest, "ingest", ingest_opts, 1);
+    s->ingest = s_socket (ctx, ZMQ_PULL, cfg->ingest, HP_ZAP_DOMAIN_INGEST, ingest_opts, 1, curve);
     if (s->ingest)
         zmq_setsockopt (s->ingest, ZMQ_MAXMSGSIZE, &max_in, sizeof max_in);
-    s->publish = s_socket (ctx, ZMQ_XPUB, cfg->publish, "publish", publish_opts, 2);
-    s->control = s_socket (ctx, ZMQ_ROUTER, cfg->control, "control", control_opts, 2);
+    s->publish = s_socket (ctx, ZMQ_XPUB, cfg->publish, HP_ZAP_DOMAIN_PUBLISH, publish_opts, 2, curve);
+    s->control = s_socket (ctx, ZMQ_ROUTER, cfg->control, HP_ZAP_DOMAIN_CONTROL, control_opts, 2, curve);
     if (s->control) {
         long long max_ctl = S_CONTROL_MAX_MSG;
         zmq_setsockopt (s->control, ZMQ_MAXMSGSIZE, &max_ctl, sizeof max_ctl);
     }
-    s->undelivered = s_socket (ctx, ZMQ_PUSH, cfg->undelivered, "undelivered", undelivered_opts, 1);
-    s->bridge = s_socket (ctx, ZMQ_PAIR, HB_HTTP_BRIDGE_ENDPOINT, "http bridge", NULL, 0);
+    s->undelivered = s_socket (ctx, ZMQ_PUSH, cfg->undelivered, HP_ZAP_DOMAIN_UNDELIVERED,
+                               undelivered_opts, 1, curve);
+    s->bridge = s_socket (ctx, ZMQ_PAIR, HB_HTTP_BRIDGE_ENDPOINT, "http bridge", NULL, 0, NULL);
     return s->ingest && s->publish && s->control && s->undelivered && s->bridge ? 0 : -1;
 }
 
@@ -139,6 +148,7 @@ typedef struct {
     hb_router_t      *router;
     hb_control_t     *control;
     hb_http_t        *http;
+    hb_zap_t         *zap;          /* NULL without CURVE */
     hp_buf_t          metrics_text;
 } s_broker_t;
 
@@ -151,7 +161,26 @@ s_broker_destroy (s_broker_t *b)
     hb_undelivered_destroy (&b->undelivered);
     hb_history_destroy (&b->history);
     hb_presence_destroy (&b->presence);
+    hb_zap_destroy (&b->zap);
     hp_buf_free (&b->metrics_text);
+}
+
+/* Drains the signal pipe: true to stop (SIGINT/SIGTERM), false when it was
+ * only SIGHUP, which re-reads --curve-allow. */
+static bool
+s_signalled_stop (s_broker_t *b)
+{
+    char sigs[16];
+    ssize_t n;
+    bool stop = false;
+    while ((n = read (s_signal_pipe[0], sigs, sizeof sigs)) > 0)
+        for (ssize_t i = 0; i < n; i++) {
+            if (sigs[i] != (char) SIGHUP)
+                stop = true;
+            else if (b->zap)
+                hb_zap_refresh (b->zap, true);
+        }
+    return stop;
 }
 
 /* Runs until SIGINT/SIGTERM. */
@@ -163,20 +192,24 @@ s_loop (s_broker_t *b, s_sockets_t *s)
     uint64_t swept = 0;
     bool busy = false;
     for (;;) {
-        zmq_pollitem_t items[] = {
+        zmq_pollitem_t items[5 + S_ZAP_ITEMS] = {
             { NULL, s_signal_pipe[0], ZMQ_POLLIN, 0 },
             { s->ingest, 0, ZMQ_POLLIN, 0 },
             { s->publish, 0, ZMQ_POLLIN, 0 },
             { s->control, 0, ZMQ_POLLIN, 0 },
             { s->bridge, 0, ZMQ_POLLIN, 0 },
         };
+        size_t nitems = 5 + (b->zap ? hb_zap_pollitems (b->zap, items + 5, S_ZAP_ITEMS) : 0);
         /* The ttl sweep runs once a second; a busy loop polls without waiting. */
-        if (zmq_poll (items, 5, busy ? 0 : 250) < 0 && zmq_errno () != EINTR)
+        if (zmq_poll (items, (int) nitems, busy ? 0 : 250) < 0 && zmq_errno () != EINTR)
             break;
-        if (items[0].revents & ZMQ_POLLIN)
+        if ((items[0].revents & ZMQ_POLLIN) && s_signalled_stop (b))
             break;
         uint64_t now = hb_now_sec ();
         busy = false;
+        /* Handshakes first: a connection waits for its ZAP answer. */
+        if (b->zap)
+            busy |= hb_zap_handle (b->zap, items + 5);
         int n;
         for (n = 0; n < S_BATCH_INGEST; n++) {
             if (zmq_msg_recv (&msg, s->ingest, ZMQ_DONTWAIT) < 0)
@@ -200,6 +233,8 @@ s_loop (s_broker_t *b, s_sockets_t *s)
         busy |= n == S_BATCH_HTTP;
         if (now != swept) {
             hb_history_sweep (b->history, now);
+            if (b->zap)
+                hb_zap_refresh (b->zap, false);
             swept = now;
         }
     }
@@ -230,9 +265,32 @@ main (int argc, char **argv)
     hp_buf_init (&broker.metrics_text, 1 << 20);
     uint64_t epoch = hp_epoch_new ();
     int exit_code = 1;
+    hp_curve_t *curve = NULL;
 
-    if (s_sockets_open (&sockets, ctx, &cfg) != 0)
+    if (cfg.curve_cert[0]) {
+        char err[512];
+        if (!(curve = hp_curve_new (cfg.curve_cert, NULL, err, sizeof err))) {
+            fprintf (stderr, "herald-broker: --curve-cert: %s\n", err);
+            goto done;
+        }
+        /* the handler must be bound before any CURVE socket, or libzmq
+         * would let every key in */
+        if (!(broker.zap = hb_zap_new (ctx, cfg.curve_allow, &broker.metrics)))
+            goto done;
+    }
+    int opened = s_sockets_open (&sockets, ctx, &cfg, curve);
+    hp_curve_destroy (&curve);      /* the sockets keep their own copy of the keys */
+    if (opened != 0)
         goto done;
+    if (broker.zap) {
+        void *watched[] = { sockets.ingest, sockets.publish, sockets.control, sockets.undelivered };
+        for (int i = 0; i < HB_ZAP_SOCKETS; i++)
+            if (hb_zap_watch (broker.zap, watched[i], (hb_zap_socket_t) i) != 0) {
+                fprintf (stderr, "herald-broker: cannot monitor the %s socket's handshakes\n",
+                         hb_zap_socket_name ((hb_zap_socket_t) i));
+                goto done;
+            }
+    }
     broker.presence = hb_presence_new (cfg.max_online_users);
     broker.history = hb_history_new (cfg.history_events, cfg.history_bytes);
     if (broker.presence && broker.history)
@@ -245,6 +303,8 @@ main (int argc, char **argv)
     if (broker.router)
         broker.control = hb_control_new (sockets.control, broker.router, broker.presence,
                                          broker.history, &broker.metrics);
+    if (broker.control && broker.zap)
+        hb_control_require_roles (broker.control);
     if (!broker.control) {
         fprintf (stderr, "herald-broker: out of memory at start\n");
         goto done;
@@ -256,12 +316,14 @@ main (int argc, char **argv)
     char epoch_text[HP_EPOCH_TEXT_LEN + 1];
     hp_epoch_format (epoch_text, epoch);
     fprintf (stderr, "herald-broker: epoch %s; ingest %s, publish %s, control %s, "
-             "undelivered %s, http %s:%d\n", epoch_text, cfg.ingest, cfg.publish,
-             cfg.control, cfg.undelivered, cfg.http_host, cfg.http_port);
+             "undelivered %s, http %s:%d; %s\n", epoch_text, cfg.ingest, cfg.publish,
+             cfg.control, cfg.undelivered, cfg.http_host, cfg.http_port,
+             broker.zap ? "CURVE on" : cfg.insecure ? "no CURVE (--insecure)" : "no CURVE (loopback)");
     s_loop (&broker, &sockets);
     fprintf (stderr, "herald-broker: stopping\n");
     exit_code = 0;
 done:
+    hp_curve_destroy (&curve);
     s_broker_destroy (&broker);
     s_sockets_close (&sockets);
     zmq_ctx_term (ctx);

@@ -1,5 +1,6 @@
 /* metrics.c -- the broker's counters and their Prometheus / stats renderings. */
 #include "metrics.h"
+#include "zap.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,25 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
     if (m->http_other)
         fn (arg, "herald_broker_http_requests_total", "counter",
             "HTTP requests answered, by status code.", "code=\"other\"", m->http_other);
+    for (int k = 0; k < HB_AUTH_SOCKETS; k++)
+        for (int r = 0; r < HB_AUTH_REASONS; r++) {
+            snprintf (labels, sizeof labels, "socket=\"%s\",reason=\"%s\"",
+                      hb_zap_socket_name ((hb_zap_socket_t) k),
+                      hb_zap_reason_name ((hb_zap_reason_t) r));
+            fn (arg, "herald_broker_auth_refused_total", "counter",
+                "ZeroMQ connections refused by CURVE/ZAP, by socket and reason.",
+                labels, m->auth_refused[k][r]);
+        }
+    for (int k = 0; k < HB_AUTH_SOCKETS; k++) {
+        snprintf (labels, sizeof labels, "socket=\"%s\"", hb_zap_socket_name ((hb_zap_socket_t) k));
+        fn (arg, "herald_broker_auth_accepted_total", "counter",
+            "ZeroMQ connections admitted by ZAP, by socket.", labels, m->auth_accepted[k]);
+    }
+    fn (arg, "herald_broker_control_forbidden_total", "counter",
+        "Control requests refused because the peer's role may not make them.",
+        NULL, m->control_forbidden);
+    fn (arg, "herald_broker_curve_certificates", "gauge",
+        "Certificates loaded from --curve-allow.", NULL, m->curve_certificates);
     fn (arg, "herald_broker_offset", "gauge",
         "The latest offset given to an event.", NULL, g->offset);
 }

@@ -8,6 +8,8 @@
 #include "envelope.h"
 
 #define HB_HTTP_CODES_MAX 8
+#define HB_AUTH_SOCKETS 4     /* hb_zap_socket_t (zap.h) */
+#define HB_AUTH_REASONS 3     /* hb_zap_reason_t (zap.h) */
 
 /* Transparent on purpose: the modules that own an event bump a field
  * directly. Only the main thread touches it (the HTTP thread asks the main
@@ -27,6 +29,10 @@ typedef struct {
     uint64_t history_store_failures;           /* out of memory storing history */
     struct { int code; uint64_t count; } http[HB_HTTP_CODES_MAX];
     uint64_t http_other;                       /* codes past the table */
+    uint64_t auth_refused[HB_AUTH_SOCKETS][HB_AUTH_REASONS];  /* CURVE/ZAP refusals */
+    uint64_t auth_accepted[HB_AUTH_SOCKETS];   /* connections ZAP admitted */
+    uint64_t control_forbidden;                /* control ops the peer's role may not use */
+    uint64_t curve_certificates;               /* gauge: keys in --curve-allow */
 } hb_metrics_t;
 
 /* Values owned by other modules, sampled when rendering. */

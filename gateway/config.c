@@ -43,6 +43,10 @@ gw_config_usage (FILE *out)
 "  --token-max-ttl SECONDS  refuse tokens living longer: exp - iat, or exp - now\n"
 "                           without iat (default: no bound)\n"
 "  --token-leeway SECONDS   clock skew allowed on exp and nbf, 0-300 (default %d)\n"
+"  --curve-cert FILE        this gateway's CURVE certificate (herald-keygen NAME\n"
+"                           --role gateway; NAME.cert_secret is read too): CURVE\n"
+"                           on both broker links. Needs --curve-server\n"
+"  --curve-server FILE      the broker's public certificate\n"
 "  -h, --help               this text\n"
 "\n"
 "Endpoints: ws://ADDR:PORT/ws, GET /healthz, GET /metrics, GET /herald.js.\n"
@@ -112,18 +116,19 @@ s_read_secret_file (gw_config_t *cfg, const char *path, FILE *err)
 
 enum { OPT_LISTEN = 1, OPT_BROKER, OPT_CONTROL, OPT_SECRET_FILE, OPT_AUTH_TIMEOUT,
        OPT_MAX_QUEUE, OPT_MAX_CONN, OPT_TOKEN_AUD, OPT_TOKEN_ISS, OPT_TOKEN_MAX_TTL,
-       OPT_TOKEN_LEEWAY, OPT_COUNT };
+       OPT_TOKEN_LEEWAY, OPT_CURVE_CERT, OPT_CURVE_SERVER, OPT_COUNT };
 
 static const char *s_env_names[OPT_COUNT] = {
     NULL, "HERALD_LISTEN", "HERALD_BROKER", "HERALD_CONTROL", "HERALD_SECRET_FILE",
     "HERALD_AUTH_TIMEOUT", "HERALD_MAX_QUEUE_BYTES", "HERALD_MAX_CONNECTIONS",
-    "HERALD_TOKEN_AUD", "HERALD_TOKEN_ISS", "HERALD_TOKEN_MAX_TTL", "HERALD_TOKEN_LEEWAY"
+    "HERALD_TOKEN_AUD", "HERALD_TOKEN_ISS", "HERALD_TOKEN_MAX_TTL", "HERALD_TOKEN_LEEWAY",
+    "HERALD_CURVE_CERT", "HERALD_CURVE_SERVER"
 };
 
 static const char *s_flag_names[OPT_COUNT] = {
     NULL, "--listen", "--broker", "--control", "--secret-file", "--auth-timeout",
     "--max-queue-bytes", "--max-connections", "--token-aud", "--token-iss",
-    "--token-max-ttl", "--token-leeway"
+    "--token-max-ttl", "--token-leeway", "--curve-cert", "--curve-server"
 };
 
 /* Applies one setting; `from` names where it came from, for the error. */
@@ -186,6 +191,12 @@ s_apply (gw_config_t *cfg, int opt, const char *value, const char **secret_file,
             return 0;
         }
         break;
+    case OPT_CURVE_CERT:
+        cfg->curve_cert = value;
+        return 0;
+    case OPT_CURVE_SERVER:
+        cfg->curve_server = value;
+        return 0;
     default:
         break;
     }
@@ -224,6 +235,8 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
         { "token-iss", required_argument, NULL, OPT_TOKEN_ISS },
         { "token-max-ttl", required_argument, NULL, OPT_TOKEN_MAX_TTL },
         { "token-leeway", required_argument, NULL, OPT_TOKEN_LEEWAY },
+        { "curve-cert", required_argument, NULL, OPT_CURVE_CERT },
+        { "curve-server", required_argument, NULL, OPT_CURVE_SERVER },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -243,6 +256,11 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
     }
     if (optind < argc) {
         fprintf (err, "herald-gateway: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return GW_CONFIG_ERROR;
+    }
+    if (!cfg->curve_cert != !cfg->curve_server) {
+        fprintf (err, "herald-gateway: --curve-cert and --curve-server go together (this "
+                 "gateway's key and the broker's public key)\n");
         return GW_CONFIG_ERROR;
     }
     if (secret_file) {

@@ -21,6 +21,8 @@ typedef struct {
     size_t max_queue_bytes;     /* --max-queue-bytes per connection */
     unsigned max_connections;   /* --max-connections */
     gw_auth_policy_t token;     /* --token-aud, --token-iss, --token-max-ttl, --token-leeway */
+    const char *curve_cert;     /* --curve-cert: this gateway's certificate (NULL: no CURVE) */
+    const char *curve_server;   /* --curve-server: the broker's public certificate */
     unsigned char secret[GW_SECRET_MAX];
     size_t secret_len;
 } gw_config_t;

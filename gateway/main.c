@@ -65,7 +65,8 @@ main (int argc, char **argv)
 
     gw_fanout_t *fanout = gw_fanout_new (&metrics);
     if (fanout)
-        app.upstream = gw_upstream_new (&loop, config.broker, config.control, fanout, &metrics);
+        app.upstream = gw_upstream_new (&loop, config.broker, config.control, config.curve_cert,
+                                        config.curve_server, fanout, &metrics);
     if (app.upstream) {
         gw_fanout_set_link (fanout, gw_upstream_link (app.upstream));
         app.server = gw_server_new (&loop, &config, &metrics, fanout, app.upstream);

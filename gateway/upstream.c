@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "curve.h"
 #include "topic.h"
 #include "wire.h"
 
@@ -64,13 +65,20 @@ static int s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const 
                           size_t len, bool has_position, uint64_t epoch, uint64_t offset);
 
 static void *
-s_socket (gw_upstream_t *self, int type, const char *endpoint)
+s_socket (gw_upstream_t *self, int type, const char *endpoint, const hp_curve_t *curve)
 {
     void *sock = zmq_socket (self->zctx, type);
     int zero = 0;
     if (!sock)
         return NULL;
     zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero);
+    /* before connect, or libzmq would not apply it */
+    if (curve && hp_curve_apply_client (curve, sock) != 0) {
+        fprintf (stderr, "herald-gateway: cannot set CURVE on the broker link: %s\n",
+                 zmq_strerror (errno));
+        zmq_close (sock);
+        return NULL;
+    }
     if (type == ZMQ_XSUB) {
         int hwm = GW_SUB_RCVHWM;
         zmq_setsockopt (sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -122,6 +130,7 @@ s_subscription (gw_upstream_t *self, char op, const char *topic, size_t len)
 
 gw_upstream_t *
 gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_endpoint,
+                 const char *curve_cert, const char *curve_server,
                  gw_fanout_t *fanout, gw_metrics_t *metrics)
 {
     gw_upstream_t *self = calloc (1, sizeof *self);
@@ -133,9 +142,25 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     self->link = (gw_link_t) { .ctx = self, .subscribe = s_link_subscribe,
                                .next_rid = s_link_next_rid, .resume = s_link_resume };
     hp_buf_init (&self->request, 64 * 1024);
-    if (!(self->zctx = zmq_ctx_new ())
-    ||  !(self->sub = s_socket (self, ZMQ_XSUB, sub_endpoint))
-    ||  !(self->dealer = s_socket (self, ZMQ_DEALER, control_endpoint)))
+    hp_curve_t *curve = NULL;
+    if (curve_cert) {
+        char err[512];
+        if (!(curve = hp_curve_new (curve_cert, curve_server, err, sizeof err))) {
+            fprintf (stderr, "herald-gateway: --curve-cert/--curve-server: %s\n", err);
+            goto fail;
+        }
+    }
+    else if (!hp_endpoint_is_loopback (sub_endpoint) || !hp_endpoint_is_loopback (control_endpoint))
+        fprintf (stderr, "herald-gateway: warning: the broker link to %s leaves this host "
+                 "without CURVE (--curve-cert/--curve-server)\n", sub_endpoint);
+    self->zctx = zmq_ctx_new ();
+    if (self->zctx) {
+        self->sub = s_socket (self, ZMQ_XSUB, sub_endpoint, curve);
+        if (self->sub)
+            self->dealer = s_socket (self, ZMQ_DEALER, control_endpoint, curve);
+    }
+    hp_curve_destroy (&curve);      /* each socket keeps its own copy of the keys */
+    if (!self->dealer)
         goto fail;
     /* Events published while the SUB link is down are lost to it; the
      * monitor tells fanout, which has open connections fill the gap from

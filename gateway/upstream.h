@@ -12,9 +12,12 @@ typedef struct gw_upstream gw_upstream_t;
 
 /* Connects an XSUB socket to sub_endpoint (the broker's XPUB) and a DEALER
  * to control_endpoint (the broker's ROUTER), both watched in loop. Broker
- * messages go down to fanout. NULL (logged) on failure. */
+ * messages go down to fanout. With curve_cert and curve_server (certificate
+ * files, proto/curve.h) both links are CURVE clients; NULL for neither.
+ * NULL (logged) on failure. */
 gw_upstream_t *gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint,
-                                const char *control_endpoint, gw_fanout_t *fanout,
+                                const char *control_endpoint, const char *curve_cert,
+                                const char *curve_server, gw_fanout_t *fanout,
                                 gw_metrics_t *metrics);
 
 /* Stops watching and closes the sockets; the loop can end after this. */

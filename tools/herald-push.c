@@ -11,6 +11,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "envelope.h"
 #include "json_pack.h"
 
@@ -30,7 +31,8 @@ s_usage (FILE *out)
     fprintf (out,
 "Usage: herald-push --to USER[,USER...] --event NAME [--data JSON] [--id ID]\n"
 "                   [--ttl SECONDS] [--ingest EP] [--timeout SECONDS]\n"
-"       herald-push - | --stdin [--ingest EP] [--timeout SECONDS]\n"
+"                   [--curve-cert FILE --curve-server FILE]\n"
+"       herald-push - | --stdin [--ingest EP] [--timeout SECONDS] [--curve-...]\n"
 "\n"
 "Sends events to herald-broker's ingest socket (ZeroMQ PUSH, msgpack envelope;\n"
 "see proto/PROTOCOL.md). Everything is checked here first, with a clear error.\n"
@@ -45,6 +47,10 @@ s_usage (FILE *out)
 "                       0 = never stored)\n"
 "  --ingest EP          broker ingest endpoint (env HERALD_INGEST;\n"
 "                       default " HT_INGEST_DEFAULT ")\n"
+"  --curve-cert FILE    this producer's CURVE certificate (herald-keygen NAME\n"
+"                       --role producer; NAME.cert_secret is read too; env\n"
+"                       HERALD_CURVE_CERT), for a broker run with --curve-allow\n"
+"  --curve-server FILE  the broker's public certificate (env HERALD_CURVE_SERVER)\n"
 "  --timeout SECONDS    how long to wait for the broker (default %d); with no\n"
 "                       broker reachable herald-push gives up after this long\n"
 "                       and exits 1, saying what was not sent\n"
@@ -312,12 +318,17 @@ main (int argc, char *argv [])
         { "ingest",  required_argument, NULL, 'I' },
         { "timeout", required_argument, NULL, 'w' },
         { "stdin",   no_argument,       NULL, 's' },
+        { "curve-cert",   required_argument, NULL, 'C' },
+        { "curve-server", required_argument, NULL, 'S' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char *endpoint = getenv ("HERALD_INGEST");
     if (!endpoint || !*endpoint)
         endpoint = HT_INGEST_DEFAULT;
+    const char *curve_cert = getenv ("HERALD_CURVE_CERT");
+    const char *curve_server = getenv ("HERALD_CURVE_SERVER");
+    hp_curve_t *curve = NULL;
     long timeout_s = HT_TIMEOUT_DEFAULT;
     bool from_stdin = false;
     bool event_flags = false;
@@ -382,6 +393,12 @@ main (int argc, char *argv [])
             case 's':
                 from_stdin = true;
                 break;
+            case 'C':
+                curve_cert = optarg;
+                break;
+            case 'S':
+                curve_server = optarg;
+                break;
             case 'h':
                 s_usage (stdout);
                 status = EXIT_SUCCESS;
@@ -409,6 +426,22 @@ main (int argc, char *argv [])
     if (!from_stdin && !event_flags) {
         s_usage (stderr);
         goto done;
+    }
+    if (curve_cert && !*curve_cert)
+        curve_cert = NULL;
+    if (curve_server && !*curve_server)
+        curve_server = NULL;
+    if (!curve_cert != !curve_server) {
+        fprintf (stderr, "herald-push: --curve-cert and --curve-server go together (this "
+                 "producer's key and the broker's public key)\n");
+        goto done;
+    }
+    if (curve_cert) {
+        char err [512];
+        if (!(curve = hp_curve_new (curve_cert, curve_server, err, sizeof err))) {
+            fprintf (stderr, "herald-push: %s\n", err);
+            goto done;
+        }
     }
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init (&sbuf);
@@ -441,7 +474,8 @@ main (int argc, char *argv [])
     if (!push
     ||  zmq_setsockopt (push, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0
     ||  zmq_setsockopt (push, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms) != 0
-    ||  zmq_setsockopt (push, ZMQ_LINGER, &timeout_ms, sizeof timeout_ms) != 0) {
+    ||  zmq_setsockopt (push, ZMQ_LINGER, &timeout_ms, sizeof timeout_ms) != 0
+    ||  (curve && hp_curve_apply_client (curve, push) != 0)) {
         fprintf (stderr, "herald-push: cannot create a ZeroMQ socket: %s\n", zmq_strerror (errno));
         msgpack_sbuffer_destroy (&sbuf);
         goto done;
@@ -473,6 +507,7 @@ done:
     if (ctx)
         while (zmq_ctx_term (ctx) == -1 && errno == EINTR)
             ;
+    hp_curve_destroy (&curve);
     json_decref (to);
     json_decref (spec);
     return status;

@@ -186,7 +186,7 @@ class Broker(Process):
                 "--control", self.control, "--undelivered", self.undelivered,
                 "--http", "127.0.0.1:%d" % p["http"]]
         for k, v in flags.items():
-            argv += ["--" + k.replace("_", "-"), str(v)]
+            argv += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
         super().__init__(argv, name="broker")
         wait_until(lambda: not self.alive() or http_get(self.http + "/healthz")[0] == 200,
                    what="broker /healthz")
@@ -226,15 +226,39 @@ class Gateway(Process):
         return http_get(self.http + "/metrics")[1]
 
 
-class Producer:
-    """A backend's PUSH socket (pyzmq + msgpack)."""
+def keygen(directory, name, role=None):
+    """herald-keygen NAME [--role ROLE] in directory; returns the path of
+    NAME.cert (NAME.cert_secret lies beside it)."""
+    argv = [os.path.join(BIN, "herald-keygen"), os.path.join(directory, name)]
+    if role:
+        argv += ["--role", role]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(directory, name + ".cert")
 
-    def __init__(self, broker_or_endpoint, hwm=100000):
+
+def curve_client(sock, cert, server_cert):
+    """Makes a pyzmq socket a CURVE client (before connect): cert is a
+    herald-keygen NAME.cert (its _secret is read), server_cert the broker's."""
+    import zmq.auth
+    public, secret = zmq.auth.load_certificate(cert + "_secret")
+    sock.curve_publickey = public
+    sock.curve_secretkey = secret
+    sock.curve_serverkey = zmq.auth.load_certificate(server_cert)[0]
+    return sock
+
+
+class Producer:
+    """A backend's PUSH socket (pyzmq + msgpack); curve=(cert, server_cert)
+    makes it a CURVE client."""
+
+    def __init__(self, broker_or_endpoint, hwm=100000, curve=None):
         ep = broker_or_endpoint if isinstance(broker_or_endpoint, str) else broker_or_endpoint.ingest
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.PUSH)
         self.sock.setsockopt(zmq.SNDHWM, hwm)
         self.sock.setsockopt(zmq.LINGER, 2000)
+        if curve:
+            curve_client(self.sock, *curve)
         self.sock.connect(ep)
 
     def send(self, to, event, data=None, **extra):
@@ -252,17 +276,22 @@ class Producer:
 
 
 class Control:
-    """A REQ client of the broker's control socket."""
+    """A REQ client of the broker's control socket; curve=(cert, server_cert)
+    makes it a CURVE client."""
 
-    def __init__(self, broker):
+    def __init__(self, broker, curve=None, timeout_ms=3000):
         self.ctx = zmq.Context.instance()
         self.endpoint = broker.control
+        self.curve = curve
+        self.timeout_ms = timeout_ms
         self._open()
 
     def _open(self):
         self.sock = self.ctx.socket(zmq.REQ)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.RCVTIMEO, 3000)
+        self.sock.setsockopt(zmq.RCVTIMEO, self.timeout_ms)
+        if self.curve:
+            curve_client(self.sock, *self.curve)
         self.sock.connect(self.endpoint)
 
     def request(self, req):
@@ -383,14 +412,17 @@ def parse_published(frames):
     return kind, epoch, offset, users, body
 
 
-def subscribe(broker, *users, multicast=True):
+def subscribe(broker, *users, multicast=True, curve=None):
     """A raw SUB socket on the broker's publish socket, standing in for a
     gateway: subscribed to the users' topics (and, as every gateway is, to
     the multicast topic) and returned once every user's sync ('S') has
-    arrived. Returns (socket, epoch the syncs carried)."""
+    arrived. curve=(cert, server_cert) makes it a CURVE client. Returns
+    (socket, epoch the syncs carried)."""
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.RCVTIMEO, 5000)
+    if curve:
+        curve_client(sub, *curve)
     sub.connect(broker.publish)
     if multicast:
         sub.setsockopt(zmq.SUBSCRIBE, MULTICAST_TOPIC)

@@ -1,0 +1,462 @@
+/* zap.c -- the broker's ZAP handler: which CURVE keys may use which socket.
+ *
+ * Why not czmq's zauth actor: zauth answers "is this key allowed" once per
+ * context, but the broker's sockets need different peers (gateways on
+ * publish, producers on ingest, workers on undelivered), and the control
+ * socket must tell a gateway's resume from a producer's presence query.
+ * So this handler reads a `role` from each allowed certificate's metadata,
+ * decides by the ZAP domain each socket was given (proto/curve.h), and
+ * returns "roles/name" as the ZAP User-Id, which the control socket reads
+ * back from each request (zmq_msg_gets "User-Id").
+ *
+ * Why not zcertstore's own disk loader: it re-scans the directory on every
+ * lookup (a flood of refused connections would become a flood of
+ * directory scans), notices a change only by the directory's one-second
+ * mtime, count and total size, and asserts (aborting the broker) when two
+ * files hold the same key. Here the directory is checked at most once a
+ * second (name, inode, size and nanosecond mtime of every file) or on
+ * SIGHUP, loaded into a fresh in-memory zcertstore, duplicates skipped with
+ * a warning, and swapped in whole.
+ *
+ * It runs on the broker's main thread, polled with the other sockets:
+ * libzmq's I/O thread waits for the reply without blocking anyone. */
+#include "zap.h"
+#include "ratelog.h"
+
+#include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define S_BATCH        64
+#define S_CERTS_MAX    10000     /* certificates loaded from the directory */
+#define S_USER_ID_MAX  128
+#define S_FRAMES       8         /* a ZAP request has 6 + credentials (1 for CURVE) */
+
+_Static_assert (HB_ZAP_SOCKETS == HB_AUTH_SOCKETS, "metrics.h and zap.h agree");
+_Static_assert (HB_ZAP_REASONS == HB_AUTH_REASONS, "metrics.h and zap.h agree");
+
+static const char *s_socket_names[HB_ZAP_SOCKETS] = {
+    "ingest", "publish", "control", "undelivered"
+};
+/* Roles admitted per socket, in hb_zap_socket_t order. */
+static const unsigned s_admits[HB_ZAP_SOCKETS] = {
+    HB_ROLE_PRODUCER, HB_ROLE_GATEWAY, HB_ROLE_GATEWAY | HB_ROLE_PRODUCER, HB_ROLE_WORKER
+};
+static const char *s_reason_names[HB_ZAP_REASONS] = { "unknown_key", "role", "handshake" };
+
+typedef struct {
+    void *pair;                  /* receives the socket's handshake failures */
+    hb_zap_socket_t which;
+} s_monitor_t;
+
+struct hb_zap {
+    void          *ctx;
+    void          *handler;      /* REP bound to the ZAP endpoint */
+    char          *dir;
+    zcertstore_t  *store;        /* in memory; swapped whole on reload */
+    size_t         count;
+    uint64_t       signature;    /* of the directory as last loaded */
+    bool           loaded_once;
+    s_monitor_t    monitors[HB_ZAP_SOCKETS];
+    size_t         monitor_count;
+    hb_metrics_t  *metrics;
+    hb_ratelog_t   log;
+};
+
+const char *
+hb_zap_socket_name (hb_zap_socket_t s)
+{
+    return s < HB_ZAP_SOCKETS ? s_socket_names[s] : "other";
+}
+
+const char *
+hb_zap_reason_name (hb_zap_reason_t r)
+{
+    return r < HB_ZAP_REASONS ? s_reason_names[r] : "other";
+}
+
+/* Parses "gateway,producer" into role bits; unknown names are reported in
+ * bad (the first one) and ignored. */
+static unsigned
+s_parse_roles (const char *text, char *bad, size_t badlen)
+{
+    unsigned roles = 0;
+    bad[0] = '\0';
+    while (text && *text) {
+        while (*text == ' ' || *text == ',')
+            text++;
+        size_t n = strcspn (text, ", ");
+        if (n == 0)
+            break;
+        if (n == 7 && memcmp (text, "gateway", 7) == 0)
+            roles |= HB_ROLE_GATEWAY;
+        else if (n == 8 && memcmp (text, "producer", 8) == 0)
+            roles |= HB_ROLE_PRODUCER;
+        else if (n == 6 && memcmp (text, "worker", 6) == 0)
+            roles |= HB_ROLE_WORKER;
+        else if (!bad[0])
+            snprintf (bad, badlen, "%.*s", (int) (n > 32 ? 32 : n), text);
+        text += n;
+    }
+    return roles;
+}
+
+static bool
+s_skip_name (const char *name)
+{
+    size_t n = strlen (name);
+    return name[0] == '.' || (n >= 7 && strcmp (name + n - 7, "_secret") == 0);
+}
+
+/* FNV-1a over what identifies each file's version; 0 when the directory
+ * cannot be read. */
+static uint64_t
+s_signature (const char *dir)
+{
+    DIR *d = opendir (dir);
+    if (!d)
+        return 0;
+    uint64_t h = 1469598103934665603ull;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        if (s_skip_name (e->d_name))
+            continue;
+        char path[4096];
+        struct stat st;
+        if (snprintf (path, sizeof path, "%s/%s", dir, e->d_name) >= (int) sizeof path
+        ||  stat (path, &st) != 0)
+            continue;
+        uint64_t parts[5] = { (uint64_t) st.st_ino, (uint64_t) st.st_size,
+                              (uint64_t) st.st_mtim.tv_sec, (uint64_t) st.st_mtim.tv_nsec,
+                              strlen (e->d_name) };
+        for (const char *c = e->d_name; *c; c++)
+            h = (h ^ (unsigned char) *c) * 1099511628211ull;
+        for (int i = 0; i < 5; i++)
+            h = (h ^ parts[i]) * 1099511628211ull;
+    }
+    closedir (d);
+    return h ? h : 1;
+}
+
+/* Loads every certificate of the directory into a new store and swaps it
+ * in. Returns 0, or -1 when the directory cannot be read (the old store
+ * stays). */
+static int
+s_load (hb_zap_t *self, uint64_t signature)
+{
+    DIR *d = opendir (self->dir);
+    if (!d) {
+        fprintf (stderr, "herald-broker: --curve-allow %s: %s\n", self->dir, strerror (errno));
+        return -1;
+    }
+    zcertstore_t *store = zcertstore_new (NULL);
+    if (!store) {
+        closedir (d);
+        return -1;
+    }
+    size_t count = 0, roles[3] = { 0 };
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        char path[4096];
+        struct stat st;
+        if (s_skip_name (e->d_name)
+        ||  snprintf (path, sizeof path, "%s/%s", self->dir, e->d_name) >= (int) sizeof path
+        ||  stat (path, &st) != 0 || !S_ISREG (st.st_mode))
+            continue;
+        if (count == S_CERTS_MAX) {
+            fprintf (stderr, "herald-broker: --curve-allow: over %d certificates; %s and "
+                     "later files ignored\n", S_CERTS_MAX, e->d_name);
+            break;
+        }
+        zcert_t *cert = zcert_load (path);
+        if (!cert) {
+            fprintf (stderr, "herald-broker: --curve-allow: %s is not a certificate; ignored\n", path);
+            continue;
+        }
+        char bad[40];
+        unsigned r = s_parse_roles (zcert_meta (cert, "role"), bad, sizeof bad);
+        if (bad[0])
+            fprintf (stderr, "herald-broker: --curve-allow: %s: unknown role '%s' ignored "
+                     "(roles: gateway, producer, worker)\n", path, bad);
+        if (r == 0)
+            fprintf (stderr, "herald-broker: --curve-allow: %s has no role, so admits to no "
+                     "socket (herald-keygen NAME --role gateway|producer|worker)\n", path);
+        if (zcertstore_lookup (store, zcert_public_txt (cert))) {
+            fprintf (stderr, "herald-broker: --curve-allow: %s repeats a key already loaded; "
+                     "ignored\n", path);
+            zcert_destroy (&cert);
+            continue;
+        }
+        if (!zcert_meta (cert, "name"))
+            zcert_set_meta (cert, "name", "%.64s", e->d_name);
+        for (int i = 0; i < 3; i++)
+            roles[i] += (r >> i) & 1;
+        zcertstore_insert (store, &cert);
+        count++;
+    }
+    closedir (d);
+    zcertstore_destroy (&self->store);
+    self->store = store;
+    self->count = count;
+    self->signature = signature;
+    self->metrics->curve_certificates = count;
+    fprintf (stderr, "herald-broker: --curve-allow %s: %zu certificates (%zu gateway, "
+             "%zu producer, %zu worker)\n", self->dir, count, roles[0], roles[1], roles[2]);
+    return 0;
+}
+
+void
+hb_zap_refresh (hb_zap_t *self, bool force)
+{
+    uint64_t sig = s_signature (self->dir);
+    if (force || (sig != self->signature && sig != 0) || !self->loaded_once) {
+        if (s_load (self, sig) == 0)
+            self->loaded_once = true;
+    }
+}
+
+hb_zap_t *
+hb_zap_new (void *ctx, const char *allow_dir, hb_metrics_t *metrics)
+{
+    hb_zap_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ctx = ctx;
+    self->metrics = metrics;
+    self->dir = strdup (allow_dir);
+    self->handler = zmq_socket (ctx, ZMQ_REP);
+    int linger = 0;
+    if (!self->dir || !self->handler
+    ||  zmq_setsockopt (self->handler, ZMQ_LINGER, &linger, sizeof linger) != 0
+    ||  zmq_bind (self->handler, S_ZAP_ENDPOINT) != 0) {
+        fprintf (stderr, "herald-broker: cannot start the ZAP handler: %s\n",
+                 zmq_strerror (zmq_errno ()));
+        hb_zap_destroy (&self);
+        return NULL;
+    }
+    hb_zap_refresh (self, true);
+    if (!self->loaded_once) {
+        hb_zap_destroy (&self);   /* an unreadable allow directory: refuse to start */
+        return NULL;
+    }
+    return self;
+}
+
+void
+hb_zap_destroy (hb_zap_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hb_zap_t *self = *self_p;
+    for (size_t i = 0; i < self->monitor_count; i++)
+        zmq_close (self->monitors[i].pair);
+    if (self->handler)
+        zmq_close (self->handler);
+    zcertstore_destroy (&self->store);
+    free (self->dir);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+hb_zap_watch (hb_zap_t *self, void *sock, hb_zap_socket_t which)
+{
+    if (self->monitor_count == HB_ZAP_SOCKETS)
+        return -1;
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://herald-zap-monitor-%d", (int) which);
+    int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+    void *pair = NULL;
+    int linger = 0;
+    if (zmq_socket_monitor (sock, ep, events) != 0
+    ||  !(pair = zmq_socket (self->ctx, ZMQ_PAIR))
+    ||  zmq_setsockopt (pair, ZMQ_LINGER, &linger, sizeof linger) != 0
+    ||  zmq_connect (pair, ep) != 0) {
+        if (pair)
+            zmq_close (pair);
+        return -1;
+    }
+    self->monitors[self->monitor_count++] = (s_monitor_t) { pair, which };
+    return 0;
+}
+
+size_t
+hb_zap_pollitems (hb_zap_t *self, zmq_pollitem_t *items, size_t max)
+{
+    size_t n = 0;
+    if (n < max)
+        items[n++] = (zmq_pollitem_t) { self->handler, 0, ZMQ_POLLIN, 0 };
+    for (size_t i = 0; i < self->monitor_count && n < max; i++)
+        items[n++] = (zmq_pollitem_t) { self->monitors[i].pair, 0, ZMQ_POLLIN, 0 };
+    return n;
+}
+
+static void
+s_refuse (hb_zap_t *self, int which, hb_zap_reason_t reason, const char *key)
+{
+    if (which >= 0)
+        self->metrics->auth_refused[which][reason]++;
+    hb_ratelog (&self->log, (unsigned) (which < 0 ? HB_ZAP_SOCKETS : which) * HB_ZAP_REASONS + reason,
+                "refused a connection to the %s socket: %s%s%s",
+                which >= 0 ? s_socket_names[which] : "unknown", s_reason_names[reason],
+                key ? ", key " : "", key ? key : "");
+}
+
+/* Decides one request: fills status and user_id. */
+static const char *
+s_decide (hb_zap_t *self, zmq_msg_t *f, size_t count, char *user_id, size_t cap)
+{
+    /* [version][request id][domain][address][routing id][mechanism][credentials] */
+    if (count < 7 || zmq_msg_size (&f[0]) != 3 || memcmp (zmq_msg_data (&f[0]), "1.0", 3) != 0)
+        return "400";
+    int which = -1;
+    for (int i = 0; i < HB_ZAP_SOCKETS; i++)
+        if (zmq_msg_size (&f[2]) == strlen (s_socket_names[i])
+        &&  memcmp (zmq_msg_data (&f[2]), s_socket_names[i], zmq_msg_size (&f[2])) == 0)
+            which = i;
+    if (which < 0 || zmq_msg_size (&f[5]) != 5 || memcmp (zmq_msg_data (&f[5]), "CURVE", 5) != 0
+    ||  zmq_msg_size (&f[6]) != 32) {
+        s_refuse (self, which, HB_ZAP_HANDSHAKE, NULL);
+        return "400";
+    }
+    char key[41];
+    zmq_z85_encode (key, zmq_msg_data (&f[6]), 32);
+    zcert_t *cert = zcertstore_lookup (self->store, key);
+    if (!cert) {
+        s_refuse (self, which, HB_ZAP_UNKNOWN_KEY, key);
+        return "400";
+    }
+    char bad[40];
+    const char *role_text = zcert_meta (cert, "role");
+    unsigned roles = s_parse_roles (role_text, bad, sizeof bad);
+    if (!(roles & s_admits[which])) {
+        s_refuse (self, which, HB_ZAP_ROLE, key);
+        return "400";
+    }
+    self->metrics->auth_accepted[which]++;
+    char list[40] = "";
+    static const char *names[] = { "gateway", "producer", "worker" };
+    for (int i = 0; i < 3; i++)
+        if (roles & (1u << i)) {
+            if (list[0])
+                strcat (list, ",");
+            strcat (list, names[i]);
+        }
+    snprintf (user_id, cap, "%s/%s", list, zcert_meta (cert, "name"));
+    return "200";
+}
+
+static void
+s_answer (hb_zap_t *self)
+{
+    zmq_msg_t f[S_FRAMES];
+    size_t count = 0;
+    for (;;) {
+        zmq_msg_t *m = &f[count < S_FRAMES ? count : S_FRAMES - 1];
+        if (count >= S_FRAMES)
+            zmq_msg_close (m);
+        zmq_msg_init (m);
+        if (zmq_msg_recv (m, self->handler, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (m);
+            break;
+        }
+        if (count < S_FRAMES)
+            count++;
+        if (!zmq_msg_more (m))
+            break;
+    }
+    if (count == 0)
+        return;
+    char user_id[S_USER_ID_MAX] = "";
+    const char *status = s_decide (self, f, count, user_id, sizeof user_id);
+    /* [version][request id][status][text][user id][metadata] */
+    const char *rid = count > 1 ? zmq_msg_data (&f[1]) : "";
+    size_t rid_len = count > 1 ? zmq_msg_size (&f[1]) : 0;
+    const char *text = status[0] == '2' ? "OK" : "refused";
+    int flags = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+    zmq_send (self->handler, "1.0", 3, flags);
+    zmq_send (self->handler, rid, rid_len, flags);
+    zmq_send (self->handler, status, 3, flags);
+    zmq_send (self->handler, text, strlen (text), flags);
+    zmq_send (self->handler, user_id, strlen (user_id), flags);
+    zmq_send (self->handler, "", 0, ZMQ_DONTWAIT);
+    for (size_t i = 0; i < count; i++)
+        zmq_msg_close (&f[i]);
+}
+
+/* A monitor event: [u16 event, u32 value][endpoint]. */
+static bool
+s_monitor_event (hb_zap_t *self, s_monitor_t *m)
+{
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    if (zmq_msg_recv (&part, m->pair, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&part);
+        return false;
+    }
+    bool first = true;
+    do {
+        if (first && zmq_msg_size (&part) >= 2)
+            s_refuse (self, (int) m->which, HB_ZAP_HANDSHAKE, NULL);
+        first = false;
+        if (!zmq_msg_more (&part))
+            break;
+        zmq_msg_close (&part);
+        zmq_msg_init (&part);
+    } while (zmq_msg_recv (&part, m->pair, ZMQ_DONTWAIT) >= 0);
+    zmq_msg_close (&part);
+    return true;
+}
+
+bool
+hb_zap_handle (hb_zap_t *self, const zmq_pollitem_t *items)
+{
+    bool full = false;
+    if (items[0].revents & ZMQ_POLLIN) {
+        int n;
+        for (n = 0; n < S_BATCH; n++) {
+            int events = 0;
+            size_t size = sizeof events;
+            if (zmq_getsockopt (self->handler, ZMQ_EVENTS, &events, &size) != 0
+            ||  !(events & ZMQ_POLLIN))
+                break;
+            s_answer (self);
+        }
+        full |= n == S_BATCH;
+    }
+    for (size_t i = 0; i < self->monitor_count; i++) {
+        if (!(items[1 + i].revents & ZMQ_POLLIN))
+            continue;
+        int n;
+        for (n = 0; n < S_BATCH && s_monitor_event (self, &self->monitors[i]); n++)
+            ;
+        full |= n == S_BATCH;
+    }
+    return full;
+}
+
+size_t
+hb_zap_cert_count (const hb_zap_t *self)
+{
+    return self->count;
+}
+
+bool
+hb_zap_user_has_role (const char *user_id, unsigned role)
+{
+    if (!user_id)
+        return false;
+    const char *slash = strchr (user_id, '/');
+    size_t len = slash ? (size_t) (slash - user_id) : strlen (user_id);
+    char list[40];
+    if (len >= sizeof list)
+        return false;
+    memcpy (list, user_id, len);
+    list[len] = '\0';
+    char bad[40];
+    return (s_parse_roles (list, bad, sizeof bad) & role) != 0;
+}

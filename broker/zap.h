@@ -1,0 +1,64 @@
+/* zap.h -- the broker's ZAP handler: which CURVE keys may use which socket. */
+#ifndef HERALD_BROKER_ZAP_H
+#define HERALD_BROKER_ZAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "metrics.h"
+
+/* Roles a certificate's `role` metadata may list (comma-separated). */
+#define HB_ROLE_GATEWAY  1u
+#define HB_ROLE_PRODUCER 2u
+#define HB_ROLE_WORKER   4u
+
+/* The broker sockets, in the order of hb_metrics_t.auth_refused. */
+typedef enum {
+    HB_ZAP_INGEST, HB_ZAP_PUBLISH, HB_ZAP_CONTROL, HB_ZAP_UNDELIVERED, HB_ZAP_SOCKETS
+} hb_zap_socket_t;
+
+/* Why a connection was refused, the second index of auth_refused. */
+typedef enum {
+    HB_ZAP_UNKNOWN_KEY,     /* no certificate in --curve-allow has its key */
+    HB_ZAP_ROLE,            /* its certificate's role may not use this socket */
+    HB_ZAP_HANDSHAKE,       /* no CURVE, the wrong server key, a broken handshake */
+    HB_ZAP_REASONS
+} hb_zap_reason_t;
+
+const char *hb_zap_socket_name (hb_zap_socket_t s);
+const char *hb_zap_reason_name (hb_zap_reason_t r);
+
+typedef struct hb_zap hb_zap_t;
+
+/* Binds the context's ZAP endpoint (inproc://zeromq.zap.01) and loads the
+ * certificates in allow_dir. Must run before any CURVE socket is bound, or
+ * libzmq would admit every key. NULL (logged) on failure. */
+hb_zap_t *hb_zap_new (void *ctx, const char *allow_dir, hb_metrics_t *metrics);
+void hb_zap_destroy (hb_zap_t **self_p);
+
+/* Watches a bound server socket's failed handshakes (counted as
+ * HB_ZAP_HANDSHAKE). 0 or -1. */
+int hb_zap_watch (hb_zap_t *self, void *sock, hb_zap_socket_t which);
+
+/* Fills up to max poll items (the ZAP socket and the monitors) for the
+ * caller's zmq_poll; returns how many. */
+size_t hb_zap_pollitems (hb_zap_t *self, zmq_pollitem_t *items, size_t max);
+
+/* Answers what the items (as filled above, after zmq_poll) say is waiting,
+ * a bounded batch per socket. Returns true when a batch was full. */
+bool hb_zap_handle (hb_zap_t *self, const zmq_pollitem_t *items);
+
+/* Re-reads the allow directory when it changed (at most once per call;
+ * the broker calls this once a second), or always when force (SIGHUP). */
+void hb_zap_refresh (hb_zap_t *self, bool force);
+
+/* Certificates currently allowed. */
+size_t hb_zap_cert_count (const hb_zap_t *self);
+
+/* Whether a message's ZAP User-Id ("roles/name", as this handler sets it;
+ * NULL when the peer did not pass ZAP) lists role. */
+bool hb_zap_user_has_role (const char *user_id, unsigned role);
+
+#endif
