@@ -9,6 +9,9 @@
 //   h.close();
 //
 // Reconnect policy (see clients/js/README.md):
+//   - a link our timers find dead (no welcome within welcomeTimeout: 4100;
+//     nothing received for a whole pingInterval: 4101) is dropped at once,
+//     without waiting for a closing handshake, and reported with that code;
 //   - every close reconnects after a delay drawn uniformly from
 //     [0, min(cap, base * 2^attempt)] ("full jitter"; base 250 ms, cap 10 s);
 //     the attempt counter resets after each welcome;
@@ -205,11 +208,13 @@ class Connection {
         resumed = true;
       }
       ws.send(JSON.stringify(auth));
-      // A gateway that accepts the socket but never welcomes is as good as down.
-      this.welcomeTimer = setTimeout(() => {
-        if (ws === this.ws) ws.close(4100, 'no welcome');
-      }, this.welcomeTimeout);
     };
+    // A gateway that accepts the TCP connection but never completes the
+    // upgrade or never welcomes is as good as down: the timer runs from the
+    // socket's creation, so a stalled upgrade is covered too.
+    this.welcomeTimer = setTimeout(() => {
+      if (ws === this.ws) this._drop(ws, 4100, 'no welcome');
+    }, this.welcomeTimeout);
     ws.onmessage = (ev) => {
       if (ws !== this.ws) return;
       this.seen = true;
@@ -289,12 +294,35 @@ class Connection {
       if (ws !== this.ws) return;
       // Nothing at all (not even a pong) since the last ping: the link is dead.
       if (!this.seen) {
-        ws.close(4101, 'ping timeout');
+        this._drop(ws, 4101, 'ping timeout');
         return;
       }
       this.seen = false;
       try { ws.send('{"type":"ping"}'); } catch (e) { /* closing */ }
     }, this.pingInterval);
+  }
+
+  // Gives up on a socket our own timers found dead, at once. ws.close()
+  // alone would wait for the closing handshake, which on a dead link only
+  // ends when the runtime times it out (about 30 s in Node, 60 s in
+  // Chromium); so the socket is detached first (its late events are
+  // ignored), closed without waiting (terminate() where the runtime has it,
+  // as Node's ws does) and the reconnect scheduled now with our own code.
+  _drop(ws, code, reason) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    clearInterval(this.pinger);
+    clearTimeout(this.welcomeTimer);
+    this.pinger = this.welcomeTimer = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.onerror = () => {}; // a late error on the dropped socket is expected
+    try {
+      if (typeof ws.terminate === 'function') ws.terminate();
+      else ws.close(code, reason);
+    } catch (e) {
+      // already closing or closed: nothing left to release
+    }
+    if (!this.closed) this._schedule({ code, reason });
   }
 
   _schedule(info) {

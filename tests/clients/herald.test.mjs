@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import herald, { connect } from '../../clients/js/herald.js';
-import { startBroker, startGateway, makeToken, waitUntil, record, freePort } from './lib/harness.mjs';
+import { startBroker, startGateway, startRelay, makeToken, waitUntil, record, freePort } from './lib/harness.mjs';
 
 let broker;
 let gateway;
@@ -245,4 +245,51 @@ test('an unreachable gateway keeps retrying with backoff until close()', async (
   assert.ok(log.disconnect.every((d) => d.reconnect === true), 'every failure schedules another try');
   assert.ok(log.disconnect.every((d) => d.delay >= 0 && d.delay <= 200), 'delays stay within [0, cap]');
   assert.equal(log.connect.length, 0, 'no connect was reported');
+});
+
+// Before the fix herald.js called ws.close() on a dead link and reconnected
+// only when the close event came, ~30 s later in Node: the 8 s deadlines
+// below fail then.
+test('a link that goes silent (half-open) is dropped at once with 4101 and the client resumes elsewhere', async () => {
+  const user = fresh('halfopen');
+  const relay = await startRelay(gateway.port);
+  const h = connect(relay.url, { token: makeToken(user), WebSocket, ...FAST, pingInterval: 300 });
+  const log = record(h, ['n']);
+  try {
+    await waitUntil(() => log.connect.length === 1, 'first connect');
+    await broker.post('n', user, 1);
+    await waitUntil(() => log.events.length === 1, 'event 1');
+    relay.freeze();
+    await waitUntil(() => log.disconnect.length >= 1, 'disconnect after the link froze', 8000);
+    assert.equal(log.disconnect[0].code, 4101, "the client reports its own code: 4101 'ping timeout'");
+    assert.equal(log.disconnect[0].reason, 'ping timeout', 'with its reason');
+    assert.equal(log.disconnect[0].reconnect, true, 'and reconnects');
+    await waitUntil(() => log.connect.length === 2, 'reconnect through a fresh connection', 8000);
+    assert.equal(log.connect[1].resumed, true, 'the reconnect resumes from the last event');
+    // the frozen connection still holds the user at the gateway, so 200 either way
+    await broker.post('n', user, 2);
+    await waitUntil(() => log.events.length === 2, 'event 2 on the new connection');
+    assert.deepEqual(log.events.map((e) => e.data), [1, 2], 'nothing lost, nothing twice');
+    assert.equal(log.disconnect.length, 1, 'one disconnect: the dropped socket reports nothing later');
+  } finally {
+    h.close();
+    await relay.close();
+  }
+});
+
+test('a gateway that accepts but never welcomes is dropped with 4100 after welcomeTimeout', async () => {
+  const relay = await startRelay(gateway.port, { frozen: true });
+  const h = connect(relay.url, { token: makeToken(fresh('nowelcome')), WebSocket, ...FAST, welcomeTimeout: 300 });
+  const log = record(h, []);
+  try {
+    await waitUntil(() => relay.accepted() >= 1, 'the relay accepted a connection', 8000);
+    await waitUntil(() => log.disconnect.length >= 1, "disconnect after no welcome", 8000);
+    assert.equal(log.disconnect[0].code, 4100, "the client reports its own code: 4100 'no welcome'");
+    assert.equal(log.disconnect[0].reconnect, true, 'and keeps trying');
+    await waitUntil(() => log.disconnect.length >= 2, 'a second attempt also times out', 8000);
+    assert.equal(log.connect.length, 0, 'never connected');
+  } finally {
+    h.close();
+    await relay.close();
+  }
 });

@@ -163,3 +163,41 @@ export function record(h, names) {
   for (const n of names) h.on(n, (data, meta) => log.events.push({ data, meta }));
   return log;
 }
+
+// A loopback TCP relay in front of targetPort that can leave the connections
+// it carries half-open, as a Wi-Fi switch or a phone out of coverage does:
+// freeze() stops forwarding both ways and closes nothing. With
+// { frozen: true } every new connection is accepted and then never
+// forwarded (a gateway that accepts but never answers). close() ends it all.
+export async function startRelay(targetPort, { frozen = false } = {}) {
+  const port = await freePort();
+  const live = new Set();
+  const all = new Set();
+  const srv = net.createServer({ pauseOnConnect: true }, (c) => {
+    const u = net.connect(targetPort, '127.0.0.1', () => {
+      if (r.frozen) return;        // connected upstream, but nothing flows
+      c.pipe(u); u.pipe(c); c.resume();
+    });
+    const pair = { c, u };
+    live.add(pair); all.add(pair);
+    c.on('error', () => {}); u.on('error', () => {});
+    c.on('close', () => { u.destroy(); live.delete(pair); all.delete(pair); });
+    u.on('close', () => { c.destroy(); live.delete(pair); all.delete(pair); });
+  });
+  await new Promise((resolve) => srv.listen(port, '127.0.0.1', resolve));
+  const r = {
+    port,
+    url: `ws://127.0.0.1:${port}/ws`,
+    frozen,
+    accepted: () => all.size,
+    freeze() {
+      for (const { c, u } of live) { c.unpipe(u); u.unpipe(c); c.pause(); u.pause(); }
+      live.clear();               // frozen for good; later connections are new pairs
+    },
+    async close() {
+      for (const { c, u } of all) { c.destroy(); u.destroy(); }
+      await new Promise((resolve) => srv.close(resolve));
+    },
+  };
+  return r;
+}
