@@ -2,6 +2,9 @@
 #
 #   HERALD_UNDELIVERED=tcp://127.0.0.1:7404 ruby examples/fallback-worker/worker.rb
 #
+# With a CURVE broker, also HERALD_CURVE_CERT=mailer.cert (herald-keygen
+# mailer --role worker) and HERALD_CURVE_SERVER=broker.cert.
+#
 # The broker pushes one msgpack map per recipient who had no live connection
 # when an event was routed: {event, to, data, id, offset, reason: "offline"}.
 # A real worker would look the user up and send mail, SMS or a mobile push;
@@ -11,6 +14,11 @@
 require "ffi-rzmq"
 require "msgpack"
 require "json"
+begin
+  require "herald/curve"        # the herald gem, when installed
+rescue LoadError
+  require_relative "../../clients/ruby/lib/herald/curve"
+end
 
 module FallbackWorker
   module_function
@@ -31,8 +39,12 @@ module FallbackWorker
     MAIL
   end
 
-  # Pulls until `stop` says so (checked every poll_ms) or `max` events were handled.
-  def run(endpoint, out: $stdout, max: nil, poll_ms: 500, stop: -> { false })
+  # Pulls until `stop` says so (checked every poll_ms) or `max` events were
+  # handled. With curve_cert and curve_server (certificate files) the PULL
+  # is a CURVE client, for a broker run with --curve-allow.
+  def run(endpoint, out: $stdout, max: nil, poll_ms: 500, stop: -> { false },
+          curve_cert: nil, curve_server: nil)
+    keys = curve_cert || curve_server ? Herald::Curve.load(curve_cert, curve_server) : nil
     ctx = ZMQ::Context.new(1)
     sock = ctx.socket(ZMQ::PULL)
     raise "cannot create a ZeroMQ socket" unless sock
@@ -40,9 +52,10 @@ module FallbackWorker
     sock.setsockopt(ZMQ::RCVTIMEO, poll_ms)
     sock.setsockopt(ZMQ::LINGER, 0)
     sock.setsockopt(ZMQ::RCVHWM, 10_000)
+    Herald::Curve.apply(sock, keys) if keys
     raise "cannot connect to #{endpoint}: #{ZMQ::Util.error_string}" unless ZMQ::Util.resultcode_ok?(sock.connect(endpoint))
 
-    out.puts "fallback-worker: pulling undelivered events from #{endpoint}"
+    out.puts "fallback-worker: pulling undelivered events from #{endpoint}#{keys ? ' (CURVE)' : ''}"
     out.flush
     handled = 0
     until stop.call || (max && handled >= max)
@@ -73,5 +86,13 @@ if $PROGRAM_NAME == __FILE__
   stopping = false
   %w[INT TERM].each { |sig| trap(sig) { stopping = true } }
   endpoint = ENV.fetch("HERALD_UNDELIVERED", "tcp://127.0.0.1:7404")
-  FallbackWorker.run(endpoint, stop: -> { stopping })
+  cert = ENV["HERALD_CURVE_CERT"].to_s
+  server = ENV["HERALD_CURVE_SERVER"].to_s
+  begin
+    FallbackWorker.run(endpoint, stop: -> { stopping },
+                       curve_cert: cert.empty? ? nil : cert, curve_server: server.empty? ? nil : server)
+  rescue Herald::Error => e
+    warn "fallback-worker: #{e.message}"
+    exit 2
+  end
 end

@@ -5,6 +5,7 @@ require "ffi-rzmq"
 
 require_relative "herald/version"
 require_relative "herald/errors"
+require_relative "herald/curve"
 require_relative "herald/config"
 require_relative "herald/envelope"
 require_relative "herald/pool"

@@ -54,6 +54,14 @@ module HeraldHarness
     0
   end
 
+  # herald-keygen NAME [--role ROLE] in dir; returns the path of NAME.cert.
+  def keygen(dir, name, role = nil)
+    argv = [File.join(BIN, "herald-keygen"), File.join(dir, name)]
+    argv += ["--role", role] if role
+    system(*argv, out: File::NULL) or raise "herald-keygen #{name} failed"
+    File.join(dir, "#{name}.cert")
+  end
+
   # A child process with its output in a log file.
   class Child
     attr_reader :pid, :log_path
@@ -112,7 +120,8 @@ module HeraldHarness
   class Broker < Child
     attr_reader :ingest, :publish, :control, :undelivered, :http, :ports
 
-    def initialize(ports: nil)
+    # extra: more flags, e.g. ["--curve-cert", path, "--curve-allow", dir].
+    def initialize(ports: nil, extra: [])
       @ports = ports || %w[ingest publish control undelivered http].to_h { |k| [k, HeraldHarness.free_port] }
       @ingest = "tcp://127.0.0.1:#{@ports['ingest']}"
       @publish = "tcp://127.0.0.1:#{@ports['publish']}"
@@ -121,7 +130,7 @@ module HeraldHarness
       @http = "http://127.0.0.1:#{@ports['http']}"
       super([File.join(BIN, "herald-broker"), "--ingest", @ingest, "--publish", @publish,
              "--control", @control, "--undelivered", @undelivered,
-             "--http", "127.0.0.1:#{@ports['http']}"], name: "broker")
+             "--http", "127.0.0.1:#{@ports['http']}", *extra], name: "broker")
       HeraldHarness.wait_until("broker /healthz") { !alive? || HeraldHarness.http_status("#{@http}/healthz") == 200 }
       raise "broker exited at start:\n#{output}" unless alive?
     end
@@ -130,12 +139,12 @@ module HeraldHarness
   class Gateway < Child
     attr_reader :url, :http, :port
 
-    def initialize(broker, port: nil, secret: SECRET)
+    def initialize(broker, port: nil, secret: SECRET, extra: [])
       @port = port || HeraldHarness.free_port
       @url = "ws://127.0.0.1:#{@port}/ws"
       @http = "http://127.0.0.1:#{@port}"
       super([File.join(BIN, "herald-gateway"), "--listen", "127.0.0.1:#{@port}",
-             "--broker", broker.publish, "--control", broker.control],
+             "--broker", broker.publish, "--control", broker.control, *extra],
             env: { "HERALD_SECRET" => secret }, name: "gateway")
       HeraldHarness.wait_until("gateway /healthz") { !alive? || HeraldHarness.http_status("#{@http}/healthz") == 200 }
       raise "gateway exited at start:\n#{output}" unless alive?

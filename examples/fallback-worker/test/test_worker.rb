@@ -2,6 +2,8 @@
 $LOAD_PATH.unshift File.expand_path("../../../clients/ruby/lib", __dir__)
 require "minitest/autorun"
 require "securerandom"
+require "fileutils"
+require "tmpdir"
 require "herald"
 require_relative "../../../clients/ruby/test/herald_harness"
 require_relative "../worker"
@@ -46,6 +48,40 @@ class TestFallbackWorker < Minitest::Test
     assert @worker.alive?, "the worker keeps running after handling events"
     @worker.stop
     refute @worker.alive?, "SIGTERM stops the worker"
+  end
+
+  def test_worker_as_a_curve_client
+    @broker.stop
+    dir = Dir.mktmpdir("herald-worker-curve-")
+    allow = File.join(dir, "allow")
+    Dir.mkdir(allow)
+    server = keygen(dir, "broker")
+    mailer = keygen(dir, "mailer", "worker")
+    rails = keygen(dir, "rails", "producer")
+    FileUtils.cp([mailer, rails], allow)
+    @broker = Broker.new(extra: ["--curve-cert", server, "--curve-allow", allow])
+    b = @broker
+    Herald.configure do |c|
+      c.ingest = b.ingest
+      c.control = b.control
+      c.curve_cert = rails
+      c.curve_server = server
+    end
+    @worker = Child.new(["ruby", WORKER], name: "worker",
+                        env: { "HERALD_UNDELIVERED" => b.undelivered,
+                               "HERALD_CURVE_CERT" => mailer, "HERALD_CURVE_SERVER" => server })
+    wait_until("worker started") { @worker.output.include?("pulling undelivered events") }
+    assert_includes @worker.output, "(CURVE)", "the worker says it uses CURVE"
+    user = "erin-#{SecureRandom.hex(3)}"
+    sent = 0
+    wait_until("the CURVE worker prints an e-mail for #{user}", timeout: 15, interval: 0.2) do
+      sent += 1
+      Herald.notify(user, "bid", { title: "over CURVE" }, id: "c-#{sent}")
+      @worker.output.include?("To: #{user}")
+    end
+    assert_includes @worker.output, "While you were away: over CURVE"
+  ensure
+    FileUtils.rm_rf(dir) if dir
   end
 
   def test_email_for_skips_malformed_messages

@@ -24,6 +24,12 @@ module Herald
     attr_accessor :max_event_bytes
     # Default token lifetime in seconds for Herald.token.
     attr_accessor :token_ttl
+    # CURVE: this backend's certificate (herald-keygen NAME --role producer;
+    # NAME.cert, with NAME.cert_secret beside it) and the broker's public
+    # certificate. Both or neither; with them every socket is a CURVE client.
+    attr_accessor :curve_cert, :curve_server
+    # The keys read from those files by validate! (nil without CURVE).
+    attr_reader :curve_keys
 
     def initialize(env = ENV)
       @ingest = env.fetch("HERALD_INGEST", "tcp://127.0.0.1:7401")
@@ -35,6 +41,9 @@ module Herald
       @linger_ms = Integer(env.fetch("HERALD_LINGER_MS", "1000"))
       @max_event_bytes = Integer(env.fetch("HERALD_MAX_EVENT_BYTES", "65536"))
       @token_ttl = 3600
+      @curve_cert = env["HERALD_CURVE_CERT"]
+      @curve_server = env["HERALD_CURVE_SERVER"]
+      @curve_keys = nil
     end
 
     # Raises ConfigError for a value that cannot work, so a typo shows at
@@ -46,7 +55,24 @@ module Herald
       raise ConfigError, "send_hwm must be a positive Integer" unless @send_hwm.is_a?(Integer) && @send_hwm.positive?
       raise ConfigError, "ingest endpoint is empty" if @ingest.to_s.empty?
       raise ConfigError, "control endpoint is empty" if @control.to_s.empty?
+
+      s_load_curve
       self
+    end
+
+    private
+
+    # Reads the certificates now, so a wrong path fails at boot.
+    def s_load_curve
+      cert = @curve_cert.to_s
+      server = @curve_server.to_s
+      @curve_keys = nil
+      return if cert.empty? && server.empty?
+      if cert.empty? || server.empty?
+        raise ConfigError, "curve_cert and curve_server go together (this backend's key and the broker's public key)"
+      end
+
+      @curve_keys = Curve.load(cert, server)
     end
   end
 end

@@ -131,6 +131,8 @@ module Herald
 
       begin
         yield sock
+        # CURVE options must be set before connect to apply
+        Curve.apply(sock, @config.curve_keys) if @config.curve_keys
         s_check(sock.connect(endpoint), "connect #{endpoint}")
       rescue StandardError
         sock.close
