@@ -1,9 +1,11 @@
-/* client.c -- the browser's frames: collecting them, the flood limit, auth and ping.
+/* client.c -- the browser's frames: collecting them, the flood limit, auth, ping, refresh; token expiry.
  *
  * Every frame type the client protocol knows is parsed and answered here
  * (PROTOCOL.md, client protocol); delivery.c writes, sub.c follows streams. */
 #include "client.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,12 +23,60 @@ gw_client_init (gw_client_t *self)
     *self = (gw_client_t) { 0 };
 }
 
-void
-gw_client_fini (gw_client_t *self)
+static void
+s_rx_free (gw_client_t *self)
 {
     free (self->rx);
     self->rx = NULL;
     self->rx_len = 0;
+}
+
+void
+gw_client_fini (gw_client_t *self)
+{
+    s_rx_free (self);
+    if (self->out)
+        lws_sul_cancel (&self->expiry);
+}
+
+/* --- token expiry ----------------------------------------------------------- */
+
+/* Wall-clock seconds until exp + leeway, as lws (monotonic) microseconds. */
+static lws_usec_t
+s_usec_left (const gw_client_t *self)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    double left = self->exp + (double) self->out->env->config->token.leeway
+                - ((double) ts.tv_sec + ts.tv_nsec / 1e9);
+    return left <= 0 ? 0 : (lws_usec_t) (left * LWS_US_PER_SEC) + 1;
+}
+
+static void s_on_expiry (lws_sorted_usec_list_t *sul);
+
+static void
+s_arm_expiry (gw_client_t *self)
+{
+    lws_usec_t left = s_usec_left (self);
+    lws_sul_schedule (lws_get_context (self->out->wsi), 0, &self->expiry, s_on_expiry,
+                      left > 0 ? left : 1);
+}
+
+/* The token ran out with no refresh: close with 4002, as an expired token
+ * at auth is. The wall clock is asked again, so a deadline that moved
+ * (a refresh racing the callback, a clock step) is honoured. */
+static void
+s_on_expiry (lws_sorted_usec_list_t *sul)
+{
+    gw_client_t *self = lws_container_of (sul, gw_client_t, expiry);
+    if (gw_delivery_closing (self->out))
+        return;
+    if (s_usec_left (self) > 0) {
+        s_arm_expiry (self);
+        return;
+    }
+    self->out->env->metrics->token_expiries_total++;
+    gw_delivery_close (self->out, 4002);
 }
 
 /* Returns 0, or the close code for a bad resume object. */
@@ -79,22 +129,85 @@ s_handle_auth (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
     if (!stream)
         return 1011;
     self->authed = true;
+    self->out = out;
+    self->exp = claims.exp;
+    s_arm_expiry (self);
     gw_sub_start (user, stream);
     return 0;
 }
 
+/* Queues a small frame the gateway builds itself (refreshed, error). */
+static int
+s_reply (gw_delivery_t *out, const char *text, int len)
+{
+    gw_blob_t *blob = len > 0 ? gw_blob_new (text, (size_t) len, 0) : NULL;
+    if (!blob)
+        return 1011;
+    if (gw_delivery_push (out, &blob, false) != 0)
+        return 0;       /* closing already (1013/1011 set by the push) */
+    gw_delivery_kick (out);
+    return 0;
+}
+
+/* {"type":"refresh","token":"<JWT>"}: a valid token for the same user with
+ * a later exp moves the connection's deadline. Anything else is answered
+ * {"type":"error","reason":"refresh","detail":D} and changes nothing: the
+ * connection keeps its current deadline, so a client whose token fetch
+ * raced can try again before it. Returns 0 or a close code. */
+static int
+s_handle_refresh (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user, json_t *root)
+{
+    gw_metrics_t *metrics = out->env->metrics;
+    const gw_config_t *config = out->env->config;
+    json_t *token = json_object_get (root, "token");
+    gw_auth_claims_t claims;
+    gw_auth_result_t result = json_is_string (token)
+        ? gw_auth_verify (config->secret, config->secret_len, &config->token,
+                          json_string_value (token), time (NULL), &claims)
+        : GW_AUTH_BAD_TOKEN;
+    const char *detail = result != GW_AUTH_OK ? gw_auth_result_name (result) : NULL;
+    if (!detail) {
+        size_t len;
+        const char *name = gw_stream_name (user->stream, &len);
+        if (len != claims.user_len || memcmp (name, claims.user, len) != 0)
+            detail = "other_user";
+        else if (!(claims.exp > self->exp))
+            detail = "not_later";
+    }
+    char frame[128];
+    int n;
+    if (detail) {
+        metrics->refreshes_total[0]++;
+        n = snprintf (frame, sizeof frame,
+                      "{\"type\":\"error\",\"reason\":\"refresh\",\"detail\":\"%s\"}", detail);
+    }
+    else {
+        metrics->refreshes_total[1]++;
+        self->exp = claims.exp;
+        s_arm_expiry (self);
+        n = snprintf (frame, sizeof frame, "{\"type\":\"refreshed\",\"exp\":%.0f}",
+                      floor (claims.exp));
+    }
+    return s_reply (out, frame, n > 0 && (size_t) n < sizeof frame ? n : -1);
+}
+
 /* A frame after auth. Returns 0 or the close code. */
 static int
-s_handle_frame (gw_delivery_t *out, const char *msg, size_t len)
+s_handle_frame (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
+                const char *msg, size_t len)
 {
     json_t *root = json_loadb (msg, len, 0, NULL);
     json_t *type = json_object_get (root, "type");
-    bool ping = json_is_string (type) && strcmp (json_string_value (type), "ping") == 0;
+    const char *name = json_is_string (type) ? json_string_value (type) : "";
+    int code = 4000;    /* not JSON, a second auth, or an unknown type */
+    if (strcmp (name, "ping") == 0) {
+        gw_delivery_pong (out);
+        code = 0;
+    }
+    else if (strcmp (name, "refresh") == 0)
+        code = s_handle_refresh (self, out, user, root);
     json_decref (root);
-    if (!ping)
-        return 4000;    /* not JSON, a second auth, or an unknown type */
-    gw_delivery_pong (out);
-    return 0;
+    return code;
 }
 
 /* True when this frame passes the flood limit. */
@@ -149,8 +262,8 @@ gw_client_on_receive (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
     if (!self->authed)
         code = s_handle_auth (self, out, user, msg, msg_len);
     else
-        code = s_rate_ok (self) ? s_handle_frame (out, msg, msg_len) : 1008;
-    gw_client_fini (self);
+        code = s_rate_ok (self) ? s_handle_frame (self, out, user, msg, msg_len) : 1008;
+    s_rx_free (self);
     return code ? gw_delivery_close_now (out, code) : 0;
 }
 

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libwebsockets.h>
+
 #include "delivery.h"
 #include "sub.h"
 
@@ -23,9 +25,16 @@ typedef struct {
     uint32_t rate_second;       /* the second rate_count counts frames in */
     uint8_t rate_count;
     bool authed;
+    /* Token expiry: at exp (+ leeway) the connection closes with 4002
+     * unless a refresh moved exp later. An lws sorted-usec-list entry of
+     * its own, since the connection's one lws timer serves the handshake. */
+    lws_sorted_usec_list_t expiry;
+    double exp;                 /* the current token's exp claim */
+    gw_delivery_t *out;         /* set at auth, for the expiry callback */
 } gw_client_t;
 
 void gw_client_init (gw_client_t *self);
+/* Frees what the client holds and cancels its expiry timer. */
 void gw_client_fini (gw_client_t *self);
 
 /* True once the auth frame was accepted. */
@@ -36,8 +45,8 @@ gw_client_authed (const gw_client_t *self)
 }
 
 /* A piece of a client message (lws RECEIVE). Handles each complete message:
- * the first must be auth (then user starts following the token's user),
- * later ones ping. Returns 0, or -1 when the callback must return -1 to
+ * the first must be auth (then user starts following the token's user and
+ * the expiry timer runs), later ones ping or refresh. Returns 0, or -1 when the callback must return -1 to
  * close (the close reason is set on out). */
 int gw_client_on_receive (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
                           const void *in, size_t len);

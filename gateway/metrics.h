@@ -68,6 +68,8 @@ typedef struct {
     uint64_t resumes_total[2];     /* [0] recovered=false, [1] recovered=true */
     uint64_t http_refused_total;   /* connections refused (limit, shutdown, path) */
     uint64_t resubscribes_total;   /* extra subscribes sent when no sync came in time */
+    uint64_t refreshes_total[2];   /* token refreshes: [0] refused, [1] accepted */
+    uint64_t token_expiries_total; /* connections closed with 4002 at their token's exp */
 } gw_metrics_t;
 
 /* Counts a close with the given WebSocket code. */

@@ -19,6 +19,9 @@
 //     cannot help: 4000 (the client sent a bad frame), 1009 (frame too large),
 //     and 4001/4002 (invalid/expired token) unless `token` is a function, which
 //     is called again on every connect so a fresh token is used;
+//   - with a token function the token is also refreshed on the open socket
+//     ({"type":"refresh"}) refreshBefore ahead of its exp, since the gateway
+//     closes with 4002 at exp;
 //   - each connect sends resume {epoch, offset} of the last event seen, so
 //     the gateway replays what was missed; positions are kept in
 //     sessionStorage (per URL and user) so a page reload resumes too.
@@ -39,20 +42,31 @@ function defaultStorage() {
   return null;
 }
 
-// The user id inside a JWT, read without checking the signature: it only
-// keys the stored resume position, the gateway does the real check.
-function tokenSubject(token) {
+// The claims inside a JWT, read without checking the signature: `sub` only
+// keys the stored resume position and `exp` only times the refresh; the
+// gateway does the real check.
+function tokenClaims(token) {
   try {
     const part = String(token).split('.')[1];
     const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
     const padded = b64 + '==='.slice((b64.length + 3) % 4);
     const json = decodeURIComponent(Array.prototype.map.call(atob(padded),
       (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0')).join(''));
-    const sub = JSON.parse(json).sub;
-    return typeof sub === 'string' ? sub : null;
+    const claims = JSON.parse(json);
+    return claims && typeof claims === 'object' ? claims : {};
   } catch (e) {
-    return null;
+    return {};
   }
+}
+
+function tokenSubject(token) {
+  const sub = tokenClaims(token).sub;
+  return typeof sub === 'string' ? sub : null;
+}
+
+function tokenExpiry(token) {
+  const exp = tokenClaims(token).exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp : null;
 }
 
 class Connection {
@@ -70,6 +84,9 @@ class Connection {
     this.cap = options.backoffCap ?? 10000;
     this.pingInterval = options.pingInterval ?? 25000;
     this.welcomeTimeout = options.welcomeTimeout ?? 15000;
+    this.refreshBefore = options.refreshBefore ?? 30000;
+    this.refreshTimer = null;
+    this.tokenExp = null;
     this.storage = options.storage === undefined ? defaultStorage() : options.storage;
     this.handlers = new Map();
     this.attempt = 0;
@@ -142,7 +159,8 @@ class Connection {
     clearTimeout(this.timer);
     clearInterval(this.pinger);
     clearTimeout(this.welcomeTimer);
-    this.timer = this.pinger = this.welcomeTimer = null;
+    clearTimeout(this.refreshTimer);
+    this.timer = this.pinger = this.welcomeTimer = this.refreshTimer = null;
   }
 
   async _token() {
@@ -190,6 +208,7 @@ class Connection {
     }
     if (this.closed) return;
     this._loadPosition(tokenSubject(token));
+    this.tokenExp = tokenExpiry(token);
     let ws;
     try {
       ws = new this.WebSocket(this.url);
@@ -229,8 +248,15 @@ class Connection {
       if (msg.type === 'welcome') {
         this._welcome(msg, resumed);
         resumed = false; // a later welcome on this socket is a broker restart
+        this._scheduleRefresh(ws);
       } else if (msg.type === 'event') {
         this._event(msg);
+      } else if (msg.type === 'refreshed') {
+        if (typeof msg.exp === 'number') this.tokenExp = msg.exp;
+        this._scheduleRefresh(ws);
+      } else if (msg.type === 'error' && msg.reason === 'refresh') {
+        this._emit('error', new Error('herald: the gateway refused the refreshed token (' + msg.detail + ')'));
+        this._scheduleRefresh(ws, true);
       }
     };
     ws.onerror = () => {
@@ -241,7 +267,8 @@ class Connection {
       this.ws = null;
       clearInterval(this.pinger);
       clearTimeout(this.welcomeTimer);
-      this.pinger = this.welcomeTimer = null;
+      clearTimeout(this.refreshTimer);
+      this.pinger = this.welcomeTimer = this.refreshTimer = null;
       if (this.closed) return;
       this._schedule({ code: ev.code, reason: ev.reason || '' });
     };
@@ -313,7 +340,8 @@ class Connection {
     this.ws = null;
     clearInterval(this.pinger);
     clearTimeout(this.welcomeTimer);
-    this.pinger = this.welcomeTimer = null;
+    clearTimeout(this.refreshTimer);
+    this.pinger = this.welcomeTimer = this.refreshTimer = null;
     ws.onopen = ws.onmessage = ws.onclose = null;
     ws.onerror = () => {}; // a late error on the dropped socket is expected
     try {
@@ -323,6 +351,42 @@ class Connection {
       // already closing or closed: nothing left to release
     }
     if (!this.closed) this._schedule({ code, reason });
+  }
+
+  // The gateway closes a connection with 4002 at its token's exp unless it
+  // was sent a later token. With a token function, ask it for one before
+  // then: refreshBefore ahead of exp, but no earlier than halfway through
+  // what is left (a short token is not refreshed at once). After a refused
+  // refresh, try again halfway to exp; within the last second let the 4002
+  // come (the reconnect fetches a fresh token and resumes). The browser's
+  // clock decides "before": if it runs slow the 4002 may come first, which
+  // costs a reconnect and no event.
+  _scheduleRefresh(ws, retry = false) {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    if (typeof this.options.token !== 'function' || this.tokenExp === null) return;
+    const left = this.tokenExp * 1000 - Date.now();
+    if (retry && left < 1000) return;
+    const delay = retry ? left / 2 : Math.max(left / 2, left - this.refreshBefore);
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      this._refresh(ws);
+    }, Math.max(0, Math.min(delay, 0x7fffffff)));
+  }
+
+  async _refresh(ws) {
+    if (ws !== this.ws || this.closed) return;
+    let token;
+    try {
+      token = await this._token();
+    } catch (err) {
+      if (ws !== this.ws || this.closed) return;
+      this._emit('error', err instanceof Error ? err : new Error(String(err)));
+      this._scheduleRefresh(ws, true);
+      return;
+    }
+    if (ws !== this.ws || this.closed) return;
+    try { ws.send(JSON.stringify({ type: 'refresh', token })); } catch (e) { /* closing */ }
   }
 
   _schedule(info) {

@@ -293,3 +293,45 @@ test('a gateway that accepts but never welcomes is dropped with 4100 after welco
     await relay.close();
   }
 });
+
+// The gateway closes at exp (no leeway here) unless refreshed: with a token
+// function herald.js refreshes on the same socket before then.
+test('a token function refreshes the token before exp: one socket outlives several tokens', async () => {
+  const strict = await startGateway(broker, { args: ['--token-leeway', '0'] });
+  const user = fresh('refresh');
+  let calls = 0;
+  const token = async () => { calls += 1; return makeToken(user, { ttl: 3 }); };
+  const WS = countingWebSocket();
+  const h = connect(strict.url, { token, WebSocket: WS, ...FAST, refreshBefore: 1500 });
+  const log = record(h, ['n']);
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect');
+    const firstExp = h.tokenExp;
+    assert.equal(typeof firstExp, 'number', 'the token exp is known');
+    await waitUntil(() => Date.now() > firstExp * 1000 + 2500, 'two seconds past the first token\'s exp', 10000);
+    assert.equal(log.disconnect.length, 0, 'no disconnect: the gateway got a refreshed token in time');
+    assert.ok(h.tokenExp > firstExp, 'the gateway acknowledged a later exp');
+    assert.ok(calls >= 2, 'the token function was called for the refresh');
+    assert.equal(WS.count, 1, 'all on one socket');
+    assert.equal(await broker.post('n', user, 7), 200, 'still online');
+    await waitUntil(() => log.events.length === 1, 'an event after the refresh');
+  } finally {
+    h.close();
+    await strict.stop();
+  }
+});
+
+test('a string token is not refreshed: closed with 4002 at exp and not retried', async () => {
+  const strict = await startGateway(broker, { args: ['--token-leeway', '0'] });
+  const h = connect(strict.url, { token: makeToken(fresh('fixed'), { ttl: 2 }), WebSocket, ...FAST });
+  const log = record(h, []);
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect');
+    await waitUntil(() => log.disconnect.length === 1, 'closed at exp', 10000);
+    assert.equal(log.disconnect[0].code, 4002, 'the gateway closes with 4002 at exp');
+    assert.equal(log.disconnect[0].reconnect, false, 'a fixed token cannot be renewed: no retry');
+  } finally {
+    h.close();
+    await strict.stop();
+  }
+});

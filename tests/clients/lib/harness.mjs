@@ -141,12 +141,12 @@ export async function startBroker(ports) {
   return b;
 }
 
-export async function startGateway(broker, { port, secret = SECRET } = {}) {
+export async function startGateway(broker, { port, secret = SECRET, args = [] } = {}) {
   const g = { port: port || await freePort() };
   g.url = `ws://127.0.0.1:${g.port}/ws`;
   g.http = `http://127.0.0.1:${g.port}`;
   g.child = new Child([path.join(BIN, 'herald-gateway'), '--listen', `127.0.0.1:${g.port}`,
-    '--broker', broker.publish, '--control', broker.control], { env: { HERALD_SECRET: secret }, name: 'gateway' });
+    '--broker', broker.publish, '--control', broker.control, ...args], { env: { HERALD_SECRET: secret }, name: 'gateway' });
   await waitUntil(async () => !g.child.alive() || await httpStatus(`${g.http}/healthz`) === 200, 'gateway /healthz');
   if (!g.child.alive()) throw new Error(`gateway exited at start:\n${g.child.output()}`);
   g.stop = () => g.child.stop();
