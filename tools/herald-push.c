@@ -487,15 +487,25 @@ main (int argc, char *argv [])
         status = EXIT_USAGE;
         goto done;
     }
+    bool unreachable = false;
     if (from_stdin) {
         long sent = 0;
         long bad = s_push_stdin (push, endpoint, (int) timeout_s, &sent);
         if (bad > 0)
             fprintf (stderr, "herald-push: %ld event(s) sent, %ld bad line(s) skipped\n", sent, bad);
         status = bad == 0 ? EXIT_SUCCESS : EXIT_BAD_INPUT;
+        unreachable = bad < 0;
     }
-    else
-        status = s_send (push, &sbuf, endpoint, (int) timeout_s) == 0 ? EXIT_SUCCESS : EXIT_BAD_INPUT;
+    else {
+        unreachable = s_send (push, &sbuf, endpoint, (int) timeout_s) != 0;
+        status = unreachable ? EXIT_BAD_INPUT : EXIT_SUCCESS;
+    }
+    //  A broker that refuses the key never completes the handshake, which
+    //  looks exactly like no broker at all from here.
+    if (unreachable && curve)
+        fprintf (stderr, "herald-push: with CURVE this also happens when the broker refuses "
+                 "the key of %s (not in its --curve-allow, or without the producer role) "
+                 "or %s is not the broker's certificate\n", curve_cert, curve_server);
     msgpack_sbuffer_destroy (&sbuf);
 
 done:

@@ -63,11 +63,23 @@ class CurveEndToEnd(unittest.TestCase):
         r = self.push(self.stranger, "carol", "forged", timeout=2)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("no broker reachable", r.stderr)
+        self.assertIn("refuses the key", r.stderr, "the hint names the CURVE cause")
         self.assertEqual(metric(self.broker.metrics(), "herald_broker_events_accepted_total"),
                          accepted)
         text = self.broker.metrics().decode()
         self.assertRegex(text, r'herald_broker_auth_refused_total\{socket="ingest",'
                                r'reason="unknown_key"\} [1-9]')
+
+    async def test_push_takes_curve_from_the_environment(self):
+        """HERALD_CURVE_CERT / HERALD_CURVE_SERVER work as the flags do."""
+        ws, _ = await ws_connect(self.gateway.url, make_token("dave"))
+        self.sockets.append(ws)
+        env = dict(os.environ, HERALD_CURVE_CERT=self.prod, HERALD_CURVE_SERVER=self.server,
+                   HERALD_INGEST=self.broker.ingest)
+        r = subprocess.run([os.path.join(BIN, "herald-push"), "--to", "dave", "--event", "env"],
+                           capture_output=True, text=True, timeout=30, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((await ws_recv_events(ws, 1))[0]["event"], "env")
 
     async def test_push_without_curve_is_refused(self):
         accepted = metric(self.broker.metrics(), "herald_broker_events_accepted_total")
