@@ -33,6 +33,8 @@ static const s_option_t s_options[] = {
     { "curve-cert",       S_PATH, 0, 0, "this broker's CURVE certificate (herald-keygen); CURVE on every ZeroMQ socket" },
     { "curve-allow",      S_PATH, 0, 0, "directory of the public certificates allowed to connect (with their role)" },
     { "insecure",         S_BOOL, 0, 0, "allow binding a non-loopback address without CURVE (and HTTP without its key)" },
+    { "publish-hwm-bytes", S_SIZE, 1u << 20, (size_t) 1 << 40,
+      "bytes of events queued per gateway before the broker drops (SNDHWM = N / max-event-bytes)" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -52,13 +54,15 @@ s_usage (FILE *out, const hb_config_t *d)
         "  --history-events N     %s (default %zu)\n"
         "  --history-bytes N      %s (default %zu)\n"
         "  --max-online-users N   %s (default %zu)\n"
+        "  --publish-hwm-bytes N  %s (default %zu)\n"
         "  --help                 this text\n"
         "CURVE and the non-loopback rule:\n",
         s_options[0].help, d->ingest, s_options[1].help, d->publish,
         s_options[2].help, d->control, s_options[3].help, d->undelivered,
         s_options[4].help, d->http_host, d->http_port,
         s_options[5].help, d->max_event_bytes, s_options[6].help, d->history_events,
-        s_options[7].help, d->history_bytes, s_options[8].help, d->max_online_users);
+        s_options[7].help, d->history_bytes, s_options[8].help, d->max_online_users,
+        s_options[12].help, d->publish_hwm_bytes);
     fprintf (out,
         "  --curve-cert FILE      %s\n"
         "  --curve-allow DIR      %s;\n"
@@ -173,6 +177,7 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 9: rc = s_copy (self->curve_cert, sizeof self->curve_cert, value); break;
         case 10: rc = s_copy (self->curve_allow, sizeof self->curve_allow, value); break;
         case 11: rc = s_parse_bool (value, &self->insecure); break;
+        case 12: rc = s_parse_size (value, opt->min, opt->max, &self->publish_hwm_bytes); break;
     }
     if (rc != 0) {
         if (opt->kind == S_SIZE)
@@ -198,6 +203,7 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
     self->history_events = 100;
     self->history_bytes = 64u << 20;
     self->max_online_users = 10u << 20;
+    self->publish_hwm_bytes = (size_t) 1 << 30;
     hb_config_t defaults = *self;
 
     for (size_t i = 0; i < S_OPTION_COUNT; i++) {
@@ -238,4 +244,15 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
         return -1;
     }
     return s_check_exposure (self);
+}
+
+int
+hb_config_publish_hwm (const hb_config_t *self)
+{
+    size_t hwm = self->publish_hwm_bytes / (self->max_event_bytes ? self->max_event_bytes : 1);
+    if (hwm < 1000)
+        hwm = 1000;
+    if (hwm > 1000000)
+        hwm = 1000000;
+    return (int) hwm;
 }

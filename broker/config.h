@@ -16,6 +16,7 @@ typedef struct {
     size_t history_events;      /* --history-events   HERALD_HISTORY_EVENTS (per user) */
     size_t history_bytes;       /* --history-bytes    HERALD_HISTORY_BYTES (in all) */
     size_t max_online_users;    /* --max-online-users HERALD_MAX_ONLINE_USERS */
+    size_t publish_hwm_bytes;   /* --publish-hwm-bytes HERALD_PUBLISH_HWM_BYTES (per gateway) */
     char   curve_cert[1024];    /* --curve-cert FILE   HERALD_CURVE_CERT ("" = no CURVE) */
     char   curve_allow[1024];   /* --curve-allow DIR   HERALD_CURVE_ALLOW */
     bool   insecure;            /* --insecure          HERALD_INSECURE: allow a non-loopback
@@ -27,6 +28,11 @@ typedef struct {
  * flag or value (the reason is printed to stderr). Refuses --curve-cert
  * without --curve-allow (or the reverse), and a ZeroMQ endpoint that is not
  * loopback (proto/curve.h) without CURVE unless insecure. */
+/* The XPUB send high-water mark (messages per gateway) that keeps what a
+ * stalled gateway pins within about publish_hwm_bytes: that budget divided
+ * by the largest event, between 1,000 and 1,000,000 messages. */
+int hb_config_publish_hwm (const hb_config_t *self);
+
 int hb_config_load (hb_config_t *self, int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -30,7 +31,6 @@
 #define S_ZAP_ITEMS           (1 + HB_ZAP_SOCKETS)   /* ZAP handler + monitors */
 
 #define S_INGEST_HWM      100000
-#define S_PUBLISH_HWM     1000000
 #define S_UNDELIVERED_HWM 10000
 #define S_CONTROL_MAX_MSG (8 << 20)
 
@@ -122,7 +122,10 @@ s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curv
     if (max_in < (1 << 20))
         max_in = 1 << 20;
     const int ingest_opts[][2] = { { ZMQ_RCVHWM, S_INGEST_HWM } };
-    const int publish_opts[][2] = { { ZMQ_SNDHWM, S_PUBLISH_HWM }, { ZMQ_XPUB_VERBOSE, 1 } };
+    /* the send HWM bounds what a stalled gateway pins, in bytes as well as
+     * messages: gateways find and repair what it drops (PROTOCOL.md) */
+    const int publish_opts[][2] = { { ZMQ_SNDHWM, hb_config_publish_hwm (cfg) },
+                                    { ZMQ_XPUB_VERBOSE, 1 } };
     const int control_opts[][2] = { { ZMQ_RCVHWM, 10000 }, { ZMQ_SNDHWM, 10000 } };
     const int undelivered_opts[][2] = { { ZMQ_SNDHWM, S_UNDELIVERED_HWM } };
     s->ingest = s_socket (ctx, ZMQ_PULL, cfg->ingest, HP_ZAP_DOMAIN_INGEST, ingest_opts, 1, curve);
@@ -183,6 +186,14 @@ s_signalled_stop (s_broker_t *b)
     return stop;
 }
 
+static uint64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
 /* Runs until SIGINT/SIGTERM. */
 static void
 s_loop (s_broker_t *b, s_sockets_t *s)
@@ -231,6 +242,7 @@ s_loop (s_broker_t *b, s_sockets_t *s)
              n++)
             ;
         busy |= n == S_BATCH_HTTP;
+        hb_router_tick (b->router, s_now_ms ());
         if (now != swept) {
             hb_history_sweep (b->history, now);
             if (b->zap)

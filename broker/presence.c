@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One allocation per online user: the map's key points into it. */
+/* One allocation per online user: the map's key points into it. last is
+ * the offset of the last event routed to the user since they came online
+ * (the "prev" the next one carries, PROTOCOL.md). */
 typedef struct {
+    uint64_t last;
     size_t len;
     char   user[];
 } s_entry_t;
@@ -60,6 +63,7 @@ hb_presence_add (hb_presence_t *self, uint64_t hash, const char *user, size_t le
         self->refused++;
         return -1;
     }
+    entry->last = 0;
     entry->len = len;
     memcpy (entry->user, user, len);
     if (hb_umap_put (self->map, hash, entry->user, len, entry) != 0) {
@@ -80,6 +84,13 @@ bool
 hb_presence_online (const hb_presence_t *self, uint64_t hash, const char *user, size_t len)
 {
     return hb_umap_get (self->map, hash, user, len) != NULL;
+}
+
+uint64_t *
+hb_presence_last (const hb_presence_t *self, uint64_t hash, const char *user, size_t len)
+{
+    s_entry_t *entry = hb_umap_get (self->map, hash, user, len);
+    return entry ? &entry->last : NULL;
 }
 
 void

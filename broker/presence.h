@@ -25,6 +25,12 @@ void hb_presence_remove (hb_presence_t *self, uint64_t hash, const char *user, s
 
 bool hb_presence_online (const hb_presence_t *self, uint64_t hash, const char *user, size_t len);
 
+/* The offset of the last event routed to an online user since they came
+ * online (0 at first), for the router to read and advance; NULL when the
+ * user is offline. Valid until the user is removed. */
+uint64_t *hb_presence_last (const hb_presence_t *self, uint64_t hash, const char *user,
+                            size_t len);
+
 /* Starts loading what hb_presence_online (hash) will read (a hint). */
 void hb_presence_prefetch (const hb_presence_t *self, uint64_t hash);
 

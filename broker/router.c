@@ -37,8 +37,18 @@ struct hb_router {
     hp_buf_t          frame;
     hb_key_t         *keys;       /* HP_RECIPIENTS_MAX */
     unsigned char    *targets;    /* HP_RECIPIENTS_MAX: S_TARGET_* or 0 (skip) */
+    uint64_t         *prevs;      /* HP_RECIPIENTS_MAX: each target's prev */
     hb_ratelog_t      log;
+    uint64_t          tick_seq;      /* the last tick's number */
+    uint64_t          tick_ms;       /* when it was published */
+    uint64_t          tick_offset;   /* the offset it carried */
 };
+
+/* Ticks on the multicast topic: at most this often while events are routed,
+ * and at least this often when none are, so a gateway that lost messages
+ * sees a tick number jump soon after, whatever else it receives. */
+#define S_TICK_BUSY_MS 100
+#define S_TICK_IDLE_MS 1000
 
 /* Recipients whose presence slot is prefetched (as history does its own). */
 #define S_PREFETCH_MAX 16
@@ -74,7 +84,8 @@ hb_router_new (void *xpub, hb_presence_t *presence, hb_history_t *history,
     self->env = hp_envelope_new ();
     self->keys = malloc (HP_RECIPIENTS_MAX * sizeof *self->keys);
     self->targets = malloc (HP_RECIPIENTS_MAX * sizeof *self->targets);
-    if (!self->env || !self->keys || !self->targets) {
+    self->prevs = malloc (HP_RECIPIENTS_MAX * sizeof *self->prevs);
+    if (!self->env || !self->keys || !self->targets || !self->prevs) {
         hb_router_destroy (&self);
         return NULL;
     }
@@ -91,6 +102,7 @@ hb_router_destroy (hb_router_t **self_p)
     hp_buf_free (&self->frame);
     free (self->keys);
     free (self->targets);
+    free (self->prevs);
     free (self);
     *self_p = NULL;
 }
@@ -115,18 +127,18 @@ s_send_body (hb_router_t *self, zmq_msg_t *body, bool last)
 
 /* [user topic + header][body] */
 static int
-s_publish_user (hb_router_t *self, const hb_key_t *key, uint64_t offset,
+s_publish_user (hb_router_t *self, const hb_key_t *key, uint64_t offset, uint64_t prev,
                 zmq_msg_t *body, bool last)
 {
     unsigned char head[HP_WIRE_HEAD_MAX];
     size_t head_len = hp_wire_head_user (head, key->ptr, key->len, HP_WIRE_EVENT,
-                                         self->epoch, offset);
+                                         self->epoch, offset, prev);
     if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1;
     return s_send_body (self, body, last);
 }
 
-/* [multicast topic + header + each target's id and NUL][body]: one message
+/* [multicast topic + header + each target's id, NUL and prev][body]: one message
  * that every gateway receives once, whatever the number of recipients. */
 static int
 s_publish_multicast (hb_router_t *self, size_t n, size_t names_len, uint64_t offset,
@@ -137,13 +149,10 @@ s_publish_multicast (hb_router_t *self, size_t n, size_t names_len, uint64_t off
                                   + names_len) != 0)
         return -1;
     unsigned char *p = zmq_msg_data (&head);
-    p += hp_wire_head_multicast (p, self->epoch, offset);
+    p += hp_wire_head_multicast (p, HP_WIRE_EVENT, self->epoch, offset, 0);
     for (size_t i = 0; i < n; i++)
-        if (self->targets[i]) {
-            memcpy (p, self->keys[i].ptr, self->keys[i].len);
-            p += self->keys[i].len;
-            *p++ = 0;
-        }
+        if (self->targets[i])
+            p = hp_wire_put_entry (p, self->keys[i].ptr, self->keys[i].len, self->prevs[i]);
     if (zmq_msg_send (&head, self->xpub, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         zmq_msg_close (&head);
         return -1;
@@ -209,13 +218,22 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
     size_t targets = 0, names_len = 0, online_count = 0;
     for (size_t i = 0; i < n; i++) {
         const hb_key_t *key = &self->keys[i];
-        bool online = hb_presence_online (self->presence, key->hash, key->ptr, key->len);
+        /* the user's last routed offset is the prev this event carries, so
+         * a gateway that missed one can tell (PROTOCOL.md); a "maybe" user
+         * (presence not exact) has none: 0 */
+        uint64_t *last = hb_presence_last (self->presence, key->hash, key->ptr, key->len);
+        bool online = last != NULL;
         if (i == 0 && result)
             result->first_online = online;
         self->targets[i] = online ? S_TARGET_ONLINE : !exact ? S_TARGET_MAYBE : 0;
+        self->prevs[i] = 0;
+        if (online) {
+            self->prevs[i] = *last;
+            *last = offset;
+        }
         if (self->targets[i]) {
             targets++;
-            names_len += key->len + 1;
+            names_len += key->len + 9;
         }
         if (online)
             online_count++;
@@ -231,12 +249,64 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
             if (!self->targets[i])
                 continue;
             left--;
-            if (s_publish_user (self, &self->keys[i], offset, &body, left == 0) == 0
+            if (s_publish_user (self, &self->keys[i], offset, self->prevs[i], &body,
+                                left == 0) == 0
             &&  self->targets[i] == S_TARGET_ONLINE)
                 m->messages_published++;
         }
     zmq_msg_close (&body);   /* a no-op when the last send took it */
     return HP_ENV_OK;
+}
+
+/* [head][body] on a gateway's own topic. */
+static void
+s_publish_gateway (hb_router_t *self, uint64_t gateway_id, uint64_t rid, zmq_msg_t *body)
+{
+    unsigned char head[HP_WIRE_GATEWAY_TOPIC_LEN + HP_WIRE_HEADER_LEN];
+    size_t head_len = hp_wire_head_gateway (head, gateway_id, HP_WIRE_AUDIT, self->epoch,
+                                            self->offset, rid);
+    if (zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+    ||  zmq_msg_send (body, self->xpub, ZMQ_DONTWAIT) < 0)
+        hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish an audit answer: %s",
+                    zmq_strerror (zmq_errno ()));
+}
+
+/* A gateway asks, in band on its subscription pipe, for the last offset
+ * routed to each of its users; the answer goes out on its own topic, behind
+ * every event already published, so whatever it names that the gateway has
+ * not seen by then was lost on the way (PROTOCOL.md, gap repair). */
+static void
+s_audit (hb_router_t *self, const char *bytes, size_t len)
+{
+    uint64_t gateway_id, rid;
+    const char *ids;
+    size_t ids_len;
+    if (hp_wire_audit_request_parse (bytes, len, &gateway_id, &rid, &ids, &ids_len) != 0)
+        goto bad;
+    /* first pass: check and size; the answer repeats each id with 8 bytes */
+    const char *cursor = ids, *end = ids + ids_len;
+    hp_str_t id;
+    size_t count = 0;
+    int rc;
+    while ((rc = hp_wire_next_entry (&cursor, end, false, &id, NULL)) == 1)
+        count++;
+    if (rc != 0 || count > HP_WIRE_AUDIT_USERS_MAX)
+        goto bad;
+    zmq_msg_t body;
+    if (zmq_msg_init_size (&body, ids_len + 8 * count) != 0)
+        return;
+    unsigned char *p = zmq_msg_data (&body);
+    for (cursor = ids; hp_wire_next_entry (&cursor, end, false, &id, NULL) == 1; ) {
+        uint64_t *last = hb_presence_last (self->presence, hb_hash (id.ptr, id.len),
+                                           id.ptr, id.len);
+        p = hp_wire_put_entry (p, id.ptr, id.len, last ? *last : 0);
+    }
+    s_publish_gateway (self, gateway_id, rid, &body);
+    zmq_msg_close (&body);
+    return;
+bad:
+    self->metrics->subscriptions_invalid++;
+    hb_ratelog (&self->log, S_LOG_SUBSCRIPTION, "ignored a malformed audit request of %zu bytes", len);
 }
 
 void
@@ -246,6 +316,13 @@ hb_router_subscription (hb_router_t *self, const char *bytes, size_t len)
     if (len == 1 + HP_WIRE_MULTICAST_TOPIC_LEN
     &&  memcmp (bytes + 1, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN) == 0)
         return;     /* a gateway joining (or the last one leaving) multicast */
+    if (len == 1 + HP_WIRE_GATEWAY_TOPIC_LEN && (bytes[0] == 0 || bytes[0] == 1)
+    &&  bytes[1] == 'g' && bytes[2] == ':')
+        return;     /* a gateway's own topic, for its audit answers */
+    if (len >= 1 && bytes[0] == HP_WIRE_AUDIT_REQUEST) {
+        s_audit (self, bytes, len);
+        return;
+    }
     if (len < 1 || (bytes[0] != 0 && bytes[0] != 1)
         || hp_topic_parse_user (bytes + 1, len - 1, &user) != 0) {
         self->metrics->subscriptions_invalid++;
@@ -261,12 +338,32 @@ hb_router_subscription (hb_router_t *self, const char *bytes, size_t len)
     if (hb_presence_add (self->presence, hash, user.ptr, user.len) != 0)
         hb_ratelog (&self->log, S_LOG_SUBSCRIPTION,
                     "presence set full: a user is online but not recorded");
+    /* the sync carries the user's prev too: a gateway that already follows
+     * the user checks it as it checks an event's (a sync must not hide a gap) */
+    uint64_t *last = hb_presence_last (self->presence, hash, user.ptr, user.len);
     unsigned char head[HP_WIRE_HEAD_MAX];
     size_t head_len = hp_wire_head_user (head, user.ptr, user.len, HP_WIRE_SYNC,
-                                         self->epoch, self->offset);
+                                         self->epoch, self->offset, last ? *last : 0);
     if (zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0)
         hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a sync: %s",
+                    zmq_strerror (zmq_errno ()));
+}
+
+void
+hb_router_tick (hb_router_t *self, uint64_t now_ms)
+{
+    uint64_t since = now_ms - self->tick_ms;
+    if (since < S_TICK_BUSY_MS || (self->offset == self->tick_offset && since < S_TICK_IDLE_MS))
+        return;
+    self->tick_ms = now_ms;
+    self->tick_offset = self->offset;
+    unsigned char head[HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN];
+    size_t head_len = hp_wire_head_multicast (head, HP_WIRE_TICK, self->epoch, self->offset,
+                                              ++self->tick_seq);
+    if (zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+    ||  zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0)
+        hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a tick: %s",
                     zmq_strerror (zmq_errno ()));
 }
 

@@ -40,8 +40,14 @@ hp_env_error_t hb_router_route (hb_router_t *self, const char *bytes, size_t len
 /* Handles one message read from the XPUB socket: byte 1 = subscribe,
  * 0 = unsubscribe, then the topic. A subscribe to a user topic marks the user
  * online and publishes a sync ('S', latest offset) on that exact topic; the
- * multicast topic's subscriptions change nothing. */
+ * multicast and gateway topics' subscriptions change nothing. A gateway's
+ * audit request ('A', PROTOCOL.md) is answered on that gateway's topic. */
 void hb_router_subscription (hb_router_t *self, const char *bytes, size_t len);
+
+/* Publishes a tick ('T', PROTOCOL.md) on the multicast topic when one is
+ * due: every 100 ms while events are routed, every second otherwise. Call
+ * on every loop turn; now_ms is a monotonic clock in milliseconds. */
+void hb_router_tick (hb_router_t *self, uint64_t now_ms);
 
 /* The latest offset given (0 before the first event). */
 uint64_t hb_router_offset (const hb_router_t *self);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
+#include "seen.h"
 #include "sub.h"
 
 /* Chained hash table keyed by (kind, name). It holds only streams with a
@@ -24,9 +26,7 @@ struct gw_stream {
     uint32_t hash;
     uint32_t subscriptions;     /* ZMQ_SUBSCRIBE calls to undo on removal */
     uint8_t kind;               /* gw_stream_kind_t */
-    bool synced;                /* a sync arrived since we subscribed */
-    bool epoch_known;
-    uint64_t epoch;             /* the broker epoch of the last sync/event */
+    gw_seen_t seen;             /* epoch, how far the link is complete */
     size_t len;
     char name[];                /* len bytes + NUL */
 };
@@ -38,6 +38,9 @@ struct gw_fanout {
     size_t user_count;
     gw_metrics_t *metrics;
     const gw_link_t *link;
+    gw_audit_t *audit;
+    uint64_t tick_epoch;        /* the last tick's epoch and number */
+    uint64_t tick_seq;
 };
 
 static uint32_t
@@ -93,6 +96,12 @@ void
 gw_fanout_set_link (gw_fanout_t *self, const gw_link_t *link)
 {
     self->link = link;
+}
+
+void
+gw_fanout_set_audit (gw_fanout_t *self, gw_audit_t *audit)
+{
+    self->audit = audit;
 }
 
 static int
@@ -237,57 +246,78 @@ gw_fanout_resubscribe (gw_fanout_t *self, gw_stream_t *stream)
     }
 }
 
-/* A broker restart shows up as a new epoch on a sync or an event: every
- * sub of the stream starts over from the given offset (PROTOCOL.md,
- * client protocol item 4). */
+/* Acts on seen.c's verdict for a stream, before the message (if an event)
+ * is delivered: a sub that starts a repair now holds that event. */
 static void
-s_check_epoch (gw_stream_t *stream, uint64_t epoch, uint64_t offset)
+s_apply (gw_fanout_t *self, gw_stream_t *stream, gw_seen_verdict_t verdict, uint64_t need,
+         uint64_t epoch, uint64_t offset)
 {
-    if (stream->epoch_known && stream->epoch == epoch)
-        return;
-    bool changed = stream->epoch_known;
-    stream->epoch = epoch;
-    stream->epoch_known = true;
-    if (!changed)
-        return;
-    /* a connection may close itself inside the callback but stays in the
-     * array until its CLOSED callback, so the loop is safe */
-    for (uint32_t i = 0; i < stream->count; i++)
-        gw_sub_on_epoch_change (stream->subs[i], epoch, offset);
+    /* a connection may close itself inside a callback but stays in the
+     * array until its CLOSED callback, so the loops are safe */
+    switch (verdict) {
+    case GW_SEEN_FIRST_SYNC:
+        for (uint32_t i = 0; i < stream->count; i++)
+            gw_sub_on_sync (stream->subs[i]);
+        break;
+    case GW_SEEN_GAP:
+        for (uint32_t i = 0; i < stream->count; i++)
+            gw_sub_on_gap (stream->subs[i], need);
+        /* what was lost here may have been lost for others too, with no
+         * later message to show it */
+        gw_audit_suspect (self->audit, GW_AUDIT_GAP);
+        break;
+    case GW_SEEN_EPOCH:
+        /* a broker restart: every sub starts over (PROTOCOL.md, client
+         * protocol item 4) */
+        for (uint32_t i = 0; i < stream->count; i++)
+            gw_sub_on_epoch_change (stream->subs[i], epoch, offset);
+        break;
+    default:
+        break;
+    }
 }
 
 void
-gw_fanout_on_sync (gw_fanout_t *self, hp_str_t name, uint64_t epoch, uint64_t offset)
+gw_fanout_on_sync (gw_fanout_t *self, const hp_wire_head_t *head)
 {
-    gw_stream_t *stream = s_find_user (self, name);
+    gw_stream_t *stream = s_find_user (self, head->user);
     if (!stream)
         return;     /* unsubscribed meanwhile */
-    s_check_epoch (stream, epoch, offset);
-    if (stream->synced)
-        return;
-    stream->synced = true;
+    uint64_t need = 0;
+    gw_seen_verdict_t verdict = gw_seen_on_sync (&stream->seen, head->epoch, head->offset,
+                                                 head->aux, &need);
+    s_apply (self, stream, verdict, need, head->epoch, head->offset);
+}
+
+/* One event for one stream held here: the gap check, then every sub. */
+static void
+s_deliver (gw_fanout_t *self, gw_stream_t *stream, const hp_wire_head_t *head, uint64_t prev,
+           gw_blob_t *blob)
+{
+    uint64_t need = 0;
+    gw_seen_verdict_t verdict = gw_seen_on_event (&stream->seen, head->epoch, head->offset,
+                                                  prev, &need);
+    s_apply (self, stream, verdict, need, head->epoch, head->offset ? head->offset - 1 : 0);
     for (uint32_t i = 0; i < stream->count; i++)
-        gw_sub_on_sync (stream->subs[i]);
+        gw_sub_on_event (stream->subs[i], blob);
 }
 
 void
-gw_fanout_on_event (gw_fanout_t *self, hp_str_t name, uint64_t epoch, uint64_t offset,
-                    const void *json, size_t len)
+gw_fanout_on_event (gw_fanout_t *self, const hp_wire_head_t *head, const void *json,
+                    size_t len)
 {
-    gw_stream_t *stream = s_find_user (self, name);
+    gw_stream_t *stream = s_find_user (self, head->user);
     if (!stream || stream->count == 0) {
         self->metrics->events_dropped_total[GW_DROP_NO_SESSION]++;
         return;
     }
-    s_check_epoch (stream, epoch, offset ? offset - 1 : 0);
     /* one copy of the frame for all of this stream's connections */
-    gw_blob_t *blob = gw_blob_new (json, len, offset);
+    gw_blob_t *blob = gw_blob_new (json, len, head->offset);
     if (!blob) {
         self->metrics->events_dropped_total[GW_DROP_NO_MEMORY] += stream->count;
         return;
     }
-    for (uint32_t i = 0; i < stream->count; i++)
-        gw_sub_on_event (stream->subs[i], blob);
+    s_deliver (self, stream, head, head->aux, blob);
     gw_blob_release (&blob);
 }
 
@@ -298,7 +328,8 @@ gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
     gw_blob_t *blob = NULL;     /* made for the first recipient held here */
     const char *cursor = head->recipients;
     hp_str_t name;
-    while (hp_wire_next_recipient (head, &cursor, &name)) {
+    uint64_t prev;
+    while (hp_wire_next_recipient (head, &cursor, &name, &prev)) {
         gw_stream_t *stream = s_find_user (self, name);
         if (!stream || stream->count == 0)
             continue;   /* held by another gateway, or gone meanwhile */
@@ -307,11 +338,63 @@ gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
             continue;
         }
         self->metrics->events_in_total++;
-        s_check_epoch (stream, head->epoch, head->offset ? head->offset - 1 : 0);
-        for (uint32_t i = 0; i < stream->count; i++)
-            gw_sub_on_event (stream->subs[i], blob);
+        s_deliver (self, stream, head, prev, blob);
     }
     gw_blob_release (&blob);
+}
+
+void
+gw_fanout_on_tick (gw_fanout_t *self, const hp_wire_head_t *head)
+{
+    /* every gateway receives every tick, so a number skipped means this
+     * link dropped messages (the broker's high-water mark), perhaps a
+     * user's last events that nothing after them will reveal */
+    if (head->epoch == self->tick_epoch && head->aux != self->tick_seq + 1)
+        gw_audit_suspect (self->audit, GW_AUDIT_TICK);
+    self->tick_epoch = head->epoch;
+    self->tick_seq = head->aux;
+}
+
+void
+gw_fanout_on_audit_answer (gw_fanout_t *self, const hp_wire_head_t *head,
+                           const void *body, size_t len)
+{
+    const char *cursor = body, *end = (const char *) body + len;
+    hp_str_t name;
+    uint64_t last;
+    int rc;
+    while ((rc = hp_wire_next_entry (&cursor, end, true, &name, &last)) == 1) {
+        gw_stream_t *stream = s_find_user (self, name);
+        if (!stream)
+            continue;   /* gone since the request */
+        uint64_t need = 0;
+        gw_seen_verdict_t verdict = gw_seen_on_audit (&stream->seen, head->epoch, last, &need);
+        s_apply (self, stream, verdict, need, head->epoch, head->offset);
+    }
+    if (rc != 0)
+        self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
+    gw_audit_on_answer (self->audit, head->aux);
+}
+
+size_t
+gw_fanout_list_users (const gw_fanout_t *self, gw_fanout_cursor_t *cursor, hp_buf_t *out,
+                      size_t max)
+{
+    size_t n = 0;
+    for (; cursor->bucket < self->bucket_count; cursor->bucket++, cursor->skip = 0) {
+        size_t i = 0;
+        for (gw_stream_t *stream = self->buckets[cursor->bucket]; stream;
+             stream = stream->next, i++) {
+            if (i < cursor->skip || stream->kind != GW_STREAM_USER)
+                continue;
+            if (n == max || hp_buf_append (out, stream->name, stream->len + 1) != 0) {
+                cursor->skip = i;
+                return n;
+            }
+            n++;
+        }
+    }
+    return n;
 }
 
 void
@@ -333,10 +416,12 @@ gw_fanout_on_link_lost (gw_fanout_t *self)
 {
     for (size_t b = 0; b < self->bucket_count; b++)
         for (gw_stream_t *stream = self->buckets[b]; stream; stream = stream->next) {
-            stream->synced = false;
+            gw_seen_on_link_lost (&stream->seen);
             for (uint32_t i = 0; i < stream->count; i++)
                 gw_sub_on_link_lost (stream->subs[i]);
         }
+    /* ticks restart their count on the new link only if the broker did */
+    gw_audit_suspect (self->audit, GW_AUDIT_LINK);
 }
 
 size_t
@@ -362,11 +447,17 @@ gw_stream_name (const gw_stream_t *stream, size_t *len)
 bool
 gw_stream_synced (const gw_stream_t *stream)
 {
-    return stream->synced;
+    return stream->seen.synced;
+}
+
+bool
+gw_stream_relinking (const gw_stream_t *stream)
+{
+    return stream->seen.relink;
 }
 
 uint64_t
 gw_stream_epoch (const gw_stream_t *stream)
 {
-    return stream->epoch;
+    return stream->seen.epoch;
 }

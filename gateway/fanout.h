@@ -8,12 +8,14 @@
 
 #include "control.h"
 #include "link.h"
+#include "buf.h"
 #include "metrics.h"
 #include "wire.h"
 
 typedef struct gw_fanout gw_fanout_t;
 typedef struct gw_stream gw_stream_t;
 typedef struct gw_sub gw_sub_t;
+typedef struct gw_audit gw_audit_t;
 
 /* An empty map. NULL on out of memory. */
 gw_fanout_t *gw_fanout_new (gw_metrics_t *metrics);
@@ -24,6 +26,9 @@ void gw_fanout_destroy (gw_fanout_t **self_p);
 /* Where subscriptions go; set once, before the first attach (the link's
  * owner, upstream, is made after the map it feeds). */
 void gw_fanout_set_link (gw_fanout_t *self, const gw_link_t *link);
+
+/* Who is told when a message shows that others may have been lost. */
+void gw_fanout_set_audit (gw_fanout_t *self, gw_audit_t *audit);
 
 /* Adds a connection's sub under the stream (kind, name), subscribing to the
  * stream's topic when it is the first local one. Returns the stream (valid
@@ -38,15 +43,32 @@ void gw_fanout_detach (gw_fanout_t *self, gw_stream_t *stream, gw_sub_t *sub);
  * the first one did not arrive in time); unsubscribing later undoes all. */
 void gw_fanout_resubscribe (gw_fanout_t *self, gw_stream_t *stream);
 
-/* Broker messages, from upstream. user points into the message. */
-void gw_fanout_on_sync (gw_fanout_t *self, hp_str_t user, uint64_t epoch, uint64_t offset);
-void gw_fanout_on_event (gw_fanout_t *self, hp_str_t user, uint64_t epoch, uint64_t offset,
+/* Broker messages, from upstream; heads as hp_wire_head_parse made them.
+ * Each is checked for a gap first (seen.c), then delivered. */
+void gw_fanout_on_sync (gw_fanout_t *self, const hp_wire_head_t *head);
+void gw_fanout_on_event (gw_fanout_t *self, const hp_wire_head_t *head,
                          const void *json, size_t len);
 /* An event for every listed user held here (the others are other gateways'):
  * one shared copy of the frame for all of them. */
 void gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
                              const void *json, size_t len);
+/* A tick: a jump in its number means messages were dropped. */
+void gw_fanout_on_tick (gw_fanout_t *self, const hp_wire_head_t *head);
+/* The answer to an audit request: body lists (user, last routed offset). */
+void gw_fanout_on_audit_answer (gw_fanout_t *self, const hp_wire_head_t *head,
+                                const void *body, size_t len);
 void gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply);
+
+/* Where gw_fanout_list_users goes on from; starts zeroed. */
+typedef struct {
+    size_t bucket;
+    size_t skip;        /* streams of that bucket already listed */
+} gw_fanout_cursor_t;
+
+/* Appends the ids of up to max local user streams, each with a NUL, to out,
+ * from cursor on (which moves past them). Returns how many; 0 at the end. */
+size_t gw_fanout_list_users (const gw_fanout_t *self, gw_fanout_cursor_t *cursor,
+                             hp_buf_t *out, size_t max);
 
 /* The SUB link to the broker dropped: events may be lost until it is back.
  * Every stream waits for a new sync (ZeroMQ re-sends the subscriptions on
@@ -61,6 +83,8 @@ size_t gw_fanout_user_count (const gw_fanout_t *self);
 gw_stream_kind_t gw_stream_kind (const gw_stream_t *stream);
 const char *gw_stream_name (const gw_stream_t *stream, size_t *len);
 bool gw_stream_synced (const gw_stream_t *stream);
+/* The link dropped and the stream's sync has not come back yet. */
+bool gw_stream_relinking (const gw_stream_t *stream);
 uint64_t gw_stream_epoch (const gw_stream_t *stream);
 
 #endif

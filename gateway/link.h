@@ -28,6 +28,11 @@ typedef struct {
      * retries on its timer). */
     int (*resume) (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name,
                    size_t len, bool has_position, uint64_t epoch, uint64_t offset);
+    /* Asks the broker, in band on the subscription link, for the last
+     * offset it routed to each listed user (ids: each a user id and a NUL,
+     * at most HP_WIRE_AUDIT_USERS_MAX). The answer comes back on the link
+     * behind every event published before it. Returns 0 or -1. */
+    int (*audit) (void *ctx, uint64_t rid, const char *ids, size_t ids_len);
 } gw_link_t;
 
 #endif

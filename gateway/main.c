@@ -7,6 +7,7 @@
 #include <libwebsockets.h>
 #include <uv.h>
 
+#include "audit.h"
 #include "config.h"
 #include "fanout.h"
 #include "metrics.h"
@@ -18,6 +19,7 @@ typedef struct {
     uv_signal_t sigint;
     gw_server_t *server;
     gw_upstream_t *upstream;
+    gw_audit_t *audit;
 } gw_main_t;
 
 /* Runs once the server has closed its clients and its lws context: what is
@@ -27,6 +29,7 @@ s_on_server_done (void *arg)
 {
     gw_main_t *app = arg;
     gw_upstream_stop (app->upstream);
+    gw_audit_stop (app->audit);
     uv_close ((uv_handle_t *) &app->sigterm, NULL);
     uv_close ((uv_handle_t *) &app->sigint, NULL);
 }
@@ -67,8 +70,11 @@ main (int argc, char **argv)
     if (fanout)
         app.upstream = gw_upstream_new (&loop, config.broker, config.control, config.curve_cert,
                                         config.curve_server, fanout, &metrics);
-    if (app.upstream) {
+    if (app.upstream)
+        app.audit = gw_audit_new (&loop, fanout, gw_upstream_link (app.upstream), &metrics);
+    if (app.audit) {
         gw_fanout_set_link (fanout, gw_upstream_link (app.upstream));
+        gw_fanout_set_audit (fanout, app.audit);
         app.server = gw_server_new (&loop, &config, &metrics, fanout, app.upstream);
     }
     if (app.server) {
@@ -82,12 +88,15 @@ main (int argc, char **argv)
         uv_run (&loop, UV_RUN_DEFAULT);
         rc = 0;
     }
-    else
+    else {
         gw_upstream_stop (app.upstream);
+        gw_audit_stop (app.audit);
+    }
     /* lws and our handles are closed; run their close callbacks */
     uv_run (&loop, UV_RUN_DEFAULT);
     gw_server_destroy (&app.server);
     gw_upstream_destroy (&app.upstream);
+    gw_audit_destroy (&app.audit);
     gw_fanout_destroy (&fanout);
     if (uv_loop_close (&loop) != 0)
         fprintf (stderr, "herald-gateway: event loop still had open handles at exit\n");

@@ -19,6 +19,10 @@ static const char *s_drop_names[GW_DROP_LABELS] = {
     "stale_reply", "epoch_change", "link_lost", "no_memory"
 };
 
+static const char *s_audit_names[GW_AUDIT_LABELS] = {
+    "gap", "tick", "stall", "link", "retry"
+};
+
 void
 gw_metrics_count_close (gw_metrics_t *self, int code)
 {
@@ -112,5 +116,13 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_line (out, "herald_gateway_refused_total", NULL, self->http_refused_total);
     rc |= s_head (out, "herald_gateway_resubscribes_total", "counter", "Subscriptions sent again because no sync came within 2 s.");
     rc |= s_line (out, "herald_gateway_resubscribes_total", NULL, self->resubscribes_total);
+    rc |= s_head (out, "herald_gateway_gaps_total", "counter", "Connections repaired after events from the broker went missing, by outcome.");
+    rc |= s_line (out, "herald_gateway_gaps_total", "{outcome=\"repaired\"}", self->gaps_total[GW_GAP_REPAIRED]);
+    rc |= s_line (out, "herald_gateway_gaps_total", "{outcome=\"unrepaired\"}", self->gaps_total[GW_GAP_UNREPAIRED]);
+    rc |= s_head (out, "herald_gateway_audits_total", "counter", "Audits of the broker link (last offsets asked for every user), by trigger.");
+    for (int i = 0; i < GW_AUDIT_LABELS; i++) {
+        snprintf (labels, sizeof labels, "{reason=\"%s\"}", s_audit_names[i]);
+        rc |= s_line (out, "herald_gateway_audits_total", labels, self->audits_total[i]);
+    }
     return rc ? -1 : 0;
 }

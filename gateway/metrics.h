@@ -52,6 +52,23 @@ typedef enum {
     GW_DROP_LABELS
 } gw_drop_t;
 
+/* How a repair of a gap on the broker link ended, per connection. */
+typedef enum {
+    GW_GAP_REPAIRED = 0,      /* replayed from history */
+    GW_GAP_UNREPAIRED,        /* history no longer reached back: welcome recovered:false */
+    GW_GAP_LABELS
+} gw_gap_t;
+
+/* Why an audit of the broker link was started. */
+typedef enum {
+    GW_AUDIT_GAP = 0,         /* a message showed a gap: others may have lost their last events */
+    GW_AUDIT_TICK,            /* a tick number jumped: messages were dropped */
+    GW_AUDIT_STALL,           /* the event loop stalled (the process was stopped or starved) */
+    GW_AUDIT_LINK,            /* the link dropped and came back */
+    GW_AUDIT_RETRY,           /* the previous audit got no full answer in time */
+    GW_AUDIT_LABELS
+} gw_audit_reason_t;
+
 /* Plain counters, written by the module that sees the fact; transparent so
  * an increment is one instruction on the hot path. One per process, owned
  * by main's wiring. Gauges are kept up to date by their owners. */
@@ -70,6 +87,8 @@ typedef struct {
     uint64_t resubscribes_total;   /* extra subscribes sent when no sync came in time */
     uint64_t refreshes_total[2];   /* token refreshes: [0] refused, [1] accepted */
     uint64_t token_expiries_total; /* connections closed with 4002 at their token's exp */
+    uint64_t gaps_total[GW_GAP_LABELS];     /* connection repairs of link gaps, by outcome */
+    uint64_t audits_total[GW_AUDIT_LABELS]; /* audits of the broker link, by trigger */
 } gw_metrics_t;
 
 /* Counts a close with the given WebSocket code. */

@@ -95,10 +95,13 @@ gw_sub_on_timer (gw_sub_t *self)
         s_request_resume (self);
         break;
     case GW_SUB_LIVE:
-        if (self->gap) {        /* as in SYNC_WAIT: the sync is overdue */
+        /* as in SYNC_WAIT: the sync after a link drop is overdue */
+        if (self->relink && gw_stream_relinking (self->stream)) {
             gw_fanout_resubscribe (self->out->env->fanout, self->stream);
             gw_delivery_timer (self->out, GW_RETRY_USEC);
         }
+        else
+            self->relink = false;
         break;
     default:
         break;
@@ -112,15 +115,38 @@ gw_sub_on_sync (gw_sub_t *self)
         return;
     if (self->state == GW_SUB_SYNC_WAIT)
         s_request_resume (self);
-    else if (self->state == GW_SUB_LIVE && self->gap) {
-        /* The link is back: ask for what this client may have missed while
-         * it was down, from its last offset, holding live events as for a
-         * first resume. Frames already queued still go first. */
-        self->gap = false;
-        self->silent = true;
-        gw_sub_set_position (self, gw_stream_epoch (self->stream), self->last_offset);
-        s_request_resume (self);
+}
+
+/* Starts a silent resume from this connection's last offset (frames queued
+ * already go first; live events are held as for a first resume). */
+static void
+s_repair (gw_sub_t *self)
+{
+    self->silent = true;
+    gw_sub_set_position (self, gw_stream_epoch (self->stream), self->last_offset);
+    s_request_resume (self);
+}
+
+void
+gw_sub_on_gap (gw_sub_t *self, uint64_t need)
+{
+    if (gw_delivery_closing (self->out))
+        return;
+    if (self->state == GW_SUB_LIVE) {
+        self->relink = false;
+        self->need = need;
+        self->repairing = true;
+        self->replayed = 0;
+        self->unrecovered = false;
+        s_repair (self);
     }
+    else if (self->state == GW_SUB_RESUME_WAIT) {
+        /* the events it holds have a hole: the reply must reach past it */
+        if (need > self->need)
+            self->need = need;
+        self->repairing = true;
+    }
+    /* before the sync the resume it starts covers everything */
 }
 
 void
@@ -128,15 +154,13 @@ gw_sub_on_link_lost (gw_sub_t *self)
 {
     if (gw_delivery_closing (self->out))
         return;
+    /* Events may be lost until the link is back. The first event after it
+     * shows a gap through its prev; the sync that comes back covers what
+     * the broker did not publish meanwhile (seen.c). Until then, keep
+     * asking for that sync. A resume in progress keeps what it holds: a
+     * hole in it raises its need like any gap. */
     if (self->state == GW_SUB_LIVE) {
-        self->gap = true;
-        gw_delivery_timer (self->out, GW_RETRY_USEC);
-    }
-    else if (self->state == GW_SUB_RESUME_WAIT) {
-        /* what it held may have a hole now: wait for the new sync */
-        s_drop_held (self, GW_DROP_LINK_LOST);
-        self->rid = 0;
-        self->state = GW_SUB_SYNC_WAIT;
+        self->relink = true;
         gw_delivery_timer (self->out, GW_RETRY_USEC);
     }
 }
@@ -218,7 +242,9 @@ gw_sub_on_epoch_change (gw_sub_t *self, uint64_t epoch, uint64_t offset)
     /* a welcomed client filling a gap must hear of the new epoch: its
      * reply (old epoch asked) is not recovered and brings a welcome */
     self->silent = false;
-    self->gap = false;
+    self->relink = false;
+    self->need = 0;
+    self->repairing = false;
     if (self->state == GW_SUB_RESUME_WAIT) {
         /* the pending reply (if any) speaks of the old broker: ask again */
         s_drop_held (self, GW_DROP_EPOCH_CHANGE);
@@ -240,6 +266,19 @@ gw_sub_rid (const gw_sub_t *self)
     return self->state == GW_SUB_RESUME_WAIT && !gw_delivery_closing (self->out) ? self->rid : 0;
 }
 
+/* A repair finished: counted once, when it found something (a prev gap is
+ * real; a relink sync may find that nothing was missed). */
+static void
+s_count_repair (gw_sub_t *self)
+{
+    if (self->repairing && (self->unrecovered || self->replayed))
+        s_metrics (self)->gaps_total[self->unrecovered ? GW_GAP_UNREPAIRED : GW_GAP_REPAIRED]++;
+    self->repairing = false;
+    self->unrecovered = false;
+    self->replayed = 0;
+    self->need = 0;
+}
+
 void
 gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
 {
@@ -252,22 +291,24 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
     self->rid = 0;
     self->state = GW_SUB_LIVE;
     metrics->resumes_total[reply->recovered ? 1 : 0]++;
+    bool same_epoch = self->has_position && reply->epoch == self->resume_epoch;
     /* a gap fill the history covered needs no new welcome */
-    bool fill = self->silent && reply->recovered && reply->epoch == self->resume_epoch;
+    bool fill = self->silent && reply->recovered && same_epoch;
+    bool silent = self->silent;
     self->silent = false;
 
     /* The replay starts after the client's position when it names this
-     * broker's epoch; otherwise the client starts over at the latest. */
+     * broker's epoch; otherwise the client starts over at the latest. A
+     * repair history no longer covers starts over too: its welcome says
+     * recovered:false at the broker's latest, and herald.js moves there. */
     uint64_t last = reply->offset;
-    if (self->has_position && reply->epoch == self->resume_epoch
-    &&  self->resume_offset < reply->offset)
+    if (same_epoch && self->resume_offset < reply->offset && (!silent || reply->recovered))
         last = self->resume_offset;
+    if (silent && !reply->recovered)
+        self->unrecovered = true;
 
     /* after what is queued already: the welcome, then the replay, then what
      * arrived live meanwhile, each strictly after the previous */
-    gw_queue_t *held = self->held;
-    self->held = NULL;
-    metrics->queue_bytes -= gw_queue_bytes (held);
     int rc = fill ? 0 : s_push_welcome (self, reply->epoch, reply->offset, reply->recovered);
     gw_blob_t *blob;
     for (size_t i = 0; rc == 0 && i < reply->event_count; i++) {
@@ -283,9 +324,26 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
             gw_delivery_close (out, 1011);
             rc = -1;
         }
-        else if ((rc = gw_delivery_push (out, &blob, true)) == 0)
+        else if ((rc = gw_delivery_push (out, &blob, true)) == 0) {
             last = offset;
+            self->replayed++;
+        }
     }
+    if (rc != 0)
+        return;     /* closing; the held events go with the sub */
+    self->last_offset = last;
+    if (self->need > reply->offset && reply->epoch == gw_stream_epoch (self->stream)) {
+        /* A hole among the held events lies past what this reply covers
+         * (it was found after the broker answered): ask again from here,
+         * still holding them. Each round reaches the broker's latest offset
+         * at the time, so this ends once the gaps stop. */
+        s_repair (self);
+        gw_delivery_kick (out);
+        return;
+    }
+    gw_queue_t *held = self->held;
+    self->held = NULL;
+    metrics->queue_bytes -= gw_queue_bytes (held);
     while (rc == 0 && (blob = gw_queue_pop (held))) {
         if (blob->offset <= last) {
             metrics->events_dropped_total[GW_DROP_DUPLICATE]++;
@@ -303,5 +361,6 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
     }
     gw_queue_destroy (&held);
     self->last_offset = last;
+    s_count_repair (self);
     gw_delivery_kick (out);
 }

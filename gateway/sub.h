@@ -26,10 +26,14 @@ typedef struct gw_sub {
     uint64_t rid;               /* the pending resume request, 0 when none */
     uint64_t resume_epoch;      /* where the replay starts from */
     uint64_t resume_offset;
+    uint64_t need;              /* a repair must reach at least this offset */
+    uint32_t replayed;          /* events the repair in progress has replayed */
     uint8_t state;
     bool has_position;
-    bool gap;                   /* LIVE, and the broker link dropped: fill on the next sync */
+    bool relink;                /* LIVE, and the broker link dropped: the sync is awaited */
     bool silent;                /* welcomed already: this resume fills a gap, no new welcome */
+    bool repairing;             /* the resume in progress repairs a gap (counted) */
+    bool unrecovered;           /* ... and history did not reach back */
 } gw_sub_t;
 
 /* An idle sub writing into out. */
@@ -50,6 +54,10 @@ void gw_sub_on_timer (gw_sub_t *self);
 
 /* From the stream (fanout). */
 void gw_sub_on_sync (gw_sub_t *self);
+/* Events of the stream up to need never arrived (seen.c decided): repair
+ * from this connection's own last offset, holding live events meanwhile;
+ * a repair already pending is extended to reach need. */
+void gw_sub_on_gap (gw_sub_t *self, uint64_t need);
 void gw_sub_on_link_lost (gw_sub_t *self);
 void gw_sub_on_event (gw_sub_t *self, gw_blob_t *event);
 void gw_sub_on_epoch_change (gw_sub_t *self, uint64_t epoch, uint64_t offset);

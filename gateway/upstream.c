@@ -51,6 +51,7 @@ struct gw_upstream {
     gw_fanout_t *fanout;
     gw_metrics_t *metrics;
     uint64_t next_rid;
+    uint64_t id;                /* this gateway's, for its own topic (audit answers) */
     gw_link_t link;             /* the requests, for fanout and subs */
     hp_buf_t request;           /* reused for every request */
 };
@@ -61,6 +62,7 @@ static void s_kick (gw_upstream_t *self, unsigned sock);
 static int s_link_subscribe (void *ctx, gw_stream_kind_t kind, const char *name, size_t len,
                              bool on);
 static uint64_t s_link_next_rid (void *ctx);
+static int s_link_audit (void *ctx, uint64_t rid, const char *ids, size_t ids_len);
 static int s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name,
                           size_t len, bool has_position, uint64_t epoch, uint64_t offset);
 
@@ -139,8 +141,10 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     self->fanout = fanout;
     self->metrics = metrics;
     self->next_rid = 1;
+    self->id = hp_epoch_new ();
     self->link = (gw_link_t) { .ctx = self, .subscribe = s_link_subscribe,
-                               .next_rid = s_link_next_rid, .resume = s_link_resume };
+                               .next_rid = s_link_next_rid, .resume = s_link_resume,
+                               .audit = s_link_audit };
     hp_buf_init (&self->request, 64 * 1024);
     hp_curve_t *curve = NULL;
     if (curve_cert) {
@@ -176,7 +180,11 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     uv_idle_init (loop, &self->idle);
     self->idle.data = self;
     /* events for many users come once on the multicast topic */
-    if (s_subscription (self, 1, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN) != 0) {
+    /* and the answers to our audits on our own topic */
+    char own[HP_WIRE_GATEWAY_TOPIC_LEN];
+    hp_wire_gateway_topic (own, self->id);
+    if (s_subscription (self, 1, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN) != 0
+    ||  s_subscription (self, 1, own, sizeof own) != 0) {
         fprintf (stderr, "herald-gateway: cannot subscribe to multicast: %s\n", zmq_strerror (errno));
         goto fail;
     }
@@ -265,13 +273,21 @@ s_handle_broadcast (gw_upstream_t *self, zmq_msg_t *parts, int count)
     }
     const void *json = zmq_msg_data (&parts[1]);
     size_t json_len = zmq_msg_size (&parts[1]);
-    if (head.multicast)
-        gw_fanout_on_multicast (self->fanout, &head, json, json_len);
+    if (head.multicast) {
+        if (head.kind == HP_WIRE_TICK)
+            gw_fanout_on_tick (self->fanout, &head);
+        else
+            gw_fanout_on_multicast (self->fanout, &head, json, json_len);
+    }
+    else if (head.gateway) {
+        if (head.gateway_id == self->id)
+            gw_fanout_on_audit_answer (self->fanout, &head, json, json_len);
+    }
     else if (head.kind == HP_WIRE_SYNC)
-        gw_fanout_on_sync (self->fanout, head.user, head.epoch, head.offset);
+        gw_fanout_on_sync (self->fanout, &head);
     else {
         self->metrics->events_in_total++;
-        gw_fanout_on_event (self->fanout, head.user, head.epoch, head.offset, json, json_len);
+        gw_fanout_on_event (self->fanout, &head, json, json_len);
     }
 }
 
@@ -428,6 +444,29 @@ s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name,
         rc = -1;    /* high-water mark: the sub's retry timer sends again */
     s_kick (self, S_DEALER);
     return rc;
+}
+
+/* In band on the XSUB: the broker's XPUB hands a message whose first byte
+ * is no subscription's to the broker like a subscription, after every
+ * subscription sent before it. */
+static int
+s_link_audit (void *ctx, uint64_t rid, const char *ids, size_t ids_len)
+{
+    gw_upstream_t *self = ctx;
+    if (!self->sub)
+        return -1;
+    zmq_msg_t msg;
+    if (zmq_msg_init_size (&msg, HP_WIRE_AUDIT_REQUEST_HEAD + ids_len) != 0)
+        return -1;
+    unsigned char *p = zmq_msg_data (&msg);
+    hp_wire_audit_request_head (p, self->id, rid);
+    memcpy (p + HP_WIRE_AUDIT_REQUEST_HEAD, ids, ids_len);
+    if (zmq_msg_send (&msg, self->sub, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        return -1;
+    }
+    s_kick (self, S_SUB);
+    return 0;
 }
 
 const gw_link_t *

@@ -1,4 +1,4 @@
-/* wire.c -- the broker -> gateway message layout, and epochs. */
+/* wire.c -- the broker -> gateway message layout (and the gateway's in-band audit request), and epochs. */
 #include "wire.h"
 #include "topic.h"
 
@@ -32,44 +32,107 @@ s_get_u64 (const unsigned char *in)
 
 void
 hp_wire_header_pack (unsigned char out [HP_WIRE_HEADER_LEN], char kind,
-                     uint64_t epoch, uint64_t offset)
+                     uint64_t epoch, uint64_t offset, uint64_t aux)
 {
     out [0] = (unsigned char) kind;
     s_put_u64 (out + 1, epoch);
     s_put_u64 (out + 9, offset);
+    s_put_u64 (out + 17, aux);
 }
 
 int
 hp_wire_header_unpack (const void *frame, size_t len, char *kind,
-                       uint64_t *epoch, uint64_t *offset)
+                       uint64_t *epoch, uint64_t *offset, uint64_t *aux)
 {
     const unsigned char *p = frame;
     if (!p || len != HP_WIRE_HEADER_LEN)
         return -1;
-    if (p [0] != HP_WIRE_EVENT && p [0] != HP_WIRE_SYNC)
+    if (p [0] != HP_WIRE_EVENT && p [0] != HP_WIRE_SYNC
+    &&  p [0] != HP_WIRE_TICK && p [0] != HP_WIRE_AUDIT)
         return -1;
     *kind = (char) p [0];
     *epoch = s_get_u64 (p + 1);
     *offset = s_get_u64 (p + 9);
+    *aux = s_get_u64 (p + 17);
     return 0;
 }
 
 size_t
 hp_wire_head_user (unsigned char *out, const char *user, size_t len,
-                   char kind, uint64_t epoch, uint64_t offset)
+                   char kind, uint64_t epoch, uint64_t offset, uint64_t prev)
 {
     size_t topic_len = hp_topic_user ((char *) out, user, len);
     if (topic_len)
-        hp_wire_header_pack (out + topic_len, kind, epoch, offset);
+        hp_wire_header_pack (out + topic_len, kind, epoch, offset, prev);
     return topic_len ? topic_len + HP_WIRE_HEADER_LEN : 0;
 }
 
 size_t
-hp_wire_head_multicast (unsigned char *out, uint64_t epoch, uint64_t offset)
+hp_wire_head_multicast (unsigned char *out, char kind, uint64_t epoch, uint64_t offset,
+                        uint64_t aux)
 {
     memcpy (out, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN);
-    hp_wire_header_pack (out + HP_WIRE_MULTICAST_TOPIC_LEN, HP_WIRE_EVENT, epoch, offset);
+    hp_wire_header_pack (out + HP_WIRE_MULTICAST_TOPIC_LEN, kind, epoch, offset, aux);
     return HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN;
+}
+
+void
+hp_wire_gateway_topic (char out [HP_WIRE_GATEWAY_TOPIC_LEN], uint64_t gateway_id)
+{
+    char hex [HP_EPOCH_TEXT_LEN + 1];
+    hp_epoch_format (hex, gateway_id);
+    out [0] = 'g';
+    out [1] = ':';
+    memcpy (out + 2, hex, HP_EPOCH_TEXT_LEN);
+    out [HP_WIRE_GATEWAY_TOPIC_LEN - 1] = 0;
+}
+
+size_t
+hp_wire_head_gateway (unsigned char *out, uint64_t gateway_id, char kind,
+                      uint64_t epoch, uint64_t offset, uint64_t aux)
+{
+    hp_wire_gateway_topic ((char *) out, gateway_id);
+    hp_wire_header_pack (out + HP_WIRE_GATEWAY_TOPIC_LEN, kind, epoch, offset, aux);
+    return HP_WIRE_GATEWAY_TOPIC_LEN + HP_WIRE_HEADER_LEN;
+}
+
+unsigned char *
+hp_wire_put_entry (unsigned char *out, const char *id, size_t len, uint64_t value)
+{
+    memcpy (out, id, len);
+    out [len] = 0;
+    s_put_u64 (out + len + 1, value);
+    return out + len + 9;
+}
+
+int
+hp_wire_next_entry (const char **cursor, const char *end, bool with_value,
+                    hp_str_t *id, uint64_t *value)
+{
+    const char *p = *cursor;
+    if (p >= end)
+        return 0;
+    size_t room = (size_t) (end - p);
+    const char *nul = memchr (p, 0, room < HP_USER_MAX + 1 ? room : HP_USER_MAX + 1);
+    if (!nul || nul == p)
+        return -1;
+    size_t len = (size_t) (nul - p);
+    size_t need = len + 1 + (with_value ? 8 : 0);
+    if (need > room)
+        return -1;
+    *id = (hp_str_t) { p, len };
+    if (with_value && value)
+        *value = s_get_u64 ((const unsigned char *) nul + 1);
+    *cursor = p + need;
+    return 1;
+}
+
+/* True when the topic is "g:" + 16 lowercase hex digits + NUL. */
+static bool
+s_gateway_topic (const char *p, size_t topic_len, uint64_t *id)
+{
+    return topic_len == HP_WIRE_GATEWAY_TOPIC_LEN && p [0] == 'g' && p [1] == ':'
+        && hp_epoch_parse (p + 2, HP_EPOCH_TEXT_LEN, id) == 0;
 }
 
 int
@@ -83,50 +146,82 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
         return -1;
     size_t topic_len = (size_t) (nul - p) + 1;
     if (len - topic_len < HP_WIRE_HEADER_LEN
-    ||  hp_wire_header_unpack (p + topic_len, HP_WIRE_HEADER_LEN,
-                               &out->kind, &out->epoch, &out->offset) != 0)
+    ||  hp_wire_header_unpack (p + topic_len, HP_WIRE_HEADER_LEN, &out->kind,
+                               &out->epoch, &out->offset, &out->aux) != 0)
         return -1;
     const char *rest = p + topic_len + HP_WIRE_HEADER_LEN;
     size_t rest_len = len - topic_len - HP_WIRE_HEADER_LEN;
+    out->multicast = false;
+    out->gateway = false;
+    out->gateway_id = 0;
+    out->user = (hp_str_t) { NULL, 0 };
+    out->recipients = NULL;
+    out->recipients_len = 0;
+    out->recipient_count = 0;
     if (topic_len == HP_WIRE_MULTICAST_TOPIC_LEN
     &&  memcmp (p, HP_WIRE_MULTICAST_TOPIC, topic_len) == 0) {
-        if (out->kind != HP_WIRE_EVENT || rest_len == 0 || rest [rest_len - 1] != 0)
-            return -1;
-        //  Each id between NULs must be a valid user id: 1-128 bytes.
-        size_t count = 0;
-        for (const char *id = rest, *end = rest + rest_len; id < end; count++) {
-            size_t id_len = strlen (id);
-            if (id_len < 1 || id_len > HP_USER_MAX)
-                return -1;
-            id += id_len + 1;
-        }
-        out->recipient_count = count;
         out->multicast = true;
-        out->user = (hp_str_t) { NULL, 0 };
+        if (out->kind == HP_WIRE_TICK)
+            return rest_len == 0 ? 0 : -1;
+        if (out->kind != HP_WIRE_EVENT || rest_len == 0)
+            return -1;
+        //  Each entry must be a valid user id (1-128 bytes), a NUL and a u64.
+        size_t count = 0;
+        const char *cursor = rest, *end = rest + rest_len;
+        hp_str_t id;
+        int rc;
+        while ((rc = hp_wire_next_entry (&cursor, end, true, &id, NULL)) == 1)
+            count++;
+        if (rc != 0)
+            return -1;
+        out->recipient_count = count;
         out->recipients = rest;
         out->recipients_len = rest_len;
         return 0;
     }
-    if (rest_len != 0 || hp_topic_parse_user (p, topic_len, &out->user) != 0)
+    if (s_gateway_topic (p, topic_len, &out->gateway_id)) {
+        out->gateway = true;
+        return out->kind == HP_WIRE_AUDIT && rest_len == 0 ? 0 : -1;
+    }
+    if (rest_len != 0 || (out->kind != HP_WIRE_EVENT && out->kind != HP_WIRE_SYNC)
+    ||  hp_topic_parse_user (p, topic_len, &out->user) != 0)
         return -1;
-    out->multicast = false;
-    out->recipients = NULL;
-    out->recipients_len = 0;
     out->recipient_count = 1;
     return 0;
 }
 
 bool
-hp_wire_next_recipient (const hp_wire_head_t *head, const char **cursor, hp_str_t *user)
+hp_wire_next_recipient (const hp_wire_head_t *head, const char **cursor, hp_str_t *user,
+                        uint64_t *prev)
 {
-    const char *end = head->recipients + head->recipients_len;
-    if (!head->multicast || *cursor >= end)
+    if (!head->multicast || !head->recipients)
         return false;
-    //  hp_wire_head_parse checked that every id ends in a NUL before end.
-    size_t len = strlen (*cursor);
-    *user = (hp_str_t) { *cursor, len };
-    *cursor += len + 1;
-    return true;
+    //  hp_wire_head_parse checked every entry, so 1 or 0 is all this can say.
+    return hp_wire_next_entry (cursor, head->recipients + head->recipients_len, true,
+                               user, prev) == 1;
+}
+
+void
+hp_wire_audit_request_head (unsigned char out [HP_WIRE_AUDIT_REQUEST_HEAD],
+                            uint64_t gateway_id, uint64_t rid)
+{
+    out [0] = HP_WIRE_AUDIT_REQUEST;
+    s_put_u64 (out + 1, gateway_id);
+    s_put_u64 (out + 9, rid);
+}
+
+int
+hp_wire_audit_request_parse (const void *msg, size_t len, uint64_t *gateway_id,
+                             uint64_t *rid, const char **ids, size_t *ids_len)
+{
+    const unsigned char *p = msg;
+    if (!p || len < HP_WIRE_AUDIT_REQUEST_HEAD || p [0] != HP_WIRE_AUDIT_REQUEST)
+        return -1;
+    *gateway_id = s_get_u64 (p + 1);
+    *rid = s_get_u64 (p + 9);
+    *ids = (const char *) p + HP_WIRE_AUDIT_REQUEST_HEAD;
+    *ids_len = len - HP_WIRE_AUDIT_REQUEST_HEAD;
+    return 0;
 }
 
 void

@@ -1,4 +1,4 @@
-/* wire.h -- the broker -> gateway message layout, and epochs. */
+/* wire.h -- the broker -> gateway message layout (and the gateway's in-band audit request), and epochs. */
 #ifndef HERALD_PROTO_WIRE_H
 #define HERALD_PROTO_WIRE_H
 
@@ -8,64 +8,127 @@
 #include "envelope.h"
 
 /* Every XPUB message is two frames: [head][body].
- * head = topic, then the 17-byte header: kind (1 byte) + epoch (u64,
- * big-endian) + offset (u64, big-endian); on the multicast topic the
- * recipients follow, each a user id and a NUL.
- *   kind 'E': an event; offset is the event's; body is its JSON frame.
- *   kind 'S': sync (user topics only), published when a subscription reaches
- *             the broker; offset is the broker's latest; body is empty. After
- *             a sync every event for that user with a larger offset follows
- *             on the same pipe, on the user's topic or the multicast one.
+ * head = topic, then the 25-byte header: kind (1 byte) + epoch (u64) +
+ * offset (u64) + aux (u64), all big-endian; on the multicast topic the
+ * recipients of an event follow, each a user id, a NUL and its prev (u64).
+ *   kind 'E' on "u:<id>\0": an event; offset is the event's; aux ("prev")
+ *             is the offset of the last event the broker routed to that user
+ *             before this one (0: none since the user came online); body is
+ *             the event's JSON frame.
+ *   kind 'E' on "m:\0": the same for several users: aux is 0, each
+ *             recipient carries its own prev.
+ *   kind 'S' on "u:<id>\0": sync, published when a subscription reaches the
+ *             broker; offset is the broker's latest, aux the user's prev;
+ *             body empty. After a sync every event for that user with a
+ *             larger offset follows on the same pipe.
+ *   kind 'T' on "m:\0": tick; offset is the broker's latest, aux the tick's
+ *             sequence number (1, 2, ...); no recipients; body empty.
+ *   kind 'A' on "g:<16 hex digits>\0": the answer to one gateway's audit
+ *             request; offset is the broker's latest, aux the request's rid;
+ *             body: per user asked, its id, a NUL and the offset of the last
+ *             event the broker routed to it (u64; 0 when offline).
  * Topics end at their NUL, which no user id holds, so the first NUL in a head
- * ends its topic and the subscription match is exact. */
-#define HP_WIRE_HEADER_LEN 17
+ * ends its topic and the subscription match is exact. A gap for a user is
+ * prev > the last offset a gateway saw for them (PROTOCOL.md). */
+#define HP_WIRE_HEADER_LEN 25
 #define HP_WIRE_EVENT 'E'
 #define HP_WIRE_SYNC  'S'
+#define HP_WIRE_TICK  'T'
+#define HP_WIRE_AUDIT 'A'
 
 /* The multicast topic, NUL included: every gateway subscribes to it once. */
 #define HP_WIRE_MULTICAST_TOPIC     "m:"
 #define HP_WIRE_MULTICAST_TOPIC_LEN 3
 
+/* A gateway's own topic "g:" + 16 hex digits of its id + NUL. */
+#define HP_WIRE_GATEWAY_TOPIC_LEN (2 + 16 + 1)
+
 /* The longest user-topic head: topic and header. */
 #define HP_WIRE_HEAD_MAX (2 + HP_USER_MAX + 1 + HP_WIRE_HEADER_LEN)
+
+/* One listed entry (a multicast recipient, an audit answer line): the id,
+ * its NUL, a u64. */
+#define HP_WIRE_ENTRY_MAX (HP_USER_MAX + 1 + 8)
 
 typedef struct {
     char     kind;
     uint64_t epoch;
     uint64_t offset;
-    bool     multicast;
+    uint64_t aux;           /* prev ('E' on a user topic, 'S'), tick number ('T'), rid ('A') */
+    bool     multicast;     /* on "m:\0" ('E' or 'T') */
+    bool     gateway;       /* on "g:<id>\0" ('A'); gateway_id is the id */
+    uint64_t gateway_id;
     hp_str_t user;          /* on a user topic */
-    const char *recipients; /* on the multicast topic: "id\0id\0..." */
+    const char *recipients; /* multicast 'E': "id\0<u64>id\0<u64>..." */
     size_t   recipients_len;
-    size_t   recipient_count;   /* users the event is for: 1 on a user topic */
+    size_t   recipient_count;   /* users the event is for: 1 on a user topic, 0 for 'T'/'A' */
 } hp_wire_head_t;
 
 void hp_wire_header_pack (unsigned char out[HP_WIRE_HEADER_LEN], char kind,
-                          uint64_t epoch, uint64_t offset);
+                          uint64_t epoch, uint64_t offset, uint64_t aux);
 
 /* Returns 0, or -1 when the frame is not a header of a known kind. */
 int hp_wire_header_unpack (const void *frame, size_t len, char *kind,
-                           uint64_t *epoch, uint64_t *offset);
+                           uint64_t *epoch, uint64_t *offset, uint64_t *aux);
 
 /* Writes a user topic's head (HP_WIRE_HEAD_MAX bytes) into out; returns its
  * length, or 0 when the user id is not 1-128 bytes without a NUL. */
 size_t hp_wire_head_user (unsigned char *out, const char *user, size_t len,
-                          char kind, uint64_t epoch, uint64_t offset);
+                          char kind, uint64_t epoch, uint64_t offset, uint64_t prev);
 
-/* Writes the multicast topic and an event header into out
- * (HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN bytes); the caller
- * appends the recipients. Returns the length written. */
-size_t hp_wire_head_multicast (unsigned char *out, uint64_t epoch, uint64_t offset);
+/* Writes the multicast topic and a header into out
+ * (HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN bytes); for an event the
+ * caller appends the recipients with hp_wire_put_entry. Returns the length. */
+size_t hp_wire_head_multicast (unsigned char *out, char kind, uint64_t epoch,
+                               uint64_t offset, uint64_t aux);
+
+/* Writes a gateway topic's head into out (HP_WIRE_GATEWAY_TOPIC_LEN +
+ * HP_WIRE_HEADER_LEN bytes). Returns the length. */
+size_t hp_wire_head_gateway (unsigned char *out, uint64_t gateway_id, char kind,
+                             uint64_t epoch, uint64_t offset, uint64_t aux);
+
+/* Writes a gateway's topic (HP_WIRE_GATEWAY_TOPIC_LEN bytes, NUL included). */
+void hp_wire_gateway_topic (char out[HP_WIRE_GATEWAY_TOPIC_LEN], uint64_t gateway_id);
+
+/* Appends one entry (id, NUL, u64) at out, which must have len + 9 bytes;
+ * returns the byte after it. */
+unsigned char *hp_wire_put_entry (unsigned char *out, const char *id, size_t len, uint64_t value);
 
 /* Parses a head frame; pointers in out point into it. Checks the topic, the
- * header, and on the multicast topic that every recipient is 1-128 bytes and
- * NUL-terminated and that there is at least one. Returns 0 or -1. */
+ * header, the kinds each topic carries, and on the multicast topic that an
+ * event lists at least one recipient, each 1-128 bytes and whole. Returns 0
+ * or -1. */
 int hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out);
 
-/* Steps through a parsed head's recipients: *cursor starts at
+/* Steps through a parsed multicast head's recipients: *cursor starts at
  * head->recipients; returns false after the last one. */
 bool hp_wire_next_recipient (const hp_wire_head_t *head, const char **cursor,
-                             hp_str_t *user);
+                             hp_str_t *user, uint64_t *prev);
+
+/* Steps through a list of entries (an audit answer's body, an audit
+ * request's ids when with_value is false): *cursor starts at the list and
+ * moves on. Returns 1 with the next entry, 0 at the end, -1 when the rest is
+ * malformed (an id of 0 or over 128 bytes, no NUL, a cut value). */
+int hp_wire_next_entry (const char **cursor, const char *end, bool with_value,
+                        hp_str_t *id, uint64_t *value);
+
+/* The gateway's audit request, sent upstream on its XSUB socket (the
+ * broker's XPUB hands it over like a subscription message): 'A' (a first
+ * byte that is no subscription's), gateway id (u64), rid (u64), then at most
+ * HP_WIRE_AUDIT_USERS_MAX user ids each followed by a NUL. */
+#define HP_WIRE_AUDIT_REQUEST 'A'
+#define HP_WIRE_AUDIT_REQUEST_HEAD 17
+#define HP_WIRE_AUDIT_USERS_MAX 1000
+
+/* Writes the request's first 17 bytes into out. */
+void hp_wire_audit_request_head (unsigned char out[HP_WIRE_AUDIT_REQUEST_HEAD],
+                                 uint64_t gateway_id, uint64_t rid);
+
+/* Parses a request: the ids are [*ids, *ids + *ids_len), checked with
+ * hp_wire_next_entry (with_value false). Returns 0, or -1 when it is not an
+ * audit request (wrong first byte, too short). */
+int hp_wire_audit_request_parse (const void *msg, size_t len, uint64_t *gateway_id,
+                                 uint64_t *rid, const char **ids, size_t *ids_len);
 
 /* Epochs are random u64s chosen at broker start; clients see 16 lowercase hex
  * digits. out receives 16 digits and a NUL. */

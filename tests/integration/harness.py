@@ -398,18 +398,46 @@ MULTICAST_TOPIC = b"m:\x00"
 def parse_published(frames):
     """A broker XPUB message [head][body] (PROTOCOL.md) as
     (kind, epoch, offset, users, body): users is the user of a user topic,
-    or the recipients a multicast lists."""
+    the recipients a multicast event lists, [] for a tick ('T') or an audit
+    answer ('A'). parse_published_prev also gives each user's prev."""
+    kind, epoch, offset, users, body = parse_published_prev(frames)
+    return kind, epoch, offset, [u for u, _ in users], body
+
+
+def parse_published_prev(frames):
+    """As parse_published, but users are (user, prev) pairs: prev is the
+    offset of the last event the broker routed to that user before."""
     head, body = frames
     nul = head.index(b"\x00")
     topic, rest = head[:nul + 1], head[nul + 1:]
-    kind, epoch, offset = struct.unpack(">cQQ", rest[:17])
+    kind, epoch, offset, aux = struct.unpack(">cQQQ", rest[:25])
+    rest = rest[25:]
     if topic == MULTICAST_TOPIC:
-        assert kind == b"E" and rest.endswith(b"\x00"), head
-        users = [u.decode() for u in rest[17:-1].split(b"\x00")]
+        users = []
+        if kind == b"T":
+            assert not rest, head
+        else:
+            assert kind == b"E" and rest, head
+            while rest:
+                end = rest.index(b"\x00")
+                users.append((rest[:end].decode(), struct.unpack(">Q", rest[end + 1:end + 9])[0]))
+                rest = rest[end + 9:]
+    elif topic.startswith(b"g:"):
+        assert kind == b"A" and not rest, head
+        users = []
     else:
-        assert topic.startswith(b"u:") and len(rest) == 17, head
-        users = [topic[2:-1].decode()]
+        assert topic.startswith(b"u:") and not rest, head
+        users = [(topic[2:-1].decode(), aux)]
     return kind, epoch, offset, users, body
+
+
+def recv_published(sub):
+    """The next broker message on a raw subscriber that is not a tick (the
+    broker ticks on the multicast topic every second, PROTOCOL.md)."""
+    while True:
+        frames = sub.recv_multipart()
+        if parse_published(frames)[0] != b"T":
+            return frames
 
 
 def subscribe(broker, *users, multicast=True, curve=None):
@@ -431,7 +459,7 @@ def subscribe(broker, *users, multicast=True, curve=None):
     epoch = None
     pending = set(users)
     while pending:
-        kind, epoch, _, synced, _ = parse_published(sub.recv_multipart())
+        kind, epoch, _, synced, _ = parse_published(recv_published(sub))
         if kind == b"S":
             pending.discard(synced[0])
     return sub, epoch

@@ -11,12 +11,12 @@ import urllib.parse
 import msgpack
 import zmq
 
-from harness import Broker, Control, http_get, http_post, metric, parse_published, subscribe, wait_until
+from harness import Broker, Control, http_get, http_post, metric, parse_published, recv_published, subscribe, wait_until
 
 
 def next_event(sub):
     while True:
-        kind, _, _, users, body = parse_published(sub.recv_multipart())
+        kind, _, _, users, body = parse_published(recv_published(sub))
         if kind == b"E":
             return b"u:" + users[0].encode() + b"\x00", json.loads(body)
 

@@ -10,7 +10,7 @@ import unittest
 import msgpack
 import zmq
 
-from harness import Broker, Producer, metric, parse_published, subscribe
+from harness import Broker, Producer, metric, parse_published, recv_published, subscribe
 
 _pending = {}
 
@@ -20,7 +20,7 @@ def recv_event(sub):
     multicast message yields one per listed user, in order."""
     queue = _pending.setdefault(id(sub), [])
     while not queue:
-        kind, epoch, offset, users, body = parse_published(sub.recv_multipart())
+        kind, epoch, offset, users, body = parse_published(recv_published(sub))
         if kind == b"E":
             queue.extend((user, epoch, offset, body) for user in users)
     return queue.pop(0)
@@ -130,13 +130,13 @@ class BrokerIngestTest(unittest.TestCase):
         offline = ["gone%d" % i for i in range(5)]
         self.producer.send(offline[:2] + online + offline[2:], "sale", {"pct": 20})
         self.producer.send(online[:3], "few", 1)
-        kind, _, offset, users, body = parse_published(sub.recv_multipart())
+        kind, _, offset, users, body = parse_published(recv_published(sub))
         # proves: an event for 10 online users is ONE message on the multicast
         # topic listing exactly the online ones, in the envelope's order (the
         # offline ones have no gateway), carrying the shared frame
         self.assertEqual((kind, offset, users), (b"E", 1, online))
         self.assertEqual(json.loads(body)["data"], {"pct": 20})
-        few = [parse_published(sub.recv_multipart()) for _ in range(3)]
+        few = [parse_published(recv_published(sub)) for _ in range(3)]
         # proves: an event for fewer online users than the multicast threshold
         # goes on each user's own topic, one message each, same offset
         self.assertEqual([(f[2], f[3]) for f in few], [(2, [u]) for u in online[:3]])

@@ -2,3 +2,4 @@
 herald_unit_test(gateway_queue herald_gateway_core)
 herald_unit_test(gateway_auth herald_gateway_core)
 herald_unit_test(gateway_config herald_gateway_core)
+herald_unit_test(gateway_seen herald_gateway_core)

@@ -1,4 +1,4 @@
-/* test_wire.c -- unit tests for proto/wire.c: header frame and epochs. */
+/* test_wire.c -- unit tests for proto/wire.c: heads (with prev), ticks, audits, and epochs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,24 +12,30 @@ static void
 test_header_round_trip (void **state)
 {
     unsigned char h [HP_WIRE_HEADER_LEN];
-    hp_wire_header_pack (h, HP_WIRE_EVENT, 0x0102030405060708ULL, UINT64_MAX);
-    //  The layout is kind, then both u64s big-endian, as PROTOCOL.md fixes.
+    hp_wire_header_pack (h, HP_WIRE_EVENT, 0x0102030405060708ULL, UINT64_MAX, 0x1112131415161718ULL);
+    //  The layout is kind, then three u64s big-endian, as PROTOCOL.md fixes.
     static const unsigned char expect [HP_WIRE_HEADER_LEN] = {
-        'E', 1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+        'E', 1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18
     };
     assert_memory_equal (h, expect, sizeof expect);
     char kind = 0;
-    uint64_t epoch = 0, offset = 0;
-    assert_int_equal (hp_wire_header_unpack (h, sizeof h, &kind, &epoch, &offset), 0);
+    uint64_t epoch = 0, offset = 0, aux = 0;
+    assert_int_equal (hp_wire_header_unpack (h, sizeof h, &kind, &epoch, &offset, &aux), 0);
     //  Unpacking gives back exactly what was packed.
     assert_int_equal (kind, 'E');
     assert_true (epoch == 0x0102030405060708ULL);
     assert_true (offset == UINT64_MAX);
+    assert_true (aux == 0x1112131415161718ULL);
 
-    hp_wire_header_pack (h, HP_WIRE_SYNC, 1, 0);
-    assert_int_equal (hp_wire_header_unpack (h, sizeof h, &kind, &epoch, &offset), 0);
-    assert_int_equal (kind, 'S');
-    assert_true (epoch == 1 && offset == 0);
+    //  Every kind round-trips: sync, tick, audit answer.
+    const char kinds [] = { HP_WIRE_SYNC, HP_WIRE_TICK, HP_WIRE_AUDIT };
+    for (size_t i = 0; i < sizeof kinds; i++) {
+        hp_wire_header_pack (h, kinds [i], 1, 0, 5);
+        assert_int_equal (hp_wire_header_unpack (h, sizeof h, &kind, &epoch, &offset, &aux), 0);
+        assert_int_equal (kind, kinds [i]);
+        assert_true (epoch == 1 && offset == 0 && aux == 5);
+    }
 }
 
 static void
@@ -37,53 +43,66 @@ test_header_refuses_bad_frames (void **state)
 {
     unsigned char h [HP_WIRE_HEADER_LEN + 1];
     char kind;
-    uint64_t epoch, offset;
-    hp_wire_header_pack (h, HP_WIRE_EVENT, 7, 9);
+    uint64_t epoch, offset, aux;
+    hp_wire_header_pack (h, HP_WIRE_EVENT, 7, 9, 3);
     //  Short and long frames are not headers.
-    assert_int_equal (hp_wire_header_unpack (h, HP_WIRE_HEADER_LEN - 1, &kind, &epoch, &offset), -1);
-    assert_int_equal (hp_wire_header_unpack (h, HP_WIRE_HEADER_LEN + 1, &kind, &epoch, &offset), -1);
-    assert_int_equal (hp_wire_header_unpack (h, 0, &kind, &epoch, &offset), -1);
+    assert_int_equal (hp_wire_header_unpack (h, HP_WIRE_HEADER_LEN - 1, &kind, &epoch, &offset, &aux), -1);
+    assert_int_equal (hp_wire_header_unpack (h, HP_WIRE_HEADER_LEN + 1, &kind, &epoch, &offset, &aux), -1);
+    assert_int_equal (hp_wire_header_unpack (h, 0, &kind, &epoch, &offset, &aux), -1);
     //  An unknown kind byte is refused.
     h [0] = 'X';
-    assert_int_equal (hp_wire_header_unpack (h, HP_WIRE_HEADER_LEN, &kind, &epoch, &offset), -1);
+    assert_int_equal (hp_wire_header_unpack (h, HP_WIRE_HEADER_LEN, &kind, &epoch, &offset, &aux), -1);
 }
 
 static void
 test_user_head_round_trip (void **state)
 {
     unsigned char head [HP_WIRE_HEAD_MAX];
-    size_t len = hp_wire_head_user (head, "alice", 5, HP_WIRE_SYNC, 7, 9);
-    //  A user head is the topic with its NUL, then the 17-byte header.
+    size_t len = hp_wire_head_user (head, "alice", 5, HP_WIRE_SYNC, 7, 9, 4);
+    //  A user head is the topic with its NUL, then the 25-byte header.
     assert_int_equal (len, 8 + HP_WIRE_HEADER_LEN);
     assert_memory_equal (head, "u:alice\0S", 9);
     hp_wire_head_t h;
     assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
     assert_false (h.multicast);
+    assert_false (h.gateway);
     assert_int_equal (h.kind, 'S');
-    assert_true (h.epoch == 7 && h.offset == 9);
+    //  The sync carries the user's prev (the last offset routed to them).
+    assert_true (h.epoch == 7 && h.offset == 9 && h.aux == 4);
     assert_int_equal (h.user.len, 5);
     assert_memory_equal (h.user.ptr, "alice", 5);
     assert_int_equal (h.recipient_count, 1);
+    //  An event carries its prev in the same place.
+    len = hp_wire_head_user (head, "alice", 5, HP_WIRE_EVENT, 7, 12, 9);
+    assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
+    assert_true (h.kind == 'E' && h.offset == 12 && h.aux == 9);
     //  A user head with bytes after the header is not a head.
     head [len] = 'x';
     assert_int_equal (hp_wire_head_parse (head, len + 1, &h), -1);
     //  Nor is one cut inside the header, nor one without a NUL in reach.
     assert_int_equal (hp_wire_head_parse (head, len - 1, &h), -1);
     assert_int_equal (hp_wire_head_parse ("u:alice", 7, &h), -1);
+    //  Ticks and audit answers never come on a user topic.
+    len = hp_wire_head_user (head, "alice", 5, HP_WIRE_TICK, 7, 12, 9);
+    assert_int_equal (hp_wire_head_parse (head, len, &h), -1);
     //  Ids outside 1-128 bytes make no head.
     char big [HP_USER_MAX + 1];
     memset (big, 'a', sizeof big);
-    assert_int_equal (hp_wire_head_user (head, big, sizeof big, 'E', 1, 1), 0);
-    assert_int_equal (hp_wire_head_user (head, "", 0, 'E', 1, 1), 0);
+    assert_int_equal (hp_wire_head_user (head, big, sizeof big, 'E', 1, 1, 0), 0);
+    assert_int_equal (hp_wire_head_user (head, "", 0, 'E', 1, 1, 0), 0);
 }
 
 static void
 test_multicast_head_lists_recipients (void **state)
 {
-    unsigned char head [64];
-    size_t len = hp_wire_head_multicast (head, 3, 42);
-    memcpy (head + len, "bob\0carol\0", 10);
-    len += 10;
+    unsigned char head [128];
+    size_t len = hp_wire_head_multicast (head, HP_WIRE_EVENT, 3, 42, 0);
+    //  Each recipient is its id, a NUL and its prev; a prev may hold any
+    //  byte, NULs included.
+    unsigned char *p = hp_wire_put_entry (head + len, "bob", 3, 0x0000000000000029ULL);
+    p = hp_wire_put_entry (p, "carol", 5, 0x0a00000000000000ULL);
+    len = (size_t) (p - head);
+    assert_int_equal (len, 3 + HP_WIRE_HEADER_LEN + 4 + 8 + 6 + 8);
     hp_wire_head_t h;
     assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
     //  The multicast topic is "m:" and its NUL; the header follows.
@@ -91,33 +110,103 @@ test_multicast_head_lists_recipients (void **state)
     assert_true (h.multicast && h.kind == 'E' && h.epoch == 3 && h.offset == 42);
     //  The parse counts the recipients it checked.
     assert_int_equal (h.recipient_count, 2);
-    //  The recipients come back in order, each without its NUL.
+    //  The recipients come back in order, each without its NUL, with its prev.
     const char *cursor = h.recipients;
     hp_str_t user;
-    assert_true (hp_wire_next_recipient (&h, &cursor, &user));
+    uint64_t prev = 0;
+    assert_true (hp_wire_next_recipient (&h, &cursor, &user, &prev));
     assert_int_equal (user.len, 3);
     assert_memory_equal (user.ptr, "bob", 3);
-    assert_true (hp_wire_next_recipient (&h, &cursor, &user));
+    assert_true (prev == 41);
+    assert_true (hp_wire_next_recipient (&h, &cursor, &user, &prev));
     assert_int_equal (user.len, 5);
     assert_memory_equal (user.ptr, "carol", 5);
-    assert_false (hp_wire_next_recipient (&h, &cursor, &user));
+    assert_true (prev == 0x0a00000000000000ULL);
+    assert_false (hp_wire_next_recipient (&h, &cursor, &user, &prev));
 
-    //  A list must end in a NUL, hold no empty id, and not be empty.
+    //  A list cut inside a prev, holding an empty id, or empty is refused.
     assert_int_equal (hp_wire_head_parse (head, len - 1, &h), -1);
-    head [len - 6] = 0;         //  "bob\0\0arol\0": an empty id
-    assert_int_equal (hp_wire_head_parse (head, len, &h), -1);
     assert_int_equal (hp_wire_head_parse (head, 3 + HP_WIRE_HEADER_LEN, &h), -1);
+    head [3 + HP_WIRE_HEADER_LEN] = 0;      //  "\0ob\0...": an empty id
+    assert_int_equal (hp_wire_head_parse (head, len, &h), -1);
     //  A sync is never multicast.
-    len = hp_wire_head_multicast (head, 3, 42);
-    head [3] = 'S';
-    memcpy (head + len, "bob\0", 4);
-    assert_int_equal (hp_wire_head_parse (head, len + 4, &h), -1);
+    len = hp_wire_head_multicast (head, HP_WIRE_SYNC, 3, 42, 0);
+    p = hp_wire_put_entry (head + len, "bob", 3, 1);
+    assert_int_equal (hp_wire_head_parse (head, (size_t) (p - head), &h), -1);
     //  An id longer than 128 bytes is refused.
-    unsigned char big [3 + HP_WIRE_HEADER_LEN + HP_USER_MAX + 2];
-    len = hp_wire_head_multicast (big, 1, 1);
+    unsigned char big [3 + HP_WIRE_HEADER_LEN + HP_USER_MAX + 1 + 9];
+    len = hp_wire_head_multicast (big, HP_WIRE_EVENT, 1, 1, 0);
     memset (big + len, 'a', HP_USER_MAX + 1);
-    big [sizeof big - 1] = 0;
+    memset (big + len + HP_USER_MAX + 1, 0, 9);
     assert_int_equal (hp_wire_head_parse (big, sizeof big, &h), -1);
+}
+
+static void
+test_tick_and_audit_heads (void **state)
+{
+    unsigned char head [64];
+    hp_wire_head_t h;
+    //  A tick is multicast, lists nobody, and carries its number in aux.
+    size_t len = hp_wire_head_multicast (head, HP_WIRE_TICK, 3, 42, 17);
+    assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
+    assert_true (h.multicast && h.kind == 'T' && h.offset == 42 && h.aux == 17);
+    assert_int_equal (h.recipient_count, 0);
+    //  A tick with recipients is not one.
+    head [len] = 'x';
+    assert_int_equal (hp_wire_head_parse (head, len + 1, &h), -1);
+
+    //  An audit answer goes on "g:<16 hex>\0" and names the gateway.
+    len = hp_wire_head_gateway (head, 0x00000000deadbeefULL, HP_WIRE_AUDIT, 3, 42, 5);
+    assert_int_equal (len, HP_WIRE_GATEWAY_TOPIC_LEN + HP_WIRE_HEADER_LEN);
+    assert_memory_equal (head, "g:00000000deadbeef\0A", 20);
+    assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
+    assert_true (h.gateway && !h.multicast && h.gateway_id == 0xdeadbeefULL);
+    assert_true (h.kind == 'A' && h.offset == 42 && h.aux == 5);
+    //  Only answers come on a gateway topic.
+    head [HP_WIRE_GATEWAY_TOPIC_LEN] = 'E';
+    assert_int_equal (hp_wire_head_parse (head, len, &h), -1);
+
+    //  The answer's body lists (id, last) entries.
+    unsigned char body [64];
+    unsigned char *p = hp_wire_put_entry (body, "alice", 5, 99);
+    p = hp_wire_put_entry (p, "bob", 3, 0);
+    const char *cursor = (const char *) body, *end = (const char *) p;
+    hp_str_t id;
+    uint64_t last;
+    assert_int_equal (hp_wire_next_entry (&cursor, end, true, &id, &last), 1);
+    assert_true (id.len == 5 && memcmp (id.ptr, "alice", 5) == 0 && last == 99);
+    assert_int_equal (hp_wire_next_entry (&cursor, end, true, &id, &last), 1);
+    assert_true (id.len == 3 && last == 0);
+    assert_int_equal (hp_wire_next_entry (&cursor, end, true, &id, &last), 0);
+    //  A cut value is malformed, not an end.
+    cursor = (const char *) body;
+    assert_int_equal (hp_wire_next_entry (&cursor, (const char *) body + 10, true, &id, &last), -1);
+}
+
+static void
+test_audit_request (void **state)
+{
+    unsigned char msg [64];
+    hp_wire_audit_request_head (msg, 0x0102030405060708ULL, 9);
+    //  Its first byte is neither subscribe (1) nor unsubscribe (0).
+    assert_int_equal (msg [0], 'A');
+    memcpy (msg + HP_WIRE_AUDIT_REQUEST_HEAD, "alice\0bob\0", 10);
+    uint64_t id, rid;
+    const char *ids;
+    size_t ids_len;
+    assert_int_equal (hp_wire_audit_request_parse (msg, HP_WIRE_AUDIT_REQUEST_HEAD + 10,
+                                                   &id, &rid, &ids, &ids_len), 0);
+    assert_true (id == 0x0102030405060708ULL && rid == 9 && ids_len == 10);
+    const char *cursor = ids;
+    hp_str_t user;
+    assert_int_equal (hp_wire_next_entry (&cursor, ids + ids_len, false, &user, NULL), 1);
+    assert_true (user.len == 5 && memcmp (user.ptr, "alice", 5) == 0);
+    assert_int_equal (hp_wire_next_entry (&cursor, ids + ids_len, false, &user, NULL), 1);
+    assert_int_equal (hp_wire_next_entry (&cursor, ids + ids_len, false, &user, NULL), 0);
+    //  Too short, or a subscription message, is not a request.
+    assert_int_equal (hp_wire_audit_request_parse (msg, 16, &id, &rid, &ids, &ids_len), -1);
+    msg [0] = 1;
+    assert_int_equal (hp_wire_audit_request_parse (msg, 27, &id, &rid, &ids, &ids_len), -1);
 }
 
 static void
@@ -163,6 +252,8 @@ main (void)
         cmocka_unit_test (test_header_refuses_bad_frames),
         cmocka_unit_test (test_user_head_round_trip),
         cmocka_unit_test (test_multicast_head_lists_recipients),
+        cmocka_unit_test (test_tick_and_audit_heads),
+        cmocka_unit_test (test_audit_request),
         cmocka_unit_test (test_epoch_text),
         cmocka_unit_test (test_epoch_new_random_nonzero),
     };
