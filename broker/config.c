@@ -35,6 +35,8 @@ static const s_option_t s_options[] = {
     { "insecure",         S_BOOL, 0, 0, "allow binding a non-loopback address without CURVE (and HTTP without its key)" },
     { "publish-hwm-bytes", S_SIZE, 1u << 20, (size_t) 1 << 40,
       "bytes of events queued per gateway before the broker drops (SNDHWM = N / max-event-bytes)" },
+    { "undelivered-bytes", S_SIZE, 1024, (size_t) 1 << 40,
+      "bytes of undelivered notices queued in all; past it they are dropped and counted" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -69,6 +71,10 @@ s_usage (FILE *out, const hb_config_t *d)
         "                         re-read within a second of a change, or on SIGHUP\n"
         "  --insecure             %s\n",
         s_options[9].help, s_options[10].help, s_options[11].help);
+    fprintf (out,
+        "Bounds:\n"
+        "  --undelivered-bytes N  %s (default %zu)\n",
+        s_options[13].help, d->undelivered_bytes);
 }
 
 static int
@@ -178,6 +184,7 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 10: rc = s_copy (self->curve_allow, sizeof self->curve_allow, value); break;
         case 11: rc = s_parse_bool (value, &self->insecure); break;
         case 12: rc = s_parse_size (value, opt->min, opt->max, &self->publish_hwm_bytes); break;
+        case 13: rc = s_parse_size (value, opt->min, opt->max, &self->undelivered_bytes); break;
     }
     if (rc != 0) {
         if (opt->kind == S_SIZE)
@@ -204,6 +211,7 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
     self->history_bytes = 64u << 20;
     self->max_online_users = 10u << 20;
     self->publish_hwm_bytes = (size_t) 1 << 30;
+    self->undelivered_bytes = 16u << 20;
     hb_config_t defaults = *self;
 
     for (size_t i = 0; i < S_OPTION_COUNT; i++) {

@@ -21,6 +21,7 @@ typedef struct {
     char   curve_allow[1024];   /* --curve-allow DIR   HERALD_CURVE_ALLOW */
     bool   insecure;            /* --insecure          HERALD_INSECURE: allow a non-loopback
                                    listener without its protection (CURVE, HTTP key) */
+    size_t undelivered_bytes;   /* --undelivered-bytes HERALD_UNDELIVERED_BYTES (queued in all) */
 } hb_config_t;
 
 /* Fills self from defaults, then the environment, then argv (a flag wins over

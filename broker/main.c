@@ -1,5 +1,6 @@
 /* main.c -- herald-broker: wiring of config, sockets, modules, the loop and signals. */
 #include "config.h"
+#include "control.h"
 #include "control_srv.h"
 #include "curve.h"
 #include "history.h"
@@ -32,7 +33,13 @@
 
 #define S_INGEST_HWM      100000
 #define S_UNDELIVERED_HWM 10000
-#define S_CONTROL_MAX_MSG (8 << 20)
+/* Largest message each reading socket takes; ZeroMQ drops the connection
+ * of a peer that sends more, before buffering it. Only options set before
+ * zmq_bind apply to the connections it accepts, so s_socket sets them
+ * first. Control: HP_CONTROL_REQUEST_MAX (a presence request for 10,000
+ * users of 128 bytes is ~1.3 MB). Publish: what the XPUB reads are
+ * subscriptions, and a user topic is at most 132 bytes. */
+#define S_PUBLISH_MAX_MSG 1024
 
 static int s_signal_pipe[2] = { -1, -1 };
 
@@ -68,12 +75,12 @@ s_signals_init (void)
 }
 
 /* A socket with linger 0 (shutdown must not wait for slow peers), the given
- * options and, when curve is set, CURVE with ZAP domain `role` (every option
- * before the bind, or libzmq would not apply it), bound to endpoint. NULL
- * (logged) on failure. */
+ * options, ZMQ_MAXMSGSIZE when max_msg > 0 and, when curve is set, CURVE with
+ * ZAP domain `role` (every option before the bind, or libzmq would not apply
+ * it), bound to endpoint. NULL (logged) on failure. */
 static void *
 s_socket (void *ctx, int type, const char *endpoint, const char *role,
-          const int (*opts)[2], size_t nopts, const hp_curve_t *curve)
+          const int (*opts)[2], size_t nopts, int64_t max_msg, const hp_curve_t *curve)
 {
     void *sock = zmq_socket (ctx, type);
     if (!sock)
@@ -84,6 +91,8 @@ s_socket (void *ctx, int type, const char *endpoint, const char *role,
     for (size_t i = 0; i < nopts; i++)
         if (zmq_setsockopt (sock, opts[i][0], &opts[i][1], sizeof (int)) != 0)
             goto fail;
+    if (max_msg > 0 && zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg) != 0)
+        goto fail;
     if (curve && hp_curve_apply_server (curve, sock, role) != 0)
         goto fail;
     if (zmq_bind (sock, endpoint) != 0)
@@ -118,7 +127,7 @@ s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curv
     /* Frames somewhat over the event limit are read and counted as
      * too_large; far bigger ones make ZeroMQ drop the sender's connection
      * before the bytes are buffered. */
-    long long max_in = (long long) cfg->max_event_bytes * 16;
+    int64_t max_in = (int64_t) cfg->max_event_bytes * 16;
     if (max_in < (1 << 20))
         max_in = 1 << 20;
     const int ingest_opts[][2] = { { ZMQ_RCVHWM, S_INGEST_HWM } };
@@ -128,18 +137,16 @@ s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curv
                                     { ZMQ_XPUB_VERBOSE, 1 } };
     const int control_opts[][2] = { { ZMQ_RCVHWM, 10000 }, { ZMQ_SNDHWM, 10000 } };
     const int undelivered_opts[][2] = { { ZMQ_SNDHWM, S_UNDELIVERED_HWM } };
-    s->ingest = s_socket (ctx, ZMQ_PULL, cfg->ingest, HP_ZAP_DOMAIN_INGEST, ingest_opts, 1, curve);
-    if (s->ingest)
-        zmq_setsockopt (s->ingest, ZMQ_MAXMSGSIZE, &max_in, sizeof max_in);
-    s->publish = s_socket (ctx, ZMQ_XPUB, cfg->publish, HP_ZAP_DOMAIN_PUBLISH, publish_opts, 2, curve);
-    s->control = s_socket (ctx, ZMQ_ROUTER, cfg->control, HP_ZAP_DOMAIN_CONTROL, control_opts, 2, curve);
-    if (s->control) {
-        long long max_ctl = S_CONTROL_MAX_MSG;
-        zmq_setsockopt (s->control, ZMQ_MAXMSGSIZE, &max_ctl, sizeof max_ctl);
-    }
+    s->ingest = s_socket (ctx, ZMQ_PULL, cfg->ingest, HP_ZAP_DOMAIN_INGEST, ingest_opts, 1,
+                          max_in, curve);
+    s->publish = s_socket (ctx, ZMQ_XPUB, cfg->publish, HP_ZAP_DOMAIN_PUBLISH, publish_opts, 2,
+                           S_PUBLISH_MAX_MSG, curve);
+    s->control = s_socket (ctx, ZMQ_ROUTER, cfg->control, HP_ZAP_DOMAIN_CONTROL, control_opts, 2,
+                           HP_CONTROL_REQUEST_MAX, curve);
+    /* A PUSH reads nothing from its peers but their handshake. */
     s->undelivered = s_socket (ctx, ZMQ_PUSH, cfg->undelivered, HP_ZAP_DOMAIN_UNDELIVERED,
-                               undelivered_opts, 1, curve);
-    s->bridge = s_socket (ctx, ZMQ_PAIR, HB_HTTP_BRIDGE_ENDPOINT, "http bridge", NULL, 0, NULL);
+                               undelivered_opts, 1, 4096, curve);
+    s->bridge = s_socket (ctx, ZMQ_PAIR, HB_HTTP_BRIDGE_ENDPOINT, "http bridge", NULL, 0, 0, NULL);
     return s->ingest && s->publish && s->control && s->undelivered && s->bridge ? 0 : -1;
 }
 
@@ -264,7 +271,6 @@ main (int argc, char **argv)
         perror ("herald-broker: signal pipe");
         return 1;
     }
-    hb_hash_seed_init ();
 
     void *ctx = zmq_ctx_new ();
     if (!ctx) {
@@ -307,7 +313,7 @@ main (int argc, char **argv)
     broker.history = hb_history_new (cfg.history_events, cfg.history_bytes);
     if (broker.presence && broker.history)
         broker.undelivered = hb_undelivered_new (sockets.undelivered, &broker.metrics,
-                                                 cfg.max_event_bytes);
+                                                 cfg.max_event_bytes, cfg.undelivered_bytes);
     if (broker.undelivered)
         broker.router = hb_router_new (sockets.publish, broker.presence, broker.history,
                                        broker.undelivered, &broker.metrics, epoch,

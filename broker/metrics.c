@@ -30,11 +30,20 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
     fn (arg, "herald_broker_undelivered_sent_total", "counter",
         "Undelivered notices sent to fallback workers.", NULL, m->undelivered_sent);
     fn (arg, "herald_broker_undelivered_dropped_total", "counter",
-        "Undelivered notices dropped (no worker, or its queue full).", NULL, m->undelivered_dropped);
+        "Undelivered notices dropped (no worker, its queue full, or the byte bound).",
+        NULL, m->undelivered_dropped);
+    fn (arg, "herald_broker_undelivered_over_bytes_total", "counter",
+        "Undelivered notices dropped because --undelivered-bytes were already queued.",
+        NULL, m->undelivered_over_bytes);
+    fn (arg, "herald_broker_undelivered_bytes", "gauge",
+        "Bytes of undelivered notices queued for workers.", NULL, g->undelivered_bytes);
     fn (arg, "herald_broker_users_online", "gauge",
         "Users whose topic is subscribed by some gateway.", NULL, g->users_online);
     fn (arg, "herald_broker_presence_refused_total", "counter",
         "Subscriptions not recorded because the presence set was full.", NULL, g->presence_refused);
+    fn (arg, "herald_broker_presence_overflow_users", "gauge",
+        "Refused users still subscribed; while above 0 events go to offline users too.",
+        NULL, g->presence_overflow);
     fn (arg, "herald_broker_subscriptions_invalid_total", "counter",
         "Subscriptions to topics that are not user topics (ignored).", NULL, m->subscriptions_invalid);
     fn (arg, "herald_broker_history_events", "gauge",

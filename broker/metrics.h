@@ -21,6 +21,7 @@ typedef struct {
     uint64_t messages_published;
     uint64_t undelivered_sent;
     uint64_t undelivered_dropped;
+    uint64_t undelivered_over_bytes;           /* of those, past --undelivered-bytes */
     uint64_t resumes_recovered;
     uint64_t resumes_unrecovered;
     uint64_t control_requests;
@@ -39,6 +40,8 @@ typedef struct {
 typedef struct {
     uint64_t users_online;
     uint64_t presence_refused;
+    uint64_t presence_overflow;    /* refused users still subscribed */
+    uint64_t undelivered_bytes;    /* notices queued, bytes */
     uint64_t history_events;
     uint64_t history_bytes;
     uint64_t history_users;

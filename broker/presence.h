@@ -17,10 +17,11 @@ void hb_presence_destroy (hb_presence_t **self_p);
 
 /* Marks a user online (idempotent). hash is hb_hash (user, len). Returns 0,
  * or -1 when the set is full or memory ran out; the refusal is counted and
- * from then on hb_presence_exact says false. */
+ * the user's hash kept aside (hb_presence_overflow) until its unsubscribe
+ * or a later add that fits: until then hb_presence_exact says false. */
 int hb_presence_add (hb_presence_t *self, uint64_t hash, const char *user, size_t len);
 
-/* Marks a user offline (idempotent). */
+/* Marks a user offline (idempotent); a refused user leaves the overflow. */
 void hb_presence_remove (hb_presence_t *self, uint64_t hash, const char *user, size_t len);
 
 bool hb_presence_online (const hb_presence_t *self, uint64_t hash, const char *user, size_t len);
@@ -37,8 +38,12 @@ void hb_presence_prefetch (const hb_presence_t *self, uint64_t hash);
 size_t   hb_presence_count (const hb_presence_t *self);
 /* How many adds were refused since start. */
 uint64_t hb_presence_refused (const hb_presence_t *self);
-/* True while no add was ever refused, i.e. "offline" here means no gateway
- * subscribes (the router only skips publishing to offline users then). */
+/* Refused users still subscribed (as far as the set can tell). */
+size_t   hb_presence_overflow (const hb_presence_t *self);
+/* True while no refused user is still subscribed, i.e. "offline" here
+ * means no gateway subscribes (the router only skips publishing to
+ * offline users then). Comes back once the overflow drains; never again
+ * if the overflow itself (as large as the set) ever filled. */
 bool     hb_presence_exact (const hb_presence_t *self);
 
 #endif

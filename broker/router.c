@@ -385,6 +385,8 @@ hb_router_gauges (const hb_router_t *self, hb_gauges_t *out)
     memset (out, 0, sizeof *out);
     out->users_online = hb_presence_count (self->presence);
     out->presence_refused = hb_presence_refused (self->presence);
+    out->presence_overflow = hb_presence_overflow (self->presence);
+    out->undelivered_bytes = hb_undelivered_queued_bytes (self->undelivered);
     out->history_events = hb_history_events (self->history);
     out->history_bytes = hb_history_bytes (self->history);
     out->history_users = hb_history_users (self->history);

@@ -16,11 +16,11 @@
  * Slots are one 64-byte line each, so the table costs twice what a bare
  * 32-byte slot would. */
 #include "umap.h"
+#include "hash.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define S_INLINE_KEY 32
 
@@ -41,49 +41,14 @@ struct hb_umap {
     size_t    max_entries;
 };
 
-static uint64_t s_seed = 0x9e3779b97f4a7c15ULL;
-static bool     s_seeded;
-
-void
-hb_hash_seed_init (void)
-{
-    if (s_seeded)
-        return;
-    uint64_t seed;
-    if (getrandom (&seed, sizeof seed, 0) == (ssize_t) sizeof seed)
-        s_seed ^= seed;
-    s_seeded = true;
-}
-
-static inline uint64_t
-s_mix (uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-/* A word-at-a-time multiplicative hash: user ids are short, so this is a
- * handful of multiplies per key. */
+/* The keyed SipHash of proto/hash.c: the multiplicative hash this map had
+ * before was seeded, but its collisions did not depend on the seed (256
+ * printable 128-byte ids shared one 64-bit hash whatever the seed, making
+ * lookups 16x slower), so a producer could still choose a probe chain. */
 uint64_t
 hb_hash (const char *key, size_t len)
 {
-    uint64_t h = s_seed ^ (len * 0x87c37b91114253d5ULL);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy (&w, key, 8);
-        h = (h ^ s_mix (w)) * 0x4cf5ad432745937fULL;
-        h = (h << 31) | (h >> 33);
-        key += 8;
-        len -= 8;
-    }
-    uint64_t w = 0;
-    memcpy (&w, key, len);
-    h ^= s_mix (w ^ (len << 56));
-    return s_mix (h);
+    return hp_hash (key, len);
 }
 
 /* Zeroed slots on a cache-line boundary. */

@@ -17,12 +17,10 @@ typedef struct {
     uint64_t    hash;
 } hb_key_t;
 
-/* Seeds the key hash from getrandom once per process, so a producer cannot
- * choose user ids that all land in one probe chain. Idempotent. */
-void hb_hash_seed_init (void);
-
-/* The hash every umap call takes; computed once per key by the caller and
- * reused for lookups in several maps. */
+/* The hash every umap call takes (hp_hash: SipHash-1-3 under a random key
+ * per process, so a producer cannot choose user ids that all land in one
+ * probe chain); computed once per key by the caller and reused for lookups
+ * in several maps. */
 uint64_t hb_hash (const char *key, size_t len);
 
 /* A map holding at most max_entries keys. NULL on out of memory. */

@@ -14,8 +14,13 @@
 typedef struct hb_undelivered hb_undelivered_t;
 
 /* Uses (does not own) a bound PUSH socket; counts into metrics. max_bytes
- * bounds one notice. NULL on out of memory. */
-hb_undelivered_t *hb_undelivered_new (void *push, hb_metrics_t *metrics, size_t max_bytes);
+ * bounds one notice; max_queued_bytes all notices sent and not yet written
+ * out or dropped by ZeroMQ (past it a notice is dropped and counted in
+ * undelivered_over_bytes). NULL on out of memory. The object may be
+ * destroyed before the socket is closed: the byte count it shares with
+ * queued notices lives until the last of them is freed. */
+hb_undelivered_t *hb_undelivered_new (void *push, hb_metrics_t *metrics, size_t max_bytes,
+                                      size_t max_queued_bytes);
 void hb_undelivered_destroy (hb_undelivered_t **self_p);
 
 /* Starts a new event; the envelope must stay decoded until the last send.
@@ -24,5 +29,8 @@ void hb_undelivered_begin (hb_undelivered_t *self, const hp_envelope_t *env, uin
 
 /* Sends the notice for one recipient of the current event. */
 void hb_undelivered_send (hb_undelivered_t *self, const char *user, size_t len);
+
+/* Bytes of notices sent and not yet freed by ZeroMQ (any thread's view). */
+size_t hb_undelivered_queued_bytes (const hb_undelivered_t *self);
 
 #endif

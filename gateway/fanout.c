@@ -4,6 +4,7 @@
  * connection following the stream); this file never calls upstream, it
  * sends its subscriptions through the gw_link_t interface. */
 #include "fanout.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,17 +44,14 @@ struct gw_fanout {
     uint64_t tick_seq;
 };
 
+/* Keyed (proto/hash.c): stream names come from tokens and producers, so
+ * the unseeded FNV-1a this was let anyone choose names sharing a bucket. */
 static uint32_t
 s_hash (gw_stream_kind_t kind, const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;   /* FNV-1a */
-    h ^= (unsigned) kind;
-    h *= 16777619u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char) s[i];
-        h *= 16777619u;
-    }
-    return h;
+    /* The kind folds into the key's top bits: channels and users may share
+     * names, and still land apart. */
+    return (uint32_t) (hp_hash (s, len) ^ ((uint64_t) kind << 29));
 }
 
 gw_fanout_t *

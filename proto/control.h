@@ -22,6 +22,14 @@ typedef enum {
 } hp_op_t;
 
 #define HP_PRESENCE_USERS_MAX 10000
+/* The largest request the broker reads (ZMQ_MAXMSGSIZE on its control
+ * socket; a larger one closes the peer's connection) and decodes: a
+ * presence request for 10,000 users of 128 bytes is ~1.3 MB. */
+#define HP_CONTROL_REQUEST_MAX (2 << 20)
+/* Objects a request may hold (users, keys, values, unknown keys' values):
+ * 10,000 users and the map around them, with room; more is refused as
+ * "not msgpack", so decoding never takes more than ~400 KB. */
+#define HP_CONTROL_OBJECTS_MAX 16384
 
 typedef struct hp_control_req hp_control_req_t;
 
@@ -29,8 +37,9 @@ typedef struct hp_control_req hp_control_req_t;
 hp_control_req_t *hp_control_req_new (void);
 void hp_control_req_destroy (hp_control_req_t **self_p);
 
-/* Decodes one request. Returns 0, or -1 with a short static reason in
- * *why ("not msgpack", "unknown op", "bad users", ...). Accessors are valid
+/* Decodes one request of at most HP_CONTROL_REQUEST_MAX bytes and
+ * HP_CONTROL_OBJECTS_MAX objects. Returns 0, or -1 with a short static
+ * reason in *why ("too large", "not msgpack", "unknown op", "bad users", ...). Accessors are valid
  * until the next decode and point into bytes. */
 int hp_control_req_decode (hp_control_req_t *self, const char *bytes,
                            size_t len, const char **why);

@@ -385,12 +385,24 @@ int
 hp__msgpack_decode (const char *bytes, size_t len, hp__msgpack_arena_t *arena,
                     msgpack_object *root)
 {
+    return hp__msgpack_decode_bounded (bytes, len, arena, SIZE_MAX, root);
+}
+
+int
+hp__msgpack_decode_bounded (const char *bytes, size_t len, hp__msgpack_arena_t *arena,
+                            size_t max_objects, msgpack_object *root)
+{
     if (len == 0)
         return -1;
-    if (arena->cap < len) {
+    //  len slots always suffice (every object takes a byte); a smaller
+    //  bound refuses inputs holding more objects, whatever their size.
+    size_t want = len < max_objects ? len : max_objects;
+    if (arena->cap < want) {
         size_t cap = arena->cap ? arena->cap : 256;
-        while (cap < len)
+        while (cap < want)
             cap *= 2;
+        if (cap > max_objects)
+            cap = max_objects;
         if (cap > SIZE_MAX / sizeof (msgpack_object))
             return -1;
         msgpack_object *objs = realloc (arena->objs, cap * sizeof *objs);
@@ -399,7 +411,8 @@ hp__msgpack_decode (const char *bytes, size_t len, hp__msgpack_arena_t *arena,
         arena->objs = objs;
         arena->cap = cap;
     }
-    s_decoder_t d = { (const unsigned char *) bytes, len, arena->objs, 0, arena->cap };
+    s_decoder_t d = { (const unsigned char *) bytes, len, arena->objs, 0,
+                      arena->cap < max_objects ? arena->cap : max_objects };
     if (s_decode (&d, root, 0))
         return -1;
     return d.left == 0 ? 0 : -1;

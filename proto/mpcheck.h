@@ -36,4 +36,12 @@ void hp__msgpack_arena_free (hp__msgpack_arena_t *arena);
 int hp__msgpack_decode (const char *bytes, size_t len, hp__msgpack_arena_t *arena,
                         msgpack_object *root);
 
+/* The same with at most max_objects objects in the tree (containers and
+ * scalars, a map's pairs counting two): the arena never grows past
+ * max_objects slots, so a request of many tiny objects costs a bounded
+ * arena rather than ~24 bytes of tree per input byte. Returns -1 when the
+ * input holds more. */
+int hp__msgpack_decode_bounded (const char *bytes, size_t len, hp__msgpack_arena_t *arena,
+                                size_t max_objects, msgpack_object *root);
+
 #endif

@@ -232,7 +232,6 @@ static int
 s_broker_start (s_broker_t *b)
 {
     memset (b, 0, sizeof *b);
-    hb_hash_seed_init ();
     b->ctx = zmq_ctx_new ();
     b->xpub = zmq_socket (b->ctx, ZMQ_XPUB);
     b->sub = zmq_socket (b->ctx, ZMQ_SUB);
@@ -264,7 +263,7 @@ s_broker_start (s_broker_t *b)
     b->presence = hb_presence_new (1 << 20);
     b->history = hb_history_new (100, 64 << 20);
     if (b->presence && b->history)
-        b->undelivered = hb_undelivered_new (b->upush, &b->metrics, HP_EVENT_BYTES_DEFAULT);
+        b->undelivered = hb_undelivered_new (b->upush, &b->metrics, HP_EVENT_BYTES_DEFAULT, 16u << 20);
     if (b->undelivered)
         b->router = hb_router_new (b->xpub, b->presence, b->history, b->undelivered,
                                    &b->metrics, 0x1234abcd5678ef00ULL, HP_EVENT_BYTES_DEFAULT);

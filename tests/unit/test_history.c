@@ -244,7 +244,6 @@ test_no_dangling_recipient (void **state)
 int
 main (void)
 {
-    hb_hash_seed_init ();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_order_and_frames),
         cmocka_unit_test (test_count_bound),

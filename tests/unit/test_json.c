@@ -259,6 +259,30 @@ test_non_string_keys (void **state)
     assert_string_equal (s_pack_end (), "{\"2.5\":null}");
 }
 
+static void
+test_keys_within_keys_linear (void **state)
+{
+    //  A map key inside a map key: the inner one is written as its text
+    //  inside the outer key's string, escaped once (PROTOCOL.md).
+    assert_string_equal (CONVERT ("\x81\x81\x81\xa1\"\x01\x01\x01"),
+                         "{\"{{\\\"\\\\\\\"\\\":1}:1}\":1}");
+    //  31 map keys nested in map keys around a key holding a quote: 65
+    //  bytes. Escaping per level doubled the quote's backslashes each
+    //  time (2^31 bytes, refused at any sane limit after milliseconds of
+    //  work); written once, the output stays a small multiple of the input.
+    char mp[128];
+    size_t n = 0;
+    for (int i = 0; i < 31; i++)
+        mp[n++] = (char) 0x81;
+    mp[n++] = (char) 0xa1;
+    mp[n++] = '"';
+    mp[n++] = 0x01;
+    for (int i = 0; i < 30; i++)
+        mp[n++] = 0x01;
+    const char *text = s_convert (mp, n);
+    assert_true (strlen (text) < 8 * n);
+}
+
 //  Builds `depth` nested one-element containers (arrays, or maps keyed "k")
 //  around a 1, by hand: msgpack-c's own unpacker stops at 32 levels, so
 //  trees this deep can only reach the converter this way. One allocation
@@ -401,6 +425,7 @@ main (void)
         cmocka_unit_test (test_bin_and_ext),
         cmocka_unit_test (test_containers),
         cmocka_unit_test (test_non_string_keys),
+        cmocka_unit_test (test_keys_within_keys_linear),
         cmocka_unit_test (test_depth_limit),
         cmocka_unit_test (test_output_limit),
     };

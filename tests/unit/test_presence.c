@@ -75,6 +75,36 @@ test_bound (void **state)
     hb_presence_destroy (&p);
 }
 
+/* Exactness comes back once every refused user has unsubscribed: "d" and
+ * "e" are refused (twice for "d", as two gateways would report it), room
+ * comes back, "e" is recorded by a later subscribe, "d" unsubscribes. */
+static void
+test_exact_recovers (void **state)
+{
+    hb_presence_t *p = hb_presence_new (2);
+    assert_int_equal (s_add (p, "a"), 0);
+    assert_int_equal (s_add (p, "b"), 0);
+    assert_int_equal (s_add (p, "d"), -1);
+    assert_int_equal (s_add (p, "d"), -1);
+    assert_int_equal (s_add (p, "e"), -1);
+    assert_int_equal (hb_presence_refused (p), 3);
+    assert_int_equal (hb_presence_overflow (p), 2);
+    assert_false (hb_presence_exact (p));
+    s_remove (p, "a");                      //  room, but d and e still out there
+    assert_false (hb_presence_exact (p));
+    assert_int_equal (s_add (p, "e"), 0);   //  e's next subscribe fits
+    assert_true (s_online (p, "e"));
+    assert_int_equal (hb_presence_overflow (p), 1);
+    assert_false (hb_presence_exact (p));
+    s_remove (p, "nobody");                 //  an unknown user changes nothing
+    assert_int_equal (hb_presence_overflow (p), 1);
+    s_remove (p, "d");                      //  d's one unsubscribe
+    assert_int_equal (hb_presence_overflow (p), 0);
+    assert_true (hb_presence_exact (p));
+    assert_int_equal (hb_presence_refused (p), 3);   //  the counter stays cumulative
+    hb_presence_destroy (&p);
+}
+
 /* Many keys in and out in mixed order: every lookup stays right (exercises
  * growth and backward-shift deletion across probe runs). */
 static void
@@ -123,11 +153,11 @@ test_binary_keys (void **state)
 int
 main (void)
 {
-    hb_hash_seed_init ();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_add_remove),
         cmocka_unit_test (test_distinct_prefixes),
         cmocka_unit_test (test_bound),
+        cmocka_unit_test (test_exact_recovers),
         cmocka_unit_test (test_many_churn),
         cmocka_unit_test (test_binary_keys),
     };
