@@ -134,6 +134,34 @@ s_resume (hb_control_t *self, msgpack_packer *pk, uint64_t now)
                                             self->items[i].json, self->items[i].len);
 }
 
+/* The backend asks every gateway to close the user's connections (4003).
+ * The reply says whether the user was online (some gateway subscribed to
+ * them, so the message reached it) and whether it was published; the
+ * broker does not learn how many connections closed. */
+static void
+s_disconnect (hb_control_t *self, msgpack_packer *pk)
+{
+    hp_str_t user = hp_control_req_user (self->req, 0);
+    bool online = hb_presence_online (self->presence, hb_hash (user.ptr, user.len),
+                                      user.ptr, user.len);
+    bool sent = hb_router_disconnect (self->router, user.ptr, user.len) == 0;
+    if (sent)
+        self->metrics->disconnects++;
+    msgpack_pack_map (pk, 3);
+    s_pack_str (pk, "user", 4);
+    s_pack_str (pk, user.ptr, user.len);
+    s_pack_str (pk, "online", 6);
+    if (online)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    s_pack_str (pk, "sent", 4);
+    if (sent)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
 /* user_id: the request's ZAP User-Id (NULL without CURVE). */
 static void
 s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
@@ -160,6 +188,9 @@ s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
                 break;
             }
             s_resume (self, &pk, now);
+            break;
+        case HP_OP_DISCONNECT:
+            s_disconnect (self, &pk);
             break;
         case HP_OP_STATS: {
             hb_gauges_t gauges;

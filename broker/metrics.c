@@ -93,6 +93,8 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
         fn (arg, "herald_broker_auth_accepted_total", "counter",
             "ZeroMQ connections admitted by ZAP, by socket.", labels, m->auth_accepted[k]);
     }
+    fn (arg, "herald_broker_disconnects_total", "counter",
+        "Control disconnect requests published to the gateways.", NULL, m->disconnects);
     fn (arg, "herald_broker_control_forbidden_total", "counter",
         "Control requests refused because the peer's role may not make them.",
         NULL, m->control_forbidden);

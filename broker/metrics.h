@@ -32,6 +32,7 @@ typedef struct {
     uint64_t http_other;                       /* codes past the table */
     uint64_t auth_refused[HB_AUTH_SOCKETS][HB_AUTH_REASONS];  /* CURVE/ZAP refusals */
     uint64_t auth_accepted[HB_AUTH_SOCKETS];   /* connections ZAP admitted */
+    uint64_t disconnects;                      /* control disconnects published */
     uint64_t control_forbidden;                /* control ops the peer's role may not use */
     uint64_t curve_certificates;               /* gauge: keys in --curve-allow */
 } hb_metrics_t;

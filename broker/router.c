@@ -367,6 +367,21 @@ hb_router_tick (hb_router_t *self, uint64_t now_ms)
                     zmq_strerror (zmq_errno ()));
 }
 
+int
+hb_router_disconnect (hb_router_t *self, const char *user, size_t len)
+{
+    unsigned char head[HP_WIRE_HEAD_MAX];
+    size_t head_len = hp_wire_head_user (head, user, len, HP_WIRE_DISCONNECT,
+                                         self->epoch, self->offset, 0);
+    if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0) {
+        hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a disconnect: %s",
+                    zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    return 0;
+}
+
 uint64_t
 hb_router_offset (const hb_router_t *self)
 {

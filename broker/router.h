@@ -51,6 +51,11 @@ void hb_router_tick (hb_router_t *self, uint64_t now_ms);
 
 /* The latest offset given (0 before the first event). */
 uint64_t hb_router_offset (const hb_router_t *self);
+
+/* Publishes a disconnect ('D') on the user's topic: every gateway holding
+ * the user closes their connections with 4003. Returns 0, or -1 when the
+ * publish socket did not take it. */
+int hb_router_disconnect (hb_router_t *self, const char *user, size_t len);
 uint64_t hb_router_epoch (const hb_router_t *self);
 
 /* Samples the gauges of the modules the router drives. */

@@ -396,6 +396,21 @@ gw_fanout_list_users (const gw_fanout_t *self, gw_fanout_cursor_t *cursor, hp_bu
 }
 
 void
+gw_fanout_on_disconnect (gw_fanout_t *self, hp_str_t name)
+{
+    gw_stream_t *stream = s_find_user (self, name);
+    if (!stream)
+        return;
+    /* closing connections stay in the array until their CLOSED callback */
+    for (uint32_t i = 0; i < stream->count; i++) {
+        gw_delivery_t *out = stream->subs[i]->out;
+        if (!gw_delivery_closing (out))
+            self->metrics->disconnects_total++;
+        gw_delivery_close (out, 4003);
+    }
+}
+
+void
 gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply)
 {
     gw_stream_t *stream = s_find_user (self, reply->user);

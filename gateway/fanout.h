@@ -57,6 +57,9 @@ void gw_fanout_on_tick (gw_fanout_t *self, const hp_wire_head_t *head);
 /* The answer to an audit request: body lists (user, last routed offset). */
 void gw_fanout_on_audit_answer (gw_fanout_t *self, const hp_wire_head_t *head,
                                 const void *body, size_t len);
+/* The backend disconnected the user: every connection of theirs here is
+ * closed with 4003. */
+void gw_fanout_on_disconnect (gw_fanout_t *self, hp_str_t name);
 void gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply);
 
 /* Where gw_fanout_list_users goes on from; starts zeroed. */

@@ -109,6 +109,8 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_line (out, "herald_gateway_refreshes_total", "{result=\"refused\"}", self->refreshes_total[0]);
     rc |= s_head (out, "herald_gateway_token_expiries_total", "counter", "Connections closed with 4002 when their token expired.");
     rc |= s_line (out, "herald_gateway_token_expiries_total", NULL, self->token_expiries_total);
+    rc |= s_head (out, "herald_gateway_disconnects_total", "counter", "Connections closed with 4003 by a backend disconnect.");
+    rc |= s_line (out, "herald_gateway_disconnects_total", NULL, self->disconnects_total);
     rc |= s_head (out, "herald_gateway_resumes_total", "counter", "Connections welcomed, by whether history covered the gap.");
     rc |= s_line (out, "herald_gateway_resumes_total", "{recovered=\"false\"}", self->resumes_total[0]);
     rc |= s_line (out, "herald_gateway_resumes_total", "{recovered=\"true\"}", self->resumes_total[1]);

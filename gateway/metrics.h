@@ -10,7 +10,7 @@
 /* Close codes with their own label; any other code counts as "other". */
 #define GW_CLOSE_CODES(X) \
     X(1000) X(1001) X(1006) X(1008) X(1009) X(1011) X(1013) \
-    X(4000) X(4001) X(4002) X(4008)
+    X(4000) X(4001) X(4002) X(4003) X(4008)
 
 typedef enum {
 #define GW_CLOSE_ENUM(code) GW_CLOSE_##code,
@@ -89,6 +89,7 @@ typedef struct {
     uint64_t token_expiries_total; /* connections closed with 4002 at their token's exp */
     uint64_t gaps_total[GW_GAP_LABELS];     /* connection repairs of link gaps, by outcome */
     uint64_t audits_total[GW_AUDIT_LABELS]; /* audits of the broker link, by trigger */
+    uint64_t disconnects_total;    /* connections closed with 4003 by the backend's disconnect */
 } gw_metrics_t;
 
 /* Counts a close with the given WebSocket code. */

@@ -285,6 +285,8 @@ s_handle_broadcast (gw_upstream_t *self, zmq_msg_t *parts, int count)
     }
     else if (head.kind == HP_WIRE_SYNC)
         gw_fanout_on_sync (self->fanout, &head);
+    else if (head.kind == HP_WIRE_DISCONNECT)
+        gw_fanout_on_disconnect (self->fanout, head.user);
     else {
         self->metrics->events_in_total++;
         gw_fanout_on_event (self->fanout, &head, json, json_len);

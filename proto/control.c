@@ -199,6 +199,13 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
     else
     if (s_str_is (op, "stats"))
         self->op = HP_OP_STATS;
+    else
+    if (s_str_is (op, "disconnect")) {
+        //  only the user, validated as resume's (no position)
+        if (s_decode_resume (self, user, NULL, NULL, why))
+            return -1;
+        self->op = HP_OP_DISCONNECT;
+    }
     else {
         *why = "unknown op";
         return -1;

@@ -14,11 +14,13 @@
  *   {"op":"resume","user":str,"epoch":str,"offset":uint,"rid":uint}
  *        epoch+offset optional (both or neither); rid optional, echoed.
  *   {"op":"stats"}
+ *   {"op":"disconnect","user":str}
  * Unknown keys are ignored. */
 typedef enum {
     HP_OP_PRESENCE = 1,
     HP_OP_RESUME,
     HP_OP_STATS,
+    HP_OP_DISCONNECT,
 } hp_op_t;
 
 #define HP_PRESENCE_USERS_MAX 10000
@@ -49,7 +51,7 @@ uint64_t hp_control_req_rid (const hp_control_req_t *self);
 /* presence */
 size_t   hp_control_req_user_count (const hp_control_req_t *self);
 hp_str_t hp_control_req_user (const hp_control_req_t *self, size_t i);
-/* resume: the user is hp_control_req_user (self, 0) */
+/* resume and disconnect: the user is hp_control_req_user (self, 0) */
 bool     hp_control_req_has_position (const hp_control_req_t *self);
 uint64_t hp_control_req_epoch (const hp_control_req_t *self);
 uint64_t hp_control_req_offset (const hp_control_req_t *self);

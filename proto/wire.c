@@ -48,7 +48,7 @@ hp_wire_header_unpack (const void *frame, size_t len, char *kind,
     if (!p || len != HP_WIRE_HEADER_LEN)
         return -1;
     if (p [0] != HP_WIRE_EVENT && p [0] != HP_WIRE_SYNC
-    &&  p [0] != HP_WIRE_TICK && p [0] != HP_WIRE_AUDIT)
+    &&  p [0] != HP_WIRE_TICK && p [0] != HP_WIRE_AUDIT && p [0] != HP_WIRE_DISCONNECT)
         return -1;
     *kind = (char) p [0];
     *epoch = s_get_u64 (p + 1);
@@ -183,7 +183,8 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
         out->gateway = true;
         return out->kind == HP_WIRE_AUDIT && rest_len == 0 ? 0 : -1;
     }
-    if (rest_len != 0 || (out->kind != HP_WIRE_EVENT && out->kind != HP_WIRE_SYNC)
+    if (rest_len != 0 || (out->kind != HP_WIRE_EVENT && out->kind != HP_WIRE_SYNC
+                          && out->kind != HP_WIRE_DISCONNECT)
     ||  hp_topic_parse_user (p, topic_len, &out->user) != 0)
         return -1;
     out->recipient_count = 1;

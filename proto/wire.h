@@ -23,6 +23,7 @@
  *             larger offset follows on the same pipe.
  *   kind 'T' on "m:\0": tick; offset is the broker's latest, aux the tick's
  *             sequence number (1, 2, ...); no recipients; body empty.
+ *   kind 'D' on "u:<id>\0": disconnect (below); aux 0, body empty.
  *   kind 'A' on "g:<16 hex digits>\0": the answer to one gateway's audit
  *             request; offset is the broker's latest, aux the request's rid;
  *             body: per user asked, its id, a NUL and the offset of the last
@@ -35,6 +36,10 @@
 #define HP_WIRE_SYNC  'S'
 #define HP_WIRE_TICK  'T'
 #define HP_WIRE_AUDIT 'A'
+/* kind 'D' (user topics only): the backend's control "disconnect": every
+ * gateway holding the user closes each of their connections with 4003.
+ * offset is the broker's latest; body is empty. */
+#define HP_WIRE_DISCONNECT 'D'
 
 /* The multicast topic, NUL included: every gateway subscribes to it once. */
 #define HP_WIRE_MULTICAST_TOPIC     "m:"

@@ -17,6 +17,7 @@
 //     the attempt counter resets after each welcome;
 //   - it stops for good after close() and after close codes that say a retry
 //     cannot help: 4000 (the client sent a bad frame), 1009 (frame too large),
+//     4003 (the backend disconnected this user),
 //     and 4001/4002 (invalid/expired token) unless `token` is a function, which
 //     is called again on every connect so a fresh token is used;
 //   - with a token function the token is also refreshed on the open socket
@@ -28,7 +29,7 @@
 //
 // No dependencies; works in browsers and in Node (pass `WebSocket` from 'ws').
 
-const STOP_CODES = new Set([4000, 1009]);
+const STOP_CODES = new Set([4000, 1009, 4003]);
 const TOKEN_CODES = new Set([4001, 4002]);
 const LIFECYCLE = new Set(['connect', 'disconnect', 'error']);
 

@@ -335,3 +335,25 @@ test('a string token is not refreshed: closed with 4002 at exp and not retried',
     await strict.stop();
   }
 });
+
+test('a backend disconnect (4003) is reported and not retried, even with a token function', async () => {
+  const user = fresh('kicked');
+  let calls = 0;
+  const token = async () => { calls += 1; return makeToken(user); };
+  const h = connect(gateway.url, { token, WebSocket, ...FAST });
+  const log = record(h, []);
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect');
+    await waitUntil(async () => (await broker.controlRequest({ op: 'presence', users: [user] })).online[user], 'online');
+    const reply = await broker.controlRequest({ op: 'disconnect', user });
+    assert.deepEqual(reply, { user, online: true, sent: true }, 'the broker published the disconnect');
+    await waitUntil(() => log.disconnect.length === 1, 'disconnect event');
+    assert.equal(log.disconnect[0].code, 4003, 'the app sees code 4003');
+    assert.equal(log.disconnect[0].reconnect, false, 'and that herald.js will not reconnect');
+    assert.equal(h.state, 'closed', 'the connection is closed for good');
+    assert.ok(log.error.some((e) => /4003/.test(e.message)), 'an error names the reason reconnecting stopped');
+    assert.equal(calls, 1, 'no new token was fetched for a reconnect');
+  } finally {
+    h.close();
+  }
+});

@@ -111,6 +111,19 @@ module Herald
       list.to_h { |u| [u, online[u] == true] }
     end
 
+    # Closes every connection of user on every gateway with 4003 (herald.js
+    # does not reconnect after it). Returns { online:, sent: }: whether some
+    # gateway held the user when the broker published the request, and
+    # whether it was published. Not a ban: a client with a still-valid
+    # token may connect again; stop issuing tokens to the user as well.
+    def disconnect(user)
+      name = Envelope.check_user(user)
+      reply = control_request({ "op" => "disconnect", "user" => name })
+      raise ControlError, "herald: disconnect reply without 'sent': #{reply.inspect}" unless reply.key?("sent")
+
+      { online: reply["online"] == true, sent: reply["sent"] == true }
+    end
+
     # Sends one control request (a Hash) and returns the broker's reply.
     def control_request(request)
       p = pool

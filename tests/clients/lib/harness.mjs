@@ -128,6 +128,20 @@ export async function startBroker(ports) {
     '--control', b.control, '--undelivered', b.undelivered, '--http', `127.0.0.1:${p.http}`], { name: 'broker' });
   await waitUntil(async () => !b.child.alive() || await httpStatus(`${b.http}/healthz`) === 200, 'broker /healthz');
   if (!b.child.alive()) throw new Error(`broker exited at start:\n${b.child.output()}`);
+  // One control request (an object) through python3's zmq + msgpack (Node
+  // has no ZeroMQ here); resolves to the broker's reply.
+  b.controlRequest = (req) => new Promise((resolve, reject) => {
+    const script = 'import sys,json,zmq,msgpack\n' +
+      's=zmq.Context().socket(zmq.REQ); s.setsockopt(zmq.LINGER,0); s.setsockopt(zmq.RCVTIMEO,5000)\n' +
+      's.connect(sys.argv[1]); s.send(msgpack.packb(json.loads(sys.argv[2])))\n' +
+      'print(json.dumps(msgpack.unpackb(s.recv(), raw=False)))\n';
+    const p = spawn('/usr/bin/python3', ['-c', script, b.control, JSON.stringify(req)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`control request failed: ${err}`))));
+  });
   b.stop = () => b.child.stop();
   b.kill = () => b.child.kill();
   // Publishes one event through the broker's HTTP API; resolves to the status.
