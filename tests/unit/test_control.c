@@ -200,6 +200,21 @@ test_malformed_requests (void **state)
     mpb_str (pk, "op"); mpb_str (pk, "stats");
     mpb_str (pk, "rid"); mpb_str (pk, "7");
     s_expect ("bad rid");
+    //  disconnect names one valid user.
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "disconnect");
+    mpb_str (pk, "user"); mpb_str (pk, "alice");
+    s_expect (NULL);
+    assert_int_equal (hp_control_req_op (s_req), HP_OP_DISCONNECT);
+    assert_int_equal (hp_control_req_user (s_req, 0).len, 5);
+    assert_false (hp_control_req_has_position (s_req));
+    pk = mpb_begin (&s_sbuf, &s_pk, 1);
+    mpb_str (pk, "op"); mpb_str (pk, "disconnect");
+    s_expect ("bad user");
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "disconnect");
+    mpb_str (pk, "user"); mpb_str (pk, "");
+    s_expect ("bad user");
     //  A NULL why is allowed.
     assert_int_equal (hp_control_req_decode (s_req, "\xc1", 1, NULL), -1);
 }

@@ -28,14 +28,23 @@ test_header_round_trip (void **state)
     assert_true (offset == UINT64_MAX);
     assert_true (aux == 0x1112131415161718ULL);
 
-    //  Every kind round-trips: sync, tick, audit answer.
-    const char kinds [] = { HP_WIRE_SYNC, HP_WIRE_TICK, HP_WIRE_AUDIT };
+    //  Every kind round-trips: sync, tick, audit answer, disconnect.
+    const char kinds [] = { HP_WIRE_SYNC, HP_WIRE_TICK, HP_WIRE_AUDIT, HP_WIRE_DISCONNECT };
     for (size_t i = 0; i < sizeof kinds; i++) {
         hp_wire_header_pack (h, kinds [i], 1, 0, 5);
         assert_int_equal (hp_wire_header_unpack (h, sizeof h, &kind, &epoch, &offset, &aux), 0);
         assert_int_equal (kind, kinds [i]);
         assert_true (epoch == 1 && offset == 0 && aux == 5);
     }
+
+    //  A disconnect ('D') round-trips on a user topic, with an empty body.
+    unsigned char head [HP_WIRE_HEAD_MAX];
+    size_t len = hp_wire_head_user (head, "alice", 5, HP_WIRE_DISCONNECT, 3, 4, 0);
+    hp_wire_head_t parsed;
+    assert_int_equal (hp_wire_head_parse (head, len, &parsed), 0);
+    assert_int_equal (parsed.kind, 'D');
+    assert_false (parsed.multicast);
+    assert_int_equal (parsed.user.len, 5);
 }
 
 static void
