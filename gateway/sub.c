@@ -237,27 +237,27 @@ s_push_welcome (gw_sub_t *self, uint64_t epoch, uint64_t offset, bool recovered)
 void
 gw_sub_on_epoch_change (gw_sub_t *self, uint64_t epoch, uint64_t offset)
 {
+    (void) offset;
     if (gw_delivery_closing (self->out))
         return;
-    /* a welcomed client filling a gap must hear of the new epoch: its
-     * reply (old epoch asked) is not recovered and brings a welcome */
+    bool welcomed = self->state == GW_SUB_LIVE || self->silent || self->epoch_start;
     self->silent = false;
     self->relink = false;
     self->need = 0;
     self->repairing = false;
-    if (self->state == GW_SUB_RESUME_WAIT) {
-        /* the pending reply (if any) speaks of the old broker: ask again */
+    if (self->state == GW_SUB_RESUME_WAIT || self->state == GW_SUB_LIVE)
         s_drop_held (self, GW_DROP_EPOCH_CHANGE);
+    if (welcomed) {
+        /* The broker restarted (without its data): this connection gets the
+         * new welcome, then every event of the new epoch still in history
+         * from its first offset, so that what a producer buffered during the
+         * restart (routed before we subscribed again) is not skipped. */
+        self->epoch_start = true;
+        gw_sub_set_position (self, epoch, 0);
         s_request_resume (self);
-        return;
     }
-    if (self->state != GW_SUB_LIVE)
-        return;
-    if (s_push_welcome (self, epoch, offset, false) == 0) {
-        self->last_offset = offset;
-        s_metrics (self)->resumes_total[0]++;
-        gw_delivery_kick (self->out);
-    }
+    else if (self->state == GW_SUB_RESUME_WAIT)
+        s_request_resume (self);    /* the pending reply speaks of the old broker */
 }
 
 uint64_t
@@ -290,12 +290,19 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
     gw_delivery_timer_cancel (out);
     self->rid = 0;
     self->state = GW_SUB_LIVE;
-    metrics->resumes_total[reply->recovered ? 1 : 0]++;
     bool same_epoch = self->has_position && reply->epoch == self->resume_epoch;
     /* a gap fill the history covered needs no new welcome */
     bool fill = self->silent && reply->recovered && same_epoch;
     bool silent = self->silent;
     self->silent = false;
+    /* a new epoch's welcome always says recovered:false (the old epoch's
+     * history is gone) and offset 0, where its replay starts, so a client
+     * that tracks its position (herald.js) takes every event after it */
+    bool epoch_start = self->epoch_start;
+    self->epoch_start = false;
+    bool recovered = reply->recovered && !epoch_start;
+    uint64_t welcome_offset = epoch_start && same_epoch ? 0 : reply->offset;
+    metrics->resumes_total[recovered ? 1 : 0]++;
 
     /* The replay starts after the client's position when it names this
      * broker's epoch; otherwise the client starts over at the latest. A
@@ -309,7 +316,7 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
 
     /* after what is queued already: the welcome, then the replay, then what
      * arrived live meanwhile, each strictly after the previous */
-    int rc = fill ? 0 : s_push_welcome (self, reply->epoch, reply->offset, reply->recovered);
+    int rc = fill ? 0 : s_push_welcome (self, reply->epoch, welcome_offset, recovered);
     gw_blob_t *blob;
     for (size_t i = 0; rc == 0 && i < reply->event_count; i++) {
         uint64_t offset;

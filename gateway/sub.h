@@ -34,6 +34,7 @@ typedef struct gw_sub {
     bool silent;                /* welcomed already: this resume fills a gap, no new welcome */
     bool repairing;             /* the resume in progress repairs a gap (counted) */
     bool unrecovered;           /* ... and history did not reach back */
+    bool epoch_start;           /* this resume replays a new epoch from its start */
 } gw_sub_t;
 
 /* An idle sub writing into out. */
