@@ -38,7 +38,8 @@
  * zmq_bind apply to the connections it accepts, so s_socket sets them
  * first. Control: HP_CONTROL_REQUEST_MAX (a presence request for 10,000
  * users of 128 bytes is ~1.3 MB). Publish: what the XPUB reads are
- * subscriptions, and a user topic is at most 132 bytes. */
+ * subscriptions, and a user topic is at most 132 bytes, and gateways'
+ * audit requests, at most HP_WIRE_AUDIT_REQUEST_MAX (the same 1 KiB). */
 #define S_PUBLISH_MAX_MSG 1024
 
 static int s_signal_pipe[2] = { -1, -1 };

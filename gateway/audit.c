@@ -46,7 +46,7 @@ gw_audit_new (uv_loop_t *loop, gw_fanout_t *fanout, const gw_link_t *link,
     self->metrics = metrics;
     self->next_rid = 1;
     self->timeout_ms = GW_AUDIT_TIMEOUT_MS;
-    hp_buf_init (&self->ids, HP_WIRE_AUDIT_USERS_MAX * (HP_USER_MAX + 1));
+    hp_buf_init (&self->ids, HP_WIRE_AUDIT_REQUEST_MAX);
     uv_timer_init (loop, &self->timer);
     self->timer.data = self;
     self->last_fire_ms = uv_now (loop);
@@ -91,8 +91,9 @@ gw_audit_on_answer (gw_audit_t *self, uint64_t rid)
     }
 }
 
-/* Sends one request per HP_WIRE_AUDIT_USERS_MAX local users, all at once:
- * the map does not change within this callback. */
+/* Sends one request per ~1 KiB of local user ids, all at once (the map
+ * does not change within this callback): 100,000 users of 20 bytes make
+ * ~2,000 small messages, on a rare event. */
 static void
 s_round (gw_audit_t *self, uint64_t now)
 {
@@ -105,7 +106,8 @@ s_round (gw_audit_t *self, uint64_t now)
     for (;;) {
         hp_buf_reset (&self->ids);
         size_t n = gw_fanout_list_users (self->fanout, &cursor, &self->ids,
-                                         HP_WIRE_AUDIT_USERS_MAX);
+                                         HP_WIRE_AUDIT_USERS_MAX,
+                                         HP_WIRE_AUDIT_REQUEST_MAX - HP_WIRE_AUDIT_REQUEST_HEAD);
         if (n == 0)
             break;
         /* a request the link could not take is answered by no one: the

@@ -376,7 +376,7 @@ gw_fanout_on_audit_answer (gw_fanout_t *self, const hp_wire_head_t *head,
 
 size_t
 gw_fanout_list_users (const gw_fanout_t *self, gw_fanout_cursor_t *cursor, hp_buf_t *out,
-                      size_t max)
+                      size_t max, size_t max_bytes)
 {
     size_t n = 0;
     for (; cursor->bucket < self->bucket_count; cursor->bucket++, cursor->skip = 0) {
@@ -385,7 +385,8 @@ gw_fanout_list_users (const gw_fanout_t *self, gw_fanout_cursor_t *cursor, hp_bu
              stream = stream->next, i++) {
             if (i < cursor->skip || stream->kind != GW_STREAM_USER)
                 continue;
-            if (n == max || hp_buf_append (out, stream->name, stream->len + 1) != 0) {
+            if (n == max || out->len + stream->len + 1 > max_bytes
+            ||  hp_buf_append (out, stream->name, stream->len + 1) != 0) {
                 cursor->skip = i;
                 return n;
             }

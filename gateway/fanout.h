@@ -69,9 +69,10 @@ typedef struct {
 } gw_fanout_cursor_t;
 
 /* Appends the ids of up to max local user streams, each with a NUL, to out,
- * from cursor on (which moves past them). Returns how many; 0 at the end. */
+ * from cursor on (which moves past them), while out stays within max_bytes.
+ * Returns how many; 0 at the end. */
 size_t gw_fanout_list_users (const gw_fanout_t *self, gw_fanout_cursor_t *cursor,
-                             hp_buf_t *out, size_t max);
+                             hp_buf_t *out, size_t max, size_t max_bytes);
 
 /* The SUB link to the broker dropped: events may be lost until it is back.
  * Every stream waits for a new sync (ZeroMQ re-sends the subscriptions on

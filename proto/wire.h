@@ -120,10 +120,15 @@ int hp_wire_next_entry (const char **cursor, const char *end, bool with_value,
 /* The gateway's audit request, sent upstream on its XSUB socket (the
  * broker's XPUB hands it over like a subscription message): 'A' (a first
  * byte that is no subscription's), gateway id (u64), rid (u64), then at most
- * HP_WIRE_AUDIT_USERS_MAX user ids each followed by a NUL. */
+ * HP_WIRE_AUDIT_USERS_MAX user ids each followed by a NUL, all within
+ * HP_WIRE_AUDIT_REQUEST_MAX bytes. */
 #define HP_WIRE_AUDIT_REQUEST 'A'
 #define HP_WIRE_AUDIT_REQUEST_HEAD 17
 #define HP_WIRE_AUDIT_USERS_MAX 1000
+/* A request's whole size at most: the broker's XPUB takes messages up to
+ * 1 KiB (ZMQ_MAXMSGSIZE, broker/main.c) and drops the link of a peer that
+ * sends more, so gateways batch their users by bytes, ~50 per request. */
+#define HP_WIRE_AUDIT_REQUEST_MAX 1024
 
 /* Writes the request's first 17 bytes into out. */
 void hp_wire_audit_request_head (unsigned char out[HP_WIRE_AUDIT_REQUEST_HEAD],

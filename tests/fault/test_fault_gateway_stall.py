@@ -92,7 +92,9 @@ class GatewayStall(unittest.TestCase):
         self.addCleanup(broker.stop)
         gw = Gateway(broker, max_queue_bytes=256 << 20)
         self.addCleanup(gw.stop)
-        users = ["st%d" % i for i in range(CLIENTS)]
+        # ids of 40 bytes: the audit must split its 100 users over several
+        # requests (each at most 1 KiB, what the broker's XPUB reads)
+        users = ["stall-%03d-%s" % (i, "x" * 30) for i in range(CLIENTS)]
         logs = {u: [] for u in users}
         counts = {u: 0 for u in users}
         stop = asyncio.Event()
@@ -136,6 +138,10 @@ class GatewayStall(unittest.TestCase):
         self.assertGreater(gaps, 0, "the gateway detected gaps and repaired connections")
         self.assertGreater(metric(text, "herald_gateway_audits_total"), 0,
                            "the gateway audited its users after the stall")
+        # proves: the audit's requests fit what the broker reads (a request
+        # over its limit would cut the link, and the gateway would see that)
+        self.assertEqual(metric(text, 'herald_gateway_audits_total{reason="link"}'), 0,
+                         "the broker link never dropped")
 
 
 if __name__ == "__main__":
