@@ -20,7 +20,7 @@ typedef struct {
     char   curve_cert[1024];    /* --curve-cert FILE   HERALD_CURVE_CERT ("" = no CURVE) */
     char   curve_allow[1024];   /* --curve-allow DIR   HERALD_CURVE_ALLOW */
     bool   insecure;            /* --insecure          HERALD_INSECURE: allow a non-loopback
-                                   listener without its protection (CURVE, HTTP key) */
+                                   ZeroMQ endpoint without CURVE */
     size_t undelivered_bytes;   /* --undelivered-bytes HERALD_UNDELIVERED_BYTES (queued in all) */
 } hb_config_t;
 

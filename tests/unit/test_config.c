@@ -77,6 +77,33 @@ test_refusals (void **state)
     assert_int_equal (s_load (&cfg, 2, help), 1);
 }
 
+/* Without CURVE only loopback endpoints are bound, unless --insecure (or
+ * HERALD_INSECURE) says the network is trusted; CURVE's two flags pair. */
+static void
+test_exposure (void **state)
+{
+    hb_config_t cfg;
+    const char *wide[] = { "herald-broker", "--publish", "tcp://0.0.0.0:7402", NULL };
+    assert_int_equal (s_load (&cfg, 3, wide), -1);
+    const char *ipc[] = { "herald-broker", "--publish", "ipc:///tmp/herald-pub", NULL };
+    assert_int_equal (s_load (&cfg, 3, ipc), 0);
+    const char *insecure[] = { "herald-broker", "--publish", "tcp://0.0.0.0:7402", "--insecure", NULL };
+    assert_int_equal (s_load (&cfg, 4, insecure), 0);
+    assert_true (cfg.insecure);
+    setenv ("HERALD_INSECURE", "yes", 1);
+    assert_int_equal (s_load (&cfg, 3, wide), 0);
+    setenv ("HERALD_INSECURE", "maybe", 1);
+    assert_int_equal (s_load (&cfg, 3, wide), -1);
+    unsetenv ("HERALD_INSECURE");
+    const char *curve[] = { "herald-broker", "--publish", "tcp://0.0.0.0:7402",
+                            "--curve-cert", "b.cert", "--curve-allow", "allow", NULL };
+    assert_int_equal (s_load (&cfg, 7, curve), 0);
+    assert_string_equal (cfg.curve_cert, "b.cert");
+    assert_string_equal (cfg.curve_allow, "allow");
+    const char *half[] = { "herald-broker", "--curve-cert", "b.cert", NULL };
+    assert_int_equal (s_load (&cfg, 3, half), -1);
+}
+
 int
 main (void)
 {
@@ -84,6 +111,7 @@ main (void)
         cmocka_unit_test (test_defaults),
         cmocka_unit_test (test_env_and_flag_precedence),
         cmocka_unit_test (test_refusals),
+        cmocka_unit_test (test_exposure),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
