@@ -226,11 +226,17 @@ class CurveBroker(unittest.TestCase):
 
         storm(100)                   # warm-up: allocator pools, log buffers
         before = b.rss_bytes()
+        lines_before = b.output().count("refused a connection")
+        started = time.monotonic()
         for _ in range(3):
             storm(100)
         after = b.rss_bytes()
         self.assertLess(after - before, 4 << 20,
                         "RSS grew from %d to %d across 300 refusals" % (before, after))
+        # at most one line a second per socket and reason (two reasons here)
+        lines = b.output().count("refused a connection") - lines_before
+        self.assertLessEqual(lines, 2 * (int(time.monotonic() - started) + 2),
+                             "refusal log lines are rate-limited")
 
 
 class Exposure(unittest.TestCase):
