@@ -37,6 +37,12 @@ static const s_option_t s_options[] = {
       "bytes of events queued per gateway before the broker drops (SNDHWM = N / max-event-bytes)" },
     { "undelivered-bytes", S_SIZE, 1024, (size_t) 1 << 40,
       "bytes of undelivered notices queued in all; past it they are dropped and counted" },
+    { "http-key-file",    S_PATH, 0, 0,
+      "file holding the key POST /message requires as 'Authorization: Bearer <key>'" },
+    { "metrics",          S_HOSTPORT, 0, 0,
+      "ADDR:PORT of a listener of its own for /metrics and /healthz (default: on --http)" },
+    { "http-body-timeout", S_SIZE, 1, 3600, "seconds a request's headers and body may take" },
+    { "http-idle-timeout", S_SIZE, 1, 3600, "seconds an idle keep-alive HTTP connection is kept" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -75,6 +81,15 @@ s_usage (FILE *out, const hb_config_t *d)
         "Bounds:\n"
         "  --undelivered-bytes N  %s (default %zu)\n",
         s_options[13].help, d->undelivered_bytes);
+    fprintf (out,
+        "HTTP:\n"
+        "  --http-key-file FILE   %s;\n"
+        "                         without it, --http must be a loopback address (or --insecure)\n"
+        "  --metrics ADDR:PORT    %s\n"
+        "  --http-body-timeout N  %s (default %zu)\n"
+        "  --http-idle-timeout N  %s (default %zu)\n",
+        s_options[14].help, s_options[15].help, s_options[16].help, d->http_body_timeout,
+        s_options[17].help, d->http_idle_timeout);
 }
 
 static int
@@ -101,9 +116,9 @@ s_copy (char *dst, size_t cap, const char *src)
     return 0;
 }
 
-/* "ADDR:PORT" (ADDR may be [v6]); the port 1-65535. */
+/* "ADDR:PORT" (ADDR may be [v6]) into host (128 bytes) and port 1-65535. */
 static int
-s_parse_hostport (hb_config_t *self, const char *text)
+s_parse_hostport (char *host, int *port_out, const char *text)
 {
     const char *colon = strrchr (text, ':');
     if (!colon || colon == text)
@@ -113,14 +128,14 @@ s_parse_hostport (hb_config_t *self, const char *text)
         text++;
         hlen -= 2;
     }
-    if (hlen == 0 || hlen >= sizeof self->http_host)
+    if (hlen == 0 || hlen >= 128)
         return -1;
     size_t port;
     if (s_parse_size (colon + 1, 1, 65535, &port) != 0)
         return -1;
-    memcpy (self->http_host, text, hlen);
-    self->http_host[hlen] = '\0';
-    self->http_port = (int) port;
+    memcpy (host, text, hlen);
+    host[hlen] = '\0';
+    *port_out = (int) port;
     return 0;
 }
 
@@ -175,7 +190,7 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 1: rc = s_copy (self->publish, sizeof self->publish, value); break;
         case 2: rc = s_copy (self->control, sizeof self->control, value); break;
         case 3: rc = s_copy (self->undelivered, sizeof self->undelivered, value); break;
-        case 4: rc = s_parse_hostport (self, value); break;
+        case 4: rc = s_parse_hostport (self->http_host, &self->http_port, value); break;
         case 5: rc = s_parse_size (value, opt->min, opt->max, &self->max_event_bytes); break;
         case 6: rc = s_parse_size (value, opt->min, opt->max, &self->history_events); break;
         case 7: rc = s_parse_size (value, opt->min, opt->max, &self->history_bytes); break;
@@ -185,6 +200,10 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 11: rc = s_parse_bool (value, &self->insecure); break;
         case 12: rc = s_parse_size (value, opt->min, opt->max, &self->publish_hwm_bytes); break;
         case 13: rc = s_parse_size (value, opt->min, opt->max, &self->undelivered_bytes); break;
+        case 14: rc = s_copy (self->http_key_file, sizeof self->http_key_file, value); break;
+        case 15: rc = s_parse_hostport (self->metrics_host, &self->metrics_port, value); break;
+        case 16: rc = s_parse_size (value, opt->min, opt->max, &self->http_body_timeout); break;
+        case 17: rc = s_parse_size (value, opt->min, opt->max, &self->http_idle_timeout); break;
     }
     if (rc != 0) {
         if (opt->kind == S_SIZE)
@@ -212,6 +231,8 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
     self->max_online_users = 10u << 20;
     self->publish_hwm_bytes = (size_t) 1 << 30;
     self->undelivered_bytes = 16u << 20;
+    self->http_body_timeout = 10;
+    self->http_idle_timeout = 5;
     hb_config_t defaults = *self;
 
     for (size_t i = 0; i < S_OPTION_COUNT; i++) {
@@ -251,7 +272,18 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
         fprintf (stderr, "herald-broker: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    return s_check_exposure (self);
+    if (s_check_exposure (self) != 0)
+        return -1;
+    /* Without the key anyone who reaches --http can publish to anyone. The
+     * metrics listener serves no writes, so it may face a scraper's network. */
+    if (!self->insecure && !self->http_key_file[0] && !hp_host_is_loopback (self->http_host)) {
+        fprintf (stderr, "herald-broker: refusing to serve --http %s:%d without --http-key-file: "
+                 "anyone who reaches it could publish to any user. Give a key (see README, "
+                 "Security), or --insecure if the network itself is trusted\n",
+                 self->http_host, self->http_port);
+        return -1;
+    }
+    return 0;
 }
 
 int

@@ -22,6 +22,11 @@ typedef struct {
     bool   insecure;            /* --insecure          HERALD_INSECURE: allow a non-loopback
                                    ZeroMQ endpoint without CURVE */
     size_t undelivered_bytes;   /* --undelivered-bytes HERALD_UNDELIVERED_BYTES (queued in all) */
+    char   http_key_file[1024]; /* --http-key-file    HERALD_HTTP_KEY_FILE ("" = no key) */
+    char   metrics_host[128];   /* --metrics ADDR:PORT HERALD_METRICS ("" = on --http) */
+    int    metrics_port;
+    size_t http_body_timeout;   /* --http-body-timeout HERALD_HTTP_BODY_TIMEOUT (seconds) */
+    size_t http_idle_timeout;   /* --http-idle-timeout HERALD_HTTP_IDLE_TIMEOUT (seconds) */
 } hb_config_t;
 
 /* Fills self from defaults, then the environment, then argv (a flag wins over

@@ -4,10 +4,15 @@
  * loop: traffic here is low (a backend's occasional POST, a scraper), and
  * keeping it off the main thread keeps the routing loop pure ZeroMQ. Every
  * request that needs broker state becomes a synchronous call over the inproc
- * bridge (see http.h); this thread owns nothing else. */
+ * bridge (see http.h); this thread owns nothing else.
+ *
+ * One vhost per listener: --http, and --metrics when given (then /metrics
+ * and /healthz move there and the --http listener answers only /message).
+ * The rules a request must pass are in http_check.c. */
 #include "http.h"
 #include "envelope.h"
 #include "http_body.h"
+#include "http_check.h"
 
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -17,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -24,6 +30,14 @@
 /* Bodies are read to the end (closing on unread input would reset the
  * connection before the client sees the 400), but not without limit. */
 #define S_DISCARD_MAX ((size_t) 64 << 20)
+
+/* After accept() fails (descriptors exhausted), the thread stops serving
+ * for this long before lws tries again: lws 4.1 retries at once and logs
+ * each failure, which spun a core and wrote ~90,000 lines a second. */
+#define S_ACCEPT_BACKOFF_MS 100
+#define S_CL_VALUES_MAX 4
+
+typedef enum { S_ROLE_MAIN, S_ROLE_METRICS } s_role_t;
 
 struct hb_http {
     struct lws_context *ctx;
@@ -34,12 +48,26 @@ struct hb_http {
     uint32_t            seq;
     size_t              max_body;
     hp_buf_t            envelope;
+    char                key[HB_HTTP_KEY_MAX + 1];
+    size_t              key_len;      /* 0: no key */
+    bool                split;        /* /metrics and /healthz on their own listener */
+    unsigned            body_timeout;
+    s_role_t            roles[2];     /* the vhosts' user pointers */
 };
 
-/* Per connection; reset at the start of each request (keep-alive reuses it). */
+/* lws logs through one process-wide hook with no user pointer, so what it
+ * reports lives here: set by the hook (this thread's lws_service, or the
+ * main thread before the thread starts), read by the service loop. */
+static atomic_bool     s_accept_failed;
+static atomic_uint_fast64_t s_log_second, s_log_suppressed;
+
+/* Per connection. `req` is reset at the start of each request (keep-alive
+ * reuses the connection); `answers` is not. */
 typedef struct {
     bool        post;
-    const char *why;              /* a 400 decided from the headers */
+    int         status;           /* an answer decided from the headers */
+    const char *why;
+    bool        close_after;      /* the framing is unknown: close after it */
     bool        too_large;
     size_t      seen;             /* body bytes read, kept or not */
     char        event[HP_EVENT_NAME_MAX + 1];
@@ -51,6 +79,12 @@ typedef struct {
     bool        answered;         /* this request's answer was written */
     char        request_line[HP_USER_MAX * 3 + 96];   /* "POST <path>", for the check below */
     size_t      request_line_len;
+    int64_t     started_ms;       /* when the headers were complete */
+} s_req_t;
+
+typedef struct {
+    s_req_t  req;
+    uint64_t answers;
 } s_pss_t;
 
 /* --- the bridge, this thread's side -------------------------------------- */
@@ -119,6 +153,17 @@ s_bridge_call (hb_http_t *self, char kind, const void *payload, size_t len,
 
 /* --- responses ------------------------------------------------------------ */
 
+static void
+s_report (hb_http_t *self, hb_http_event_t event)
+{
+    unsigned char e = (unsigned char) event;
+    s_bridge_call (self, HB_BRIDGE_EVENT, &e, 1, false, NULL);
+}
+
+/* Writes one whole answer. Returns what the callback returns: 0 to keep
+ * the connection for the next request, -1 to close it (on error, or when
+ * the request's framing is unknown: its leftover bytes cannot be trusted
+ * to start a request). */
 static int
 s_respond (hb_http_t *self, struct lws *wsi, int status, const char *type,
            const char *body, size_t len)
@@ -126,10 +171,21 @@ s_respond (hb_http_t *self, struct lws *wsi, int status, const char *type,
     unsigned char code[2] = { (unsigned char) (status >> 8), (unsigned char) status };
     s_bridge_call (self, HB_BRIDGE_CODE, code, 2, false, NULL);
 
+    s_pss_t *pss = lws_wsi_user (wsi);
+    bool close_after = pss && pss->req.close_after;
     unsigned char head[LWS_PRE + 512];
     unsigned char *start = &head[LWS_PRE], *p = start, *end = &head[sizeof head - 1];
-    if (lws_add_http_common_headers (wsi, (unsigned int) status, type, len, &p, end)
-        || lws_finalize_write_http_header (wsi, start, &p, end))
+    if (lws_add_http_common_headers (wsi, (unsigned int) status, type, len, &p, end))
+        return -1;
+    if (status == 401
+        && lws_add_http_header_by_name (wsi, (const unsigned char *) "www-authenticate:",
+                                        (const unsigned char *) "Bearer", 6, &p, end))
+        return -1;
+    if (close_after
+        && lws_add_http_header_by_token (wsi, WSI_TOKEN_CONNECTION,
+                                         (const unsigned char *) "close", 5, &p, end))
+        return -1;
+    if (lws_finalize_write_http_header (wsi, start, &p, end))
         return -1;
     unsigned char *out = malloc (LWS_PRE + len);
     if (!out)
@@ -139,8 +195,12 @@ s_respond (hb_http_t *self, struct lws *wsi, int status, const char *type,
     free (out);
     if (n < (int) len)
         return -1;
-    s_pss_t *pss = lws_wsi_user (wsi);
-    pss->answered = true;
+    if (pss) {
+        pss->req.answered = true;
+        pss->answers++;
+    }
+    if (close_after)
+        return -1;
     return lws_http_transaction_completed (wsi) ? -1 : 0;
 }
 
@@ -155,48 +215,19 @@ s_respond_error (hb_http_t *self, struct lws *wsi, int status, const char *why)
 
 /* --- requests ------------------------------------------------------------- */
 
-/* "/message/<event>/<to>", validated so a bad part is a 400 with its reason.
- * lws has already URL-decoded the path (%XX, and also '+' as a space, so a
- * '+' in a user id must be sent as %2B); it refuses %00 by closing. Since
- * the event name cannot hold '/', everything after the second slash is the
- * user id, which may contain (encoded) slashes. */
-static const char *
-s_parse_message_path (s_pss_t *pss, const char *path, size_t len)
-{
-    static const char prefix[] = "/message/";
-    size_t plen = sizeof prefix - 1;
-    if (len < plen || memcmp (path, prefix, plen) != 0)
-        return "not found";
-    const char *rest = path + plen;
-    size_t rlen = len - plen;
-    const char *slash = memchr (rest, '/', rlen);
-    if (!slash)
-        return "not found";
-    size_t elen = (size_t) (slash - rest);
-    size_t ulen = rlen - elen - 1;
-    if (!hp_event_name_valid (rest, elen))
-        return "bad event name";
-    if (!hp_user_id_valid (slash + 1, ulen))
-        return "bad user id";
-    memcpy (pss->event, rest, elen);
-    pss->event_len = elen;
-    memcpy (pss->user, slash + 1, ulen);
-    pss->user_len = ulen;
-    return NULL;
-}
-
 static int
 s_post_message (hb_http_t *self, struct lws *wsi, s_pss_t *pss)
 {
-    if (pss->why)
-        return s_respond_error (self, wsi, strcmp (pss->why, "not found") ? 400 : 404, pss->why);
-    if (pss->too_large)
+    s_req_t *req = &pss->req;
+    if (req->why)
+        return s_respond_error (self, wsi, req->status, req->why);
+    if (req->too_large)
         return s_respond_error (self, wsi, 400, "body too large");
     const char *why = NULL;
     hp_buf_reset (&self->envelope);
-    if (hb_http_body_envelope (&self->envelope, pss->event, pss->event_len, pss->user,
-                               pss->user_len, pss->content_type, pss->body.data,
-                               pss->body.len, &why) != 0)
+    if (hb_http_body_envelope (&self->envelope, req->event, req->event_len, req->user,
+                               req->user_len, req->content_type, req->body.data,
+                               req->body.len, &why) != 0)
         return s_respond_error (self, wsi, 400, why);
     zmq_msg_t reply;
     if (s_bridge_call (self, HB_BRIDGE_POST, self->envelope.data, self->envelope.len,
@@ -223,8 +254,13 @@ s_post_message (hb_http_t *self, struct lws *wsi, s_pss_t *pss)
 }
 
 static int
-s_get (hb_http_t *self, struct lws *wsi, const char *path)
+s_get (hb_http_t *self, struct lws *wsi, const char *path, s_role_t role)
 {
+    if (role == S_ROLE_MAIN && self->split) {
+        bool moved = strcmp (path, "/healthz") == 0 || strcmp (path, "/metrics") == 0;
+        return s_respond_error (self, wsi, 404, moved ? "not found here: see --metrics"
+                                                      : "not found");
+    }
     if (strcmp (path, "/healthz") == 0)
         return s_respond (self, wsi, 200, "text/plain", "ok\n", 3);
     if (strcmp (path, "/metrics") == 0) {
@@ -249,10 +285,82 @@ s_get (hb_http_t *self, struct lws *wsi, const char *path)
  * nothing is misrouted, nothing spins. (A body that really starts with its
  * own "POST <path> " is refused the same way; no JSON body can.) */
 static bool
-s_is_misparsed_pipeline (const s_pss_t *pss, const char *chunk, size_t len)
+s_is_misparsed_pipeline (const s_req_t *pss, const char *chunk, size_t len)
 {
     size_t n = len < pss->request_line_len ? len : pss->request_line_len;
     return n > 0 && memcmp (chunk, pss->request_line, n) == 0;
+}
+
+/* A refusal decided from the headers; answered once the body has been
+ * read (closing on unread input would reset the connection before the
+ * client sees the answer). */
+static void
+s_refuse_later (s_req_t *req, int status, const char *why)
+{
+    if (!req->why) {
+        req->status = status;
+        req->why = why;
+    }
+}
+
+/* The headers of a POST are complete. */
+static int
+s_post_headers (hb_http_t *self, struct lws *wsi, s_pss_t *pss, const char *path)
+{
+    s_req_t *req = &pss->req;
+    req->post = true;
+    int rl = snprintf (req->request_line, sizeof req->request_line, "POST %s ", path);
+    req->request_line_len = rl > 0 && (size_t) rl < sizeof req->request_line ? (size_t) rl : 0;
+
+    char values[S_CL_VALUES_MAX][32];
+    const char *lengths[S_CL_VALUES_MAX];
+    size_t count = 0;
+    for (int i = 0; i < S_CL_VALUES_MAX; i++) {
+        int n = lws_hdr_copy_fragment (wsi, values[i], sizeof values[i],
+                                       WSI_TOKEN_HTTP_CONTENT_LENGTH, i);
+        if (n < 0) {
+            if (lws_hdr_fragment_length (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, i) <= 0)
+                break;
+            strcpy (values[i], "x");   /* too long for any sane length */
+        }
+        lengths[count++] = values[i];
+    }
+    bool te = lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    uint64_t length;
+    const char *why;
+    if (hb_http_framing (lengths, count, te, &length, &why) != 0) {
+        req->close_after = true;
+        return s_respond_error (self, wsi, 400, why);
+    }
+    if (length > S_DISCARD_MAX) {
+        req->close_after = true;
+        return s_respond_error (self, wsi, 400, "body too large");
+    }
+    if (self->key_len) {
+        char auth[HB_HTTP_KEY_MAX + 64];
+        int n = lws_hdr_copy (wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+        if (n <= 0 || !hb_http_bearer_ok (auth, self->key, self->key_len))
+            s_refuse_later (req, 401, "unauthorized: send Authorization: Bearer <key>");
+    }
+    const char *event = NULL, *user = NULL;
+    size_t event_len = 0, user_len = 0;
+    why = hb_http_message_path (path, strlen (path), &event, &event_len, &user, &user_len);
+    if (why)
+        s_refuse_later (req, strcmp (why, "not found") ? 400 : 404, why);
+    else {
+        memcpy (req->event, event, event_len);
+        req->event_len = event_len;
+        memcpy (req->user, user, user_len);
+        req->user_len = user_len;
+    }
+    if (lws_hdr_copy (wsi, req->content_type, sizeof req->content_type,
+                      WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
+        req->content_type[0] = '\0';
+    if (!hb_http_content_allowed (req->content_type, (size_t) length, self->key_len > 0, &why))
+        s_refuse_later (req, 400, why);
+    if (length == 0)
+        return s_post_message (self, wsi, pss);   /* no body follows */
+    return 0;   /* the body arrives in LWS_CALLBACK_HTTP_BODY */
 }
 
 static int
@@ -263,84 +371,203 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     s_pss_t *pss = user;
     switch (reason) {
         case LWS_CALLBACK_HTTP: {
-            hp_buf_free (&pss->body);
-            memset (pss, 0, sizeof *pss);
-            hp_buf_init (&pss->body, self->max_body);
+            hp_buf_free (&pss->req.body);
+            memset (&pss->req, 0, sizeof pss->req);
+            hp_buf_init (&pss->req.body, self->max_body);
+            pss->req.started_ms = s_now_ms ();
+            const s_role_t *role = lws_vhost_user (lws_get_vhost (wsi));
+            s_role_t r = role ? *role : S_ROLE_MAIN;
             const char *path = in;
             if (lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) > 0)
-                return s_get (self, wsi, path);
-            if (lws_hdr_total_length (wsi, WSI_TOKEN_POST_URI) <= 0)
+                return s_get (self, wsi, path, r);
+            if (lws_hdr_total_length (wsi, WSI_TOKEN_POST_URI) <= 0 || r == S_ROLE_METRICS) {
+                /* A body may follow that we will not read. */
+                pss->req.close_after = lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0
+                                    || lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
                 return s_respond_error (self, wsi, 405, "method not allowed");
-            pss->post = true;
-            pss->why = s_parse_message_path (pss, path, strlen (path));
-            int rl = snprintf (pss->request_line, sizeof pss->request_line, "POST %s ", path);
-            pss->request_line_len = rl > 0 && (size_t) rl < sizeof pss->request_line ? (size_t) rl : 0;
-            if (lws_hdr_copy (wsi, pss->content_type, sizeof pss->content_type,
-                              WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
-                pss->content_type[0] = '\0';
-            char clen[32] = "";
-            bool has_len = lws_hdr_copy (wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
-            bool chunked = lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
-            if (has_len && strtoull (clen, NULL, 10) > S_DISCARD_MAX)
-                return -1;   /* not worth reading: close */
-            if (chunked && !has_len) {
-                /* lws 4.1 does not decode chunked request bodies: say so
-                 * rather than wait for a body that never surfaces. lws then
-                 * reads the chunk bytes as a bad next request and closes. */
-                return s_respond_error (self, wsi, 400,
-                                        "chunked bodies are not supported, send Content-Length");
             }
-            if (!has_len || strtoull (clen, NULL, 10) == 0)
-                return s_post_message (self, wsi, pss);   /* no body follows */
-            return 0;   /* the body arrives in LWS_CALLBACK_HTTP_BODY */
+            return s_post_headers (self, wsi, pss, path);
         }
-        case LWS_CALLBACK_HTTP_BODY:
-            if (pss->seen == 0 && s_is_misparsed_pipeline (pss, in, len))
+        case LWS_CALLBACK_HTTP_BODY: {
+            s_req_t *req = &pss->req;
+            if (req->seen == 0 && s_is_misparsed_pipeline (req, in, len))
                 return -1;
-            pss->seen += len;
-            if (pss->seen > S_DISCARD_MAX)
+            /* lws re-arms its own timeout on every chunk, so a body sent a
+             * byte at a time would never end; this one counts from the
+             * headers. */
+            if (s_now_ms () - req->started_ms > (int64_t) self->body_timeout * 1000) {
+                req->close_after = true;
+                return s_respond_error (self, wsi, 408, "request body too slow");
+            }
+            req->seen += len;
+            if (req->seen > S_DISCARD_MAX)
                 return -1;
-            if (!pss->too_large && !pss->why && hp_buf_append (&pss->body, in, len) != 0)
-                pss->too_large = true;
+            if (!req->too_large && !req->why && hp_buf_append (&req->body, in, len) != 0)
+                req->too_large = true;
             return 0;
+        }
         case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-            if (!pss->post || pss->answered)
+            if (!pss->req.post || pss->req.answered)
                 return -1;   /* never answer one request twice */
             return s_post_message (self, wsi, pss);
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        case LWS_CALLBACK_CLOSED_HTTP:
             if (pss)
-                hp_buf_free (&pss->body);
+                hp_buf_free (&pss->req.body);
+            return 0;
+        case LWS_CALLBACK_CLOSED_HTTP:
+            if (pss) {
+                hp_buf_free (&pss->req.body);
+                /* lws's own refusals (403 for a bad request line, nothing
+                 * for CONNECT), its timeouts, peers that sent nothing. */
+                if (pss->answers == 0 && !atomic_load (&self->stop))
+                    s_report (self, HB_HTTP_UNANSWERED);
+            }
             return 0;
         default:
             return lws_callback_http_dummy (wsi, reason, user, in, len);
     }
 }
 
+/* A connection whose first line lws cannot parse as HTTP (an unknown
+ * method such as TRACE or FOO, a bad %-escape, bytes that are not HTTP):
+ * lws would answer 403 with an HTML page of its own. Its fallback hands
+ * such a connection over as raw bytes instead, and it gets a counted JSON
+ * 400 and is closed. */
+#define S_RAW_BODY "{\"error\":\"not an HTTP request we serve\"}\n"
+_Static_assert (sizeof S_RAW_BODY - 1 == 41, "the content-length below");
+static const char s_raw_answer[] =
+    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+    "content-length: 41\r\nconnection: close\r\n\r\n" S_RAW_BODY;
+
+static int
+s_raw_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                void *in, size_t len)
+{
+    hb_http_t *self = lws_context_user (lws_get_context (wsi));
+    bool *answered = user;
+    switch (reason) {
+        case LWS_CALLBACK_RAW_ADOPT:
+        case LWS_CALLBACK_RAW_RX:
+            lws_callback_on_writable (wsi);
+            return 0;
+        case LWS_CALLBACK_RAW_WRITEABLE: {
+            if (*answered)
+                return -1;
+            unsigned char out[LWS_PRE + sizeof s_raw_answer];
+            memcpy (out + LWS_PRE, s_raw_answer, sizeof s_raw_answer - 1);
+            *answered = true;
+            unsigned char code[2] = { 400 >> 8, 400 & 0xff };
+            s_bridge_call (self, HB_BRIDGE_CODE, code, 2, false, NULL);
+            if (lws_write (wsi, out + LWS_PRE, sizeof s_raw_answer - 1, LWS_WRITE_RAW) < 0)
+                return -1;
+            lws_set_timeout (wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+            return 0;
+        }
+        default:
+            return 0;
+    }
+}
+
 static const struct lws_protocols s_protocols[] = {
     { "herald-broker-http", s_callback, sizeof (s_pss_t), 0, 0, NULL, 0 },
+    { "herald-broker-raw", s_raw_callback, sizeof (bool), 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
+
+/* lws's log hook: at most one line a second (with how many were dropped
+ * before it), and an accept() failure noted for the service loop. */
+static void
+s_lws_log (int level, const char *line)
+{
+    if (strstr (line, "accept"))
+        atomic_store (&s_accept_failed, true);
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t) ts.tv_sec;
+    if (atomic_load (&s_log_second) == now) {
+        atomic_fetch_add (&s_log_suppressed, 1);
+        return;
+    }
+    atomic_store (&s_log_second, now);
+    uint64_t dropped = atomic_exchange (&s_log_suppressed, 0);
+    if (dropped)
+        fprintf (stderr, "herald-broker: http: (%llu similar lines suppressed)\n",
+                 (unsigned long long) dropped);
+    fprintf (stderr, "herald-broker: http: %s", line);
+}
 
 static void *
 s_thread (void *arg)
 {
     hb_http_t *self = arg;
-    while (!atomic_load (&self->stop))
+    while (!atomic_load (&self->stop)) {
         if (lws_service (self->ctx, 0) < 0)
             break;
+        if (atomic_exchange (&s_accept_failed, false)) {
+            s_report (self, HB_HTTP_ACCEPT_FAILED);
+            struct timespec pause = { 0, S_ACCEPT_BACKOFF_MS * 1000000L };
+            nanosleep (&pause, NULL);
+        }
+    }
     return NULL;
 }
 
+/* lws stops accepting (takes the listeners out of its poll set) once it
+ * holds this many descriptors, and lets them back in as connections
+ * close: half the process's limit, so ZeroMQ's peers, the sockets and the
+ * files the broker opens keep theirs. */
+static unsigned
+s_fd_limit (void)
+{
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 4096;
+    rlim_t half = rl.rlim_cur / 2;
+    return half < 16 ? 16 : half > 65536 ? 65536 : (unsigned) half;
+}
+
+static int
+s_vhost (hb_http_t *self, const char *name, const char *host, int port,
+         s_role_t *role, const hb_http_options_t *o)
+{
+    struct lws_context_creation_info vi;
+    memset (&vi, 0, sizeof vi);
+    vi.vhost_name = name;
+    vi.port = port;
+    vi.iface = host;
+    vi.protocols = s_protocols;
+    vi.user = role;
+    vi.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr (host, ':') == NULL)
+               | LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+    vi.listen_accept_role = "raw-skt";
+    vi.listen_accept_protocol = "herald-broker-raw";
+    vi.timeout_secs = o->body_timeout;          /* a step that sees no bytes */
+    vi.timeout_secs_ah_idle = o->body_timeout;  /* headers that never end */
+    vi.keepalive_timeout = (int) o->idle_timeout;
+    if (!lws_create_vhost (self->ctx, &vi)) {
+        fprintf (stderr, "herald-broker: cannot serve HTTP on %s:%d\n", host, port);
+        return -1;
+    }
+    return 0;
+}
+
 hb_http_t *
-hb_http_new (void *zmq_ctx, const char *host, int port, size_t max_body)
+hb_http_new (void *zmq_ctx, const hb_http_options_t *o)
 {
     hb_http_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->max_body = max_body;
+    self->max_body = o->max_body;
+    self->body_timeout = o->body_timeout;
+    self->split = o->metrics_host != NULL;
+    if (o->key && o->key_len && o->key_len <= HB_HTTP_KEY_MAX) {
+        memcpy (self->key, o->key, o->key_len);
+        self->key_len = o->key_len;
+    }
+    self->roles[0] = S_ROLE_MAIN;
+    self->roles[1] = S_ROLE_METRICS;
     atomic_init (&self->stop, false);
-    hp_buf_init (&self->envelope, max_body * 4 + 1024);
+    hp_buf_init (&self->envelope, o->max_body * 4 + 1024);
     self->pair = zmq_socket (zmq_ctx, ZMQ_PAIR);
     int linger = 0;
     if (!self->pair
@@ -351,17 +578,20 @@ hb_http_new (void *zmq_ctx, const char *host, int port, size_t max_body)
         return NULL;
     }
 
-    lws_set_log_level (LLL_ERR, NULL);
+    lws_set_log_level (LLL_ERR, s_lws_log);
     struct lws_context_creation_info info;
     memset (&info, 0, sizeof info);
-    info.port = port;
-    info.iface = host;
-    info.protocols = s_protocols;
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.port = CONTEXT_PORT_NO_LISTEN;
     info.user = self;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr (host, ':') == NULL);
+    info.fd_limit_per_thread = s_fd_limit ();
     self->ctx = lws_create_context (&info);
-    if (!self->ctx) {
-        fprintf (stderr, "herald-broker: cannot serve HTTP on %s:%d\n", host, port);
+    if (!self->ctx
+        || s_vhost (self, "http", o->host, o->port, &self->roles[0], o) != 0
+        || (self->split && s_vhost (self, "metrics", o->metrics_host, o->metrics_port,
+                                    &self->roles[1], o) != 0)) {
+        if (!self->ctx)
+            fprintf (stderr, "herald-broker: cannot start libwebsockets\n");
         hb_http_destroy (&self);
         return NULL;
     }
@@ -386,8 +616,8 @@ hb_http_destroy (hb_http_t **self_p)
     if (!self_p || !*self_p)
         return;
     hb_http_t *self = *self_p;
+    atomic_store (&self->stop, true);
     if (self->thread_started) {
-        atomic_store (&self->stop, true);
         lws_cancel_service (self->ctx);
         pthread_join (self->thread, NULL);
     }

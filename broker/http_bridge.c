@@ -57,6 +57,12 @@ hb_http_bridge_handle (void *pair, hb_router_t *router, hb_metrics_t *metrics,
             if (len >= 7)
                 hb_metrics_http_code (metrics, p[5] << 8 | p[6]);
             break;
+        case HB_BRIDGE_EVENT:
+            if (len >= 6 && p[5] == HB_HTTP_UNANSWERED)
+                metrics->http_unanswered++;
+            else if (len >= 6 && p[5] == HB_HTTP_ACCEPT_FAILED)
+                metrics->http_accept_failures++;
+            break;
     }
     zmq_msg_close (&msg);
     return 1;

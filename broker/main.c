@@ -5,6 +5,7 @@
 #include "curve.h"
 #include "history.h"
 #include "http.h"
+#include "http_check.h"
 #include "metrics.h"
 #include "presence.h"
 #include "ratelog.h"
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -261,6 +263,21 @@ s_loop (s_broker_t *b, s_sockets_t *s)
     zmq_msg_close (&msg);
 }
 
+/* Descriptors run out long before memory does: a broker that keeps the
+ * default soft limit (1024 on Debian) under a hard one of 500,000 can be
+ * exhausted by a thousand idle connections. lws stops accepting at half of
+ * it (http.c); libzmq retries accept() at once when out of descriptors, so
+ * headroom is the only protection its listeners have. */
+static void
+s_raise_fd_limit (void)
+{
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &rl);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -268,6 +285,7 @@ main (int argc, char **argv)
     int rc = hb_config_load (&cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    s_raise_fd_limit ();
     if (s_signals_init () != 0) {
         perror ("herald-broker: signal pipe");
         return 1;
@@ -328,7 +346,22 @@ main (int argc, char **argv)
         fprintf (stderr, "herald-broker: out of memory at start\n");
         goto done;
     }
-    broker.http = hb_http_new (ctx, cfg.http_host, cfg.http_port, cfg.max_event_bytes);
+    char http_key[HB_HTTP_KEY_MAX + 1];
+    int http_key_len = 0;
+    if (cfg.http_key_file[0]
+        && (http_key_len = hb_http_key_load (cfg.http_key_file, http_key, sizeof http_key)) < 0)
+        goto done;
+    hb_http_options_t http_options = {
+        .host = cfg.http_host, .port = cfg.http_port,
+        .metrics_host = cfg.metrics_host[0] ? cfg.metrics_host : NULL,
+        .metrics_port = cfg.metrics_port,
+        .key = http_key_len > 0 ? http_key : NULL, .key_len = (size_t) http_key_len,
+        .max_body = cfg.max_event_bytes,
+        .body_timeout = (unsigned) cfg.http_body_timeout,
+        .idle_timeout = (unsigned) cfg.http_idle_timeout,
+    };
+    broker.http = hb_http_new (ctx, &http_options);
+    memset (http_key, 0, sizeof http_key);
     if (!broker.http)
         goto done;
 
@@ -338,6 +371,11 @@ main (int argc, char **argv)
              "undelivered %s, http %s:%d; %s\n", epoch_text, cfg.ingest, cfg.publish,
              cfg.control, cfg.undelivered, cfg.http_host, cfg.http_port,
              broker.zap ? "CURVE on" : cfg.insecure ? "no CURVE (--insecure)" : "no CURVE (loopback)");
+    if (cfg.metrics_host[0])
+        fprintf (stderr, "herald-broker: /metrics and /healthz on %s:%d\n",
+                 cfg.metrics_host, cfg.metrics_port);
+    fprintf (stderr, "herald-broker: POST /message %s\n", http_key_len > 0
+             ? "needs the Bearer key of --http-key-file" : "is open to whoever reaches --http");
     s_loop (&broker, &sockets);
     fprintf (stderr, "herald-broker: stopping\n");
     exit_code = 0;

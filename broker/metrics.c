@@ -100,6 +100,12 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
         NULL, m->control_forbidden);
     fn (arg, "herald_broker_curve_certificates", "gauge",
         "Certificates loaded from --curve-allow.", NULL, m->curve_certificates);
+    fn (arg, "herald_broker_http_unanswered_total", "counter",
+        "HTTP connections closed without an answer from the broker (libwebsockets' own "
+        "refusals, timeouts, peers that sent nothing).", NULL, m->http_unanswered);
+    fn (arg, "herald_broker_http_accept_failures_total", "counter",
+        "Failed accepts on the HTTP listeners (descriptors exhausted), each followed by a pause.",
+        NULL, m->http_accept_failures);
     fn (arg, "herald_broker_offset", "gauge",
         "The latest offset given to an event.", NULL, g->offset);
 }

@@ -30,6 +30,8 @@ typedef struct {
     uint64_t history_store_failures;           /* out of memory storing history */
     struct { int code; uint64_t count; } http[HB_HTTP_CODES_MAX];
     uint64_t http_other;                       /* codes past the table */
+    uint64_t http_unanswered;                  /* connections closed with no answer of ours */
+    uint64_t http_accept_failures;             /* accept() failures (each a back-off) */
     uint64_t auth_refused[HB_AUTH_SOCKETS][HB_AUTH_REASONS];  /* CURVE/ZAP refusals */
     uint64_t auth_accepted[HB_AUTH_SOCKETS];   /* connections ZAP admitted */
     uint64_t disconnects;                      /* control disconnects published */

@@ -70,9 +70,10 @@ def http_get(url, timeout=2.0):
         return 0, b""
 
 
-def http_post(url, body=b"", content_type="application/json", timeout=5.0):
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": content_type})
+def http_post(url, body=b"", content_type="application/json", timeout=5.0, headers=None):
+    h = {"Content-Type": content_type} if content_type else {}
+    h.update(headers or {})
+    req = urllib.request.Request(url, data=body, method="POST", headers=h)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read()
@@ -120,7 +121,7 @@ def metric(text, name):
 class Process:
     """A child process with its log captured to a file; stop() is idempotent."""
 
-    def __init__(self, argv, env=None, name="proc"):
+    def __init__(self, argv, env=None, name="proc", preexec=None):
         self.argv = argv
         self.name = name
         self.log_path = "/tmp/herald-test-%s-%d-%d.log" % (name, os.getpid(), free_port())
@@ -128,7 +129,7 @@ class Process:
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=full_env)
+                                     env=full_env, preexec_fn=preexec)
 
     def alive(self):
         return self.proc.poll() is None
@@ -171,9 +172,12 @@ class Process:
 
 
 class Broker(Process):
-    """herald-broker on free ports. Extra flags as keyword args (history_events=5)."""
+    """herald-broker on free ports. Extra flags as keyword args (history_events=5;
+    a bare flag as True). With metrics="127.0.0.1:PORT", /metrics and /healthz
+    are read from that listener (self.metrics_http). preexec runs in the child
+    before exec (e.g. to lower its descriptor limit)."""
 
-    def __init__(self, ports=None, **flags):
+    def __init__(self, ports=None, preexec=None, **flags):
         self.ports = ports or {k: free_port() for k in ("ingest", "publish", "control", "undelivered", "http")}
         p = self.ports
         self.ingest = "tcp://127.0.0.1:%d" % p["ingest"]
@@ -187,8 +191,9 @@ class Broker(Process):
                 "--http", "127.0.0.1:%d" % p["http"]]
         for k, v in flags.items():
             argv += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
-        super().__init__(argv, name="broker")
-        wait_until(lambda: not self.alive() or http_get(self.http + "/healthz")[0] == 200,
+        self.metrics_http = "http://" + flags["metrics"] if "metrics" in flags else self.http
+        super().__init__(argv, name="broker", preexec=preexec)
+        wait_until(lambda: not self.alive() or http_get(self.metrics_http + "/healthz")[0] == 200,
                    what="broker /healthz")
         if not self.alive():
             raise AssertionError("broker exited at start:\n" + self.output())
@@ -198,8 +203,27 @@ class Broker(Process):
         self.stop()
         return Broker(ports=self.ports, **flags)
 
+    def cpu_seconds(self, thread=None):
+        """User + system CPU time of the process, or of its one thread whose
+        comm is `thread` and is not the main thread (e.g. "herald-broker" for
+        the HTTP thread, "ZMQbg/IO/0"), from /proc."""
+        tck = os.sysconf("SC_CLK_TCK")
+        pid = self.proc.pid
+        tasks = [str(pid)] if thread is None else os.listdir("/proc/%d/task" % pid)
+        total = 0
+        for t in tasks:
+            path = "/proc/%d/stat" % pid if thread is None else "/proc/%d/task/%s/stat" % (pid, t)
+            with open(path) as f:
+                raw = f.read()
+            comm = raw[raw.index("(") + 1:raw.rindex(")")]
+            if thread is not None and (comm != thread or t == str(pid)):
+                continue
+            fields = raw[raw.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / tck
+
     def metrics(self):
-        return http_get(self.http + "/metrics")[1]
+        return http_get(self.metrics_http + "/metrics")[1]
 
 
 class Gateway(Process):

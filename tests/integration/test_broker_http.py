@@ -4,6 +4,7 @@ urllib plays the seed-era backend; raw SUB/PULL sockets play a gateway and a
 fallback worker.
 """
 import json
+import os
 import signal
 import unittest
 import urllib.parse
@@ -33,10 +34,23 @@ class BrokerHttpTest(unittest.TestCase):
         with open(self.broker.log_path, errors="replace") as log:
             self.assertEqual(code, 0, log.read()[-2000:])
 
-    def post(self, event, user, body=b"", content_type="application/json"):
+    def post(self, event, user, body=b"", content_type="application/json", headers=None):
         path = urllib.parse.quote(event, safe="") + "/" + urllib.parse.quote(user, safe="")
-        status, raw = http_post(self.url + path, body, content_type)
+        status, raw = http_post(self.url + path, body, content_type, headers=headers)
         return status, json.loads(raw)
+
+    def keyed_broker(self):
+        """Replaces the broker with one that needs a Bearer key (form bodies
+        are accepted only then); returns the Authorization header."""
+        key = "k" * 32
+        path = "/tmp/herald-test-http-key-%d" % os.getpid()
+        with open(path, "w") as f:
+            f.write(key + "\n")
+        self.addCleanup(os.unlink, path)
+        self.broker.stop()
+        self.broker = Broker(max_event_bytes=4096, http_key_file=path)
+        self.url = self.broker.http + "/message/"
+        return {"Authorization": "Bearer " + key}
 
     def test_json_post_to_online_user_is_200_and_published(self):
         sub, _ = subscribe(self.broker, "alice")
@@ -51,10 +65,11 @@ class BrokerHttpTest(unittest.TestCase):
         sub.close()
 
     def test_form_post_and_encoded_user(self):
+        auth = self.keyed_broker()
         user = "jos\u00e9 / 7+1"
         sub, _ = subscribe(self.broker, user)
         status, reply = self.post("negotiate", user, b"order=9&note=hello+there%21",
-                                  "application/x-www-form-urlencoded")
+                                  "application/x-www-form-urlencoded", headers=auth)
         # proves: a form body becomes an object of strings, and a URL-encoded
         # user id (non-ASCII, '/', '+', space) reaches the right topic
         self.assertEqual(status, 200, reply)
@@ -62,6 +77,10 @@ class BrokerHttpTest(unittest.TestCase):
         self.assertEqual(topic, b"u:" + user.encode() + b"\x00")
         self.assertEqual(event["data"], {"order": "9", "note": "hello there!"})
         sub.close()
+        # proves: with the key, a malformed form is still a 400 with its reason
+        status, reply = self.post("bid", "alice", b"a=%zz", "application/x-www-form-urlencoded",
+                                  headers=auth)
+        self.assertEqual((status, reply), (400, {"error": "body is not a valid form"}))
 
     def test_offline_user_is_404_but_stored_and_undelivered(self):
         ctx = zmq.Context.instance()
@@ -187,7 +206,8 @@ class BrokerHttpTest(unittest.TestCase):
             ("user too long", "bid", "u" * 129, b"{}", "application/json"),
             ("user with control char", "bid", "a\x01b", b"{}", "application/json"),
             ("bad JSON", "bid", "alice", b'{"a":', "application/json"),
-            ("bad form escape", "bid", "alice", b"a=%zz", "application/x-www-form-urlencoded"),
+            ("form without the key", "bid", "alice", b"a=1", "application/x-www-form-urlencoded"),
+            ("no content type without the key", "bid", "alice", b"{}", None),
             ("unknown content type", "bid", "alice", b"hi", "text/plain"),
             ("body too large", "bid", "alice", b'"' + b"x" * 5000 + b'"', "application/json"),
             ("too deep", "bid", "alice", b"[" * 100 + b"]" * 100, "application/json"),

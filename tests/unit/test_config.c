@@ -73,6 +73,22 @@ test_refusals (void **state)
     const char *plain[] = { "b", NULL };
     assert_int_equal (s_load (&cfg, 1, plain), -1);
     unsetenv ("HERALD_HISTORY_BYTES");
+    //  HTTP on all interfaces needs the key, or --insecure.
+    const char *wide[] = { "b", "--http", "0.0.0.0:7480", NULL };
+    assert_int_equal (s_load (&cfg, 3, wide), -1);
+    const char *wide_key[] = { "b", "--http", "0.0.0.0:7480", "--http-key-file", "/k", NULL };
+    assert_int_equal (s_load (&cfg, 5, wide_key), 0);
+    assert_string_equal (cfg.http_key_file, "/k");
+    const char *wide_insecure[] = { "b", "--http", "0.0.0.0:7480", "--insecure", NULL };
+    assert_int_equal (s_load (&cfg, 4, wide_insecure), 0);
+    const char *metrics[] = { "b", "--metrics", "0.0.0.0:9100", "--http-body-timeout", "3", NULL };
+    assert_int_equal (s_load (&cfg, 5, metrics), 0);
+    assert_string_equal (cfg.metrics_host, "0.0.0.0");
+    assert_int_equal (cfg.metrics_port, 9100);
+    assert_int_equal (cfg.http_body_timeout, 3);
+    assert_int_equal (cfg.http_idle_timeout, 5);
+    const char *zero_timeout[] = { "b", "--http-idle-timeout", "0", NULL };
+    assert_int_equal (s_load (&cfg, 3, zero_timeout), -1);
     const char *help[] = { "b", "--help", NULL };
     assert_int_equal (s_load (&cfg, 2, help), 1);
 }
