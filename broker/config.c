@@ -2,6 +2,7 @@
 #include "config.h"
 #include "curve.h"
 #include "envelope.h"
+#include "store_lmdb.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { S_ENDPOINT, S_HOSTPORT, S_SIZE, S_PATH, S_BOOL } s_kind_t;
+typedef enum { S_ENDPOINT, S_HOSTPORT, S_SIZE, S_PATH, S_BOOL, S_FSYNC } s_kind_t;
 
 typedef struct {
     const char *flag;
@@ -43,6 +44,9 @@ static const s_option_t s_options[] = {
       "ADDR:PORT of a listener of its own for /metrics and /healthz (default: on --http)" },
     { "http-body-timeout", S_SIZE, 1, 3600, "seconds a request's headers and body may take" },
     { "http-idle-timeout", S_SIZE, 1, 3600, "seconds an idle keep-alive HTTP connection is kept" },
+    { "data-dir",         S_PATH, 0, 0, "keep epoch, offsets and history in this directory (LMDB)" },
+    { "fsync",            S_FSYNC, 0, 0, "with --data-dir: always|batch|none (broker/README.md)" },
+    { "fsync-interval-ms", S_SIZE, 1, 60000, "--fsync batch: the longest a commit waits for its sync" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -63,6 +67,9 @@ s_usage (FILE *out, const hb_config_t *d)
         "  --history-bytes N      %s (default %zu)\n"
         "  --max-online-users N   %s (default %zu)\n"
         "  --publish-hwm-bytes N  %s (default %zu)\n"
+        "  --data-dir DIR         %s (default: history in memory only)\n"
+        "  --fsync MODE           %s (default %s)\n"
+        "  --fsync-interval-ms N  %s (default %zu)\n"
         "  --help                 this text\n"
         "CURVE and the non-loopback rule:\n",
         s_options[0].help, d->ingest, s_options[1].help, d->publish,
@@ -70,7 +77,9 @@ s_usage (FILE *out, const hb_config_t *d)
         s_options[4].help, d->http_host, d->http_port,
         s_options[5].help, d->max_event_bytes, s_options[6].help, d->history_events,
         s_options[7].help, d->history_bytes, s_options[8].help, d->max_online_users,
-        s_options[12].help, d->publish_hwm_bytes);
+        s_options[12].help, d->publish_hwm_bytes,
+        s_options[18].help, s_options[19].help, hb_fsync_name ((hb_fsync_t) d->fsync),
+        s_options[20].help, d->fsync_interval_ms);
     fprintf (out,
         "  --curve-cert FILE      %s\n"
         "  --curve-allow DIR      %s;\n"
@@ -204,9 +213,21 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 15: rc = s_parse_hostport (self->metrics_host, &self->metrics_port, value); break;
         case 16: rc = s_parse_size (value, opt->min, opt->max, &self->http_body_timeout); break;
         case 17: rc = s_parse_size (value, opt->min, opt->max, &self->http_idle_timeout); break;
+        case 18: rc = s_copy (self->data_dir, sizeof self->data_dir, value); break;
+        case 19: {
+            hb_fsync_t mode;
+            rc = hb_fsync_parse (value, &mode);
+            if (rc == 0)
+                self->fsync = (int) mode;
+            break;
+        }
+        case 20: rc = s_parse_size (value, opt->min, opt->max, &self->fsync_interval_ms); break;
     }
     if (rc != 0) {
-        if (opt->kind == S_SIZE)
+        if (opt->kind == S_FSYNC)
+            fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s (always, batch or none)\n",
+                     source, value, opt->flag);
+        else if (opt->kind == S_SIZE)
             fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s (an integer %zu-%zu)\n",
                      source, value, opt->flag, opt->min, opt->max);
         else
@@ -233,6 +254,8 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
     self->undelivered_bytes = 16u << 20;
     self->http_body_timeout = 10;
     self->http_idle_timeout = 5;
+    self->fsync = HB_FSYNC_BATCH;
+    self->fsync_interval_ms = 100;
     hb_config_t defaults = *self;
 
     for (size_t i = 0; i < S_OPTION_COUNT; i++) {

@@ -27,6 +27,9 @@ typedef struct {
     int    metrics_port;
     size_t http_body_timeout;   /* --http-body-timeout HERALD_HTTP_BODY_TIMEOUT (seconds) */
     size_t http_idle_timeout;   /* --http-idle-timeout HERALD_HTTP_IDLE_TIMEOUT (seconds) */
+    char   data_dir[1024];      /* --data-dir   HERALD_DATA_DIR ("" = history in memory) */
+    int    fsync;               /* --fsync      HERALD_FSYNC: hb_fsync_t */
+    size_t fsync_interval_ms;   /* --fsync-interval-ms HERALD_FSYNC_INTERVAL_MS (batch) */
 } hb_config_t;
 
 /* Fills self from defaults, then the environment, then argv (a flag wins over

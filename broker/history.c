@@ -1,8 +1,9 @@
-/* history.c -- bounded per-user event history for resume after reconnect.
+/* history.c -- the history's index: bounded per-user rings of event records, evictions, lost_upto.
  *
  * Layout:
- *   event record: offset, expiry, a reference to the ZeroMQ message holding
- *       the JSON frame (shared with the publish path), the array of its
+ *   event record: offset, expiry, the frame's storage (a reference to the
+ *       ZeroMQ message published, store_mem.h; or nothing, its bytes being
+ *       in the LMDB store under its offset), the array of its
  *       recipients' user records, links in the global age list (oldest first,
  *       for the byte bound) and in a ttl timing-wheel slot.
  *   user record: its key, a ring of (event, index into event->users) in
@@ -16,11 +17,22 @@
  *
  * Known limit: an event removed from the middle of a ring (a shorter ttl than
  * an older neighbour's) costs a binary search plus a shift of up to
- * events_per_user slots. Evictions from the ring's head are O(1). */
+ * events_per_user slots. Evictions from the ring's head are O(1).
+ *
+ * With a store the index writes through: a stored event carries, per
+ * recipient, the offset of that user's previous stored event (user->last),
+ * so a rebuild sees every hole an eviction left before a user's newest
+ * surviving event; a loss of a user's newest event (which no later record
+ * can show) is written as that user's lost record; the global floor goes in
+ * the store's meta record at each commit. Memory-only costs one predictable
+ * branch per store hook. */
 #include "history.h"
+#include "envelope.h"
+#include "store_mem.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define S_WHEEL_SLOTS 1024u          /* seconds; power of two */
 #define S_MAP_SLOT_BYTES 128u        /* a user's share of the umap (64-byte slots, the
@@ -41,8 +53,8 @@ struct s_event {
     uint64_t   offset;
     uint64_t   expires;
     size_t     bytes;
-    zmq_msg_t  frame;                /* our reference to the JSON frame */
-    const char *json;                /* its bytes */
+    zmq_msg_t  frame;                /* memory storage: our reference to the JSON frame */
+    const char *json;                /* its bytes (NULL with a store) */
     uint32_t   json_len;
     uint32_t   refs;
     uint32_t   nusers;
@@ -54,6 +66,7 @@ struct s_user {
     s_slot_t *ring;
     uint32_t  cap, head, count;
     uint64_t  lost_upto;
+    uint64_t  last;                  /* offset of the newest event stored for it */
     uint64_t  hash;
     size_t    len;
     char      key[];
@@ -78,6 +91,10 @@ struct hb_history {
      * they are not counted in bytes (at most ~150 KiB). */
     s_event_t *spare;                /* linked through ->newer */
     size_t     spares;
+    hb_store_t *store;               /* NULL: frames in memory */
+    uint64_t   *prevs;               /* HP_RECIPIENTS_MAX, with a store */
+    hb_key_t   *keys;                /* HP_RECIPIENTS_MAX, for the rebuild */
+    uint64_t    last;                /* the last offset given, as committed */
 };
 
 /* Recipients whose map slots are started together before the lookups:
@@ -122,7 +139,8 @@ hb_history_destroy (hb_history_t **self_p)
     s_event_t *ev = self->oldest;
     while (ev) {
         s_event_t *next = ev->newer;
-        zmq_msg_close (&ev->frame);
+        if (!self->store)
+            hb_memstore_drop (&ev->frame);
         free (ev);
         ev = next;
     }
@@ -133,6 +151,8 @@ hb_history_destroy (hb_history_t **self_p)
     }
     hb_umap_each (self->users, s_user_free, NULL);
     hb_umap_destroy (&self->users);
+    free (self->prevs);
+    free (self->keys);
     free (self);
     *self_p = NULL;
 }
@@ -188,6 +208,8 @@ s_user_drop (hb_history_t *self, s_user_t *user)
 {
     s_idle_unlink (self, user);
     self->floor = s_max (self->floor, user->lost_upto);
+    if (self->store)
+        hb_store_del_lost (self->store, user->key, user->len);
     hb_umap_remove (self->users, user->hash, user->key, user->len);
     self->bytes -= s_user_bytes (user);
     free (user);
@@ -288,7 +310,10 @@ s_event_unlink_free (hb_history_t *self, s_event_t *ev)
         ev->wnext->wprev = ev->wprev;
     self->bytes -= ev->bytes;
     self->events--;
-    zmq_msg_close (&ev->frame);
+    if (self->store)
+        hb_store_del (self->store, ev->offset);
+    else
+        hb_memstore_drop (&ev->frame);
     if (ev->nusers == 1 && self->spares < S_SPARE_MAX) {
         ev->newer = self->spare;
         self->spare = ev;
@@ -309,6 +334,9 @@ s_event_evict (hb_history_t *self, s_event_t *ev, hb_evict_reason_t reason)
         s_ring_remove (user, ev);
         user->lost_upto = s_max (user->lost_upto, ev->offset);
         self->evicted[reason]++;
+        /* No later record of this user will point past it: say it here. */
+        if (self->store && (user->count == 0 || s_ring_at (user, user->count - 1)->ev->offset < ev->offset))
+            hb_store_put_lost (self->store, user->key, user->len, user->lost_upto);
         if (user->count == 0)
             s_user_go_idle (self, user);
     }
@@ -343,6 +371,99 @@ s_enforce_bytes (hb_history_t *self)
     }
 }
 
+/* A record for n recipients: a spare one-recipient record or a new one.
+ * Its frame storage is left to the caller. NULL on out of memory. */
+static s_event_t *
+s_event_take (hb_history_t *self, size_t n, size_t json_len)
+{
+    s_event_t *ev = NULL;
+    if (n == 1 && json_len <= UINT32_MAX && self->spare) {
+        ev = self->spare;
+        self->spare = ev->newer;
+        self->spares--;
+    }
+    else
+    if (n <= UINT32_MAX && json_len <= UINT32_MAX)
+        ev = malloc (sizeof (s_event_t) + n * sizeof (s_user_t *));
+    if (ev) {
+        /* Field by field: a memset of the record is a slow `rep stos`. */
+        ev->older = ev->newer = ev->wprev = ev->wnext = NULL;
+        ev->refs = 0;
+    }
+    return ev;
+}
+
+/* Nobody can resume past this offset any more: the event could not be kept. */
+static void
+s_mark_unstored (hb_history_t *self, uint64_t offset, const hb_key_t *users, size_t n)
+{
+    self->floor = s_max (self->floor, offset);
+    for (size_t i = 0; i < n; i++) {
+        s_user_t *user = hb_umap_get (self->users, users[i].hash, users[i].ptr, users[i].len);
+        if (user)
+            user->lost_upto = s_max (user->lost_upto, offset);
+    }
+}
+
+/* Links ev (offset, expires, bytes, nusers set) into the age list, the ttl
+ * wheel and each recipient's ring. With a store, self->prevs[i] receives
+ * each recipient's previous stored offset. chain (the rebuild) gives each
+ * recipient's previous offset as it was stored: anything between it and
+ * what the ring now holds left history. Returns 0 or -1 (some recipient
+ * could not be given it, marked lost). */
+static int
+s_insert (hb_history_t *self, s_event_t *ev, const hb_key_t *users, size_t n,
+          const uint64_t *chain)
+{
+    ev->older = self->newest;
+    if (self->newest)
+        self->newest->newer = ev;
+    else
+        self->oldest = ev;
+    self->newest = ev;
+    s_event_t **wslot = &self->wheel[ev->expires & (S_WHEEL_SLOTS - 1)];
+    ev->wnext = *wslot;
+    if (*wslot)
+        (*wslot)->wprev = ev;
+    *wslot = ev;
+    self->bytes += ev->bytes;
+    self->events++;
+
+    int rc = 0;
+    uint64_t offset = ev->offset;
+    for (size_t i = 0; i < n; i++) {
+        /* NULL until stored: s_event_evict skips users it never reached. */
+        ev->users[i] = NULL;
+        s_user_t *user = s_user_get (self, &users[i]);
+        if (self->prevs)
+            self->prevs[i] = user ? user->last : 0;
+        if (!user) {
+            self->floor = s_max (self->floor, offset);
+            rc = -1;
+            continue;
+        }
+        if (chain && chain[i] > user->last)
+            user->lost_upto = s_max (user->lost_upto, chain[i]);
+        user->last = offset;
+        if (user->count == self->per_user)
+            s_ring_evict_head (self, user);
+        if (user->count == user->cap && s_ring_grow (self, user) != 0) {
+            user->lost_upto = s_max (user->lost_upto, offset);
+            if (self->store)
+                hb_store_put_lost (self->store, user->key, user->len, user->lost_upto);
+            if (user->count == 0)
+                s_user_go_idle (self, user);
+            rc = -1;
+            continue;
+        }
+        *s_ring_at (user, user->count) = (s_slot_t) { ev, (uint32_t) i };
+        user->count++;
+        ev->users[i] = user;
+        ev->refs++;
+    }
+    return rc;
+}
+
 int
 hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
                    uint64_t now, zmq_msg_t *frame,
@@ -359,82 +480,32 @@ hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
     for (size_t i = 0; i < n && i < S_PREFETCH_MAX; i++)
         hb_umap_prefetch (self->users, users[i].hash);
     size_t json_len = zmq_msg_size (frame);
-    /* The frame's block costs its bytes plus ZeroMQ's small header. */
-    size_t bytes = sizeof (s_event_t) + n * sizeof (s_user_t *) + json_len + 64;
-    s_event_t *ev = NULL;
-    if (n == 1 && json_len <= UINT32_MAX && self->spare) {
-        ev = self->spare;
-        self->spare = ev->newer;
-        self->spares--;
-    }
-    else
-    if (n <= UINT32_MAX && json_len <= UINT32_MAX)
-        ev = malloc (sizeof (s_event_t) + n * sizeof (s_user_t *));
-    if (ev) {
-        /* Field by field: a memset of the record is a slow `rep stos`. */
-        ev->older = ev->newer = ev->wprev = ev->wnext = NULL;
-        ev->refs = 0;
-        zmq_msg_init (&ev->frame);
-        if (zmq_msg_copy (&ev->frame, frame) != 0) {
-            zmq_msg_close (&ev->frame);
-            free (ev);
-            ev = NULL;
-        }
+    s_event_t *ev = s_event_take (self, n, json_len);
+    if (ev && !self->store && hb_memstore_keep (&ev->frame, frame) != 0) {
+        free (ev);
+        ev = NULL;
     }
     if (!ev) {
-        /* Nobody can resume past this offset any more. */
-        self->floor = s_max (self->floor, offset);
-        for (size_t i = 0; i < n; i++) {
-            s_user_t *user = hb_umap_get (self->users, users[i].hash, users[i].ptr, users[i].len);
-            if (user)
-                user->lost_upto = s_max (user->lost_upto, offset);
-        }
+        s_mark_unstored (self, offset, users, n);
         return -1;
     }
+    if (self->store)
+        zmq_msg_init (&ev->frame);   /* unused: the bytes go to the store */
     ev->offset = offset;
     ev->expires = now + ttl;
-    ev->bytes = bytes;
-    ev->json = zmq_msg_data (&ev->frame);
+    /* The frame's block costs its bytes plus ZeroMQ's small header. */
+    ev->bytes = sizeof (s_event_t) + n * sizeof (s_user_t *) + json_len + 64;
+    ev->json = self->store ? NULL : hb_memstore_data (&ev->frame);
     ev->json_len = (uint32_t) json_len;
     ev->nusers = (uint32_t) n;
 
-    ev->older = self->newest;
-    if (self->newest)
-        self->newest->newer = ev;
-    else
-        self->oldest = ev;
-    self->newest = ev;
-    s_event_t **wslot = &self->wheel[ev->expires & (S_WHEEL_SLOTS - 1)];
-    ev->wnext = *wslot;
-    if (*wslot)
-        (*wslot)->wprev = ev;
-    *wslot = ev;
-    self->bytes += bytes;
-    self->events++;
-
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        /* NULL until stored: s_event_evict skips users it never reached. */
-        ev->users[i] = NULL;
-        s_user_t *user = s_user_get (self, &users[i]);
-        if (!user) {
-            self->floor = s_max (self->floor, offset);
-            rc = -1;
-            continue;
-        }
-        if (user->count == self->per_user)
-            s_ring_evict_head (self, user);
-        if (user->count == user->cap && s_ring_grow (self, user) != 0) {
-            user->lost_upto = s_max (user->lost_upto, offset);
-            if (user->count == 0)
-                s_user_go_idle (self, user);
-            rc = -1;
-            continue;
-        }
-        *s_ring_at (user, user->count) = (s_slot_t) { ev, (uint32_t) i };
-        user->count++;
-        ev->users[i] = user;
-        ev->refs++;
+    int rc = s_insert (self, ev, users, n, NULL);
+    if (self->store && ev->refs > 0
+        && hb_store_put (self->store, offset, (uint64_t) time (NULL) + ttl, ttl,
+                         zmq_msg_data (frame), json_len, users, self->prevs, n) != 0) {
+        /* The store dropped its pending writes (this one with them). */
+        self->floor = s_max (self->floor, offset);
+        rc = -1;
     }
     if (ev->refs == 0)
         s_event_unlink_free (self, ev);
@@ -466,6 +537,8 @@ hb_history_sweep (hb_history_t *self, uint64_t now)
         }
     }
     self->swept_to = now;
+    if (self->store)
+        hb_history_commit (self, self->last);
 }
 
 size_t
@@ -473,6 +546,8 @@ hb_history_collect (hb_history_t *self, const char *user_id, size_t len,
                     uint64_t after, uint64_t now,
                     hb_history_item_t *out, size_t max, uint64_t *lost_upto)
 {
+    if (self->store)
+        hb_store_read_end (self->store);   /* the previous answer's frames */
     s_user_t *user = hb_umap_get (self->users, hb_hash (user_id, len), user_id, len);
     if (!user) {
         *lost_upto = self->floor;
@@ -486,11 +561,143 @@ hb_history_collect (hb_history_t *self, const char *user_id, size_t len,
             lost = s_max (lost, ev->offset);   /* expired, not yet swept */
             continue;
         }
-        if (ev->offset > after && got < max)
-            out[got++] = (hb_history_item_t) { ev->offset, ev->json, ev->json_len };
+        if (ev->offset <= after || got == max)
+            continue;
+        const char *json = ev->json;
+        size_t json_len = ev->json_len;
+        if (self->store && hb_store_get (self->store, ev->offset, &json, &json_len) != 0) {
+            lost = s_max (lost, ev->offset);   /* unreadable: as good as evicted */
+            continue;
+        }
+        out[got++] = (hb_history_item_t) { ev->offset, json, json_len };
     }
     *lost_upto = lost;
     return got;
+}
+
+/* --- the store ---------------------------------------------------------- */
+
+typedef struct {
+    hb_history_t *self;
+    uint64_t      now, wall;
+    int           rc;
+} s_rebuild_t;
+
+/* One stored event, oldest first: back into the index, or (expired) gone,
+ * its recipients marked as having lost it. */
+static void
+s_rebuild_event (void *arg, const hb_store_rec_t *rec)
+{
+    s_rebuild_t *r = arg;
+    hb_history_t *self = r->self;
+    size_t n = 0, pos = 0;
+    hb_key_t key;
+    uint64_t prev;
+    /* self->prevs is written by s_insert; the chain goes in a copy */
+    uint64_t *chain = self->prevs + HP_RECIPIENTS_MAX;
+    while (n < HP_RECIPIENTS_MAX && hb_store_rec_user (rec, &pos, &key, &prev) == 0) {
+        self->keys[n] = key;
+        chain[n++] = prev;
+    }
+    if (rec->expires_wall <= r->wall) {
+        for (size_t i = 0; i < n; i++) {
+            s_user_t *user = s_user_get (self, &self->keys[i]);
+            if (!user) {
+                self->floor = s_max (self->floor, rec->offset);
+                continue;
+            }
+            user->lost_upto = s_max (user->lost_upto, s_max (chain[i], rec->offset));
+            user->last = rec->offset;
+            hb_store_put_lost (self->store, user->key, user->len, user->lost_upto);
+            if (user->count == 0)
+                s_user_go_idle (self, user);
+        }
+        hb_store_del (self->store, rec->offset);
+        self->evicted[HB_EVICT_TTL] += n;
+        return;
+    }
+    s_event_t *ev = s_event_take (self, n, rec->json_len);
+    if (!ev) {
+        s_mark_unstored (self, rec->offset, self->keys, n);
+        r->rc = -1;
+        return;
+    }
+    zmq_msg_init (&ev->frame);
+    ev->offset = rec->offset;
+    /* Wall-clock time left, on the monotonic clock the index runs on. */
+    ev->expires = r->now + (rec->expires_wall - r->wall);
+    ev->bytes = sizeof (s_event_t) + n * sizeof (s_user_t *) + rec->json_len + 64;
+    ev->json = NULL;
+    ev->json_len = (uint32_t) rec->json_len;
+    ev->nusers = (uint32_t) n;
+    if (s_insert (self, ev, self->keys, n, chain) != 0)
+        r->rc = -1;
+    if (ev->refs == 0)
+        s_event_unlink_free (self, ev);
+    s_enforce_bytes (self);
+}
+
+/* A user whose newest event left history early (no record shows it). */
+static void
+s_rebuild_lost (void *arg, const char *user_id, size_t len, uint64_t lost)
+{
+    hb_history_t *self = ((s_rebuild_t *) arg)->self;
+    hb_key_t key = { user_id, len, hb_hash (user_id, len) };
+    s_user_t *user = s_user_get (self, &key);
+    if (!user) {
+        self->floor = s_max (self->floor, lost);
+        return;
+    }
+    user->lost_upto = s_max (user->lost_upto, lost);
+    if (user->count == 0)
+        s_user_go_idle (self, user);
+}
+
+int
+hb_history_attach (hb_history_t *self, hb_store_t *store, const hb_store_state_t *state,
+                   uint64_t now)
+{
+    self->prevs = malloc (2 * HP_RECIPIENTS_MAX * sizeof *self->prevs);
+    self->keys = malloc (HP_RECIPIENTS_MAX * sizeof *self->keys);
+    if (!self->prevs || !self->keys) {
+        free (self->prevs);
+        free (self->keys);
+        self->prevs = NULL;
+        self->keys = NULL;
+        return -1;
+    }
+    self->store = store;
+    self->floor = s_max (self->floor, state->floor);
+    self->last = state->last;
+    if (!self->clock_started) {
+        self->swept_to = now;
+        self->clock_started = true;
+    }
+    s_rebuild_t r = { self, now, (uint64_t) time (NULL), 0 };
+    if (hb_store_each (store, s_rebuild_event, s_rebuild_lost, &r) != 0)
+        self->floor = s_max (self->floor, state->last);   /* cannot vouch for any of it */
+    hb_history_commit (self, self->last);
+    return r.rc;
+}
+
+int
+hb_history_commit (hb_history_t *self, uint64_t last)
+{
+    self->last = last;
+    if (!self->store)
+        return 0;
+    if (hb_store_commit (self->store, last, self->floor) != 0) {
+        /* The transaction's events, evictions and losses are gone. */
+        self->floor = s_max (self->floor, last);
+        return -1;
+    }
+    return 0;
+}
+
+hb_store_t *
+hb_history_store (const hb_history_t *self)
+{
+    return self->store;
 }
 
 size_t

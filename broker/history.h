@@ -6,14 +6,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
+#include "store_lmdb.h"
 #include "umap.h"
 
-/* Each stored event is one record holding its JSON frame once, shared by all
- * its recipients; each user has a ring of at most events_per_user references.
+/* The history's index: each stored event is one record shared by all its
+ * recipients; each user has a ring of at most events_per_user references.
  * Bounds: the per-user count, a total byte bound (evicting the globally
  * oldest first) and each event's ttl. For every user the history remembers
  * the highest offset that left early (lost_upto), so a resume can tell
- * whether it is complete. Times are monotonic seconds supplied by the caller. */
+ * whether it is complete. Times are monotonic seconds supplied by the caller.
+ *
+ * The index is always in memory. The frames live in a storage: by default
+ * references to the published ZeroMQ messages (store_mem.h), or, once
+ * hb_history_attach has been called, an LMDB store (store_lmdb.h) that the
+ * index writes through: every record, eviction and loss it decides is
+ * mirrored there, in the store's pending transaction, which
+ * hb_history_commit ends. */
 typedef struct hb_history hb_history_t;
 
 typedef enum {
@@ -47,7 +55,8 @@ int hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
                        const hb_key_t *users, size_t n);
 
 /* Evicts events whose ttl ran out. Cheap: looks only at the seconds that
- * passed since the last sweep (a timing wheel). Call about once a second. */
+ * passed since the last sweep (a timing wheel). Call about once a second.
+ * With a store, commits its deletes. */
 void hb_history_sweep (hb_history_t *self, uint64_t now);
 
 /* Fills out (capacity max) with the user's stored events whose offset is
@@ -55,12 +64,31 @@ void hb_history_sweep (hb_history_t *self, uint64_t now);
  * *lost_upto receives the highest offset of an event for this user that
  * left history (or may have: users with no record answer the global floor).
  * The user is complete after `after` iff *lost_upto <= after. Items point
- * into the history and stay valid until the next append or sweep.
- * Returns the number of items. */
+ * into the history (or the store's read) and stay valid until the next
+ * append, sweep, commit or collect. With a store, an event whose frame
+ * cannot be read counts as lost. Returns the number of items. */
 size_t hb_history_collect (hb_history_t *self, const char *user, size_t len,
                            uint64_t after, uint64_t now,
                            hb_history_item_t *out, size_t max,
                            uint64_t *lost_upto);
+
+/* Makes store the storage of frames (the history uses it, the caller owns
+ * it and closes it after destroying the history): rebuilds the index from
+ * the stored events in offset order -- expired ones dropped and marked
+ * lost, the bounds applied, each user's lost_upto recovered from the
+ * previous-offset chain and the lost records -- then commits. Call on an
+ * empty history. state is what hb_store_open returned. 0, or -1 (out of
+ * memory: the store is left as it was). */
+int hb_history_attach (hb_history_t *self, hb_store_t *store,
+                       const hb_store_state_t *state, uint64_t now);
+
+/* Ends the store's pending transaction (a no-op in memory), recording last
+ * as the last offset given. On failure everything up to last counts as
+ * lost. Returns 0 or -1. */
+int hb_history_commit (hb_history_t *self, uint64_t last);
+
+/* The store attached, or NULL (memory only). */
+hb_store_t *hb_history_store (const hb_history_t *self);
 
 size_t   hb_history_events (const hb_history_t *self);   /* records stored */
 size_t   hb_history_bytes (const hb_history_t *self);    /* approximate bytes held */

@@ -10,6 +10,7 @@
 #include "presence.h"
 #include "ratelog.h"
 #include "router.h"
+#include "store_lmdb.h"
 #include "umap.h"
 #include "undelivered.h"
 #include "wire.h"
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -162,7 +164,10 @@ typedef struct {
     hb_control_t     *control;
     hb_http_t        *http;
     hb_zap_t         *zap;          /* NULL without CURVE */
+    hb_store_t       *store;          /* --data-dir, or NULL */
     hp_buf_t          metrics_text;
+    zmq_msg_t        *batch;          /* S_BATCH_INGEST, with a store */
+    hb_route_pending_t *pending;      /* S_BATCH_INGEST, with a store */
 } s_broker_t;
 
 static void
@@ -173,9 +178,49 @@ s_broker_destroy (s_broker_t *b)
     hb_router_destroy (&b->router);
     hb_undelivered_destroy (&b->undelivered);
     hb_history_destroy (&b->history);
+    hb_store_close (&b->store);       /* after the history that wrote to it */
     hb_presence_destroy (&b->presence);
     hb_zap_destroy (&b->zap);
     hp_buf_free (&b->metrics_text);
+    free (b->batch);
+    free (b->pending);
+}
+
+static uint64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* With a store: the turn's ingest is stored and committed in one
+ * transaction before any of it is published, so no gateway, client or
+ * fallback worker ever sees an event the store could lose to a crash of
+ * this process (and, under --fsync always, to a power failure). Returns the
+ * number of frames read. */
+static int
+s_ingest_stored (s_broker_t *b, void *ingest, uint64_t now)
+{
+    int n;
+    for (n = 0; n < S_BATCH_INGEST; n++) {
+        zmq_msg_init (&b->batch[n]);
+        if (zmq_msg_recv (&b->batch[n], ingest, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&b->batch[n]);
+            break;
+        }
+        hb_router_accept (b->router, zmq_msg_data (&b->batch[n]), zmq_msg_size (&b->batch[n]),
+                          now, &b->pending[n]);
+    }
+    if (n > 0)
+        hb_router_commit (b->router);
+    for (int i = 0; i < n; i++) {
+        if (b->pending[i].ready)
+            hb_router_publish (b->router, zmq_msg_data (&b->batch[i]), zmq_msg_size (&b->batch[i]),
+                               &b->pending[i], NULL);
+        zmq_msg_close (&b->batch[i]);
+    }
+    return n;
 }
 
 /* Drains the signal pipe: true to stop (SIGINT/SIGTERM), false when it was
@@ -221,8 +266,15 @@ s_loop (s_broker_t *b, s_sockets_t *s)
             { s->bridge, 0, ZMQ_POLLIN, 0 },
         };
         size_t nitems = 5 + (b->zap ? hb_zap_pollitems (b->zap, items + 5, S_ZAP_ITEMS) : 0);
-        /* The ttl sweep runs once a second; a busy loop polls without waiting. */
-        if (zmq_poll (items, (int) nitems, busy ? 0 : 250) < 0 && zmq_errno () != EINTR)
+        /* The ttl sweep runs once a second; a busy loop polls without
+         * waiting; under --fsync batch the loop wakes for the next sync. */
+        long timeout = busy ? 0 : 250;
+        if (b->store) {
+            long due = hb_store_tick (b->store, s_now_ms ());
+            if (due >= 0 && due < timeout)
+                timeout = due;
+        }
+        if (zmq_poll (items, (int) nitems, timeout) < 0 && zmq_errno () != EINTR)
             break;
         if ((items[0].revents & ZMQ_POLLIN) && s_signalled_stop (b))
             break;
@@ -232,11 +284,14 @@ s_loop (s_broker_t *b, s_sockets_t *s)
         if (b->zap)
             busy |= hb_zap_handle (b->zap, items + 5);
         int n;
-        for (n = 0; n < S_BATCH_INGEST; n++) {
-            if (zmq_msg_recv (&msg, s->ingest, ZMQ_DONTWAIT) < 0)
-                break;
-            hb_router_route (b->router, zmq_msg_data (&msg), zmq_msg_size (&msg), now, NULL);
-        }
+        if (b->store)
+            n = s_ingest_stored (b, s->ingest, now);
+        else
+            for (n = 0; n < S_BATCH_INGEST; n++) {
+                if (zmq_msg_recv (&msg, s->ingest, ZMQ_DONTWAIT) < 0)
+                    break;
+                hb_router_route (b->router, zmq_msg_data (&msg), zmq_msg_size (&msg), now, NULL);
+            }
         busy |= n == S_BATCH_INGEST;
         for (n = 0; n < S_BATCH_SUBSCRIPTIONS; n++) {
             if (zmq_msg_recv (&msg, s->publish, ZMQ_DONTWAIT) < 0)
@@ -303,7 +358,24 @@ main (int argc, char **argv)
     uint64_t epoch = hp_epoch_new ();
     int exit_code = 1;
     hp_curve_t *curve = NULL;
+    hb_store_state_t stored = { 0 };
 
+    if (cfg.data_dir[0]) {
+        bool refused;
+        broker.store = hb_store_open (cfg.data_dir, cfg.history_bytes, (hb_fsync_t) cfg.fsync,
+                                      (unsigned) cfg.fsync_interval_ms, epoch, &stored, &refused);
+        if (!broker.store) {
+            exit_code = refused ? 2 : 1;
+            goto done;
+        }
+        epoch = stored.epoch;
+        broker.batch = malloc (S_BATCH_INGEST * sizeof *broker.batch);
+        broker.pending = malloc (S_BATCH_INGEST * sizeof *broker.pending);
+        if (!broker.batch || !broker.pending) {
+            fprintf (stderr, "herald-broker: out of memory at start\n");
+            goto done;
+        }
+    }
     if (cfg.curve_cert[0]) {
         char err[512];
         if (!(curve = hp_curve_new (cfg.curve_cert, NULL, err, sizeof err))) {
@@ -330,6 +402,10 @@ main (int argc, char **argv)
     }
     broker.presence = hb_presence_new (cfg.max_online_users);
     broker.history = hb_history_new (cfg.history_events, cfg.history_bytes);
+    if (broker.history && broker.store
+        && hb_history_attach (broker.history, broker.store, &stored, hb_now_sec ()) != 0)
+        fprintf (stderr, "herald-broker: out of memory rebuilding history: some events are "
+                 "missing from it (resumes that needed them answer recovered:false)\n");
     if (broker.presence && broker.history)
         broker.undelivered = hb_undelivered_new (sockets.undelivered, &broker.metrics,
                                                  cfg.max_event_bytes, cfg.undelivered_bytes);
@@ -337,6 +413,8 @@ main (int argc, char **argv)
         broker.router = hb_router_new (sockets.publish, broker.presence, broker.history,
                                        broker.undelivered, &broker.metrics, epoch,
                                        cfg.max_event_bytes);
+    if (broker.router)
+        hb_router_start_at (broker.router, stored.last);
     if (broker.router)
         broker.control = hb_control_new (sockets.control, broker.router, broker.presence,
                                          broker.history, &broker.metrics);
@@ -376,6 +454,12 @@ main (int argc, char **argv)
                  cfg.metrics_host, cfg.metrics_port);
     fprintf (stderr, "herald-broker: POST /message %s\n", http_key_len > 0
              ? "needs the Bearer key of --http-key-file" : "is open to whoever reaches --http");
+    if (broker.store)
+        fprintf (stderr, "herald-broker: data dir %s (--fsync %s): %s epoch, %llu events stored, "
+                 "%zu kept in history, offsets continue after %llu\n", cfg.data_dir,
+                 hb_fsync_name ((hb_fsync_t) cfg.fsync), stored.fresh ? "new" : "same",
+                 (unsigned long long) stored.events, hb_history_events (broker.history),
+                 (unsigned long long) stored.last);
     s_loop (&broker, &sockets);
     fprintf (stderr, "herald-broker: stopping\n");
     exit_code = 0;

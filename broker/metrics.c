@@ -108,6 +108,17 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
         NULL, m->http_accept_failures);
     fn (arg, "herald_broker_offset", "gauge",
         "The latest offset given to an event.", NULL, g->offset);
+    fn (arg, "herald_broker_store_commits_total", "counter",
+        "Transactions committed to the --data-dir store.", NULL, g->store_commits);
+    fn (arg, "herald_broker_store_syncs_total", "counter",
+        "Syncs of the --data-dir store to disk (per commit under --fsync always).",
+        NULL, g->store_syncs);
+    fn (arg, "herald_broker_store_failures_total", "counter",
+        "Store operations that failed (writes, commits, syncs, unreadable records).",
+        NULL, g->store_failures);
+    fn (arg, "herald_broker_store_bytes", "gauge",
+        "Bytes of the --data-dir store's file in use (its pages up to the last).",
+        NULL, g->store_bytes);
 }
 
 void

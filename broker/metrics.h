@@ -50,6 +50,7 @@ typedef struct {
     uint64_t history_users;
     uint64_t evicted_count, evicted_bytes, evicted_ttl;
     uint64_t offset;
+    uint64_t store_commits, store_failures, store_syncs, store_bytes;   /* --data-dir */
 } hb_gauges_t;
 
 /* Counts one HTTP answer. */

@@ -160,11 +160,51 @@ s_publish_multicast (hb_router_t *self, size_t n, size_t names_len, uint64_t off
     return s_send_body (self, body, true);
 }
 
+/* Fills self->keys from the decoded envelope: each recipient hashed once
+ * for presence and history. */
+static size_t
+s_keys (hb_router_t *self)
+{
+    size_t n = hp_envelope_recipient_count (self->env);
+    for (size_t i = 0; i < n; i++) {
+        hp_str_t user = hp_envelope_recipient (self->env, i);
+        self->keys[i] = (hb_key_t) { user.ptr, user.len, hb_hash (user.ptr, user.len) };
+        /* Each recipient is looked up in history, then in presence; both
+         * miss the cache for a random user. Starting the presence line now
+         * overlaps it with the history's misses (the route_bench bench case
+         * alternating without and with it: 2-15% less CPU per event on the
+         * routing thread in 14 of 16 runs). */
+        if (i < S_PREFETCH_MAX)
+            hb_presence_prefetch (self->presence, self->keys[i].hash);
+    }
+    return n;
+}
+
 hp_env_error_t
 hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
                  hb_route_result_t *result)
 {
+    hb_route_pending_t pending;
+    hp_env_error_t err = hb_router_accept (self, bytes, len, now, &pending);
+    if (err != HP_ENV_OK)
+        return err;
+    hb_router_commit (self);
+    hb_router_publish (self, NULL, 0, &pending, result);
+    return HP_ENV_OK;
+}
+
+void
+hb_router_commit (hb_router_t *self)
+{
+    hb_history_commit (self->history, self->offset);
+}
+
+hp_env_error_t
+hb_router_accept (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
+                  hb_route_pending_t *pending)
+{
     hb_metrics_t *m = self->metrics;
+    pending->ready = false;
     m->events_received++;
     hp_env_error_t err = hp_envelope_decode (self->env, bytes, len, self->max_event_bytes);
     if (err == HP_ENV_OK) {
@@ -180,35 +220,50 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
     }
     uint64_t offset = ++self->offset;
     m->events_accepted++;
-    if (result)
-        result->offset = offset;
+    pending->offset = offset;
 
-    zmq_msg_t body;
-    if (zmq_msg_init_size (&body, self->frame.len) != 0) {
+    zmq_msg_t *body = &pending->body;
+    if (zmq_msg_init_size (body, self->frame.len) != 0) {
         hb_ratelog (&self->log, S_LOG_PUBLISH, "out of memory publishing offset %llu",
                     (unsigned long long) offset);
         return HP_ENV_OK;
     }
-    memcpy (zmq_msg_data (&body), self->frame.data, self->frame.len);
+    memcpy (zmq_msg_data (body), self->frame.data, self->frame.len);
+    pending->ready = true;
 
-    size_t n = hp_envelope_recipient_count (self->env);
-    for (size_t i = 0; i < n; i++) {
-        hp_str_t user = hp_envelope_recipient (self->env, i);
-        self->keys[i] = (hb_key_t) { user.ptr, user.len, hb_hash (user.ptr, user.len) };
-        /* Each recipient is looked up in history, then in presence; both
-         * miss the cache for a random user. Starting the presence line now
-         * overlaps it with the history's misses (the route_bench bench case
-         * alternating without and with it: 2-15% less CPU per event on the
-         * routing thread in 14 of 16 runs). */
-        if (i < S_PREFETCH_MAX)
-            hb_presence_prefetch (self->presence, self->keys[i].hash);
-    }
+    size_t n = s_keys (self);
     if (hb_history_append (self->history, offset, hp_envelope_ttl (self->env), now,
-                           &body, self->keys, n) != 0) {
+                           body, self->keys, n) != 0) {
         m->history_store_failures++;
-        hb_ratelog (&self->log, S_LOG_HISTORY, "out of memory storing offset %llu in history",
+        hb_ratelog (&self->log, S_LOG_HISTORY, "could not store offset %llu in history",
                     (unsigned long long) offset);
     }
+    return HP_ENV_OK;
+}
+
+void
+hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
+                   hb_route_pending_t *pending, hb_route_result_t *result)
+{
+    hb_metrics_t *m = self->metrics;
+    uint64_t offset = pending->offset;
+    if (result) {
+        result->offset = offset;
+        result->first_online = false;
+    }
+    if (!pending->ready)
+        return;
+    zmq_msg_t body;                   /* taken over: the last send or the close below ends it */
+    zmq_msg_init (&body);
+    zmq_msg_move (&body, &pending->body);
+    pending->ready = false;
+    /* Published after other envelopes were accepted: decode it again (it
+     * passed once, so it passes again) to get its recipients and fields. */
+    if (bytes && hp_envelope_decode (self->env, bytes, len, self->max_event_bytes) != HP_ENV_OK) {
+        zmq_msg_close (&body);
+        return;
+    }
+    size_t n = bytes ? s_keys (self) : hp_envelope_recipient_count (self->env);
 
     hb_undelivered_begin (self->undelivered, self->env, offset);
     /* While presence is exact, an offline user has no subscriber and the
@@ -255,7 +310,6 @@ hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
                 m->messages_published++;
         }
     zmq_msg_close (&body);   /* a no-op when the last send took it */
-    return HP_ENV_OK;
 }
 
 /* [head][body] on a gateway's own topic. */
@@ -395,6 +449,12 @@ hb_router_epoch (const hb_router_t *self)
 }
 
 void
+hb_router_start_at (hb_router_t *self, uint64_t offset)
+{
+    self->offset = offset;
+}
+
+void
 hb_router_gauges (const hb_router_t *self, hb_gauges_t *out)
 {
     memset (out, 0, sizeof *out);
@@ -409,4 +469,13 @@ hb_router_gauges (const hb_router_t *self, hb_gauges_t *out)
     out->evicted_bytes = hb_history_evicted (self->history, HB_EVICT_BYTES);
     out->evicted_ttl = hb_history_evicted (self->history, HB_EVICT_TTL);
     out->offset = self->offset;
+    hb_store_t *store = hb_history_store (self->history);
+    if (store) {
+        hb_store_stats_t st;
+        hb_store_stats (store, &st);
+        out->store_commits = st.commits;
+        out->store_failures = st.failures;
+        out->store_syncs = st.syncs;
+        out->store_bytes = st.bytes;
+    }
 }

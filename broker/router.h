@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "presence.h"
 #include "undelivered.h"
+#include <zmq.h>
 
 /* The router owns the publish (XPUB) side: it routes events and turns the
  * subscription messages the XPUB socket reports into presence changes and
@@ -33,9 +34,36 @@ void hb_router_destroy (hb_router_t **self_p);
  * from HB_MULTICAST_MIN of them, once on the multicast topic listing them)
  * and sends an undelivered notice for each offline one. Bad envelopes are
  * counted and logged (rate-limited). bytes need only live for the call.
+ * With a store it commits before publishing (one commit per event: the
+ * loop batches with hb_router_accept/commit/publish instead).
  * now is monotonic seconds. Returns HP_ENV_OK or the reason it was refused. */
 hp_env_error_t hb_router_route (hb_router_t *self, const char *bytes, size_t len,
                                 uint64_t now, hb_route_result_t *result);
+
+/* The same in two steps, so that a batch of events is stored and committed
+ * (hb_router_commit) before any of it is published: hb_router_accept
+ * validates, gives the offset, builds the frame into pending and stores it
+ * in history; hb_router_publish sends it (presence, publish, undelivered).
+ * Publish each accepted event once, in order. bytes/len: the same envelope
+ * again when other envelopes were accepted in between (it is decoded once
+ * more), or NULL right after its own accept. result (may be NULL) as for
+ * route. */
+typedef struct {
+    uint64_t  offset;
+    zmq_msg_t body;
+    bool      ready;      /* body holds the frame, to be published */
+} hb_route_pending_t;
+
+hp_env_error_t hb_router_accept (hb_router_t *self, const char *bytes, size_t len,
+                                 uint64_t now, hb_route_pending_t *pending);
+void hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
+                        hb_route_pending_t *pending, hb_route_result_t *result);
+
+/* Commits what history stored since the last commit (a no-op in memory). */
+void hb_router_commit (hb_router_t *self);
+
+/* Offsets continue after offset (a broker restarted on its data directory). */
+void hb_router_start_at (hb_router_t *self, uint64_t offset);
 
 /* Handles one message read from the XPUB socket: byte 1 = subscribe,
  * 0 = unsubscribe, then the topic. A subscribe to a user topic marks the user
