@@ -186,14 +186,6 @@ s_broker_destroy (s_broker_t *b)
     free (b->pending);
 }
 
-static uint64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* With a store: the turn's ingest is stored and committed in one
  * transaction before any of it is published, so no gateway, client or
  * fallback worker ever sees an event the store could lose to a crash of
