@@ -392,7 +392,6 @@ test_expired_while_down (void **state)
 int
 main (void)
 {
-    hb_hash_seed_init ();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_restart_keeps_epoch_offsets_frames, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_lost_upto_survives, s_setup, s_teardown),
