@@ -222,11 +222,13 @@ class HttpHardening(unittest.TestCase):
         # accept() itself fails (EMFILE), on top of more HTTP connections
         # than lws will hold (half the limit).
         dealers = []
-        for _ in range(40):
+        for _ in range(50):
             d = ctx.socket(zmq.DEALER)
             d.setsockopt(zmq.LINGER, 0)
             d.connect(b.control)
             dealers.append(d)
+        fds = "/proc/%d/fd" % b.proc.pid
+        wait_until(lambda: len(os.listdir(fds)) >= 60, what="the broker's descriptors nearly all taken")
         conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
         http_cpu = b.cpu_seconds("herald-broker")
         start = time.monotonic()
