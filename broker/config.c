@@ -33,7 +33,7 @@ static const s_option_t s_options[] = {
     { "max-online-users", S_SIZE, 1, (size_t) 1 << 32, "bound of the presence set" },
     { "curve-cert",       S_PATH, 0, 0, "this broker's CURVE certificate (herald-keygen); CURVE on every ZeroMQ socket" },
     { "curve-allow",      S_PATH, 0, 0, "directory of the public certificates allowed to connect (with their role)" },
-    { "insecure",         S_BOOL, 0, 0, "allow binding a non-loopback ZeroMQ endpoint without CURVE" },
+    { "insecure",         S_BOOL, 0, 0, "allow binding a non-loopback ZeroMQ endpoint without CURVE, or --http without --http-key-file" },
     { "publish-hwm-bytes", S_SIZE, 1u << 20, (size_t) 1 << 40,
       "bytes of events queued per gateway before the broker drops (SNDHWM = N / max-event-bytes)" },
     { "undelivered-bytes", S_SIZE, 1024, (size_t) 1 << 40,

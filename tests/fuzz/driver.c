@@ -17,6 +17,11 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+//  A target whose input is not msgpack (fuzz_http.c) defines this to make
+//  its structured inputs: fills buf (cap bytes) from the random word r and
+//  returns the length. Weak, so the msgpack targets need not.
+size_t fuzz_driver_seed (unsigned char *buf, size_t cap, uint64_t r) __attribute__ ((weak));
+
 #define S_INPUT_MAX 4096
 
 static uint64_t s_state = 0x9e3779b97f4a7c15ULL;
@@ -272,6 +277,12 @@ main (int argc, char **argv)
             break;
         size_t len;
         unsigned mode = s_below (10);
+        if (mode < 8 && fuzz_driver_seed) {
+            len = fuzz_driver_seed (input, sizeof input, s_rand ());
+            if (mode >= 4)
+                len = s_mutate (input, len, sizeof input);
+        }
+        else
         if (mode < 8) {
             msgpack_sbuffer_clear (&sbuf);
             if (s_below (3))
