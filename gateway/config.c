@@ -17,6 +17,9 @@
 #define GW_DEFAULT_TOKEN_LEEWAY 5
 #define GW_TOKEN_LEEWAY_MAX 300
 #define GW_TOKEN_TTL_MAX (10LL * 365 * 24 * 3600)
+/* herald.js pings every 25 s: two missed pings plus a margin */
+#define GW_DEFAULT_IDLE_TIMEOUT 60.0
+#define GW_DEFAULT_MAX_UNAUTH 10000
 
 void
 gw_config_usage (FILE *out)
@@ -47,6 +50,20 @@ gw_config_usage (FILE *out)
 "                           --role gateway; NAME.cert_secret is read too): CURVE\n"
 "                           on both broker links. Needs --curve-server\n"
 "  --curve-server FILE      the broker's public certificate\n"
+"  --idle-timeout SECONDS   close a connection nothing arrived on (no frame, no\n"
+"                           pong to the gateway's ping at half of it) for this\n"
+"                           long; 0 never (default 60)\n"
+"  --max-unauthenticated N  upgrades refused (503) while N connections have not\n"
+"                           authenticated yet (default 10000)\n"
+"  --max-connections-per-ip N  upgrades refused (503) from an address (an IPv6\n"
+"                           /64) holding N connections; 0 no bound (default 0:\n"
+"                           behind a proxy every client has the proxy's address)\n"
+"  --allowed-origins LIST   comma-separated origins (https://app.example.com)\n"
+"                           whose pages may open /ws; others get 403, while\n"
+"                           an upgrade without Origin (not a browser) passes\n"
+"                           (default: any origin)\n"
+"  --metrics ADDR:PORT      serve /metrics and /healthz there instead of on\n"
+"                           --listen (which then answers them 404)\n"
 "  -h, --help               this text\n"
 "\n"
 "Endpoints: ws://ADDR:PORT/ws, GET /healthz, GET /metrics, GET /herald.js.\n"
@@ -54,22 +71,35 @@ gw_config_usage (FILE *out)
     GW_DEFAULT_MAX_CONNECTIONS, GW_DEFAULT_TOKEN_LEEWAY);
 }
 
-/* Splits "host:port" into cfg. Returns 0 or -1. */
+/* Splits "host:port" (or "[v6]:port") into host and port. Returns 0 or -1. */
 static int
-s_parse_listen (gw_config_t *cfg, const char *value)
+s_split_host_port (const char *value, char *host, size_t cap, int *port_out)
 {
     const char *colon = strrchr (value, ':');
-    if (!colon || colon == value || (size_t) (colon - value) >= sizeof cfg->listen_host)
+    if (!colon || colon == value)
+        return -1;
+    const char *start = value, *stop = colon;
+    if (*start == '[' && stop[-1] == ']') {
+        start++;
+        stop--;
+    }
+    if (stop <= start || (size_t) (stop - start) >= cap)
         return -1;
     char *end;
     errno = 0;
     long port = strtol (colon + 1, &end, 10);
     if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
         return -1;
-    memcpy (cfg->listen_host, value, (size_t) (colon - value));
-    cfg->listen_host[colon - value] = '\0';
-    cfg->listen_port = (int) port;
+    memcpy (host, start, (size_t) (stop - start));
+    host[stop - start] = '\0';
+    *port_out = (int) port;
     return 0;
+}
+
+static int
+s_parse_listen (gw_config_t *cfg, const char *value)
+{
+    return s_split_host_port (value, cfg->listen_host, sizeof cfg->listen_host, &cfg->listen_port);
 }
 
 static int
@@ -84,6 +114,18 @@ s_parse_size (const char *value, unsigned long long min, unsigned long long max,
     if (errno || *end || v < min || v > max)
         return -1;
     *out = v;
+    return 0;
+}
+
+static int
+s_parse_seconds (const char *value, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod (value, &end);
+    if (errno || !*value || *end || d != d)
+        return -1;
+    *out = d;
     return 0;
 }
 
@@ -116,19 +158,23 @@ s_read_secret_file (gw_config_t *cfg, const char *path, FILE *err)
 
 enum { OPT_LISTEN = 1, OPT_BROKER, OPT_CONTROL, OPT_SECRET_FILE, OPT_AUTH_TIMEOUT,
        OPT_MAX_QUEUE, OPT_MAX_CONN, OPT_TOKEN_AUD, OPT_TOKEN_ISS, OPT_TOKEN_MAX_TTL,
-       OPT_TOKEN_LEEWAY, OPT_CURVE_CERT, OPT_CURVE_SERVER, OPT_COUNT };
+       OPT_TOKEN_LEEWAY, OPT_CURVE_CERT, OPT_CURVE_SERVER, OPT_IDLE_TIMEOUT,
+       OPT_MAX_UNAUTH, OPT_MAX_PER_IP, OPT_ORIGINS, OPT_METRICS, OPT_COUNT };
 
 static const char *s_env_names[OPT_COUNT] = {
     NULL, "HERALD_LISTEN", "HERALD_BROKER", "HERALD_CONTROL", "HERALD_SECRET_FILE",
     "HERALD_AUTH_TIMEOUT", "HERALD_MAX_QUEUE_BYTES", "HERALD_MAX_CONNECTIONS",
     "HERALD_TOKEN_AUD", "HERALD_TOKEN_ISS", "HERALD_TOKEN_MAX_TTL", "HERALD_TOKEN_LEEWAY",
-    "HERALD_CURVE_CERT", "HERALD_CURVE_SERVER"
+    "HERALD_CURVE_CERT", "HERALD_CURVE_SERVER", "HERALD_IDLE_TIMEOUT",
+    "HERALD_MAX_UNAUTHENTICATED", "HERALD_MAX_CONNECTIONS_PER_IP", "HERALD_ALLOWED_ORIGINS",
+    "HERALD_METRICS"
 };
 
 static const char *s_flag_names[OPT_COUNT] = {
     NULL, "--listen", "--broker", "--control", "--secret-file", "--auth-timeout",
     "--max-queue-bytes", "--max-connections", "--token-aud", "--token-iss",
-    "--token-max-ttl", "--token-leeway", "--curve-cert", "--curve-server"
+    "--token-max-ttl", "--token-leeway", "--curve-cert", "--curve-server", "--idle-timeout",
+    "--max-unauthenticated", "--max-connections-per-ip", "--allowed-origins", "--metrics"
 };
 
 /* Applies one setting; `from` names where it came from, for the error. */
@@ -152,11 +198,46 @@ s_apply (gw_config_t *cfg, int opt, const char *value, const char **secret_file,
         *secret_file = value;
         return 0;
     case OPT_AUTH_TIMEOUT: {
-        char *end;
-        errno = 0;
-        double d = strtod (value, &end);
-        if (!errno && *value && !*end && d > 0 && d <= 3600) {
+        double d;
+        if (s_parse_seconds (value, &d) == 0 && d > 0 && d <= 3600) {
             cfg->auth_timeout = d;
+            return 0;
+        }
+        break;
+    }
+    case OPT_MAX_UNAUTH:
+        if (s_parse_size (value, 1, 10000000, &v) == 0) {
+            cfg->max_unauthenticated = (unsigned) v;
+            return 0;
+        }
+        break;
+    case OPT_MAX_PER_IP:
+        if (s_parse_size (value, 0, 10000000, &v) == 0) {
+            cfg->max_connections_per_ip = (unsigned) v;
+            return 0;
+        }
+        break;
+    case OPT_ORIGINS:
+        if (*value && !strchr (value, ' ')) {
+            cfg->allowed_origins = value;
+            return 0;
+        }
+        break;
+    case OPT_METRICS: {
+        char host[sizeof cfg->metrics_host];
+        int port;
+        if (s_split_host_port (value, host, sizeof host, &port) == 0) {
+            memcpy (cfg->metrics_host, host, sizeof host);
+            cfg->metrics_port = port;
+            return 0;
+        }
+        break;
+    }
+    case OPT_IDLE_TIMEOUT: {
+        double d;
+        if (s_parse_seconds (value, &d) == 0 && d >= 0 && d <= 86400
+        &&  (d == 0 || d >= 0.2)) {
+            cfg->idle_timeout = d;
             return 0;
         }
         break;
@@ -215,6 +296,8 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
     cfg->max_queue_bytes = GW_DEFAULT_MAX_QUEUE;
     cfg->max_connections = GW_DEFAULT_MAX_CONNECTIONS;
     cfg->token.leeway = GW_DEFAULT_TOKEN_LEEWAY;
+    cfg->idle_timeout = GW_DEFAULT_IDLE_TIMEOUT;
+    cfg->max_unauthenticated = GW_DEFAULT_MAX_UNAUTH;
     const char *secret_file = NULL;
 
     for (int opt = 1; opt < OPT_COUNT; opt++) {
@@ -237,6 +320,11 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
         { "token-leeway", required_argument, NULL, OPT_TOKEN_LEEWAY },
         { "curve-cert", required_argument, NULL, OPT_CURVE_CERT },
         { "curve-server", required_argument, NULL, OPT_CURVE_SERVER },
+        { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+        { "max-unauthenticated", required_argument, NULL, OPT_MAX_UNAUTH },
+        { "max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
+        { "allowed-origins", required_argument, NULL, OPT_ORIGINS },
+        { "metrics", required_argument, NULL, OPT_METRICS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };

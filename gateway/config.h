@@ -23,6 +23,12 @@ typedef struct {
     gw_auth_policy_t token;     /* --token-aud, --token-iss, --token-max-ttl, --token-leeway */
     const char *curve_cert;     /* --curve-cert: this gateway's certificate (NULL: no CURVE) */
     const char *curve_server;   /* --curve-server: the broker's public certificate */
+    double idle_timeout;        /* --idle-timeout seconds; 0: never */
+    unsigned max_unauthenticated;       /* --max-unauthenticated */
+    unsigned max_connections_per_ip;    /* --max-connections-per-ip, 0: no bound */
+    const char *allowed_origins;        /* --allowed-origins, comma-separated; NULL: any */
+    char   metrics_host[64];            /* --metrics host part; "" when not given */
+    int    metrics_port;
     unsigned char secret[GW_SECRET_MAX];
     size_t secret_len;
 } gw_config_t;

@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "config.h"
 #include "fanout.h"
+#include "lwslog.h"
 #include "metrics.h"
 #include "server.h"
 #include "upstream.h"
@@ -56,11 +57,11 @@ main (int argc, char **argv)
         break;
     }
     signal (SIGPIPE, SIG_IGN);
-    lws_set_log_level (LLL_ERR | LLL_WARN, NULL);
 
     int rc = 1;
     gw_metrics_t metrics;
     memset (&metrics, 0, sizeof metrics);
+    gw_log_init (&metrics);
     gw_main_t app;
     memset (&app, 0, sizeof app);
     uv_loop_t loop;

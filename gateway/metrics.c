@@ -14,6 +14,10 @@ static const char *s_authfail_names[GW_AUTHFAIL_LABELS] = {
     "bad_claim", "not_yet", "too_long", "bad_aud", "bad_iss", "crit"
 };
 
+static const char *s_refused_names[GW_REFUSED_LABELS] = {
+    "limit", "unauthenticated", "per_ip", "path", "shutdown", "version", "origin", "descriptors"
+};
+
 static const char *s_drop_names[GW_DROP_LABELS] = {
     "no_session", "duplicate", "malformed", "slow_consumer", "closed",
     "stale_reply", "epoch_change", "link_lost", "no_memory"
@@ -114,8 +118,17 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_head (out, "herald_gateway_resumes_total", "counter", "Connections welcomed, by whether history covered the gap.");
     rc |= s_line (out, "herald_gateway_resumes_total", "{recovered=\"false\"}", self->resumes_total[0]);
     rc |= s_line (out, "herald_gateway_resumes_total", "{recovered=\"true\"}", self->resumes_total[1]);
-    rc |= s_head (out, "herald_gateway_refused_total", "counter", "Connections refused (limit, shutdown, wrong path).");
-    rc |= s_line (out, "herald_gateway_refused_total", NULL, self->http_refused_total);
+    rc |= s_head (out, "herald_gateway_refused_total", "counter", "Connections and upgrades refused, by reason.");
+    for (int i = 0; i < GW_REFUSED_LABELS; i++) {
+        snprintf (labels, sizeof labels, "{reason=\"%s\"}", s_refused_names[i]);
+        rc |= s_line (out, "herald_gateway_refused_total", labels, self->refused_total[i]);
+    }
+    rc |= s_head (out, "herald_gateway_unauthenticated", "gauge", "Connections that have not authenticated yet.");
+    rc |= s_line (out, "herald_gateway_unauthenticated", NULL, self->unauthenticated);
+    rc |= s_head (out, "herald_gateway_accept_errors_total", "counter", "accept() failures (descriptors, memory); each pauses accepting.");
+    rc |= s_line (out, "herald_gateway_accept_errors_total", NULL, self->accept_errors_total);
+    rc |= s_head (out, "herald_gateway_log_lines_suppressed_total", "counter", "Log lines dropped by the rate limit.");
+    rc |= s_line (out, "herald_gateway_log_lines_suppressed_total", NULL, self->log_lines_suppressed_total);
     rc |= s_head (out, "herald_gateway_resubscribes_total", "counter", "Subscriptions sent again because no sync came within 2 s.");
     rc |= s_line (out, "herald_gateway_resubscribes_total", NULL, self->resubscribes_total);
     rc |= s_head (out, "herald_gateway_gaps_total", "counter", "Connections repaired after events from the broker went missing, by outcome.");
@@ -126,5 +139,9 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
         snprintf (labels, sizeof labels, "{reason=\"%s\"}", s_audit_names[i]);
         rc |= s_line (out, "herald_gateway_audits_total", labels, self->audits_total[i]);
     }
+    rc |= s_head (out, "herald_gateway_idle_closes_total", "counter", "Connections closed because nothing arrived on them for --idle-timeout.");
+    rc |= s_line (out, "herald_gateway_idle_closes_total", NULL, self->idle_closes_total);
+    rc |= s_head (out, "herald_gateway_pings_sent_total", "counter", "WebSocket pings sent to connections silent for half of --idle-timeout.");
+    rc |= s_line (out, "herald_gateway_pings_sent_total", NULL, self->pings_sent_total);
     return rc ? -1 : 0;
 }

@@ -68,6 +68,18 @@ typedef enum {
     GW_AUDIT_RETRY,           /* the previous audit got no full answer in time */
     GW_AUDIT_LABELS
 } gw_audit_reason_t;
+/* Why a connection or WebSocket upgrade was refused before it was a session. */
+typedef enum {
+    GW_REFUSED_LIMIT = 0,         /* --max-connections (503) */
+    GW_REFUSED_UNAUTHENTICATED,   /* --max-unauthenticated (503) */
+    GW_REFUSED_PER_IP,            /* --max-connections-per-ip (503) */
+    GW_REFUSED_PATH,              /* an upgrade on a path other than /ws (404) */
+    GW_REFUSED_SHUTDOWN,          /* while shutting down (503) */
+    GW_REFUSED_VERSION,           /* Sec-WebSocket-Version other than 13 (426) */
+    GW_REFUSED_ORIGIN,            /* Origin not in --allowed-origins (403) */
+    GW_REFUSED_DESCRIPTORS,       /* accepted within GW_FD_RESERVE of the descriptor limit: closed */
+    GW_REFUSED_LABELS
+} gw_refused_t;
 
 /* Plain counters, written by the module that sees the fact; transparent so
  * an increment is one instruction on the hot path. One per process, owned
@@ -83,13 +95,18 @@ typedef struct {
     uint64_t frames_out_total;
     uint64_t events_dropped_total[GW_DROP_LABELS];
     uint64_t resumes_total[2];     /* [0] recovered=false, [1] recovered=true */
-    uint64_t http_refused_total;   /* connections refused (limit, shutdown, path) */
+    uint64_t refused_total[GW_REFUSED_LABELS];
+    uint64_t unauthenticated;      /* gauge: connections that have not authenticated yet */
+    uint64_t accept_errors_total;  /* accept() failures (EMFILE, ENFILE, ...): accepting paused */
+    uint64_t log_lines_suppressed_total; /* log lines over the per-second budget */
     uint64_t resubscribes_total;   /* extra subscribes sent when no sync came in time */
     uint64_t refreshes_total[2];   /* token refreshes: [0] refused, [1] accepted */
     uint64_t token_expiries_total; /* connections closed with 4002 at their token's exp */
     uint64_t gaps_total[GW_GAP_LABELS];     /* connection repairs of link gaps, by outcome */
     uint64_t audits_total[GW_AUDIT_LABELS]; /* audits of the broker link, by trigger */
     uint64_t disconnects_total;    /* connections closed with 4003 by the backend's disconnect */
+    uint64_t idle_closes_total;    /* connections killed: nothing arrived for --idle-timeout */
+    uint64_t pings_sent_total;     /* WebSocket pings to connections silent for half of it */
 } gw_metrics_t;
 
 /* Counts a close with the given WebSocket code. */

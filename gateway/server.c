@@ -3,13 +3,18 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <libwebsockets.h>
 
 #include "blob.h"
+#include "listener.h"
+#include "peers.h"
 #include "session.h"
 #include "static.h"
+#include "upgrade.h"
 
 /* Small on purpose: lws keeps one receive buffer of this size per
  * WebSocket connection for its whole life. Client frames are tiny (auth,
@@ -23,11 +28,16 @@
 #define GW_SHUTDOWN_GRACE_MS 600
 #define GW_METRICS_MAX (64 * 1024)
 
-/* What lws allocates per connection for us: a tag and one pointer. */
+/* What lws allocates per connection for us: a tag, one pointer, and what
+ * the edge keeps (liveness, the per-address count, the auth state). */
 typedef enum { GW_PSS_NONE = 0, GW_PSS_WS, GW_PSS_HTTP } gw_pss_kind_t;
 typedef struct {
     void *ptr;                  /* gw_session_t * or gw_http_reply_t * */
+    gw_peer_t *peer;            /* counted in --max-connections-per-ip, or NULL */
+    uint32_t last_rx_ms;        /* loop time of the last frame or pong received */
     unsigned char kind;
+    bool pinged;                /* a WebSocket ping went out since last_rx_ms */
+    bool unauthed;              /* counted in metrics->unauthenticated */
 } gw_pss_t;
 
 /* One HTTP answer waiting for WRITEABLE. */
@@ -42,12 +52,19 @@ typedef struct {
 } gw_http_reply_t;
 
 struct gw_server {
+    uv_loop_t *loop;
     struct lws_context *context;
     struct lws_vhost *vhost;
+    struct lws_vhost *metrics_vhost;    /* --metrics, or NULL */
+    gw_listener_t *listener;
+    gw_listener_t *metrics_listener;
+    gw_peers_t *peers;
     const gw_config_t *config;
     gw_metrics_t *metrics;
     gw_session_env_t env;
     uv_timer_t shutdown_timer;
+    uv_timer_t idle_timer;      /* the sweep for dead connections */
+    uint32_t idle_ms;           /* --idle-timeout, 0: off */
     bool shutting_down;
     bool finished;
     void (*done) (void *arg);
@@ -97,11 +114,36 @@ s_reply_destroy (gw_http_reply_t **reply_p)
     }
 }
 
+/* True when wsi came in on the --metrics listener. Told by the local
+ * port, not lws_get_vhost: lws 4.1 re-binds an HTTP request to the vhost
+ * its Host header names among vhosts on the same port, and two
+ * non-listening vhosts count as the same port (both end up on "herald"). */
+static bool
+s_on_metrics_port (gw_server_t *self, struct lws *wsi)
+{
+    if (!self->metrics_listener)
+        return false;
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    int fd = lws_get_socket_fd (wsi);
+    if (fd < 0 || getsockname (fd, (struct sockaddr *) &addr, &len) != 0)
+        return false;
+    int port = addr.ss_family == AF_INET6 ? ntohs (((struct sockaddr_in6 *) &addr)->sin6_port)
+                                          : ntohs (((struct sockaddr_in *) &addr)->sin_port);
+    return port == self->config->metrics_port;
+}
+
 static gw_http_reply_t *
 s_route (gw_server_t *self, struct lws *wsi, const char *uri)
 {
     if (lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) <= 0)
         return s_reply_new (HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", "GET only\n", 9);
+    /* with --metrics, /metrics and /healthz live on their own listener
+     * only, and that listener serves nothing else */
+    bool on_metrics = s_on_metrics_port (self, wsi);
+    bool ops = strcmp (uri, "/healthz") == 0 || strcmp (uri, "/metrics") == 0;
+    if (self->metrics_vhost && ops != on_metrics)
+        return s_reply_new (HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n", 10);
     if (strcmp (uri, "/healthz") == 0)
         return s_reply_new (HTTP_STATUS_OK, "text/plain", "ok\n", 3);
     if (strcmp (uri, "/metrics") == 0) {
@@ -160,6 +202,64 @@ s_http_write (struct lws *wsi, gw_pss_t *pss)
     return lws_http_transaction_completed (wsi) ? -1 : 0;
 }
 
+/* --- dead connections ---------------------------------------------------- */
+
+/* Marks LWS_CALLBACK_USER calls that come from the idle sweep. */
+static char s_sweep_tag;
+
+static void
+s_touch (gw_server_t *self, gw_pss_t *pss)
+{
+    pss->last_rx_ms = (uint32_t) uv_now (self->loop);
+    pss->pinged = false;
+}
+
+/* One connection in the sweep. Silent for half the bound: a WebSocket ping
+ * (every RFC 6455 client answers it, browsers included); silent for the
+ * whole bound: the peer is gone (a half-open TCP connection, a frozen
+ * process), so the socket is killed without a close frame nobody would
+ * read. Its CLOSED callback then detaches the user at once, which is what
+ * makes presence true again. */
+static void
+s_idle_check (gw_server_t *self, struct lws *wsi, gw_pss_t *pss)
+{
+    uint32_t silent = (uint32_t) uv_now (self->loop) - pss->last_rx_ms;
+    if (silent >= self->idle_ms) {
+        self->metrics->idle_closes_total++;
+        pss->last_rx_ms = (uint32_t) uv_now (self->loop);   /* once */
+        lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        lws_cancel_service (self->context);
+        return;
+    }
+    if (silent >= self->idle_ms / 2 && !pss->pinged && !lws_partial_buffered (wsi)) {
+        /* written directly, as session.c writes events: a whole frame while
+         * lws holds nothing partial cannot split another frame */
+        /* one byte: lws 4.1 gave no RECEIVE_PONG for the empty pong an empty
+         * ping gets back (seen in test_gateway_idle) */
+        unsigned char ping[LWS_PRE + 4] = { [LWS_PRE] = 'h' };
+        pss->pinged = true;
+        if (lws_write (wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0) {
+            lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            lws_cancel_service (self->context);
+        }
+        else
+            self->metrics->pings_sent_total++;
+    }
+}
+
+/* A walk of every connection each eighth of the bound: O(connections) per
+ * sweep instead of re-sorting lws's timer list on every received frame
+ * (what lws_validity_confirmed would cost per frame). */
+static void
+s_on_idle_timer (uv_timer_t *timer)
+{
+    gw_server_t *self = timer->data;
+    if (self->metrics->connections)
+        lws_callback_all_protocol_vhost_args (self->vhost,
+                                     lws_vhost_name_to_protocol (self->vhost, s_protocols[0].name),
+                                              LWS_CALLBACK_USER, &s_sweep_tag, 0);
+}
+
 /* --- shutdown ------------------------------------------------------------ */
 
 static void
@@ -169,7 +269,10 @@ s_on_shutdown_timer (uv_timer_t *timer)
     if (self->finished)
         return;
     self->finished = true;
+    gw_listener_close (&self->listener);
+    gw_listener_close (&self->metrics_listener);
     uv_close ((uv_handle_t *) &self->shutdown_timer, NULL);
+    uv_close ((uv_handle_t *) &self->idle_timer, NULL);
     /* hard-closes whatever is left; lws finishes in the loop */
     lws_context_destroy (self->context);
     if (self->done)
@@ -203,22 +306,40 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
     gw_server_t *self = context ? lws_context_user (context) : NULL;
 
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-        char uri[8];
-        if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) != 3 || strcmp (uri, "/ws") != 0
-        ||  self->shutting_down || self->metrics->connections >= self->config->max_connections) {
-            self->metrics->http_refused_total++;
-            return -1;
-        }
-        return 0;
-    }
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return gw_upgrade_check (wsi, self->config, self->metrics, self->peers,
+                                 self->shutting_down, !s_on_metrics_port (self, wsi));
+
     case LWS_CALLBACK_ESTABLISHED:
         pss->kind = GW_PSS_WS;
+        s_touch (self, pss);
+        pss->peer = NULL;
+        if (self->config->max_connections_per_ip) {
+            struct sockaddr_storage addr;
+            if (gw_upgrade_peer (wsi, &addr) == 0)
+                pss->peer = gw_peers_hold (self->peers, (struct sockaddr *) &addr);
+        }
+        pss->unauthed = true;
+        self->metrics->unauthenticated++;
         pss->ptr = gw_session_new (&self->env, wsi);
         return pss->ptr ? 0 : -1;
 
-    case LWS_CALLBACK_RECEIVE:
-        return pss->kind == GW_PSS_WS && pss->ptr ? gw_session_on_receive (pss->ptr, in, len) : -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (pss && pss->kind == GW_PSS_WS)
+            s_touch (self, pss);
+        return 0;
+
+    case LWS_CALLBACK_RECEIVE: {
+        if (pss->kind != GW_PSS_WS || !pss->ptr)
+            return -1;
+        s_touch (self, pss);
+        int rc = gw_session_on_receive (pss->ptr, in, len);
+        if (pss->unauthed && gw_session_authed (pss->ptr)) {
+            pss->unauthed = false;
+            self->metrics->unauthenticated--;
+        }
+        return rc;
+    }
 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss->kind == GW_PSS_WS && pss->ptr ? gw_session_on_writeable (pss->ptr) : 0;
@@ -237,14 +358,26 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
         if (pss && pss->kind == GW_PSS_WS) {
             gw_session_destroy ((gw_session_t **) &pss->ptr);
             pss->kind = GW_PSS_NONE;
+            if (pss->unauthed) {
+                pss->unauthed = false;
+                self->metrics->unauthenticated--;
+            }
+            if (pss->peer) {
+                gw_peers_release (self->peers, pss->peer);
+                pss->peer = NULL;
+            }
             if (self->shutting_down && !self->finished && self->metrics->connections == 0)
                 uv_timer_start (&self->shutdown_timer, s_on_shutdown_timer, 0, 0);
         }
         return 0;
 
-    case LWS_CALLBACK_USER:     /* shutdown, from gw_server_shutdown */
-        if (pss && pss->kind == GW_PSS_WS && pss->ptr)
-            gw_session_close (pss->ptr, 1001);
+    case LWS_CALLBACK_USER:     /* the idle sweep, or shutdown (gw_server_shutdown) */
+        if (pss && pss->kind == GW_PSS_WS && pss->ptr) {
+            if (in == &s_sweep_tag)
+                s_idle_check (self, wsi, pss);
+            else
+                gw_session_close (pss->ptr, 1001);
+        }
         return 0;
 
     case LWS_CALLBACK_HTTP:
@@ -280,6 +413,7 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     gw_server_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    self->loop = loop;
     self->config = config;
     self->metrics = metrics;
     self->env.config = config;
@@ -300,21 +434,21 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < fds)
         fds = (unsigned) rl.rlim_cur;
 
+    if (!(self->peers = gw_peers_new ()))
+        goto fail;
     void *foreign_loops[1] = { loop };
     struct lws_context_creation_info info;
     memset (&info, 0, sizeof info);
-    info.port = config->listen_port;
-    info.iface = config->listen_host;
+    /* the vhosts listen on nothing: listener.c accepts and hands each
+     * connection over (descriptor headroom, back-off at EMFILE) */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = s_protocols;
     info.foreign_loops = foreign_loops;
-    /* explicit vhost: lws 4.1 returns a context even when the default
-     * vhost cannot bind, so we create the vhost ourselves and check it.
+    /* explicit vhosts: one for /ws and the endpoints, one for --metrics.
      * No LWS_SERVER_OPTION_VALIDATE_UTF8: jansson refuses invalid UTF-8
      * in the whole message, which closes with our documented 4000 rather
      * than lws's 1007. */
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-    if (!strchr (config->listen_host, ':'))
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.user = self;
     info.pcontext = &self->context;
     info.fd_limit_per_thread = fds;
@@ -324,12 +458,30 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     info.vhost_name = "herald";
     self->context = lws_create_context (&info);
     if (!self->context || !(self->vhost = lws_create_vhost (self->context, &info))) {
-        fprintf (stderr, "herald-gateway: cannot listen on %s:%d\n",
-                 config->listen_host, config->listen_port);
+        fprintf (stderr, "herald-gateway: cannot create the libwebsockets context\n");
         goto fail;
+    }
+    if (!(self->listener = gw_listener_new (loop, config->listen_host, config->listen_port,
+                                            self->vhost, fds, metrics)))
+        goto fail;
+    if (config->metrics_port) {
+        info.vhost_name = "metrics";
+        if (!(self->metrics_vhost = lws_create_vhost (self->context, &info))
+        ||  !(self->metrics_listener = gw_listener_new (loop, config->metrics_host,
+                                                        config->metrics_port,
+                                                        self->metrics_vhost, fds, metrics)))
+            goto fail;
     }
     uv_timer_init (loop, &self->shutdown_timer);
     self->shutdown_timer.data = self;
+    uv_timer_init (loop, &self->idle_timer);
+    self->idle_timer.data = self;
+    self->idle_ms = (uint32_t) (config->idle_timeout * 1000);
+    if (self->idle_ms) {
+        uint64_t every = self->idle_ms / 8;
+        every = every < 50 ? 50 : every > 5000 ? 5000 : every;
+        uv_timer_start (&self->idle_timer, s_on_idle_timer, every, every);
+    }
     return self;
 fail:
     gw_server_destroy (&self);
@@ -342,8 +494,11 @@ gw_server_destroy (gw_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     gw_server_t *self = *self_p;
+    gw_listener_close (&self->listener);
+    gw_listener_close (&self->metrics_listener);
     if (self->context)
         lws_context_destroy (self->context);
+    gw_peers_destroy (&self->peers);
     gw_blob_release (&self->env.pong);
     hp_buf_free (&self->env.scratch);
     free (self);

@@ -90,3 +90,9 @@ gw_session_close (gw_session_t *self, int code)
 {
     gw_delivery_close (&self->out, code);
 }
+
+bool
+gw_session_authed (const gw_session_t *self)
+{
+    return gw_client_authed (&self->client);
+}

@@ -2,6 +2,7 @@
 #ifndef HERALD_GW_SESSION_H
 #define HERALD_GW_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "env.h"
@@ -30,5 +31,9 @@ void gw_session_on_peer_close (gw_session_t *self, int code);
  * now, sends the close frame with code at the next chance, and has lws kill
  * the socket if that chance does not come within two seconds. */
 void gw_session_close (gw_session_t *self, int code);
+
+/* True once the connection's auth frame was accepted (for the server's
+ * count of unauthenticated connections). */
+bool gw_session_authed (const gw_session_t *self);
 
 #endif

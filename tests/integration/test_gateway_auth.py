@@ -185,7 +185,7 @@ class GatewayOwnProcess(unittest.TestCase):
         second, _ = await ws_connect(self.gateway.url, make_token("two"))
         with self.assertRaises(Exception, msg="a third WebSocket is refused at --max-connections 2"):
             await ws_connect(self.gateway.url, make_token("three"))
-        self.assertEqual(sample(self.gateway.metrics(), "herald_gateway_refused_total"), 1,
+        self.assertEqual(sample(self.gateway.metrics(), 'herald_gateway_refused_total{reason="limit"}'), 1,
                          "the refusal is counted")
         await first.close()
         wait_until(lambda: sample(self.gateway.metrics(), "herald_gateway_connections") == 1,

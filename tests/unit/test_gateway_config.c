@@ -85,6 +85,44 @@ test_refusals (void **state)
     assert_int_equal (s_parse (2, help), GW_CONFIG_HELP);
 }
 
+/* The edge flags: defaults, values, refusals. */
+static void
+test_edge_flags (void **state)
+{
+    setenv ("HERALD_SECRET", "x", 1);
+    char *none[] = { "herald-gateway", NULL };
+    assert_int_equal (s_parse (1, none), GW_CONFIG_RUN);
+    assert_true (s_cfg.idle_timeout == 60.0);
+    char *idle[] = { "herald-gateway", "--idle-timeout", "1.5", NULL };
+    assert_int_equal (s_parse (3, idle), GW_CONFIG_RUN);
+    assert_true (s_cfg.idle_timeout == 1.5);
+    char *off[] = { "herald-gateway", "--idle-timeout", "0", NULL };
+    assert_int_equal (s_parse (3, off), GW_CONFIG_RUN);
+    assert_true (s_cfg.idle_timeout == 0);
+    char *tiny[] = { "herald-gateway", "--idle-timeout", "0.01", NULL };
+    assert_int_equal (s_parse (3, tiny), GW_CONFIG_ERROR);
+    char *neg[] = { "herald-gateway", "--idle-timeout", "-3", NULL };
+    assert_int_equal (s_parse (3, neg), GW_CONFIG_ERROR);
+    assert_int_equal (s_parse (1, none), GW_CONFIG_RUN);
+    assert_int_equal (s_cfg.max_unauthenticated, 10000);
+    assert_int_equal (s_cfg.max_connections_per_ip, 0);
+    assert_null (s_cfg.allowed_origins);
+    assert_int_equal (s_cfg.metrics_port, 0);
+    char *edge[] = { "herald-gateway", "--max-unauthenticated", "5", "--max-connections-per-ip", "3",
+                     "--allowed-origins", "https://a.example,https://b.example",
+                     "--metrics", "[::1]:9100", NULL };
+    assert_int_equal (s_parse (9, edge), GW_CONFIG_RUN);
+    assert_int_equal (s_cfg.max_unauthenticated, 5);
+    assert_int_equal (s_cfg.max_connections_per_ip, 3);
+    assert_string_equal (s_cfg.allowed_origins, "https://a.example,https://b.example");
+    assert_string_equal (s_cfg.metrics_host, "::1");
+    assert_int_equal (s_cfg.metrics_port, 9100);
+    char *zero[] = { "herald-gateway", "--max-unauthenticated", "0", NULL };
+    assert_int_equal (s_parse (3, zero), GW_CONFIG_ERROR);
+    char *noport[] = { "herald-gateway", "--metrics", "127.0.0.1", NULL };
+    assert_int_equal (s_parse (3, noport), GW_CONFIG_ERROR);
+}
+
 /* The secret file loses one trailing newline and wins over HERALD_SECRET. */
 static void
 test_secret_file (void **state)
@@ -140,6 +178,7 @@ main (void)
         cmocka_unit_test_setup (test_flag_wins, s_setup),
         cmocka_unit_test_setup (test_refusals, s_setup),
         cmocka_unit_test_setup (test_secret_file, s_setup),
+        cmocka_unit_test_setup (test_edge_flags, s_setup),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
