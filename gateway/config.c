@@ -64,6 +64,10 @@ gw_config_usage (FILE *out)
 "                           (default: any origin)\n"
 "  --metrics ADDR:PORT      serve /metrics and /healthz there instead of on\n"
 "                           --listen (which then answers them 404)\n"
+"  --tls-cert FILE          PEM certificate chain: serve wss:// and https:// on\n"
+"                           --listen; both files are read again on SIGHUP (open\n"
+"                           connections keep theirs). Needs --tls-key\n"
+"  --tls-key FILE           PEM private key of --tls-cert\n"
 "  -h, --help               this text\n"
 "\n"
 "Endpoints: ws://ADDR:PORT/ws, GET /healthz, GET /metrics, GET /herald.js.\n"
@@ -159,7 +163,8 @@ s_read_secret_file (gw_config_t *cfg, const char *path, FILE *err)
 enum { OPT_LISTEN = 1, OPT_BROKER, OPT_CONTROL, OPT_SECRET_FILE, OPT_AUTH_TIMEOUT,
        OPT_MAX_QUEUE, OPT_MAX_CONN, OPT_TOKEN_AUD, OPT_TOKEN_ISS, OPT_TOKEN_MAX_TTL,
        OPT_TOKEN_LEEWAY, OPT_CURVE_CERT, OPT_CURVE_SERVER, OPT_IDLE_TIMEOUT,
-       OPT_MAX_UNAUTH, OPT_MAX_PER_IP, OPT_ORIGINS, OPT_METRICS, OPT_COUNT };
+       OPT_MAX_UNAUTH, OPT_MAX_PER_IP, OPT_ORIGINS, OPT_METRICS, OPT_TLS_CERT,
+       OPT_TLS_KEY, OPT_COUNT };
 
 static const char *s_env_names[OPT_COUNT] = {
     NULL, "HERALD_LISTEN", "HERALD_BROKER", "HERALD_CONTROL", "HERALD_SECRET_FILE",
@@ -167,14 +172,14 @@ static const char *s_env_names[OPT_COUNT] = {
     "HERALD_TOKEN_AUD", "HERALD_TOKEN_ISS", "HERALD_TOKEN_MAX_TTL", "HERALD_TOKEN_LEEWAY",
     "HERALD_CURVE_CERT", "HERALD_CURVE_SERVER", "HERALD_IDLE_TIMEOUT",
     "HERALD_MAX_UNAUTHENTICATED", "HERALD_MAX_CONNECTIONS_PER_IP", "HERALD_ALLOWED_ORIGINS",
-    "HERALD_METRICS"
+    "HERALD_METRICS", "HERALD_TLS_CERT", "HERALD_TLS_KEY"
 };
 
 static const char *s_flag_names[OPT_COUNT] = {
     NULL, "--listen", "--broker", "--control", "--secret-file", "--auth-timeout",
     "--max-queue-bytes", "--max-connections", "--token-aud", "--token-iss",
     "--token-max-ttl", "--token-leeway", "--curve-cert", "--curve-server", "--idle-timeout",
-    "--max-unauthenticated", "--max-connections-per-ip", "--allowed-origins", "--metrics"
+    "--max-unauthenticated", "--max-connections-per-ip", "--allowed-origins", "--metrics", "--tls-cert", "--tls-key"
 };
 
 /* Applies one setting; `from` names where it came from, for the error. */
@@ -223,6 +228,12 @@ s_apply (gw_config_t *cfg, int opt, const char *value, const char **secret_file,
             return 0;
         }
         break;
+    case OPT_TLS_CERT:
+        cfg->tls_cert = value;
+        return 0;
+    case OPT_TLS_KEY:
+        cfg->tls_key = value;
+        return 0;
     case OPT_METRICS: {
         char host[sizeof cfg->metrics_host];
         int port;
@@ -325,6 +336,8 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
         { "max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
         { "allowed-origins", required_argument, NULL, OPT_ORIGINS },
         { "metrics", required_argument, NULL, OPT_METRICS },
+        { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+        { "tls-key", required_argument, NULL, OPT_TLS_KEY },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -344,6 +357,10 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
     }
     if (optind < argc) {
         fprintf (err, "herald-gateway: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return GW_CONFIG_ERROR;
+    }
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf (err, "herald-gateway: --tls-cert and --tls-key go together\n");
         return GW_CONFIG_ERROR;
     }
     if (!cfg->curve_cert != !cfg->curve_server) {

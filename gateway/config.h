@@ -29,6 +29,8 @@ typedef struct {
     const char *allowed_origins;        /* --allowed-origins, comma-separated; NULL: any */
     char   metrics_host[64];            /* --metrics host part; "" when not given */
     int    metrics_port;
+    const char *tls_cert;               /* --tls-cert, or NULL: plain ws:// */
+    const char *tls_key;                /* --tls-key */
     unsigned char secret[GW_SECRET_MAX];
     size_t secret_len;
 } gw_config_t;

@@ -18,6 +18,7 @@
 typedef struct {
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_signal_t sighup;
     gw_server_t *server;
     gw_upstream_t *upstream;
     gw_audit_t *audit;
@@ -33,6 +34,16 @@ s_on_server_done (void *arg)
     gw_audit_stop (app->audit);
     uv_close ((uv_handle_t *) &app->sigterm, NULL);
     uv_close ((uv_handle_t *) &app->sigint, NULL);
+    uv_close ((uv_handle_t *) &app->sighup, NULL);
+}
+
+/* SIGHUP: read the TLS certificate and key again (a renewed certificate). */
+static void
+s_on_sighup (uv_signal_t *handle, int signum)
+{
+    (void) signum;
+    gw_main_t *app = handle->data;
+    gw_server_reload_tls (app->server);
 }
 
 static void
@@ -84,8 +95,12 @@ main (int argc, char **argv)
         app.sigterm.data = app.sigint.data = &app;
         uv_signal_start (&app.sigterm, s_on_signal, SIGTERM);
         uv_signal_start (&app.sigint, s_on_signal, SIGINT);
-        fprintf (stderr, "herald-gateway: listening on ws://%s:%d/ws, broker %s, control %s\n",
-                 config.listen_host, config.listen_port, config.broker, config.control);
+        uv_signal_init (&loop, &app.sighup);
+        app.sighup.data = &app;
+        uv_signal_start (&app.sighup, s_on_sighup, SIGHUP);
+        fprintf (stderr, "herald-gateway: listening on %s://%s:%d/ws, broker %s, control %s\n",
+                 config.tls_cert ? "wss" : "ws", config.listen_host, config.listen_port,
+                 config.broker, config.control);
         uv_run (&loop, UV_RUN_DEFAULT);
         rc = 0;
     }

@@ -129,6 +129,9 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_line (out, "herald_gateway_accept_errors_total", NULL, self->accept_errors_total);
     rc |= s_head (out, "herald_gateway_log_lines_suppressed_total", "counter", "Log lines dropped by the rate limit.");
     rc |= s_line (out, "herald_gateway_log_lines_suppressed_total", NULL, self->log_lines_suppressed_total);
+    rc |= s_head (out, "herald_gateway_tls_reloads_total", "counter", "SIGHUP reloads of the TLS certificate, by result.");
+    rc |= s_line (out, "herald_gateway_tls_reloads_total", "{result=\"ok\"}", self->tls_reloads_total[1]);
+    rc |= s_line (out, "herald_gateway_tls_reloads_total", "{result=\"failed\"}", self->tls_reloads_total[0]);
     rc |= s_head (out, "herald_gateway_resubscribes_total", "counter", "Subscriptions sent again because no sync came within 2 s.");
     rc |= s_line (out, "herald_gateway_resubscribes_total", NULL, self->resubscribes_total);
     rc |= s_head (out, "herald_gateway_gaps_total", "counter", "Connections repaired after events from the broker went missing, by outcome.");

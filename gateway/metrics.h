@@ -99,6 +99,7 @@ typedef struct {
     uint64_t unauthenticated;      /* gauge: connections that have not authenticated yet */
     uint64_t accept_errors_total;  /* accept() failures (EMFILE, ENFILE, ...): accepting paused */
     uint64_t log_lines_suppressed_total; /* log lines over the per-second budget */
+    uint64_t tls_reloads_total[2]; /* SIGHUP reloads of --tls-cert: [0] failed, [1] ok */
     uint64_t resubscribes_total;   /* extra subscribes sent when no sync came in time */
     uint64_t refreshes_total[2];   /* token refreshes: [0] refused, [1] accepted */
     uint64_t token_expiries_total; /* connections closed with 4002 at their token's exp */

@@ -14,6 +14,7 @@
 #include "peers.h"
 #include "session.h"
 #include "static.h"
+#include "tls.h"
 #include "upgrade.h"
 
 /* Small on purpose: lws keeps one receive buffer of this size per
@@ -59,6 +60,7 @@ struct gw_server {
     gw_listener_t *listener;
     gw_listener_t *metrics_listener;
     gw_peers_t *peers;
+    void *tls_ctx;              /* the SSL_CTX lws made for --tls-cert, or NULL */
     const gw_config_t *config;
     gw_metrics_t *metrics;
     gw_session_env_t env;
@@ -306,6 +308,12 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
     gw_server_t *self = context ? lws_context_user (context) : NULL;
 
     switch (reason) {
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* made once, for the one vhost with a certificate (--listen's) */
+        if (self && !self->tls_ctx)
+            self->tls_ctx = user;
+        return 0;
+
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return gw_upgrade_check (wsi, self->config, self->metrics, self->peers,
                                  self->shutting_down, !s_on_metrics_port (self, wsi));
@@ -449,6 +457,13 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
      * in the whole message, which closes with our documented 4000 rather
      * than lws's 1007. */
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (config->tls_cert) {
+        /* wss:// on --listen: lws (OpenSSL) does the handshake on each
+         * adopted socket; /metrics stays plain (its own vhost) */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = config->tls_cert;
+        info.ssl_private_key_filepath = config->tls_key;
+    }
     info.user = self;
     info.pcontext = &self->context;
     info.fd_limit_per_thread = fds;
@@ -464,8 +479,13 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     if (!(self->listener = gw_listener_new (loop, config->listen_host, config->listen_port,
                                             self->vhost, fds, metrics)))
         goto fail;
+    if (config->tls_cert && !self->tls_ctx) {
+        fprintf (stderr, "herald-gateway: TLS context not set up for %s\n", config->tls_cert);
+        goto fail;
+    }
     if (config->metrics_port) {
         info.vhost_name = "metrics";
+        info.ssl_cert_filepath = info.ssl_private_key_filepath = NULL;
         if (!(self->metrics_vhost = lws_create_vhost (self->context, &info))
         ||  !(self->metrics_listener = gw_listener_new (loop, config->metrics_host,
                                                         config->metrics_port,
@@ -486,6 +506,25 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
 fail:
     gw_server_destroy (&self);
     return NULL;
+}
+
+void
+gw_server_reload_tls (gw_server_t *self)
+{
+    if (!self || !self->config->tls_cert)
+        return;
+    char why[256];
+    if (gw_tls_reload (self->tls_ctx, self->config->tls_cert, self->config->tls_key,
+                       why, sizeof why) == 0) {
+        self->metrics->tls_reloads_total[1]++;
+        fprintf (stderr, "herald-gateway: SIGHUP: TLS certificate %s reloaded\n",
+                 self->config->tls_cert);
+    }
+    else {
+        self->metrics->tls_reloads_total[0]++;
+        fprintf (stderr, "herald-gateway: SIGHUP: TLS certificate %s not reloaded (%s); "
+                 "the previous one stays\n", self->config->tls_cert, why);
+    }
 }
 
 void

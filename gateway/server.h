@@ -21,6 +21,12 @@ gw_server_t *gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metri
  * done(arg) from the loop. Only the first call counts. */
 void gw_server_shutdown (gw_server_t *self, void (*done) (void *arg), void *arg);
 
+/* With --tls-cert/--tls-key: loads both files into a scratch SSL_CTX, and
+ * if they load and match, into the listener's, so new connections get the
+ * new certificate and open ones keep theirs. Logged and counted in
+ * herald_gateway_tls_reloads_total{result}. Nothing without TLS. */
+void gw_server_reload_tls (gw_server_t *self);
+
 /* Frees the server after the loop has finished. Nulls *self_p. */
 void gw_server_destroy (gw_server_t **self_p);
 

@@ -121,6 +121,12 @@ test_edge_flags (void **state)
     assert_int_equal (s_parse (3, zero), GW_CONFIG_ERROR);
     char *noport[] = { "herald-gateway", "--metrics", "127.0.0.1", NULL };
     assert_int_equal (s_parse (3, noport), GW_CONFIG_ERROR);
+    char *tls[] = { "herald-gateway", "--tls-cert", "c.pem", "--tls-key", "k.pem", NULL };
+    assert_int_equal (s_parse (5, tls), GW_CONFIG_RUN);
+    assert_string_equal (s_cfg.tls_cert, "c.pem");
+    assert_string_equal (s_cfg.tls_key, "k.pem");
+    char *half[] = { "herald-gateway", "--tls-cert", "c.pem", NULL };
+    assert_int_equal (s_parse (3, half), GW_CONFIG_ERROR);
 }
 
 /* The secret file loses one trailing newline and wins over HERALD_SECRET. */
