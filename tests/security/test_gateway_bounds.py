@@ -4,6 +4,8 @@ several client addresses with 127.0.0.x sources), --max-unauthenticated caps
 them all, each refusal is a counted 503, a legitimate client from another
 address still gets its welcome, and the gateway's memory is flat after
 rounds of the attack."""
+import socket
+import time
 import unittest
 
 from harness import Broker, Gateway, make_token, metric, wait_until
@@ -91,6 +93,25 @@ class GatewayBounds(unittest.TestCase):
         self.assertEqual(metric(self.gateway.metrics(), "herald_gateway_unauthenticated"), 0)
         ws.close()
         keeper.close()
+
+    def test_slow_headers_are_cut(self):
+        """A request whose headers trickle in (slow loris) is closed by the
+        gateway (libwebsockets' 10 s header timeout), freeing its descriptor."""
+        s = socket.create_connection(("127.0.0.1", self.gateway.port), timeout=30)
+        s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+        deadline = time.monotonic() + 30
+        closed = False
+        while time.monotonic() < deadline and not closed:
+            try:
+                s.sendall(b"X")                 # one byte of a header line
+                s.settimeout(0.5)
+                closed = s.recv(1) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+        s.close()
+        self.assertTrue(closed, "a trickled request stayed open for 30 s")
 
     def test_memory_flat_after_rounds(self):
         def round_():
