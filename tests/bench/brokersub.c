@@ -117,8 +117,10 @@ main (int argc, char **argv)
             bad++;
             continue;
         }
-        if (h.kind == HP_WIRE_SYNC) {
-            syncs++;
+        if (h.kind != HP_WIRE_EVENT) {
+            /* syncs are counted; ticks (PROTOCOL.md) are not events and
+             * must not stretch the first-to-last span */
+            syncs += h.kind == HP_WIRE_SYNC;
             continue;
         }
         unsigned long long count = h.recipient_count;
