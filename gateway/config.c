@@ -17,8 +17,9 @@
 #define GW_DEFAULT_TOKEN_LEEWAY 5
 #define GW_TOKEN_LEEWAY_MAX 300
 #define GW_TOKEN_TTL_MAX (10LL * 365 * 24 * 3600)
-/* herald.js pings every 25 s: two missed pings plus a margin */
-#define GW_DEFAULT_IDLE_TIMEOUT 60.0
+/* herald.js pings every 25 s: two of its pings plus a margin; with the
+ * sweep's second the bound is under a minute */
+#define GW_DEFAULT_IDLE_TIMEOUT 55.0
 #define GW_DEFAULT_MAX_UNAUTH 10000
 
 void
@@ -52,7 +53,7 @@ gw_config_usage (FILE *out)
 "  --curve-server FILE      the broker's public certificate\n"
 "  --idle-timeout SECONDS   close a connection nothing arrived on (no frame, no\n"
 "                           pong to the gateway's ping at half of it) for this\n"
-"                           long; 0 never (default 60)\n"
+"                           long; 0 never (default 55)\n"
 "  --max-unauthenticated N  upgrades refused (503) while N connections have not\n"
 "                           authenticated yet (default 10000)\n"
 "  --max-connections-per-ip N  upgrades refused (503) from an address (an IPv6\n"

@@ -249,7 +249,7 @@ s_idle_check (gw_server_t *self, struct lws *wsi, gw_pss_t *pss)
     }
 }
 
-/* A walk of every connection each eighth of the bound: O(connections) per
+/* A walk of every connection each sixteenth of the bound (at most 1 s): O(connections) per
  * sweep instead of re-sorting lws's timer list on every received frame
  * (what lws_validity_confirmed would cost per frame). */
 static void
@@ -498,8 +498,8 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     self->idle_timer.data = self;
     self->idle_ms = (uint32_t) (config->idle_timeout * 1000);
     if (self->idle_ms) {
-        uint64_t every = self->idle_ms / 8;
-        every = every < 50 ? 50 : every > 5000 ? 5000 : every;
+        uint64_t every = self->idle_ms / 16;
+        every = every < 50 ? 50 : every > 1000 ? 1000 : every;
         uv_timer_start (&self->idle_timer, s_on_idle_timer, every, every);
     }
     return self;

@@ -92,7 +92,7 @@ test_edge_flags (void **state)
     setenv ("HERALD_SECRET", "x", 1);
     char *none[] = { "herald-gateway", NULL };
     assert_int_equal (s_parse (1, none), GW_CONFIG_RUN);
-    assert_true (s_cfg.idle_timeout == 60.0);
+    assert_true (s_cfg.idle_timeout == 55.0);
     char *idle[] = { "herald-gateway", "--idle-timeout", "1.5", NULL };
     assert_int_equal (s_parse (3, idle), GW_CONFIG_RUN);
     assert_true (s_cfg.idle_timeout == 1.5);
