@@ -258,6 +258,8 @@ gw_sub_on_epoch_change (gw_sub_t *self, uint64_t epoch, uint64_t offset)
     }
     else if (self->state == GW_SUB_RESUME_WAIT)
         s_request_resume (self);    /* the pending reply speaks of the old broker */
+    else if (self->state == GW_SUB_SYNC_WAIT && gw_stream_synced (self->stream))
+        s_request_resume (self);    /* the new epoch's first sync was its sync */
 }
 
 uint64_t

@@ -7,7 +7,9 @@ stopped gateway holds only ~1,000 messages (--publish-hwm-bytes at its
 minimum), so most of the flood is dropped on the link, the last events of
 every user included: only the audit (PROTOCOL.md, gap repair) can find those.
 Each client must end with every event meant for it, in order, or be told
-with a welcome recovered:false before any hole: never a silent gap.
+with a welcome recovered:false before any hole: never a silent gap. Run
+twice: with history deep enough (all repaired) and with 20 events per user
+(repairs cannot reach back: recovered:false).
 """
 import asyncio
 import json
@@ -87,7 +89,20 @@ def silent_gaps(log, sent):
 class GatewayStall(unittest.TestCase):
 
     async def test_stall_under_flood(self):
-        broker = Broker(history_events=1000000, history_bytes=1 << 30,
+        text = await self.stall(history_events=1000000)
+        # proves: with history deep enough, every repair replayed (none told
+        # the client it lost something)
+        self.assertEqual(metric(text, 'herald_gateway_gaps_total{outcome="unrepaired"}'), 0)
+
+    async def test_stall_past_history(self):
+        text = await self.stall(history_events=20)
+        # proves: when history no longer reaches back, the repair says so
+        # (welcome recovered:false, counted) instead of leaving a silent hole
+        self.assertGreater(metric(text, 'herald_gateway_gaps_total{outcome="unrepaired"}'), 0)
+
+    async def stall(self, history_events):
+        """The scenario; returns the gateway's metrics once the checks passed."""
+        broker = Broker(history_events=history_events, history_bytes=1 << 30,
                         publish_hwm_bytes=1 << 20)
         self.addCleanup(broker.stop)
         gw = Gateway(broker, max_queue_bytes=256 << 20)
@@ -142,6 +157,7 @@ class GatewayStall(unittest.TestCase):
         # over its limit would cut the link, and the gateway would see that)
         self.assertEqual(metric(text, 'herald_gateway_audits_total{reason="link"}'), 0,
                          "the broker link never dropped")
+        return text
 
 
 if __name__ == "__main__":
