@@ -10,7 +10,7 @@ import types
 import unittest
 
 from harness import (start_broker_and_gateways, run_async, recv_json, Broker, Control, Gateway, Producer, free_port, make_token, wait_until, ws_connect,
-                     ws_recv_events)
+                     ws_recv_events, metric)
 
 
 def unbounded_client_queue(ws):
@@ -84,6 +84,10 @@ class GatewayResume(unittest.TestCase):
             self.wait_offline(small, 0)
             for i in range(50):     # 50 x 4 KB: three times the connection's queue bound
                 self.producer.send(user, "bulky", {"i": i, "pad": "p" * 4000})
+            # All 50 in history first: any still in flight would arrive live,
+            # be held behind the replay and count against the small bound.
+            wait_until(lambda: metric(self.broker.metrics(), "herald_broker_offset")
+                       >= first["offset"] + 50, what="the broker accepted the 50 events")
             ws, again = await ws_connect(small.url, make_token(user),
                                          resume={"epoch": welcome["epoch"], "offset": first["offset"]})
             unbounded_client_queue(ws)
