@@ -147,6 +147,41 @@ def report(doc):
         out.append("")
         out.append("So 10,000 deliveries from one process need at least %s ms of one core before the "
                    "last write is issued." % fmt(r["writer_cpu_us_per_write"] * 10, 0))
+    durable = [(sname, get(res, "durable", sname)) for sname in
+               ["herald", "herald-durable-none", "herald-durable-batch", "herald-durable-always"]]
+    if any(r for _, r in durable):
+        out.append("### What durability costs: unicast closed loop, --data-dir at each --fsync next to memory only")
+        out.append("")
+        out.append("| broker | clients | delivered / s | ÷ memory only | CPU µs / event (all) | broker CPU µs / event | p50 ms | p99 ms |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        base = durable[0][1]
+        for sname, r in durable:
+            if not r:
+                continue
+            label = "memory only" if sname == "herald" else "--data-dir --fsync " + sname.rsplit("-", 1)[1]
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                label, fmt(r["clients"]), fmt(r["delivered_per_s"], 0),
+                ratio(r["delivered_per_s"], base and base["delivered_per_s"]),
+                fmt(r["cpu_us_per_event"], 1),
+                fmt(r.get("cpu_us_per_event_by_role", {}).get("broker", 0), 1),
+                fmt(r["latency_us"]["p50"] / 1e3, 2), fmt(r["latency_us"]["p99"] / 1e3, 2)))
+        out.append("")
+    broker = [(sname, get(res, "durable-broker", sname)) for sname in
+              ["herald", "herald-durable-none", "herald-durable-batch", "herald-durable-always"]]
+    if any(r for _, r in broker):
+        out.append("The broker alone (PULL -> XPUB, one SUB for every user), as fast as it routes:")
+        out.append("")
+        out.append("| broker | users | routed | routed / s | ÷ memory only | broker CPU µs / event |")
+        out.append("|---|---|---|---|---|---|")
+        base = broker[0][1]
+        for sname, r in broker:
+            if not r:
+                continue
+            label = "memory only" if sname == "herald" else "--data-dir --fsync " + sname.rsplit("-", 1)[1]
+            out.append("| %s | %s | %s | %s | %s | %s |" % (
+                label, fmt(r["users"]), fmt(r["routed"]), fmt(r["routed_per_s"], 0),
+                ratio(r["routed_per_s"], base and base["routed_per_s"]), fmt(r["cpu_us_per_event"], 2)))
+        out.append("")
     errors = [r for r in res if "error" in r]
     if errors:
         out.append("")
