@@ -444,18 +444,21 @@ s_raw_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                 void *in, size_t len)
 {
     hb_http_t *self = lws_context_user (lws_get_context (wsi));
-    bool *answered = user;
+    /* The same per-connection struct as the HTTP protocol's: lws calls the
+     * HTTP protocol's close callbacks with this connection's user space
+     * after the fallback (ASan caught a 1-byte one read as an s_pss_t). */
+    s_pss_t *pss = user;
     switch (reason) {
         case LWS_CALLBACK_RAW_ADOPT:
         case LWS_CALLBACK_RAW_RX:
             lws_callback_on_writable (wsi);
             return 0;
         case LWS_CALLBACK_RAW_WRITEABLE: {
-            if (*answered)
+            if (!pss || pss->answers)
                 return -1;
             unsigned char out[LWS_PRE + sizeof s_raw_answer];
             memcpy (out + LWS_PRE, s_raw_answer, sizeof s_raw_answer - 1);
-            *answered = true;
+            pss->answers++;
             unsigned char code[2] = { 400 >> 8, 400 & 0xff };
             s_bridge_call (self, HB_BRIDGE_CODE, code, 2, false, NULL);
             if (lws_write (wsi, out + LWS_PRE, sizeof s_raw_answer - 1, LWS_WRITE_RAW) < 0)
@@ -470,7 +473,7 @@ s_raw_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 static const struct lws_protocols s_protocols[] = {
     { "herald-broker-http", s_callback, sizeof (s_pss_t), 0, 0, NULL, 0 },
-    { "herald-broker-raw", s_raw_callback, sizeof (bool), 0, 0, NULL, 0 },
+    { "herald-broker-raw", s_raw_callback, sizeof (s_pss_t), 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 

@@ -141,15 +141,31 @@ class Process:
     def wait(self, timeout):
         return self.proc.wait(timeout=timeout)
 
+    # Broker and Gateway set this: under the sanitizers (HERALD_SANITIZED,
+    # tests/CMakeLists.txt) stop() fails the test on a sanitizer report in the
+    # log, or a non-zero exit after SIGTERM (a leak found at exit is one).
+    sanitizer_checked = False
+
     def stop(self, timeout=5.0):
-        if self.alive():
+        terminated = self.alive()
+        if terminated:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
+        if self.sanitizer_checked and os.environ.get("HERALD_SANITIZED"):
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+            for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                if mark in text:
+                    raise AssertionError("%s reported %r:\n%s" % (self.name, mark, text[-4000:]))
+            if terminated and self.proc.returncode != 0:
+                raise AssertionError("%s exited %s after SIGTERM:\n%s"
+                                     % (self.name, self.proc.returncode, text[-4000:]))
         return self.proc.returncode
 
     def kill(self):
@@ -166,7 +182,8 @@ class Process:
         raise AssertionError("no VmRSS for %s (pid %d)" % (self.name, self.proc.pid))
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
@@ -176,6 +193,7 @@ class Broker(Process):
     a bare flag as True). With metrics="127.0.0.1:PORT", /metrics and /healthz
     are read from that listener (self.metrics_http). preexec runs in the child
     before exec (e.g. to lower its descriptor limit)."""
+    sanitizer_checked = True
 
     def __init__(self, ports=None, preexec=None, **flags):
         self.ports = ports or {k: free_port() for k in ("ingest", "publish", "control", "undelivered", "http")}
@@ -228,6 +246,7 @@ class Broker(Process):
 
 class Gateway(Process):
     """herald-gateway on a free port, wired to a broker."""
+    sanitizer_checked = True
 
     def __init__(self, broker, secret=SECRET, port=None, env=None, **flags):
         self.port = port or free_port()
