@@ -47,6 +47,10 @@ static const s_option_t s_options[] = {
     { "data-dir",         S_PATH, 0, 0, "keep epoch, offsets and history in this directory (LMDB)" },
     { "fsync",            S_FSYNC, 0, 0, "with --data-dir: always|batch|none (broker/README.md)" },
     { "fsync-interval-ms", S_SIZE, 1, 60000, "--fsync batch: the longest a commit waits for its sync" },
+    { "role",             S_PATH, 0, 0, "primary|backup: run as one of a hot standby pair (with --pair-bind/--pair-connect)" },
+    { "pair-bind",        S_ENDPOINT, 0, 0, "ZeroMQ endpoint this broker's partner connects to (bind)" },
+    { "pair-connect",     S_ENDPOINT, 0, 0, "the partner's --pair-bind endpoint (connect)" },
+    { "pair-timeout-ms",  S_SIZE, 200, 600000, "the partner counts as gone after this long without a word" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -99,6 +103,14 @@ s_usage (FILE *out, const hb_config_t *d)
         "  --http-idle-timeout N  %s (default %zu)\n",
         s_options[14].help, s_options[15].help, s_options[16].help, d->http_body_timeout,
         s_options[17].help, d->http_idle_timeout);
+    fprintf (out,
+        "Hot standby pair (broker/README.md):\n"
+        "  --role primary|backup  %s\n"
+        "  --pair-bind EP         %s\n"
+        "  --pair-connect EP      %s\n"
+        "  --pair-timeout-ms N    %s (default %zu)\n",
+        s_options[21].help, s_options[22].help, s_options[23].help, s_options[24].help,
+        d->pair_timeout_ms);
 }
 
 static int
@@ -189,6 +201,33 @@ s_check_exposure (const hb_config_t *self)
     return 0;
 }
 
+/* A pair needs its role and both pair endpoints; the pair link carries
+ * every event in clear (no CURVE on it yet), so off loopback it needs
+ * --insecure whatever the other sockets use. */
+static int
+s_check_pair (const hb_config_t *self)
+{
+    bool any = self->role != HB_ROLE_NONE || self->pair_bind[0] || self->pair_connect[0];
+    if (!any)
+        return 0;
+    if (self->role == HB_ROLE_NONE || !self->pair_bind[0] || !self->pair_connect[0]) {
+        fprintf (stderr, "herald-broker: --role, --pair-bind and --pair-connect go together\n");
+        return -1;
+    }
+    if (self->data_dir[0]) {
+        fprintf (stderr, "herald-broker: --data-dir cannot be combined with --role yet: a "
+                 "passive broker starts its copy from its active partner\n");
+        return -1;
+    }
+    if (!self->insecure && (!hp_endpoint_is_loopback (self->pair_bind)
+                            || !hp_endpoint_is_loopback (self->pair_connect))) {
+        fprintf (stderr, "herald-broker: refusing a pair link off loopback without --insecure: "
+                 "it carries every event without CURVE\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
 {
@@ -222,6 +261,13 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
             break;
         }
         case 20: rc = s_parse_size (value, opt->min, opt->max, &self->fsync_interval_ms); break;
+        case 21:
+            rc = strcmp (value, "primary") == 0 ? (self->role = HB_ROLE_PRIMARY, 0)
+               : strcmp (value, "backup") == 0 ? (self->role = HB_ROLE_BACKUP, 0) : -1;
+            break;
+        case 22: rc = s_copy (self->pair_bind, sizeof self->pair_bind, value); break;
+        case 23: rc = s_copy (self->pair_connect, sizeof self->pair_connect, value); break;
+        case 24: rc = s_parse_size (value, opt->min, opt->max, &self->pair_timeout_ms); break;
     }
     if (rc != 0) {
         if (opt->kind == S_FSYNC)
@@ -256,6 +302,7 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
     self->http_idle_timeout = 5;
     self->fsync = HB_FSYNC_BATCH;
     self->fsync_interval_ms = 100;
+    self->pair_timeout_ms = 2000;
     hb_config_t defaults = *self;
 
     for (size_t i = 0; i < S_OPTION_COUNT; i++) {
@@ -295,7 +342,7 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
         fprintf (stderr, "herald-broker: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    if (s_check_exposure (self) != 0)
+    if (s_check_pair (self) != 0 || s_check_exposure (self) != 0)
         return -1;
     /* Without the key anyone who reaches --http can publish to anyone. The
      * metrics listener serves no writes, so it may face a scraper's network. */

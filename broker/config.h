@@ -5,6 +5,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* --role: no pair (one broker), or one of a hot standby pair. */
+#define HB_ROLE_NONE    0
+#define HB_ROLE_PRIMARY 1
+#define HB_ROLE_BACKUP  2
+
 typedef struct {
     char   ingest[256];         /* --ingest       HERALD_INGEST */
     char   publish[256];        /* --publish      HERALD_PUBLISH */
@@ -30,6 +35,10 @@ typedef struct {
     char   data_dir[1024];      /* --data-dir   HERALD_DATA_DIR ("" = history in memory) */
     int    fsync;               /* --fsync      HERALD_FSYNC: hb_fsync_t */
     size_t fsync_interval_ms;   /* --fsync-interval-ms HERALD_FSYNC_INTERVAL_MS (batch) */
+    int    role;                /* --role primary|backup  HERALD_ROLE: HB_ROLE_* */
+    char   pair_bind[256];      /* --pair-bind EP     HERALD_PAIR_BIND */
+    char   pair_connect[256];   /* --pair-connect EP  HERALD_PAIR_CONNECT */
+    size_t pair_timeout_ms;     /* --pair-timeout-ms  HERALD_PAIR_TIMEOUT_MS */
 } hb_config_t;
 
 /* Fills self from defaults, then the environment, then argv (a flag wins over

@@ -694,6 +694,12 @@ hb_history_commit (hb_history_t *self, uint64_t last)
     return 0;
 }
 
+void
+hb_history_lose_upto (hb_history_t *self, uint64_t offset)
+{
+    self->floor = s_max (self->floor, offset);
+}
+
 hb_store_t *
 hb_history_store (const hb_history_t *self)
 {

@@ -87,6 +87,11 @@ int hb_history_attach (hb_history_t *self, hb_store_t *store,
  * lost. Returns 0 or -1. */
 int hb_history_commit (hb_history_t *self, uint64_t last);
 
+/* Everything up to offset counts as lost: for users without a record and
+ * for every record created later (the global floor). Call on an empty
+ * history: a hot standby that starts its copy at offset + 1 says so. */
+void hb_history_lose_upto (hb_history_t *self, uint64_t offset);
+
 /* The store attached, or NULL (memory only). */
 hb_store_t *hb_history_store (const hb_history_t *self);
 

@@ -7,6 +7,7 @@
 #include "http.h"
 #include "http_check.h"
 #include "metrics.h"
+#include "pair.h"
 #include "presence.h"
 #include "ratelog.h"
 #include "router.h"
@@ -126,6 +127,22 @@ s_sockets_close (s_sockets_t *s)
         }
 }
 
+/* Control and the HTTP bridge: bound from the start, also by a broker of
+ * a pair that does not serve (a client's request there is its vote). */
+static int
+s_sockets_open_base (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curve_t *curve)
+{
+    const int control_opts[][2] = { { ZMQ_RCVHWM, 10000 }, { ZMQ_SNDHWM, 10000 } };
+    s->control = s_socket (ctx, ZMQ_ROUTER, cfg->control, HP_ZAP_DOMAIN_CONTROL, control_opts, 2,
+                           HP_CONTROL_REQUEST_MAX, curve);
+    s->bridge = s_socket (ctx, ZMQ_PAIR, HB_HTTP_BRIDGE_ENDPOINT, "http bridge", NULL, 0, 0, NULL);
+    return s->control && s->bridge ? 0 : -1;
+}
+
+/* Ingest, publish and undelivered: bound only by a broker that serves, so
+ * producers and gateways connected to both brokers of a pair reach only
+ * the active one (with ZMQ_IMMEDIATE a connection that never completes
+ * takes no messages). */
 static int
 s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curve_t *curve)
 {
@@ -140,19 +157,15 @@ s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curv
      * messages: gateways find and repair what it drops (PROTOCOL.md) */
     const int publish_opts[][2] = { { ZMQ_SNDHWM, hb_config_publish_hwm (cfg) },
                                     { ZMQ_XPUB_VERBOSE, 1 } };
-    const int control_opts[][2] = { { ZMQ_RCVHWM, 10000 }, { ZMQ_SNDHWM, 10000 } };
     const int undelivered_opts[][2] = { { ZMQ_SNDHWM, S_UNDELIVERED_HWM } };
     s->ingest = s_socket (ctx, ZMQ_PULL, cfg->ingest, HP_ZAP_DOMAIN_INGEST, ingest_opts, 1,
                           max_in, curve);
     s->publish = s_socket (ctx, ZMQ_XPUB, cfg->publish, HP_ZAP_DOMAIN_PUBLISH, publish_opts, 2,
                            S_PUBLISH_MAX_MSG, curve);
-    s->control = s_socket (ctx, ZMQ_ROUTER, cfg->control, HP_ZAP_DOMAIN_CONTROL, control_opts, 2,
-                           HP_CONTROL_REQUEST_MAX, curve);
     /* A PUSH reads nothing from its peers but their handshake. */
     s->undelivered = s_socket (ctx, ZMQ_PUSH, cfg->undelivered, HP_ZAP_DOMAIN_UNDELIVERED,
                                undelivered_opts, 1, 4096, curve);
-    s->bridge = s_socket (ctx, ZMQ_PAIR, HB_HTTP_BRIDGE_ENDPOINT, "http bridge", NULL, 0, 0, NULL);
-    return s->ingest && s->publish && s->control && s->undelivered && s->bridge ? 0 : -1;
+    return s->ingest && s->publish && s->undelivered ? 0 : -1;
 }
 
 typedef struct {
@@ -165,6 +178,13 @@ typedef struct {
     hb_http_t        *http;
     hb_zap_t         *zap;          /* NULL without CURVE */
     hb_store_t       *store;          /* --data-dir, or NULL */
+    hb_pair_t        *pair;           /* --role, or NULL */
+    bool              serving;        /* sockets bound, router running */
+    const hb_config_t *cfg;
+    void             *ctx;
+    hp_curve_t       *curve;          /* kept until serving starts */
+    char              http_key[HB_HTTP_KEY_MAX + 1];   /* --http-key-file, until HTTP starts */
+    int               http_key_len;
     hp_buf_t          metrics_text;
     zmq_msg_t        *batch;          /* S_BATCH_INGEST, with a store */
     hb_route_pending_t *pending;      /* S_BATCH_INGEST, with a store */
@@ -180,7 +200,10 @@ s_broker_destroy (s_broker_t *b)
     hb_history_destroy (&b->history);
     hb_store_close (&b->store);       /* after the history that wrote to it */
     hb_presence_destroy (&b->presence);
+    hb_pair_destroy (&b->pair);
     hb_zap_destroy (&b->zap);
+    hp_curve_destroy (&b->curve);
+    memset (b->http_key, 0, sizeof b->http_key);
     hp_buf_free (&b->metrics_text);
     free (b->batch);
     free (b->pending);
@@ -241,26 +264,140 @@ s_now_ms (void)
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-/* Runs until SIGINT/SIGTERM. */
-static void
+/* Binds ingest, publish and undelivered and starts routing: at start, or
+ * when a broker of a pair becomes active. epoch and after: where offsets
+ * continue. 0, or -1 (logged). */
+static int
+s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
+{
+    const hb_config_t *cfg = b->cfg;
+    if (s_sockets_open (s, b->ctx, cfg, b->curve) != 0)
+        return -1;
+    hp_curve_destroy (&b->curve);   /* the sockets keep their own copy of the keys */
+    if (b->zap) {
+        void *watched[] = { s->ingest, s->publish, s->control, s->undelivered };
+        for (int i = 0; i < HB_ZAP_SOCKETS; i++)
+            if (hb_zap_watch (b->zap, watched[i], (hb_zap_socket_t) i) != 0) {
+                fprintf (stderr, "herald-broker: cannot monitor the %s socket's handshakes\n",
+                         hb_zap_socket_name ((hb_zap_socket_t) i));
+                return -1;
+            }
+    }
+    if (b->presence && b->history)
+        b->undelivered = hb_undelivered_new (s->undelivered, &b->metrics,
+                                             cfg->max_event_bytes, cfg->undelivered_bytes);
+    if (b->undelivered)
+        b->router = hb_router_new (s->publish, b->presence, b->history, b->undelivered,
+                                   &b->metrics, epoch, cfg->max_event_bytes);
+    if (b->router) {
+        hb_router_start_at (b->router, after);
+        if (b->pair) {
+            hb_router_replica_t replica = { b->pair, hb_pair_add, hb_pair_flush, hb_pair_gauges };
+            hb_router_set_replica (b->router, &replica);
+        }
+        b->control = hb_control_new (s->control, b->router, b->presence, b->history,
+                                     &b->metrics);
+    }
+    if (b->control && b->zap)
+        hb_control_require_roles (b->control);
+    if (!b->batch)
+        b->batch = malloc (S_BATCH_INGEST * sizeof *b->batch);
+    if (!b->pending)
+        b->pending = malloc (S_BATCH_INGEST * sizeof *b->pending);
+    if (!b->control || !b->batch || !b->pending) {
+        fprintf (stderr, "herald-broker: out of memory at start\n");
+        return -1;
+    }
+    hb_http_options_t http_options = {
+        .host = cfg->http_host, .port = cfg->http_port,
+        .metrics_host = cfg->metrics_host[0] ? cfg->metrics_host : NULL,
+        .metrics_port = cfg->metrics_port,
+        .key = b->http_key_len > 0 ? b->http_key : NULL, .key_len = (size_t) b->http_key_len,
+        .max_body = cfg->max_event_bytes,
+        .body_timeout = (unsigned) cfg->http_body_timeout,
+        .idle_timeout = (unsigned) cfg->http_idle_timeout,
+    };
+    b->http = hb_http_new (b->ctx, &http_options);
+    memset (b->http_key, 0, sizeof b->http_key);
+    if (!b->http)
+        return -1;
+    b->serving = true;
+    char epoch_text[HP_EPOCH_TEXT_LEN + 1];
+    hp_epoch_format (epoch_text, epoch);
+    fprintf (stderr, "herald-broker: epoch %s; ingest %s, publish %s, control %s, "
+             "undelivered %s, http %s:%d; %s; offsets continue after %llu\n", epoch_text,
+             cfg->ingest, cfg->publish, cfg->control, cfg->undelivered, cfg->http_host,
+             cfg->http_port,
+             b->zap ? "CURVE on" : cfg->insecure ? "no CURVE (--insecure)" : "no CURVE (loopback)",
+             (unsigned long long) after);
+    if (cfg->metrics_host[0])
+        fprintf (stderr, "herald-broker: /metrics and /healthz on %s:%d\n",
+                 cfg->metrics_host, cfg->metrics_port);
+    fprintf (stderr, "herald-broker: POST /message %s\n", b->http_key_len > 0
+             ? "needs the Bearer key of --http-key-file" : "is open to whoever reaches --http");
+    return 0;
+}
+
+/* A broker of a pair: the link's messages and heartbeats, and, while it
+ * does not serve, its start when the pair says so or a client votes.
+ * control_waiting: a request is on the control socket. Returns 0, or -1 to
+ * stop (fatal for the pair, or serving failed to start). */
+static int
+s_pair_turn (s_broker_t *b, s_sockets_t *s, bool control_waiting, int *exit_code)
+{
+    uint64_t now_ms = s_now_ms ();
+    if (hb_pair_handle (b->pair, now_ms) == HB_PAIR_FATAL) {
+        fprintf (stderr, "herald-broker: pair: this broker (%s) and its peer cannot both be "
+                 "what they are (two actives after a partition, two passives, or the same "
+                 "--role twice): stopping; restarted, it joins its peer as passive\n",
+                 hb_pair_state_name (hb_pair_state (b->pair)));
+        *exit_code = 3;
+        return -1;
+    }
+    if (b->serving)
+        return 0;
+    bool start = hb_pair_state (b->pair) == HB_PAIR_ACTIVE;
+    if (!start && control_waiting) {
+        start = hb_pair_vote (b->pair, now_ms);
+        if (!start)
+            while (hb_pair_refuse (b->pair, s->control))
+                ;
+    }
+    if (start && s_serve (b, s, hb_pair_epoch (b->pair), hb_pair_start_offset (b->pair)) != 0) {
+        *exit_code = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs until SIGINT/SIGTERM (or a fatal pair event). */
+static int
 s_loop (s_broker_t *b, s_sockets_t *s)
 {
     zmq_msg_t msg;
     zmq_msg_init (&msg);
     uint64_t swept = 0;
     bool busy = false;
+    int exit_code = 0;
     for (;;) {
-        zmq_pollitem_t items[5 + S_ZAP_ITEMS] = {
+        zmq_pollitem_t items[6 + S_ZAP_ITEMS] = {
             { NULL, s_signal_pipe[0], ZMQ_POLLIN, 0 },
-            { s->ingest, 0, ZMQ_POLLIN, 0 },
-            { s->publish, 0, ZMQ_POLLIN, 0 },
             { s->control, 0, ZMQ_POLLIN, 0 },
-            { s->bridge, 0, ZMQ_POLLIN, 0 },
         };
-        size_t nitems = 5 + (b->zap ? hb_zap_pollitems (b->zap, items + 5, S_ZAP_ITEMS) : 0);
+        size_t nitems = 2;
+        if (b->pair)
+            items[nitems++] = (zmq_pollitem_t) { hb_pair_socket (b->pair), 0, ZMQ_POLLIN, 0 };
+        if (b->serving) {
+            items[nitems++] = (zmq_pollitem_t) { s->ingest, 0, ZMQ_POLLIN, 0 };
+            items[nitems++] = (zmq_pollitem_t) { s->publish, 0, ZMQ_POLLIN, 0 };
+            items[nitems++] = (zmq_pollitem_t) { s->bridge, 0, ZMQ_POLLIN, 0 };
+        }
+        size_t zap_at = nitems;
+        nitems += b->zap ? hb_zap_pollitems (b->zap, items + zap_at, S_ZAP_ITEMS) : 0;
         /* The ttl sweep runs once a second; a busy loop polls without
-         * waiting; under --fsync batch the loop wakes for the next sync. */
-        long timeout = busy ? 0 : 250;
+         * waiting; under --fsync batch the loop wakes for the next sync; a
+         * pair's heartbeats go out every 100 ms. */
+        long timeout = busy ? 0 : b->pair ? 50 : 250;
         if (b->store) {
             long due = hb_store_tick (b->store, s_now_ms ());
             if (due >= 0 && due < timeout)
@@ -274,9 +411,18 @@ s_loop (s_broker_t *b, s_sockets_t *s)
         busy = false;
         /* Handshakes first: a connection waits for its ZAP answer. */
         if (b->zap)
-            busy |= hb_zap_handle (b->zap, items + 5);
+            busy |= hb_zap_handle (b->zap, items + zap_at);
+        if (b->pair && s_pair_turn (b, s, (items[1].revents & ZMQ_POLLIN) != 0, &exit_code) != 0)
+            break;
+        if (!b->serving) {
+            if (now != swept) {
+                hb_history_sweep (b->history, now);
+                swept = now;
+            }
+            continue;
+        }
         int n;
-        if (b->store)
+        if (b->store || b->pair)
             n = s_ingest_stored (b, s->ingest, now);
         else
             for (n = 0; n < S_BATCH_INGEST; n++) {
@@ -308,6 +454,7 @@ s_loop (s_broker_t *b, s_sockets_t *s)
         }
     }
     zmq_msg_close (&msg);
+    return exit_code;
 }
 
 /* Descriptors run out long before memory does: a broker that keeps the
@@ -346,10 +493,11 @@ main (int argc, char **argv)
     s_sockets_t sockets = { 0 };
     s_broker_t broker;
     memset (&broker, 0, sizeof broker);
+    broker.cfg = &cfg;
+    broker.ctx = ctx;
     hp_buf_init (&broker.metrics_text, 1 << 20);
     uint64_t epoch = hp_epoch_new ();
     int exit_code = 1;
-    hp_curve_t *curve = NULL;
     hb_store_state_t stored = { 0 };
 
     if (cfg.data_dir[0]) {
@@ -361,16 +509,10 @@ main (int argc, char **argv)
             goto done;
         }
         epoch = stored.epoch;
-        broker.batch = malloc (S_BATCH_INGEST * sizeof *broker.batch);
-        broker.pending = malloc (S_BATCH_INGEST * sizeof *broker.pending);
-        if (!broker.batch || !broker.pending) {
-            fprintf (stderr, "herald-broker: out of memory at start\n");
-            goto done;
-        }
     }
     if (cfg.curve_cert[0]) {
         char err[512];
-        if (!(curve = hp_curve_new (cfg.curve_cert, NULL, err, sizeof err))) {
+        if (!(broker.curve = hp_curve_new (cfg.curve_cert, NULL, err, sizeof err))) {
             fprintf (stderr, "herald-broker: --curve-cert: %s\n", err);
             goto done;
         }
@@ -379,84 +521,45 @@ main (int argc, char **argv)
         if (!(broker.zap = hb_zap_new (ctx, cfg.curve_allow, &broker.metrics)))
             goto done;
     }
-    int opened = s_sockets_open (&sockets, ctx, &cfg, curve);
-    hp_curve_destroy (&curve);      /* the sockets keep their own copy of the keys */
-    if (opened != 0)
+    if (s_sockets_open_base (&sockets, ctx, &cfg, broker.curve) != 0)
         goto done;
-    if (broker.zap) {
-        void *watched[] = { sockets.ingest, sockets.publish, sockets.control, sockets.undelivered };
-        for (int i = 0; i < HB_ZAP_SOCKETS; i++)
-            if (hb_zap_watch (broker.zap, watched[i], (hb_zap_socket_t) i) != 0) {
-                fprintf (stderr, "herald-broker: cannot monitor the %s socket's handshakes\n",
-                         hb_zap_socket_name ((hb_zap_socket_t) i));
-                goto done;
-            }
-    }
     broker.presence = hb_presence_new (cfg.max_online_users);
     broker.history = hb_history_new (cfg.history_events, cfg.history_bytes);
-    if (broker.history && broker.store
-        && hb_history_attach (broker.history, broker.store, &stored, hb_now_sec ()) != 0)
-        fprintf (stderr, "herald-broker: out of memory rebuilding history: some events are "
-                 "missing from it (resumes that needed them answer recovered:false)\n");
-    if (broker.presence && broker.history)
-        broker.undelivered = hb_undelivered_new (sockets.undelivered, &broker.metrics,
-                                                 cfg.max_event_bytes, cfg.undelivered_bytes);
-    if (broker.undelivered)
-        broker.router = hb_router_new (sockets.publish, broker.presence, broker.history,
-                                       broker.undelivered, &broker.metrics, epoch,
-                                       cfg.max_event_bytes);
-    if (broker.router)
-        hb_router_start_at (broker.router, stored.last);
-    if (broker.router)
-        broker.control = hb_control_new (sockets.control, broker.router, broker.presence,
-                                         broker.history, &broker.metrics);
-    if (broker.control && broker.zap)
-        hb_control_require_roles (broker.control);
-    if (!broker.control) {
+    if (!broker.presence || !broker.history) {
         fprintf (stderr, "herald-broker: out of memory at start\n");
         goto done;
     }
-    char http_key[HB_HTTP_KEY_MAX + 1];
-    int http_key_len = 0;
     if (cfg.http_key_file[0]
-        && (http_key_len = hb_http_key_load (cfg.http_key_file, http_key, sizeof http_key)) < 0)
+        && (broker.http_key_len = hb_http_key_load (cfg.http_key_file, broker.http_key,
+                                                    sizeof broker.http_key)) < 0)
         goto done;
-    hb_http_options_t http_options = {
-        .host = cfg.http_host, .port = cfg.http_port,
-        .metrics_host = cfg.metrics_host[0] ? cfg.metrics_host : NULL,
-        .metrics_port = cfg.metrics_port,
-        .key = http_key_len > 0 ? http_key : NULL, .key_len = (size_t) http_key_len,
-        .max_body = cfg.max_event_bytes,
-        .body_timeout = (unsigned) cfg.http_body_timeout,
-        .idle_timeout = (unsigned) cfg.http_idle_timeout,
-    };
-    broker.http = hb_http_new (ctx, &http_options);
-    memset (http_key, 0, sizeof http_key);
-    if (!broker.http)
-        goto done;
-
-    char epoch_text[HP_EPOCH_TEXT_LEN + 1];
-    hp_epoch_format (epoch_text, epoch);
-    fprintf (stderr, "herald-broker: epoch %s; ingest %s, publish %s, control %s, "
-             "undelivered %s, http %s:%d; %s\n", epoch_text, cfg.ingest, cfg.publish,
-             cfg.control, cfg.undelivered, cfg.http_host, cfg.http_port,
-             broker.zap ? "CURVE on" : cfg.insecure ? "no CURVE (--insecure)" : "no CURVE (loopback)");
-    if (cfg.metrics_host[0])
-        fprintf (stderr, "herald-broker: /metrics and /healthz on %s:%d\n",
-                 cfg.metrics_host, cfg.metrics_port);
-    fprintf (stderr, "herald-broker: POST /message %s\n", http_key_len > 0
-             ? "needs the Bearer key of --http-key-file" : "is open to whoever reaches --http");
+    if (broker.store
+        && hb_history_attach (broker.history, broker.store, &stored, hb_now_sec ()) != 0)
+        fprintf (stderr, "herald-broker: out of memory rebuilding history: some events are "
+                 "missing from it (resumes that needed them answer recovered:false)\n");
     if (broker.store)
         fprintf (stderr, "herald-broker: data dir %s (--fsync %s): %s epoch, %llu events stored, "
                  "%zu kept in history, offsets continue after %llu\n", cfg.data_dir,
                  hb_fsync_name ((hb_fsync_t) cfg.fsync), stored.fresh ? "new" : "same",
                  (unsigned long long) stored.events, hb_history_events (broker.history),
                  (unsigned long long) stored.last);
-    s_loop (&broker, &sockets);
+    if (cfg.role != HB_ROLE_NONE) {
+        hb_pair_config_t pc = { cfg.role == HB_ROLE_PRIMARY, cfg.pair_bind, cfg.pair_connect,
+                                cfg.pair_timeout_ms, cfg.max_event_bytes, cfg.history_events,
+                                cfg.history_bytes };
+        broker.pair = hb_pair_new (ctx, &pc, &broker.history, &broker.metrics, epoch, s_now_ms ());
+        if (!broker.pair)
+            goto done;
+        fprintf (stderr, "herald-broker: pair: starting as %s (bind %s, partner %s, timeout "
+                 "%zu ms); control %s answers while not active\n",
+                 cfg.role == HB_ROLE_PRIMARY ? "primary" : "backup", cfg.pair_bind,
+                 cfg.pair_connect, cfg.pair_timeout_ms, cfg.control);
+    }
+    else if (s_serve (&broker, &sockets, epoch, stored.last) != 0)
+        goto done;
+    exit_code = s_loop (&broker, &sockets);
     fprintf (stderr, "herald-broker: stopping\n");
-    exit_code = 0;
 done:
-    hp_curve_destroy (&curve);
     s_broker_destroy (&broker);
     s_sockets_close (&sockets);
     zmq_ctx_term (ctx);

@@ -119,6 +119,28 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
     fn (arg, "herald_broker_store_bytes", "gauge",
         "Bytes of the --data-dir store's file in use (its pages up to the last).",
         NULL, g->store_bytes);
+    if (!g->pair_state)
+        return;
+    fn (arg, "herald_broker_pair_state", "gauge",
+        "This broker's state in its pair: 1 primary (starting), 2 backup (starting), 3 active, "
+        "4 passive.", NULL, g->pair_state);
+    fn (arg, "herald_broker_pair_peer_state", "gauge",
+        "The partner's state as it last reported it (same values); 0 when not heard within "
+        "--pair-timeout-ms.", NULL, g->pair_peer_state);
+    fn (arg, "herald_broker_pair_lag_events", "gauge",
+        "Offsets given that the passive partner has not acknowledged yet.", NULL, g->pair_lag);
+    fn (arg, "herald_broker_pair_takeovers_total", "counter",
+        "Times this broker went from passive to active.", NULL, g->pair_takeovers);
+    fn (arg, "herald_broker_pair_events_sent_total", "counter",
+        "Accepted events sent to the passive partner.", NULL, g->pair_sent);
+    fn (arg, "herald_broker_pair_events_copied_total", "counter",
+        "Events stored from the active partner while passive.", NULL, g->pair_copied);
+    fn (arg, "herald_broker_pair_ack_timeouts_total", "counter",
+        "Batches the passive did not acknowledge in time (the active then served without "
+        "waiting until it caught up).", NULL, g->pair_ack_timeouts);
+    fn (arg, "herald_broker_pair_copy_restarts_total", "counter",
+        "Times the passive started its copy over after missing events.", NULL,
+        g->pair_copy_restarts);
 }
 
 void

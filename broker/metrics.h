@@ -51,6 +51,8 @@ typedef struct {
     uint64_t evicted_count, evicted_bytes, evicted_ttl;
     uint64_t offset;
     uint64_t store_commits, store_failures, store_syncs, store_bytes;   /* --data-dir */
+    uint64_t pair_state, pair_peer_state, pair_lag;                      /* --role */
+    uint64_t pair_takeovers, pair_sent, pair_copied, pair_ack_timeouts, pair_copy_restarts;
 } hb_gauges_t;
 
 /* Counts one HTTP answer. */

@@ -39,6 +39,7 @@ struct hb_router {
     unsigned char    *targets;    /* HP_RECIPIENTS_MAX: S_TARGET_* or 0 (skip) */
     uint64_t         *prevs;      /* HP_RECIPIENTS_MAX: each target's prev */
     hb_ratelog_t      log;
+    hb_router_replica_t replica;  /* hot standby: NULL fns without a pair */
     uint64_t          tick_seq;      /* the last tick's number */
     uint64_t          tick_ms;       /* when it was published */
     uint64_t          tick_offset;   /* the offset it carried */
@@ -197,6 +198,14 @@ void
 hb_router_commit (hb_router_t *self)
 {
     hb_history_commit (self->history, self->offset);
+    if (self->replica.flush)
+        self->replica.flush (self->replica.ctx);
+}
+
+void
+hb_router_set_replica (hb_router_t *self, const hb_router_replica_t *replica)
+{
+    self->replica = *replica;
 }
 
 hp_env_error_t
@@ -221,6 +230,8 @@ hb_router_accept (hb_router_t *self, const char *bytes, size_t len, uint64_t now
     uint64_t offset = ++self->offset;
     m->events_accepted++;
     pending->offset = offset;
+    if (self->replica.add)
+        self->replica.add (self->replica.ctx, offset, bytes, len);
 
     zmq_msg_t *body = &pending->body;
     if (zmq_msg_init_size (body, self->frame.len) != 0) {
@@ -478,4 +489,6 @@ hb_router_gauges (const hb_router_t *self, hb_gauges_t *out)
         out->store_syncs = st.syncs;
         out->store_bytes = st.bytes;
     }
+    if (self->replica.gauges)
+        self->replica.gauges (self->replica.ctx, out);
 }

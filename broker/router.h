@@ -62,6 +62,17 @@ void hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
 /* Commits what history stored since the last commit (a no-op in memory). */
 void hb_router_commit (hb_router_t *self);
 
+/* Hot standby (pair.h): add is called with each envelope accept gives an
+ * offset, flush by commit, before anything of it is published; flush
+ * returns once the passive holds the batch (or gave up waiting). */
+typedef struct {
+    void  *ctx;
+    void (*add) (void *ctx, uint64_t offset, const char *bytes, size_t len);
+    void (*flush) (void *ctx);
+    void (*gauges) (const void *ctx, hb_gauges_t *out);   /* adds its own */
+} hb_router_replica_t;
+void hb_router_set_replica (hb_router_t *self, const hb_router_replica_t *replica);
+
 /* Offsets continue after offset (a broker restarted on its data directory). */
 void hb_router_start_at (hb_router_t *self, uint64_t offset);
 

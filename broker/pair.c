@@ -1,0 +1,534 @@
+/* pair.c -- the hot standby pair's link: heartbeats, replication to the passive, its acks.
+ *
+ * One PULL bound, one PUSH connected to the partner (ZMQ_IMMEDIATE: nothing
+ * queues towards a partner that is not there). The active replicates each
+ * batch before publishing it and waits for the ack while the passive is in
+ * step, so every event a gateway may have seen is in the passive's history
+ * under the same epoch and offset; a passive that misses anything (it
+ * started late, the link dropped, it fell behind) starts its copy over with
+ * everything before the first event it holds marked lost, so a takeover
+ * never answers recovered:true for what it does not hold. */
+#include "pair.h"
+#include "envelope.h"
+#include "frame.h"
+#include "ratelog.h"
+#include "umap.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_HEARTBEAT_MS 100
+#define S_PUSH_HWM     100000     /* messages: heartbeats and batches towards the peer */
+#define S_HEAD_LEN     17         /* type(1) + [state(1)] epoch(8) last(8), H and K */
+#define S_FRAMES_MAX   8          /* control envelope frames a refusal answers */
+
+#define S_LOG_APPLY 1
+#define S_LOG_LINK  2
+#define S_LOG_COPY  3
+
+struct hb_pair {
+    hb_pair_fsm_t  fsm;
+    void          *in, *out;
+    hb_history_t **history;
+    hb_metrics_t  *metrics;
+    hb_pair_config_t cfg;
+    uint64_t       epoch;          /* ours, or the active peer's once we copy it */
+    uint64_t       last;           /* last offset given (active) or held (passive) */
+    bool           copying;        /* passive: the copy follows the peer's epoch */
+    bool           took_over;
+    uint64_t       peer_epoch, peer_last;
+    hb_pair_state_t peer_state;    /* 0 until heard */
+    uint64_t       peer_heard_ms;
+    uint64_t       heartbeat_ms;
+    /* active */
+    bool           batch_open;     /* an R message is being sent */
+    bool           lagging;        /* no ack in time: serve without waiting */
+    uint64_t       sent_last;
+    /* passive: rebuilding frames */
+    hp_envelope_t *env;
+    hp_buf_t       frame;
+    hb_key_t      *keys;
+    hb_ratelog_t   log;
+    uint64_t       takeovers, replicated, sent, ack_timeouts, restarts;
+};
+
+static uint64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void
+s_put64 (unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char) v;
+}
+
+static uint64_t
+s_get64 (const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+hb_pair_t *
+hb_pair_new (void *ctx, const hb_pair_config_t *cfg, hb_history_t **history,
+             hb_metrics_t *metrics, uint64_t epoch, uint64_t now_ms)
+{
+    hb_pair_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    self->history = history;
+    self->metrics = metrics;
+    self->epoch = epoch;
+    hb_pair_fsm_init (&self->fsm, cfg->primary, now_ms, cfg->timeout_ms);
+    self->env = hp_envelope_new ();
+    self->keys = malloc (HP_RECIPIENTS_MAX * sizeof *self->keys);
+    hp_buf_init (&self->frame, cfg->max_event_bytes * 8 + 4096);
+    if (!self->env || !self->keys)
+        goto fail;
+    int zero = 0, one = 1, hwm = S_PUSH_HWM;
+    int64_t max_msg = (int64_t) cfg->max_event_bytes * 16 + 64;
+    self->in = zmq_socket (ctx, ZMQ_PULL);
+    self->out = zmq_socket (ctx, ZMQ_PUSH);
+    if (!self->in || !self->out
+    ||  zmq_setsockopt (self->in, ZMQ_LINGER, &zero, sizeof zero) != 0
+    ||  zmq_setsockopt (self->in, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg) != 0
+    ||  zmq_setsockopt (self->out, ZMQ_LINGER, &zero, sizeof zero) != 0
+    ||  zmq_setsockopt (self->out, ZMQ_IMMEDIATE, &one, sizeof one) != 0
+    ||  zmq_setsockopt (self->out, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0) {
+        fprintf (stderr, "herald-broker: pair sockets: %s\n", zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    if (zmq_bind (self->in, cfg->bind) != 0) {
+        fprintf (stderr, "herald-broker: cannot bind --pair-bind %s: %s\n", cfg->bind,
+                 zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    if (zmq_connect (self->out, cfg->connect) != 0) {
+        fprintf (stderr, "herald-broker: cannot connect --pair-connect %s: %s\n", cfg->connect,
+                 zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    return self;
+fail:
+    hb_pair_destroy (&self);
+    return NULL;
+}
+
+void
+hb_pair_destroy (hb_pair_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hb_pair_t *self = *self_p;
+    if (self->in)
+        zmq_close (self->in);
+    if (self->out)
+        zmq_close (self->out);
+    hp_envelope_destroy (&self->env);
+    hp_buf_free (&self->frame);
+    free (self->keys);
+    free (self);
+    *self_p = NULL;
+}
+
+void *
+hb_pair_socket (hb_pair_t *self)
+{
+    return self->in;
+}
+
+hb_pair_state_t
+hb_pair_state (const hb_pair_t *self)
+{
+    return self->fsm.state;
+}
+
+uint64_t
+hb_pair_epoch (const hb_pair_t *self)
+{
+    return self->epoch;
+}
+
+uint64_t
+hb_pair_start_offset (const hb_pair_t *self)
+{
+    uint64_t known = self->last > self->peer_last ? self->last : self->peer_last;
+    return self->took_over ? known + HB_PAIR_OFFSET_SKIP : self->last;
+}
+
+/* [type][state][epoch][last] (K has no state byte: its slot is 0). */
+static void
+s_send_small (hb_pair_t *self, char type, uint64_t last)
+{
+    unsigned char msg[1 + S_HEAD_LEN];
+    msg[0] = (unsigned char) type;
+    msg[1] = (unsigned char) self->fsm.state;
+    s_put64 (msg + 2, self->epoch);
+    s_put64 (msg + 10, last);
+    /* dropped when the peer is not connected or its queue is full: the
+     * next heartbeat says the same */
+    zmq_send (self->out, msg, 18, ZMQ_DONTWAIT);
+}
+
+/* A passive in step holds every event its active peer last reported. */
+static bool
+s_in_step (const hb_pair_t *self)
+{
+    return self->copying && self->epoch == self->peer_epoch && self->last >= self->peer_last;
+}
+
+/* Starts the copy over: a new empty history where everything up to floor
+ * counts as lost, following the peer's epoch. */
+static void
+s_start_copy (hb_pair_t *self, uint64_t epoch, uint64_t floor, const char *why)
+{
+    hb_history_t *fresh = hb_history_new (self->cfg.history_events, self->cfg.history_bytes);
+    if (!fresh) {
+        hb_ratelog (&self->log, S_LOG_COPY, "out of memory starting the copy over");
+        self->copying = false;
+        return;
+    }
+    hb_history_destroy (self->history);
+    *self->history = fresh;
+    hb_history_lose_upto (fresh, floor);
+    if (self->copying)
+        self->restarts++;
+    fprintf (stderr, "herald-broker: pair: copying epoch %016llx from offset %llu (%s)\n",
+             (unsigned long long) epoch, (unsigned long long) floor, why);
+    self->copying = true;
+    self->epoch = epoch;
+    self->last = floor;
+}
+
+static hb_pair_result_t
+s_on_heartbeat (hb_pair_t *self, const unsigned char *p, uint64_t now_ms)
+{
+    hb_pair_state_t peer = (hb_pair_state_t) p[1];
+    if (peer < HB_PAIR_PRIMARY || peer > HB_PAIR_PASSIVE)
+        return HB_PAIR_OK;
+    self->peer_state = peer;
+    self->peer_epoch = s_get64 (p + 2);
+    self->peer_last = s_get64 (p + 10);
+    self->peer_heard_ms = now_ms;
+    hb_pair_state_t before = self->fsm.state;
+    hb_pair_result_t r = hb_pair_fsm_event (&self->fsm, (hb_pair_event_t) peer, now_ms,
+                                            s_in_step (self));
+    hb_pair_state_t after = self->fsm.state;
+    /* a copy of this active starts at what it has given so far */
+    if (after == HB_PAIR_PASSIVE && peer == HB_PAIR_ACTIVE
+    &&  (!self->copying || self->peer_epoch != self->epoch))
+        s_start_copy (self, self->peer_epoch, self->peer_last, "joined an active peer");
+    if (before == HB_PAIR_PASSIVE && after != HB_PAIR_PASSIVE) {
+        if (after == HB_PAIR_ACTIVE) {
+            self->took_over = true;
+            self->takeovers++;
+            fprintf (stderr, "herald-broker: pair: peer restarted; taking over epoch %016llx "
+                     "after offset %llu\n", (unsigned long long) self->epoch,
+                     (unsigned long long) self->last);
+        }
+        else
+            self->copying = false;    /* our copy was not in step: start over */
+    }
+    if (after == HB_PAIR_ACTIVE && before != HB_PAIR_ACTIVE && !self->took_over)
+        fprintf (stderr, "herald-broker: pair: active (peer is %s)\n", hb_pair_state_name (peer));
+    if (self->fsm.state == HB_PAIR_ACTIVE && self->lagging && self->peer_epoch == self->epoch
+    &&  self->peer_last >= self->sent_last)
+        self->lagging = false;
+    return r;
+}
+
+/* One replicated event: rebuilds the frame as the active did and stores it. */
+static void
+s_apply (hb_pair_t *self, const unsigned char *p, size_t len, uint64_t now)
+{
+    uint64_t offset = s_get64 (p);
+    if (offset <= self->last)
+        return;                       /* sent before we joined */
+    if (offset != self->last + 1) {
+        /* the active gives consecutive offsets to what it accepts and
+         * sends them all: a hole means something was lost on the way */
+        s_start_copy (self, self->epoch, offset - 1, "a hole in the events received");
+    }
+    const char *bytes = (const char *) p + 8;
+    size_t n = len - 8;
+    if (hp_envelope_decode (self->env, bytes, n, self->cfg.max_event_bytes) != HP_ENV_OK
+    ||  (hp_buf_reset (&self->frame), hp_frame_event (&self->frame, self->env, offset)) != 0) {
+        /* the peer accepted it: its --max-event-bytes must be larger */
+        hb_ratelog (&self->log, S_LOG_APPLY, "could not rebuild replicated offset %llu "
+                    "(do both brokers have the same --max-event-bytes?)",
+                    (unsigned long long) offset);
+        s_start_copy (self, self->epoch, offset, "an event it could not rebuild");
+        return;
+    }
+    zmq_msg_t body;
+    if (zmq_msg_init_size (&body, self->frame.len) != 0) {
+        s_start_copy (self, self->epoch, offset, "out of memory");
+        return;
+    }
+    memcpy (zmq_msg_data (&body), self->frame.data, self->frame.len);
+    size_t count = hp_envelope_recipient_count (self->env);
+    for (size_t i = 0; i < count; i++) {
+        hp_str_t user = hp_envelope_recipient (self->env, i);
+        self->keys[i] = (hb_key_t) { user.ptr, user.len, hb_hash (user.ptr, user.len) };
+    }
+    if (hb_history_append (*self->history, offset, hp_envelope_ttl (self->env), now, &body,
+                           self->keys, count) != 0)
+        self->metrics->history_store_failures++;
+    zmq_msg_close (&body);
+    self->last = offset;
+    self->replicated++;
+}
+
+/* Reads the rest of an R message (the head is read): events, then an
+ * empty terminator. Applied only by a passive copying that epoch. */
+static void
+s_on_events (hb_pair_t *self, const unsigned char *head, zmq_msg_t *msg)
+{
+    uint64_t epoch = s_get64 (head + 1);
+    bool apply = self->fsm.state == HB_PAIR_PASSIVE && self->copying;
+    if (apply && epoch != self->epoch)
+        apply = false;                /* another epoch: its heartbeat restarts the copy */
+    uint64_t now = hb_now_sec ();
+    while (zmq_msg_more (msg)) {
+        zmq_msg_close (msg);
+        zmq_msg_init (msg);
+        if (zmq_msg_recv (msg, self->in, 0) < 0)
+            return;
+        size_t len = zmq_msg_size (msg);
+        if (apply && len > 8)
+            s_apply (self, zmq_msg_data (msg), len, now);
+    }
+    if (apply) {
+        hb_history_commit (*self->history, self->last);
+        s_send_small (self, 'K', self->last);
+    }
+}
+
+static void
+s_on_ack (hb_pair_t *self, const unsigned char *p)
+{
+    if (s_get64 (p + 2) != self->epoch)
+        return;
+    uint64_t last = s_get64 (p + 10);
+    if (last > self->peer_last)
+        self->peer_last = last;
+    if (self->lagging && self->peer_last >= self->sent_last)
+        self->lagging = false;
+}
+
+/* Reads one message. Returns 1 when one was read, 0 when none, and sets
+ * *result. */
+static int
+s_read_one (hb_pair_t *self, uint64_t now_ms, hb_pair_result_t *result)
+{
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    if (zmq_msg_recv (&msg, self->in, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        return 0;
+    }
+    const unsigned char *p = zmq_msg_data (&msg);
+    size_t len = zmq_msg_size (&msg);
+    if (len >= 1 && p[0] == 'R' && len >= 9) {
+        unsigned char head[9];
+        memcpy (head, p, 9);
+        self->peer_heard_ms = now_ms;
+        self->fsm.peer_expiry = now_ms + self->cfg.timeout_ms;
+        s_on_events (self, head, &msg);
+    }
+    else if (len == 18 && p[0] == 'H') {
+        hb_pair_result_t r = s_on_heartbeat (self, p, now_ms);
+        if (r == HB_PAIR_FATAL)
+            *result = r;
+    }
+    else if (len == 18 && p[0] == 'K') {
+        self->peer_heard_ms = now_ms;
+        self->fsm.peer_expiry = now_ms + self->cfg.timeout_ms;
+        s_on_ack (self, p);
+    }
+    else
+        hb_ratelog (&self->log, S_LOG_LINK, "ignored a pair message of %zu bytes", len);
+    while (zmq_msg_more (&msg)) {     /* whatever was not consumed */
+        zmq_msg_close (&msg);
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, self->in, 0) < 0)
+            break;
+    }
+    zmq_msg_close (&msg);
+    return 1;
+}
+
+hb_pair_result_t
+hb_pair_handle (hb_pair_t *self, uint64_t now_ms)
+{
+    hb_pair_result_t result = HB_PAIR_OK;
+    for (int n = 0; n < 1024 && s_read_one (self, now_ms, &result); n++)
+        ;
+    if (now_ms >= self->heartbeat_ms + S_HEARTBEAT_MS) {
+        self->heartbeat_ms = now_ms;
+        s_send_small (self, 'H', self->last);
+    }
+    return result;
+}
+
+bool
+hb_pair_vote (hb_pair_t *self, uint64_t now_ms)
+{
+    hb_pair_state_t before = self->fsm.state;
+    if (hb_pair_fsm_event (&self->fsm, HB_PAIR_CLIENT_REQUEST, now_ms, s_in_step (self))
+        != HB_PAIR_OK)
+        return false;
+    if (self->fsm.state != HB_PAIR_ACTIVE)
+        return false;
+    if (before == HB_PAIR_PASSIVE) {
+        self->took_over = true;
+        self->takeovers++;
+        fprintf (stderr, "herald-broker: pair: peer silent for %llu ms and a client could not "
+                 "reach it: taking over epoch %016llx after offset %llu\n",
+                 (unsigned long long) self->cfg.timeout_ms, (unsigned long long) self->epoch,
+                 (unsigned long long) self->last);
+    }
+    else
+        fprintf (stderr, "herald-broker: pair: active alone (no peer heard for %llu ms)\n",
+                 (unsigned long long) self->cfg.timeout_ms);
+    return true;
+}
+
+bool
+hb_pair_refuse (hb_pair_t *self, void *sock)
+{
+    zmq_msg_t frames[S_FRAMES_MAX];
+    size_t count = 0;
+    for (;;) {
+        zmq_msg_t *msg = &frames[count < S_FRAMES_MAX ? count : S_FRAMES_MAX - 1];
+        if (count >= S_FRAMES_MAX)
+            zmq_msg_close (msg);
+        zmq_msg_init (msg);
+        if (zmq_msg_recv (msg, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (msg);
+            if (count == 0)
+                return false;
+            break;
+        }
+        if (count < S_FRAMES_MAX)
+            count++;
+        if (!zmq_msg_more (msg))
+            break;
+    }
+    /* the envelope back, the request replaced by the answer */
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    const char *state = hb_pair_state_name (self->fsm.state);
+    msgpack_pack_map (&pk, 2);
+    msgpack_pack_str_with_body (&pk, "error", 5);
+    msgpack_pack_str_with_body (&pk, "passive", 7);
+    msgpack_pack_str_with_body (&pk, "state", 5);
+    msgpack_pack_str_with_body (&pk, state, strlen (state));
+    for (size_t i = 0; i + 1 < count; i++)
+        if (zmq_msg_send (&frames[i], sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            zmq_msg_close (&frames[i]);
+    if (count >= 2)
+        zmq_send (sock, sbuf.data, sbuf.size, ZMQ_DONTWAIT);
+    if (count)
+        zmq_msg_close (&frames[count - 1]);
+    msgpack_sbuffer_destroy (&sbuf);
+    self->metrics->control_requests++;
+    return true;
+}
+
+/* --- the active's side: the router's replication hooks -------------------- */
+
+static bool
+s_peer_copies (const hb_pair_t *self, uint64_t now_ms)
+{
+    return self->peer_state == HB_PAIR_PASSIVE
+        && now_ms < self->peer_heard_ms + self->cfg.timeout_ms;
+}
+
+void
+hb_pair_add (void *ctx, uint64_t offset, const char *bytes, size_t len)
+{
+    hb_pair_t *self = ctx;
+    self->last = offset;
+    if (!self->batch_open) {
+        if (!s_peer_copies (self, s_now_ms ()))
+            return;
+        unsigned char head[9];
+        head[0] = 'R';
+        s_put64 (head + 1, self->epoch);
+        if (zmq_send (self->out, head, sizeof head, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            return;                   /* not connected: the copy will start over */
+        self->batch_open = true;
+    }
+    zmq_msg_t msg;
+    if (zmq_msg_init_size (&msg, 8 + len) != 0)
+        return;
+    s_put64 (zmq_msg_data (&msg), offset);
+    memcpy ((char *) zmq_msg_data (&msg) + 8, bytes, len);
+    if (zmq_msg_send (&msg, self->out, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        zmq_msg_close (&msg);
+    self->sent_last = offset;
+    self->sent++;
+}
+
+void
+hb_pair_flush (void *ctx)
+{
+    hb_pair_t *self = ctx;
+    if (!self->batch_open)
+        return;
+    self->batch_open = false;
+    zmq_send (self->out, "", 0, ZMQ_DONTWAIT);
+    if (self->lagging)
+        return;
+    /* wait for the ack: what we publish next is then in the peer's copy */
+    uint64_t start = s_now_ms (), limit = self->cfg.timeout_ms / 2;
+    for (;;) {
+        if (self->peer_epoch == self->epoch && self->peer_last >= self->sent_last)
+            return;
+        uint64_t now = s_now_ms ();
+        if (now - start >= limit || !s_peer_copies (self, now))
+            break;
+        zmq_pollitem_t item = { self->in, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) (limit - (now - start))) < 0 && zmq_errno () != EINTR)
+            break;
+        hb_pair_result_t ignored = HB_PAIR_OK;
+        while (s_read_one (self, s_now_ms (), &ignored))
+            ;
+    }
+    self->lagging = true;
+    self->ack_timeouts++;
+    hb_ratelog (&self->log, S_LOG_LINK, "the passive peer did not acknowledge offset %llu "
+                "within %llu ms: serving without waiting until it catches up",
+                (unsigned long long) self->sent_last, (unsigned long long) limit);
+}
+
+void
+hb_pair_gauges (const void *ctx, hb_gauges_t *out)
+{
+    const hb_pair_t *self = ctx;
+    out->pair_state = self->fsm.state;
+    bool heard = self->peer_state && s_now_ms () < self->peer_heard_ms + self->cfg.timeout_ms;
+    out->pair_peer_state = heard ? self->peer_state : 0;
+    out->pair_lag = self->peer_epoch == self->epoch && self->last > self->peer_last
+                  ? self->last - self->peer_last : 0;
+    out->pair_takeovers = self->takeovers;
+    out->pair_sent = self->sent;
+    out->pair_copied = self->replicated;
+    out->pair_ack_timeouts = self->ack_timeouts;
+    out->pair_copy_restarts = self->restarts;
+}
