@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "failover.h"
 #include "curve.h"
 #include "topic.h"
 #include "wire.h"
@@ -54,10 +55,23 @@ struct gw_upstream {
     uint64_t id;                /* this gateway's, for its own topic (audit answers) */
     gw_link_t link;             /* the requests, for fanout and subs */
     hp_buf_t request;           /* reused for every request */
+    /* a hot standby pair ("EP1,EP2"): the XSUB connects to both (only the
+     * active broker binds its publish socket), control requests go to one
+     * and move to the other when unanswered or refused (failover.h), and
+     * while no link is up a ping every S_PING_MS is the vote a passive
+     * broker needs to take over */
+    uv_loop_t *loop;
+    gw_failover_t control_eps;
+    gw_failover_t sub_eps;
+    int links_up;               /* XSUB connections whose handshake succeeded */
+    uv_timer_t ping_timer;
 };
+
+#define S_PING_MS 500
 
 static void s_on_poll (uv_poll_t *handle, int status, int events);
 static void s_on_idle (uv_idle_t *handle);
+static void s_on_ping_timer (uv_timer_t *handle);
 static void s_kick (gw_upstream_t *self, unsigned sock);
 static int s_link_subscribe (void *ctx, gw_stream_kind_t kind, const char *name, size_t len,
                              bool on);
@@ -67,7 +81,7 @@ static int s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const 
                           size_t len, bool has_position, uint64_t epoch, uint64_t offset);
 
 static void *
-s_socket (gw_upstream_t *self, int type, const char *endpoint, const hp_curve_t *curve)
+s_socket (gw_upstream_t *self, int type, const gw_failover_t *eps, const hp_curve_t *curve)
 {
     void *sock = zmq_socket (self->zctx, type);
     int zero = 0;
@@ -97,11 +111,16 @@ s_socket (gw_upstream_t *self, int type, const char *endpoint, const hp_curve_t 
         zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
     }
-    if (zmq_connect (sock, endpoint) != 0) {
-        fprintf (stderr, "herald-gateway: cannot connect to %s: %s\n", endpoint,
-                 zmq_strerror (errno));
-        zmq_close (sock);
-        return NULL;
+    /* the XSUB to every endpoint of the list, the DEALER to the current one */
+    for (int i = type == ZMQ_XSUB ? 0 : eps->at; i < eps->count; i++) {
+        if (zmq_connect (sock, eps->ep[i]) != 0) {
+            fprintf (stderr, "herald-gateway: cannot connect to %s: %s\n", eps->ep[i],
+                     zmq_strerror (errno));
+            zmq_close (sock);
+            return NULL;
+        }
+        if (type != ZMQ_XSUB)
+            break;
     }
     return sock;
 }
@@ -146,6 +165,14 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
                                .next_rid = s_link_next_rid, .resume = s_link_resume,
                                .audit = s_link_audit };
     hp_buf_init (&self->request, 64 * 1024);
+    self->loop = loop;
+    if (gw_failover_parse (&self->sub_eps, sub_endpoint) != 0
+    ||  gw_failover_parse (&self->control_eps, control_endpoint) != 0) {
+        fprintf (stderr, "herald-gateway: --broker and --control take one endpoint, or two "
+                 "separated by a comma (a hot standby pair, primary first)\n");
+        free (self);
+        return NULL;
+    }
     hp_curve_t *curve = NULL;
     if (curve_cert) {
         char err[512];
@@ -159,9 +186,9 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
                  "without CURVE (--curve-cert/--curve-server)\n", sub_endpoint);
     self->zctx = zmq_ctx_new ();
     if (self->zctx) {
-        self->sub = s_socket (self, ZMQ_XSUB, sub_endpoint, curve);
+        self->sub = s_socket (self, ZMQ_XSUB, &self->sub_eps, curve);
         if (self->sub)
-            self->dealer = s_socket (self, ZMQ_DEALER, control_endpoint, curve);
+            self->dealer = s_socket (self, ZMQ_DEALER, &self->control_eps, curve);
     }
     hp_curve_destroy (&curve);      /* each socket keeps its own copy of the keys */
     if (!self->dealer)
@@ -171,7 +198,8 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
      * history once the link is back (see gw_fanout_on_link_lost). */
     char monitor_ep[64];
     snprintf (monitor_ep, sizeof monitor_ep, "inproc://gw-sub-monitor-%p", (void *) self);
-    if (zmq_socket_monitor (self->sub, monitor_ep, ZMQ_EVENT_DISCONNECTED) != 0
+    if (zmq_socket_monitor (self->sub, monitor_ep,
+                            ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0
     ||  !(self->monitor = zmq_socket (self->zctx, ZMQ_PAIR))
     ||  zmq_connect (self->monitor, monitor_ep) != 0) {
         fprintf (stderr, "herald-gateway: cannot monitor the broker link: %s\n", zmq_strerror (errno));
@@ -195,6 +223,11 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
         goto fail;
     }
     self->handles_open = true;
+    if (self->control_eps.count > 1 || self->sub_eps.count > 1) {
+        uv_timer_init (loop, &self->ping_timer);
+        self->ping_timer.data = self;
+        uv_timer_start (&self->ping_timer, s_on_ping_timer, S_PING_MS, S_PING_MS);
+    }
     s_kick (self, S_MONITOR | S_SUB | S_DEALER);   /* setup may have taken an edge */
     return self;
 fail:
@@ -215,7 +248,8 @@ gw_upstream_stop (gw_upstream_t *self)
     uv_handle_t *handles[] = { (uv_handle_t *) &self->sub_poll,
                                (uv_handle_t *) &self->dealer_poll,
                                (uv_handle_t *) &self->monitor_poll,
-                               (uv_handle_t *) &self->idle };
+                               (uv_handle_t *) &self->idle,
+                               (uv_handle_t *) &self->ping_timer };
     for (size_t i = 0; i < sizeof handles / sizeof *handles; i++)
         if (handles[i]->loop && !uv_is_closing (handles[i]))
             uv_close (handles[i], NULL);
@@ -293,6 +327,45 @@ s_handle_broadcast (gw_upstream_t *self, zmq_msg_t *parts, int count)
     }
 }
 
+/* Control requests move to the other endpoint of a pair: what was queued
+ * for the old one is dropped with its connection, and each sub's retry
+ * timer asks again. */
+static void
+s_control_switch (gw_upstream_t *self, bool timed_out)
+{
+    gw_failover_t *eps = &self->control_eps;
+    const char *from = eps->ep[eps->at];
+    zmq_disconnect (self->dealer, from);
+    int to = gw_failover_switch (eps, uv_now (self->loop), timed_out);
+    fprintf (stderr, "herald-gateway: control %s %s: trying %s\n", from,
+             timed_out ? "does not answer" : "is passive", eps->ep[to]);
+    if (zmq_connect (self->dealer, eps->ep[to]) != 0)
+        fprintf (stderr, "herald-gateway: cannot connect to %s: %s\n", eps->ep[to],
+                 zmq_strerror (errno));
+}
+
+/* What a control reply is besides a resume reply: a passive broker's
+ * refusal {"error":"passive"}, or the answer to our ping (a stats map). */
+static void
+s_reply_kind (msgpack_unpacked *u, const char *data, size_t len, bool *passive, bool *ping)
+{
+    if (msgpack_unpack_next (u, data, len, NULL) != MSGPACK_UNPACK_SUCCESS
+    ||  u->data.type != MSGPACK_OBJECT_MAP)
+        return;
+    const msgpack_object_map *map = &u->data.via.map;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *k = &map->ptr[i].key, *v = &map->ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR)
+            continue;
+        if (k->via.str.size == 5 && memcmp (k->via.str.ptr, "error", 5) == 0
+        &&  v->type == MSGPACK_OBJECT_STR && v->via.str.size == 7
+        &&  memcmp (v->via.str.ptr, "passive", 7) == 0)
+            *passive = true;
+        if (k->via.str.size == 20 && memcmp (k->via.str.ptr, "herald_broker_offset", 20) == 0)
+            *ping = true;
+    }
+}
+
 static void
 s_handle_reply (gw_upstream_t *self, zmq_msg_t *parts, int count)
 {
@@ -303,6 +376,14 @@ s_handle_reply (gw_upstream_t *self, zmq_msg_t *parts, int count)
     }
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
+    bool passive = false, ping = false;
+    s_reply_kind (&unpacked, zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]), &passive, &ping);
+    if (gw_failover_answered (&self->control_eps, passive, uv_now (self->loop)))
+        s_control_switch (self, false);
+    if (passive || ping) {
+        msgpack_unpacked_destroy (&unpacked);
+        return;
+    }
     hp_resume_reply_t reply;
     if (hp_control_resume_reply_decode (&unpacked, zmq_msg_data (&parts[1]),
                                         zmq_msg_size (&parts[1]), &reply) == 0)
@@ -321,8 +402,13 @@ s_handle_monitor (gw_upstream_t *self, zmq_msg_t *parts, int count)
     if (count < 1 || zmq_msg_size (&parts[0]) < sizeof event)
         return;
     memcpy (&event, zmq_msg_data (&parts[0]), sizeof event);
-    if (event == ZMQ_EVENT_DISCONNECTED)
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        self->links_up++;
+    if (event == ZMQ_EVENT_DISCONNECTED) {
+        if (self->links_up > 0)
+            self->links_up--;
         gw_fanout_on_link_lost (self->fanout);
+    }
 }
 
 /* Reads up to a batch of messages. Returns 1 when the socket may hold more,
@@ -444,8 +530,27 @@ s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name,
     if (zmq_send (self->dealer, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0
     ||  zmq_send (self->dealer, self->request.data, self->request.len, ZMQ_DONTWAIT) < 0)
         rc = -1;    /* high-water mark: the sub's retry timer sends again */
+    if (gw_failover_sent (&self->control_eps, uv_now (self->loop)))
+        s_control_switch (self, true);
     s_kick (self, S_DEALER);
     return rc;
+}
+
+/* While no broker link is up, a pair's gateway asks the control endpoint
+ * it uses for stats: unanswered, it moves to the other one, and there the
+ * request is the vote a passive broker takes over on (pair_fsm.h). */
+static void
+s_on_ping_timer (uv_timer_t *handle)
+{
+    gw_upstream_t *self = handle->data;
+    if (self->links_up > 0 || !self->dealer)
+        return;
+    static const char stats[] = "\x81\xa2op\xa5stats";   /* {"op":"stats"} */
+    if (zmq_send (self->dealer, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
+        zmq_send (self->dealer, stats, sizeof stats - 1, ZMQ_DONTWAIT);
+    if (gw_failover_sent (&self->control_eps, uv_now (self->loop)))
+        s_control_switch (self, true);
+    s_kick (self, S_DEALER);
 }
 
 /* In band on the XSUB: the broker's XPUB hands a message whose first byte

@@ -46,7 +46,8 @@ s_usage (FILE *out)
 "  --ttl SECONDS        seconds kept in history for resume (broker default 120;\n"
 "                       0 = never stored)\n"
 "  --ingest EP          broker ingest endpoint (env HERALD_INGEST;\n"
-"                       default " HT_INGEST_DEFAULT ")\n"
+"                       default " HT_INGEST_DEFAULT "); EP1,EP2 for a hot\n"
+"                       standby pair (sent to whichever is active)\n"
 "  --curve-cert FILE    this producer's CURVE certificate (herald-keygen NAME\n"
 "                       --role producer; NAME.cert_secret is read too; env\n"
 "                       HERALD_CURVE_CERT), for a broker run with --curve-allow\n"
@@ -168,6 +169,33 @@ s_envelope_pack (const json_t *spec, msgpack_sbuffer *sbuf, char *err, size_t er
                  "default --max-event-bytes (%d); it may be dropped\n",
                  sbuf->size, HP_EVENT_BYTES_DEFAULT);
     return 0;
+}
+
+/* Connects to each endpoint of a comma-separated list (at most two). */
+static int
+s_connect_list (void *push, const char *list)
+{
+    char ep[1024];
+    int count = 0;
+    for (const char *p = list;; count++) {
+        const char *comma = strchr (p, ',');
+        size_t len = comma ? (size_t) (comma - p) : strlen (p);
+        if (len == 0 || len >= sizeof ep || count == 2) {
+            fprintf (stderr, "herald-push: --ingest takes one endpoint, or two separated by a "
+                     "comma (a hot standby pair): \"%s\"\n", list);
+            return -1;
+        }
+        memcpy (ep, p, len);
+        ep[len] = '\0';
+        if (zmq_connect (push, ep) != 0) {
+            fprintf (stderr, "herald-push: bad ingest endpoint \"%s\": %s\n", ep,
+                     zmq_strerror (errno));
+            return -1;
+        }
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
 }
 
 /* Hands one envelope to the PUSH socket. ZMQ_IMMEDIATE keeps messages off
@@ -480,9 +508,10 @@ main (int argc, char *argv [])
         msgpack_sbuffer_destroy (&sbuf);
         goto done;
     }
-    if (zmq_connect (push, endpoint) != 0) {
-        fprintf (stderr, "herald-push: bad ingest endpoint \"%s\": %s\n",
-                 endpoint, zmq_strerror (errno));
+    /* "EP1,EP2" (a hot standby pair): connected to both; only the active
+     * broker binds its ingest socket, and ZMQ_IMMEDIATE keeps messages off
+     * a connection that never completed, so they go to the active one */
+    if (s_connect_list (push, endpoint) != 0) {
         msgpack_sbuffer_destroy (&sbuf);
         status = EXIT_USAGE;
         goto done;

@@ -269,6 +269,58 @@ class Gateway(Process):
         return http_get(self.http + "/metrics")[1]
 
 
+class Pair:
+    """A hot standby pair: a primary and a backup herald-broker, each binding
+    its pair endpoint and connecting to the other's. ingest, publish and
+    control are "primary,backup" lists, as gateways and producers take them.
+    A broker that is not active binds only control (no HTTP), so start()
+    waits for the primary's /healthz only. Extra flags go to both."""
+
+    def __init__(self, pair_timeout_ms=1000, proxy=None, **flags):
+        self.flags = dict(flags)
+        self.flags["pair_timeout_ms"] = pair_timeout_ms
+        self.ports = [{k: free_port() for k in ("ingest", "publish", "control", "undelivered",
+                                                "http", "pair")} for _ in range(2)]
+        # connect[i]: where broker i reaches its partner (a proxy may sit between)
+        self.connect = [self.ports[1]["pair"], self.ports[0]["pair"]]
+        if proxy:
+            self.connect = proxy(self.ports[1]["pair"], self.ports[0]["pair"])
+        self.procs = [None, None]
+        ep = lambda i, k: "tcp://127.0.0.1:%d" % self.ports[i][k]
+        self.ingest = ep(0, "ingest") + "," + ep(1, "ingest")
+        self.publish = ep(0, "publish") + "," + ep(1, "publish")
+        self.control = ep(0, "control") + "," + ep(1, "control")
+        self.http = ["http://127.0.0.1:%d" % self.ports[i]["http"] for i in range(2)]
+
+    def start(self, i):
+        p = self.ports[i]
+        argv = [os.path.join(BIN, "herald-broker"), "--role", ("primary", "backup")[i],
+                "--pair-bind", "tcp://127.0.0.1:%d" % p["pair"],
+                "--pair-connect", "tcp://127.0.0.1:%d" % self.connect[i]]
+        for k in ("ingest", "publish", "control", "undelivered"):
+            argv += ["--" + k, "tcp://127.0.0.1:%d" % p[k]]
+        argv += ["--http", "127.0.0.1:%d" % p["http"]]
+        for k, v in self.flags.items():
+            argv += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
+        self.procs[i] = Process(argv, name=("primary", "backup")[i])
+        return self.procs[i]
+
+    def serving(self, i):
+        """True when broker i answers /healthz (it binds HTTP only when active)."""
+        try:
+            return http_get(self.http[i] + "/healthz", timeout=0.5)[0] == 200
+        except OSError:
+            return False
+
+    def metrics(self, i):
+        return http_get(self.http[i] + "/metrics")[1]
+
+    def stop(self):
+        for p in self.procs:
+            if p:
+                p.stop()
+
+
 def keygen(directory, name, role=None):
     """herald-keygen NAME [--role ROLE] in directory; returns the path of
     NAME.cert (NAME.cert_secret lies beside it)."""
@@ -302,7 +354,12 @@ class Producer:
         self.sock.setsockopt(zmq.LINGER, 2000)
         if curve:
             curve_client(self.sock, *curve)
-        self.sock.connect(ep)
+        if "," in ep:
+            # a pair: only the active broker binds ingest; nothing may
+            # queue towards the other
+            self.sock.setsockopt(zmq.IMMEDIATE, 1)
+        for one in ep.split(","):
+            self.sock.connect(one)
 
     def send(self, to, event, data=None, **extra):
         env = {"event": event, "to": to}
@@ -320,13 +377,17 @@ class Producer:
 
 class Control:
     """A REQ client of the broker's control socket; curve=(cert, server_cert)
-    makes it a CURVE client."""
+    makes it a CURVE client. broker.control may be "EP1,EP2" (a Pair): a
+    request unanswered within timeout_ms, or refused by a passive broker, is
+    sent again to the other endpoint (at most `tries` sends in all)."""
 
-    def __init__(self, broker, curve=None, timeout_ms=3000):
+    def __init__(self, broker, curve=None, timeout_ms=3000, tries=None):
         self.ctx = zmq.Context.instance()
-        self.endpoint = broker.control
+        self.endpoints = broker.control.split(",")
+        self.at = 0
         self.curve = curve
         self.timeout_ms = timeout_ms
+        self.tries = tries or (1 if len(self.endpoints) == 1 else 8)
         self._open()
 
     def _open(self):
@@ -335,16 +396,26 @@ class Control:
         self.sock.setsockopt(zmq.RCVTIMEO, self.timeout_ms)
         if self.curve:
             curve_client(self.sock, *self.curve)
-        self.sock.connect(self.endpoint)
+        self.sock.connect(self.endpoints[self.at])
+
+    def _switch(self):
+        self.sock.close()
+        self.at = (self.at + 1) % len(self.endpoints)
+        self._open()
 
     def request(self, req):
-        try:
-            self.sock.send(msgpack.packb(req, use_bin_type=True))
-            return msgpack.unpackb(self.sock.recv(), raw=False, strict_map_key=False)
-        except zmq.Again:
-            self.sock.close()
-            self._open()
-            raise AssertionError("control request timed out: %r" % (req,))
+        for _ in range(self.tries):
+            try:
+                self.sock.send(msgpack.packb(req, use_bin_type=True))
+                reply = msgpack.unpackb(self.sock.recv(), raw=False, strict_map_key=False)
+            except zmq.Again:
+                self._switch()
+                continue
+            if isinstance(reply, dict) and reply.get("error") == "passive":
+                self._switch()
+                continue
+            return reply
+        raise AssertionError("control request timed out: %r" % (req,))
 
     def presence(self, users):
         return self.request({"op": "presence", "users": users})["online"]

@@ -120,6 +120,32 @@ test_exposure (void **state)
     assert_int_equal (s_load (&cfg, 3, half), -1);
 }
 
+/* A pair needs its role and both endpoints; loopback only without
+ * --insecure; not with --data-dir yet. */
+static void
+test_pair (void **state)
+{
+    (void) state;
+    hb_config_t cfg;
+    const char *ok[] = { "b", "--role", "backup", "--pair-bind", "tcp://127.0.0.1:9001",
+                         "--pair-connect", "tcp://127.0.0.1:9002", NULL };
+    assert_int_equal (s_load (&cfg, 7, ok), 0);
+    assert_int_equal (cfg.role, HB_ROLE_BACKUP);
+    assert_string_equal (cfg.pair_bind, "tcp://127.0.0.1:9001");
+    assert_int_equal (cfg.pair_timeout_ms, 2000);
+    const char *role_only[] = { "b", "--role", "primary", NULL };
+    assert_int_equal (s_load (&cfg, 3, role_only), -1);
+    const char *bad_role[] = { "b", "--role", "tertiary", "--pair-bind", "tcp://127.0.0.1:9001",
+                               "--pair-connect", "tcp://127.0.0.1:9002", NULL };
+    assert_int_equal (s_load (&cfg, 7, bad_role), -1);
+    const char *remote[] = { "b", "--role", "primary", "--pair-bind", "tcp://0.0.0.0:9001",
+                             "--pair-connect", "tcp://127.0.0.1:9002", NULL };
+    assert_int_equal (s_load (&cfg, 7, remote), -1);
+    const char *durable[] = { "b", "--role", "primary", "--pair-bind", "tcp://127.0.0.1:9001",
+                              "--pair-connect", "tcp://127.0.0.1:9002", "--data-dir", "/tmp/x", NULL };
+    assert_int_equal (s_load (&cfg, 9, durable), -1);
+}
+
 int
 main (void)
 {
@@ -128,6 +154,7 @@ main (void)
         cmocka_unit_test (test_env_and_flag_precedence),
         cmocka_unit_test (test_refusals),
         cmocka_unit_test (test_exposure),
+        cmocka_unit_test (test_pair),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
