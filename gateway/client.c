@@ -1,7 +1,8 @@
 /* client.c -- the browser's frames: collecting them, the flood limit, auth, ping, refresh; token expiry.
  *
- * Every frame type the client protocol knows is parsed and answered here
- * (PROTOCOL.md, client protocol); delivery.c writes, sub.c follows streams. */
+ * Every frame type the client protocol knows is answered here (PROTOCOL.md,
+ * client protocol) once client_frame.c has parsed it; delivery.c writes,
+ * sub.c follows streams. */
 #include "client.h"
 
 #include <math.h>
@@ -10,12 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <libwebsockets.h>
 
 #include "auth.h"
+#include "client_frame.h"
 #include "fanout.h"
-#include "wire.h"
 
 void
 gw_client_init (gw_client_t *self)
@@ -79,48 +79,31 @@ s_on_expiry (lws_sorted_usec_list_t *sul)
     gw_delivery_close (self->out, 4002);
 }
 
-/* Returns 0, or the close code for a bad resume object. */
-static int
-s_parse_resume (gw_sub_t *user, json_t *resume)
+/* Checks a frame's token: GW_AUTH_BAD_TOKEN when it had none. */
+static gw_auth_result_t
+s_verify (const gw_config_t *config, const gw_client_frame_t *frame, gw_auth_claims_t *claims)
 {
-    if (!resume || json_is_null (resume))
-        return 0;
-    json_t *epoch = json_object_get (resume, "epoch");
-    json_t *offset = json_object_get (resume, "offset");
-    uint64_t epoch_value;
-    if (!json_is_object (resume) || !json_is_string (epoch) || !json_is_integer (offset)
-    ||  json_integer_value (offset) < 0
-    ||  hp_epoch_parse (json_string_value (epoch), json_string_length (epoch),
-                        &epoch_value) != 0)
-        return 4000;
-    gw_sub_set_position (user, epoch_value, (uint64_t) json_integer_value (offset));
-    return 0;
+    return frame->token
+        ? gw_auth_verify (config->secret, config->secret_len, &config->token,
+                          frame->token, time (NULL), claims)
+        : GW_AUTH_BAD_TOKEN;
 }
 
 /* The first frame. Returns 0 or the close code. */
 static int
 s_handle_auth (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
-               const char *msg, size_t len)
+               const gw_client_frame_t *frame)
 {
     gw_session_env_t *env = out->env;
     gw_metrics_t *metrics = env->metrics;
-    json_t *root = json_loadb (msg, len, 0, NULL);
-    json_t *type = json_object_get (root, "type");
-    if (!json_is_object (root) || !json_is_string (type)
-    ||  strcmp (json_string_value (type), "auth") != 0
-    ||  s_parse_resume (user, json_object_get (root, "resume")) != 0) {
-        json_decref (root);
+    if (frame->type != GW_CLIENT_FRAME_AUTH) {
         metrics->auth_failures_total[GW_AUTHFAIL_MALFORMED]++;
-        return 4000;
+        return GW_CLIENT_FRAME_MALFORMED;
     }
-    json_t *token = json_object_get (root, "token");
+    if (frame->has_resume)
+        gw_sub_set_position (user, frame->resume_epoch, frame->resume_offset);
     gw_auth_claims_t claims;
-    const gw_config_t *config = env->config;
-    gw_auth_result_t result = json_is_string (token)
-        ? gw_auth_verify (config->secret, config->secret_len, &config->token,
-                          json_string_value (token), time (NULL), &claims)
-        : GW_AUTH_BAD_TOKEN;
-    json_decref (root);
+    gw_auth_result_t result = s_verify (env->config, frame, &claims);
     if (result != GW_AUTH_OK) {
         metrics->auth_failures_total[gw_metrics_authfail_of (result)]++;
         return result == GW_AUTH_EXPIRED ? 4002 : 4001;
@@ -155,16 +138,12 @@ s_reply (gw_delivery_t *out, const char *text, int len)
  * connection keeps its current deadline, so a client whose token fetch
  * raced can try again before it. Returns 0 or a close code. */
 static int
-s_handle_refresh (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user, json_t *root)
+s_handle_refresh (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
+                  const gw_client_frame_t *frame)
 {
     gw_metrics_t *metrics = out->env->metrics;
-    const gw_config_t *config = out->env->config;
-    json_t *token = json_object_get (root, "token");
     gw_auth_claims_t claims;
-    gw_auth_result_t result = json_is_string (token)
-        ? gw_auth_verify (config->secret, config->secret_len, &config->token,
-                          json_string_value (token), time (NULL), &claims)
-        : GW_AUTH_BAD_TOKEN;
+    gw_auth_result_t result = s_verify (out->env->config, frame, &claims);
     const char *detail = result != GW_AUTH_OK ? gw_auth_result_name (result) : NULL;
     if (!detail) {
         size_t len;
@@ -174,39 +153,54 @@ s_handle_refresh (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user, j
         else if (!(claims.exp > self->exp))
             detail = "not_later";
     }
-    char frame[128];
+    char text[128];
     int n;
     if (detail) {
         metrics->refreshes_total[0]++;
-        n = snprintf (frame, sizeof frame,
+        n = snprintf (text, sizeof text,
                       "{\"type\":\"error\",\"reason\":\"refresh\",\"detail\":\"%s\"}", detail);
     }
     else {
         metrics->refreshes_total[1]++;
         self->exp = claims.exp;
         s_arm_expiry (self);
-        n = snprintf (frame, sizeof frame, "{\"type\":\"refreshed\",\"exp\":%.0f}",
+        n = snprintf (text, sizeof text, "{\"type\":\"refreshed\",\"exp\":%.0f}",
                       floor (claims.exp));
     }
-    return s_reply (out, frame, n > 0 && (size_t) n < sizeof frame ? n : -1);
+    return s_reply (out, text, n > 0 && (size_t) n < sizeof text ? n : -1);
 }
 
-/* A frame after auth. Returns 0 or the close code. */
+/* A frame after auth. Returns 0 or the close code (a second auth is 4000). */
 static int
 s_handle_frame (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
-                const char *msg, size_t len)
+                const gw_client_frame_t *frame)
 {
-    json_t *root = json_loadb (msg, len, 0, NULL);
-    json_t *type = json_object_get (root, "type");
-    const char *name = json_is_string (type) ? json_string_value (type) : "";
-    int code = 4000;    /* not JSON, a second auth, or an unknown type */
-    if (strcmp (name, "ping") == 0) {
-        gw_delivery_pong (out);
-        code = 0;
+    switch (frame->type) {
+        case GW_CLIENT_FRAME_PING:
+            gw_delivery_pong (out);
+            return 0;
+        case GW_CLIENT_FRAME_REFRESH:
+            return s_handle_refresh (self, out, user, frame);
+        case GW_CLIENT_FRAME_AUTH:
+            break;
     }
-    else if (strcmp (name, "refresh") == 0)
-        code = s_handle_refresh (self, out, user, root);
-    json_decref (root);
+    return GW_CLIENT_FRAME_MALFORMED;
+}
+
+/* One complete message: parsed once, then answered by the connection's state. */
+static int
+s_handle_message (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
+                  const char *msg, size_t len)
+{
+    gw_client_frame_t frame;
+    if (gw_client_frame_parse (&frame, msg, len) != 0) {
+        if (!self->authed)
+            out->env->metrics->auth_failures_total[GW_AUTHFAIL_MALFORMED]++;
+        return GW_CLIENT_FRAME_MALFORMED;
+    }
+    int code = self->authed ? s_handle_frame (self, out, user, &frame)
+                            : s_handle_auth (self, out, user, &frame);
+    gw_client_frame_fini (&frame);
     return code;
 }
 
@@ -258,11 +252,8 @@ gw_client_on_receive (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
         msg = self->rx;
         msg_len = self->rx_len;
     }
-    int code;
-    if (!self->authed)
-        code = s_handle_auth (self, out, user, msg, msg_len);
-    else
-        code = s_rate_ok (self) ? s_handle_frame (self, out, user, msg, msg_len) : 1008;
+    int code = !self->authed || s_rate_ok (self)
+             ? s_handle_message (self, out, user, msg, msg_len) : 1008;
     s_rx_free (self);
     return code ? gw_delivery_close_now (out, code) : 0;
 }

@@ -1,0 +1,149 @@
+/* test_gateway_client_frame.c -- unit tests for gateway/client_frame.c: a browser's bytes -> a frame or 4000. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "client_frame.h"
+
+#define EPOCH_TEXT "00000000deadbeef"
+
+static int
+s_parse (gw_client_frame_t *frame, const char *text)
+{
+    return gw_client_frame_parse (frame, text, strlen (text));
+}
+
+static void
+s_malformed (const char *text)
+{
+    gw_client_frame_t frame;
+    if (s_parse (&frame, text) != GW_CLIENT_FRAME_MALFORMED)
+        fail_msg ("accepted as a frame: %s", text);
+    //  A failed parse holds nothing: fini is harmless, fields are zero.
+    assert_null (frame.token);
+    assert_false (frame.has_resume);
+    gw_client_frame_fini (&frame);
+}
+
+static void
+test_auth_with_token_and_resume (void **state)
+{
+    gw_client_frame_t frame;
+    assert_int_equal (s_parse (&frame, "{\"type\":\"auth\",\"token\":\"a.b.c\","
+                               "\"resume\":{\"epoch\":\"" EPOCH_TEXT "\",\"offset\":42},\"x\":[1]}"), 0);
+    assert_int_equal (frame.type, GW_CLIENT_FRAME_AUTH);
+    assert_string_equal (frame.token, "a.b.c");
+    assert_int_equal (frame.token_len, 5);
+    assert_true (frame.has_resume);
+    assert_true (frame.resume_epoch == 0xdeadbeefULL);
+    assert_true (frame.resume_offset == 42);
+    gw_client_frame_fini (&frame);
+    assert_null (frame.token);
+}
+
+static void
+test_auth_without_resume_or_null_resume (void **state)
+{
+    gw_client_frame_t frame;
+    assert_int_equal (s_parse (&frame, "{\"type\":\"auth\",\"token\":\"t\"}"), 0);
+    assert_false (frame.has_resume);
+    gw_client_frame_fini (&frame);
+    assert_int_equal (s_parse (&frame, "{\"type\":\"auth\",\"token\":\"t\",\"resume\":null}"), 0);
+    assert_false (frame.has_resume);
+    gw_client_frame_fini (&frame);
+}
+
+static void
+test_token_missing_or_not_a_string_is_no_token (void **state)
+{
+    //  Not a malformed frame: the caller answers it as a bad token (4001).
+    const char *texts[] = {
+        "{\"type\":\"auth\"}", "{\"type\":\"auth\",\"token\":7}",
+        "{\"type\":\"auth\",\"token\":null}", "{\"type\":\"refresh\",\"token\":[\"t\"]}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        gw_client_frame_t frame;
+        assert_int_equal (s_parse (&frame, texts[i]), 0);
+        assert_null (frame.token);
+        gw_client_frame_fini (&frame);
+    }
+}
+
+static void
+test_ping_and_refresh (void **state)
+{
+    gw_client_frame_t frame;
+    assert_int_equal (s_parse (&frame, " {\"type\" : \"ping\"} "), 0);
+    assert_int_equal (frame.type, GW_CLIENT_FRAME_PING);
+    assert_null (frame.token);
+    gw_client_frame_fini (&frame);
+    assert_int_equal (s_parse (&frame, "{\"token\":\"x.y.z\",\"type\":\"refresh\"}"), 0);
+    assert_int_equal (frame.type, GW_CLIENT_FRAME_REFRESH);
+    assert_string_equal (frame.token, "x.y.z");
+    gw_client_frame_fini (&frame);
+    //  Only auth reads resume: a ping carrying a bad one is still a ping.
+    assert_int_equal (s_parse (&frame, "{\"type\":\"ping\",\"resume\":5}"), 0);
+    assert_int_equal (frame.type, GW_CLIENT_FRAME_PING);
+    gw_client_frame_fini (&frame);
+}
+
+static void
+test_not_an_object_or_bad_type_is_malformed (void **state)
+{
+    s_malformed ("");
+    s_malformed ("not json");
+    s_malformed ("[\"auth\"]");
+    s_malformed ("\"auth\"");
+    s_malformed ("null");
+    s_malformed ("{}");
+    s_malformed ("{\"type\":1}");
+    s_malformed ("{\"type\":\"pong\"}");
+    s_malformed ("{\"type\":\"AUTH\"}");
+    //  jansson refuses \u0000 in any string: no NUL reaches the JWT code.
+    s_malformed ("{\"type\":\"ping\\u0000\"}");
+    s_malformed ("{\"type\":\"auth\",\"token\":\"a\\u0000b\"}");
+    s_malformed ("{\"type\":\"ping\"");
+    s_malformed ("{\"type\":\"ping\"} x");
+}
+
+static void
+test_bad_resume_is_malformed (void **state)
+{
+    s_malformed ("{\"type\":\"auth\",\"token\":\"t\",\"resume\":5}");
+    s_malformed ("{\"type\":\"auth\",\"token\":\"t\",\"resume\":{}}");
+    s_malformed ("{\"type\":\"auth\",\"resume\":{\"epoch\":\"" EPOCH_TEXT "\"}}");
+    s_malformed ("{\"type\":\"auth\",\"resume\":{\"epoch\":\"" EPOCH_TEXT "\",\"offset\":-1}}");
+    s_malformed ("{\"type\":\"auth\",\"resume\":{\"epoch\":\"" EPOCH_TEXT "\",\"offset\":1.5}}");
+    s_malformed ("{\"type\":\"auth\",\"resume\":{\"epoch\":\"xyz\",\"offset\":1}}");
+    s_malformed ("{\"type\":\"auth\",\"resume\":{\"epoch\":7,\"offset\":1}}");
+}
+
+static void
+test_bytes_need_no_terminator (void **state)
+{
+    //  The parser reads exactly len bytes: what follows is not part of it.
+    const char text[] = "{\"type\":\"ping\"}garbage";
+    gw_client_frame_t frame;
+    assert_int_equal (gw_client_frame_parse (&frame, text, 15), 0);
+    assert_int_equal (frame.type, GW_CLIENT_FRAME_PING);
+    gw_client_frame_fini (&frame);
+    assert_int_equal (gw_client_frame_parse (&frame, text, 14), GW_CLIENT_FRAME_MALFORMED);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_auth_with_token_and_resume),
+        cmocka_unit_test (test_auth_without_resume_or_null_resume),
+        cmocka_unit_test (test_token_missing_or_not_a_string_is_no_token),
+        cmocka_unit_test (test_ping_and_refresh),
+        cmocka_unit_test (test_not_an_object_or_bad_type_is_malformed),
+        cmocka_unit_test (test_bad_resume_is_malformed),
+        cmocka_unit_test (test_bytes_need_no_terminator),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
