@@ -51,6 +51,10 @@ static const s_option_t s_options[] = {
     { "pair-bind",        S_ENDPOINT, 0, 0, "ZeroMQ endpoint this broker's partner connects to (bind)" },
     { "pair-connect",     S_ENDPOINT, 0, 0, "the partner's --pair-bind endpoint (connect)" },
     { "pair-timeout-ms",  S_SIZE, 200, 600000, "the partner counts as gone after this long without a word" },
+    { "idempotency-window", S_SIZE, 0, 86400,
+      "seconds an accepted idempotency_key keeps its event from being routed again (0: off)" },
+    { "idempotency-bytes", S_SIZE, 4096, (size_t) 1 << 40,
+      "bytes the idempotency keys may take; past it the oldest leave early (counted)" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -111,6 +115,11 @@ s_usage (FILE *out, const hb_config_t *d)
         "  --pair-timeout-ms N    %s (default %zu)\n",
         s_options[21].help, s_options[22].help, s_options[23].help, s_options[24].help,
         d->pair_timeout_ms);
+    fprintf (out,
+        "Idempotent publishing (envelope key idempotency_key, HTTP Idempotency-Key):\n"
+        "  --idempotency-window S %s (default %zu)\n"
+        "  --idempotency-bytes N  %s (default %zu)\n",
+        s_options[25].help, d->idempotency_window, s_options[26].help, d->idempotency_bytes);
 }
 
 static int
@@ -268,6 +277,8 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 22: rc = s_copy (self->pair_bind, sizeof self->pair_bind, value); break;
         case 23: rc = s_copy (self->pair_connect, sizeof self->pair_connect, value); break;
         case 24: rc = s_parse_size (value, opt->min, opt->max, &self->pair_timeout_ms); break;
+        case 25: rc = s_parse_size (value, opt->min, opt->max, &self->idempotency_window); break;
+        case 26: rc = s_parse_size (value, opt->min, opt->max, &self->idempotency_bytes); break;
     }
     if (rc != 0) {
         if (opt->kind == S_FSYNC)
@@ -303,6 +314,8 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
     self->fsync = HB_FSYNC_BATCH;
     self->fsync_interval_ms = 100;
     self->pair_timeout_ms = 2000;
+    self->idempotency_window = 300;
+    self->idempotency_bytes = 32u << 20;
     hb_config_t defaults = *self;
 
     for (size_t i = 0; i < S_OPTION_COUNT; i++) {

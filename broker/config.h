@@ -39,6 +39,8 @@ typedef struct {
     char   pair_bind[256];      /* --pair-bind EP     HERALD_PAIR_BIND */
     char   pair_connect[256];   /* --pair-connect EP  HERALD_PAIR_CONNECT */
     size_t pair_timeout_ms;     /* --pair-timeout-ms  HERALD_PAIR_TIMEOUT_MS */
+    size_t idempotency_window;  /* --idempotency-window S  HERALD_IDEMPOTENCY_WINDOW (0 = off) */
+    size_t idempotency_bytes;   /* --idempotency-bytes N   HERALD_IDEMPOTENCY_BYTES */
 } hb_config_t;
 
 /* Fills self from defaults, then the environment, then argv (a flag wins over

@@ -1,9 +1,10 @@
-/* control.c -- the broker's control socket: presence, resume, stats.
+/* control.c -- the broker's control socket: presence, resume, stats, disconnect, publish.
  *
  * A request is [routing frames...][body]; REQ peers put an empty delimiter
  * among the routing frames, DEALER peers send it themselves. Everything but
  * the last frame is echoed back unchanged, so both kinds of peer work. */
 #include "control_srv.h"
+#include "confirm.h"
 #include "control.h"
 #include "ratelog.h"
 #include "wire.h"
@@ -13,7 +14,7 @@
 #include <string.h>
 #include <zmq.h>
 
-#define S_FRAMES_MAX 16   /* routing frames + body; more is not a sane peer */
+#define S_FRAMES_MAX HB_CONFIRM_FRAMES_MAX   /* routing frames + body; more is not a sane peer */
 
 struct hb_control {
     void             *sock;
@@ -27,7 +28,11 @@ struct hb_control {
     msgpack_sbuffer   reply;
     hb_ratelog_t      log;
     bool              require_roles;   /* CURVE on: resume for gateways only */
+    hb_confirm_t     *confirm;         /* publish requests waiting for their commit */
 };
+
+/* What s_answer did with a request. */
+typedef enum { S_ANSWERED, S_PUBLISH, S_PUBLISH_FORBIDDEN } s_outcome_t;
 
 hb_control_t *
 hb_control_new (void *router_sock, hb_router_t *router, hb_presence_t *presence,
@@ -44,8 +49,9 @@ hb_control_new (void *router_sock, hb_router_t *router, hb_presence_t *presence,
     self->items_max = hb_history_events_per_user (history);
     self->items = malloc (self->items_max * sizeof *self->items);
     self->req = hp_control_req_new ();
+    self->confirm = hb_confirm_new (router_sock, router, metrics);
     msgpack_sbuffer_init (&self->reply);
-    if (!self->items || !self->req) {
+    if (!self->items || !self->req || !self->confirm) {
         hb_control_destroy (&self);
         return NULL;
     }
@@ -59,6 +65,7 @@ hb_control_destroy (hb_control_t **self_p)
         return;
     hb_control_t *self = *self_p;
     hp_control_req_destroy (&self->req);
+    hb_confirm_destroy (&self->confirm);
     free (self->items);
     msgpack_sbuffer_destroy (&self->reply);
     free (self);
@@ -162,8 +169,9 @@ s_disconnect (hb_control_t *self, msgpack_packer *pk)
         msgpack_pack_false (pk);
 }
 
-/* user_id: the request's ZAP User-Id (NULL without CURVE). */
-static void
+/* user_id: the request's ZAP User-Id (NULL without CURVE). A publish is
+ * left to confirm.c (its answer waits for the commit). */
+static s_outcome_t
 s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
           const char *user_id)
 {
@@ -173,7 +181,7 @@ s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
     const char *why = NULL;
     if (hp_control_req_decode (self->req, bytes, len, &why) != 0) {
         s_error (self, &pk, why ? why : "bad request");
-        return;
+        return S_ANSWERED;
     }
     switch (hp_control_req_op (self->req)) {
         case HP_OP_PRESENCE:
@@ -198,9 +206,23 @@ s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
             hb_metrics_pack (self->metrics, &gauges, &pk);
             break;
         }
+        case HP_OP_PUBLISH:
+            /* with CURVE, only producers publish (as only they reach ingest) */
+            if (self->require_roles && !hb_zap_user_has_role (user_id, HB_ROLE_PRODUCER)) {
+                self->metrics->control_forbidden++;
+                return S_PUBLISH_FORBIDDEN;
+            }
+            return S_PUBLISH;
         default:
             s_error (self, &pk, "unknown op");
     }
+    return S_ANSWERED;
+}
+
+void
+hb_control_settle (hb_control_t *self)
+{
+    hb_confirm_settle (self->confirm);
 }
 
 int
@@ -239,8 +261,16 @@ hb_control_handle (hb_control_t *self, uint64_t now)
     }
     self->metrics->control_requests++;
     zmq_msg_t *body = &frames[count - 1];
-    s_answer (self, zmq_msg_data (body), zmq_msg_size (body), now,
-              zmq_msg_gets (body, "User-Id"));
+    s_outcome_t outcome = s_answer (self, zmq_msg_data (body), zmq_msg_size (body), now,
+                                    zmq_msg_gets (body, "User-Id"));
+    if (outcome == S_PUBLISH) {
+        hb_confirm_take (self->confirm, frames, count, now);
+        return 1;
+    }
+    if (outcome == S_PUBLISH_FORBIDDEN) {
+        hb_confirm_refuse_forbidden (self->confirm, frames, count);
+        return 1;
+    }
     for (size_t i = 0; i + 1 < count; i++) {
         if (zmq_msg_send (&frames[i], self->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
             zmq_msg_close (&frames[i]);

@@ -1,4 +1,4 @@
-/* control_srv.h -- the broker's control socket: presence, resume, stats.
+/* control_srv.h -- the broker's control socket: presence, resume, stats, disconnect, publish.
  * (Named apart from proto/control.h, the message codec it uses.) */
 #ifndef HERALD_BROKER_CONTROL_SRV_H
 #define HERALD_BROKER_CONTROL_SRV_H
@@ -26,5 +26,10 @@ void hb_control_require_roles (hb_control_t *self);
 /* Reads one request if one is waiting and answers it in the envelope it came
  * in. Returns 1 when a request was handled, 0 when none was waiting. */
 int hb_control_handle (hb_control_t *self, uint64_t now);
+
+/* Answers the publish requests handled since the last call, once their
+ * events are committed and replicated (confirm.h). Call after each batch
+ * of hb_control_handle, before anything else routes events. */
+void hb_control_settle (hb_control_t *self);
 
 #endif

@@ -73,6 +73,8 @@ typedef struct {
     char        event[HP_EVENT_NAME_MAX + 1];
     size_t      event_len;
     char        user[HP_USER_MAX + 1];
+    char        idem_key[HP_IDEMPOTENCY_KEY_MAX + 1];   /* Idempotency-Key, when idem_len */
+    size_t      idem_len;
     size_t      user_len;
     char        content_type[128];
     hp_buf_t    body;
@@ -225,9 +227,10 @@ s_post_message (hb_http_t *self, struct lws *wsi, s_pss_t *pss)
         return s_respond_error (self, wsi, 400, "body too large");
     const char *why = NULL;
     hp_buf_reset (&self->envelope);
-    if (hb_http_body_envelope (&self->envelope, req->event, req->event_len, req->user,
-                               req->user_len, req->content_type, req->body.data,
-                               req->body.len, &why) != 0)
+    if (hb_http_body_envelope_keyed (&self->envelope, req->event, req->event_len, req->user,
+                                     req->user_len, req->content_type, req->body.data,
+                                     req->body.len, req->idem_len ? req->idem_key : NULL,
+                                     req->idem_len, &why) != 0)
         return s_respond_error (self, wsi, 400, why);
     zmq_msg_t reply;
     if (s_bridge_call (self, HB_BRIDGE_POST, self->envelope.data, self->envelope.len,
@@ -235,7 +238,7 @@ s_post_message (hb_http_t *self, struct lws *wsi, s_pss_t *pss)
         return s_respond_error (self, wsi, 503, "broker busy");
     const unsigned char *r = zmq_msg_data (&reply);
     int rc;
-    if (zmq_msg_size (&reply) < 4 + 10)
+    if (zmq_msg_size (&reply) < 4 + 11)
         rc = s_respond_error (self, wsi, 500, "bad bridge reply");
     else if (r[4] != HP_ENV_OK)
         rc = s_respond_error (self, wsi, 400, hp_env_error_name ((hp_env_error_t) r[4]));
@@ -245,8 +248,9 @@ s_post_message (hb_http_t *self, struct lws *wsi, s_pss_t *pss)
             offset = offset << 8 | r[6 + i];
         bool online = r[5] != 0;
         char body[96];
-        int n = snprintf (body, sizeof body, "{\"online\":%s,\"offset\":%llu}\n",
-                          online ? "true" : "false", (unsigned long long) offset);
+        int n = snprintf (body, sizeof body, "{\"online\":%s,\"offset\":%llu%s}\n",
+                          online ? "true" : "false", (unsigned long long) offset,
+                          r[14] ? ",\"duplicate\":true" : "");
         rc = s_respond (self, wsi, online ? 200 : 404, "application/json", body, (size_t) n);
     }
     zmq_msg_close (&reply);
@@ -353,6 +357,14 @@ s_post_headers (hb_http_t *self, struct lws *wsi, s_pss_t *pss, const char *path
         memcpy (req->user, user, user_len);
         req->user_len = user_len;
     }
+    /* Idempotency-Key: the envelope's idempotency_key (1-128 bytes) */
+    int ik = lws_hdr_custom_length (wsi, "idempotency-key:", 16);
+    req->idem_len = 0;
+    if (ik > 0 && ik <= HP_IDEMPOTENCY_KEY_MAX
+    &&  lws_hdr_custom_copy (wsi, req->idem_key, sizeof req->idem_key, "idempotency-key:", 16) == ik)
+        req->idem_len = (size_t) ik;
+    else if (ik >= 0)
+        s_refuse_later (req, 400, "Idempotency-Key must be 1-128 bytes");
     if (lws_hdr_copy (wsi, req->content_type, sizeof req->content_type,
                       WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
         req->content_type[0] = '\0';

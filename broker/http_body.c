@@ -174,6 +174,16 @@ hb_http_body_envelope (hp_buf_t *out, const char *event, size_t event_len,
                        const char *content_type, const char *body, size_t body_len,
                        const char **why)
 {
+    return hb_http_body_envelope_keyed (out, event, event_len, user, user_len, content_type,
+                                        body, body_len, NULL, 0, why);
+}
+
+int
+hb_http_body_envelope_keyed (hp_buf_t *out, const char *event, size_t event_len,
+                             const char *user, size_t user_len,
+                             const char *content_type, const char *body, size_t body_len,
+                             const char *key, size_t key_len, const char **why)
+{
     json_t *data = NULL;
     if (body_len > 0) {
         if (!content_type || !*content_type || s_content_is (content_type, "application/json")) {
@@ -199,7 +209,11 @@ hb_http_body_envelope (hp_buf_t *out, const char *event, size_t event_len,
     s_sink_t sink = { out, 0 };
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sink, s_buf_write);
-    msgpack_pack_map (&pk, 3);
+    msgpack_pack_map (&pk, key ? 4 : 3);
+    if (key) {
+        s_pack_str (&pk, "idempotency_key", 15);
+        s_pack_str (&pk, key, key_len);
+    }
     s_pack_str (&pk, "event", 5);
     s_pack_str (&pk, event, event_len);
     s_pack_str (&pk, "to", 2);

@@ -19,4 +19,11 @@ int hb_http_body_envelope (hp_buf_t *out, const char *event, size_t event_len,
                            const char *content_type, const char *body, size_t body_len,
                            const char **why);
 
+/* The same with "idempotency_key":key added when key is not NULL (the
+ * request's Idempotency-Key header, 1-128 bytes, checked by the caller). */
+int hb_http_body_envelope_keyed (hp_buf_t *out, const char *event, size_t event_len,
+                                 const char *user, size_t user_len,
+                                 const char *content_type, const char *body, size_t body_len,
+                                 const char *key, size_t key_len, const char **why);
+
 #endif

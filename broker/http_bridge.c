@@ -35,13 +35,14 @@ hb_http_bridge_handle (void *pair, hb_router_t *router, hb_metrics_t *metrics,
     }
     switch (p[0]) {
         case HB_BRIDGE_POST: {
-            hb_route_result_t result = { 0, false };
+            hb_route_result_t result = { 0, false, false };
             hp_env_error_t err = hb_router_route (router, (const char *) p + 5, len - 5, now, &result);
-            unsigned char out[10];
+            unsigned char out[11];
             out[0] = (unsigned char) err;
             out[1] = result.first_online;
             for (int i = 0; i < 8; i++)
                 out[2 + i] = (unsigned char) (result.offset >> (56 - 8 * i));
+            out[10] = result.duplicate;
             s_reply (pair, p + 1, out, sizeof out);
             break;
         }

@@ -6,6 +6,7 @@
 #include "history.h"
 #include "http.h"
 #include "http_check.h"
+#include "idempotency.h"
 #include "metrics.h"
 #include "pair.h"
 #include "presence.h"
@@ -179,6 +180,7 @@ typedef struct {
     hb_zap_t         *zap;          /* NULL without CURVE */
     hb_store_t       *store;          /* --data-dir, or NULL */
     hb_pair_t        *pair;           /* --role, or NULL */
+    hb_idem_t        *idem;           /* idempotency keys (--idempotency-window) */
     bool              serving;        /* sockets bound, router running */
     const hb_config_t *cfg;
     void             *ctx;
@@ -201,6 +203,7 @@ s_broker_destroy (s_broker_t *b)
     hb_store_close (&b->store);       /* after the history that wrote to it */
     hb_presence_destroy (&b->presence);
     hb_pair_destroy (&b->pair);
+    hb_idem_destroy (&b->idem);       /* after the router and pair that used it */
     hb_zap_destroy (&b->zap);
     hp_curve_destroy (&b->curve);
     memset (b->http_key, 0, sizeof b->http_key);
@@ -291,6 +294,7 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
                                    &b->metrics, epoch, cfg->max_event_bytes);
     if (b->router) {
         hb_router_start_at (b->router, after);
+        hb_router_set_idempotency (b->router, b->idem);
         if (b->pair) {
             hb_router_replica_t replica = { b->pair, hb_pair_add, hb_pair_flush, hb_pair_gauges };
             hb_router_set_replica (b->router, &replica);
@@ -417,6 +421,7 @@ s_loop (s_broker_t *b, s_sockets_t *s)
         if (!b->serving) {
             if (now != swept) {
                 hb_history_sweep (b->history, now);
+                hb_idem_sweep (b->idem, now);
                 swept = now;
             }
             continue;
@@ -439,6 +444,7 @@ s_loop (s_broker_t *b, s_sockets_t *s)
         busy |= n == S_BATCH_SUBSCRIPTIONS;
         for (n = 0; n < S_BATCH_CONTROL && hb_control_handle (b->control, now); n++)
             ;
+        hb_control_settle (b->control);   /* before HTTP routes anything */
         busy |= n == S_BATCH_CONTROL;
         for (n = 0; n < S_BATCH_HTTP
                     && hb_http_bridge_handle (s->bridge, b->router, &b->metrics, now, &b->metrics_text);
@@ -448,6 +454,7 @@ s_loop (s_broker_t *b, s_sockets_t *s)
         hb_router_tick (b->router, s_now_ms ());
         if (now != swept) {
             hb_history_sweep (b->history, now);
+            hb_idem_sweep (b->idem, now);
             if (b->zap)
                 hb_zap_refresh (b->zap, false);
             swept = now;
@@ -525,7 +532,8 @@ main (int argc, char **argv)
         goto done;
     broker.presence = hb_presence_new (cfg.max_online_users);
     broker.history = hb_history_new (cfg.history_events, cfg.history_bytes);
-    if (!broker.presence || !broker.history) {
+    broker.idem = hb_idem_new (cfg.idempotency_window, cfg.idempotency_bytes);
+    if (!broker.presence || !broker.history || !broker.idem) {
         fprintf (stderr, "herald-broker: out of memory at start\n");
         goto done;
     }
@@ -550,6 +558,7 @@ main (int argc, char **argv)
         broker.pair = hb_pair_new (ctx, &pc, &broker.history, &broker.metrics, epoch, s_now_ms ());
         if (!broker.pair)
             goto done;
+        hb_pair_set_idempotency (broker.pair, broker.idem);
         fprintf (stderr, "herald-broker: pair: starting as %s (bind %s, partner %s, timeout "
                  "%zu ms); control %s answers while not active\n",
                  cfg.role == HB_ROLE_PRIMARY ? "primary" : "backup", cfg.pair_bind,

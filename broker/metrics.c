@@ -1,5 +1,6 @@
 /* metrics.c -- the broker's counters and their Prometheus / stats renderings. */
 #include "metrics.h"
+#include "confirm.h"
 #include "zap.h"
 
 #include <stdio.h>
@@ -106,6 +107,25 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
     fn (arg, "herald_broker_http_accept_failures_total", "counter",
         "Failed accepts on the HTTP listeners (descriptors exhausted), each followed by a pause.",
         NULL, m->http_accept_failures);
+    fn (arg, "herald_broker_duplicates_total", "counter",
+        "Envelopes not routed again: their idempotency key was accepted within the window.",
+        NULL, m->duplicates);
+    fn (arg, "herald_broker_idempotency_keys", "gauge",
+        "Idempotency keys held (accepted within --idempotency-window).", NULL, g->idem_keys);
+    fn (arg, "herald_broker_idempotency_bytes", "gauge",
+        "Bytes the idempotency keys take, as bounded by --idempotency-bytes.", NULL, g->idem_bytes);
+    fn (arg, "herald_broker_idempotency_evicted_total", "counter",
+        "Idempotency keys dropped before their window ended (--idempotency-bytes full).",
+        NULL, g->idem_evicted);
+    fn (arg, "herald_broker_confirms_total", "counter",
+        "Control publishes answered with their offset once committed and replicated.",
+        NULL, m->confirms);
+    for (int r = 0; r < HB_CONFIRM_REASONS; r++) {
+        snprintf (labels, sizeof labels, "reason=\"%s\"", hb_confirm_reason_name (r));
+        fn (arg, "herald_broker_confirms_refused_total", "counter",
+            "Control publishes answered with an error, by reason.", labels,
+            m->confirms_refused[r]);
+    }
     fn (arg, "herald_broker_offset", "gauge",
         "The latest offset given to an event.", NULL, g->offset);
     fn (arg, "herald_broker_store_commits_total", "counter",

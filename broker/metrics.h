@@ -10,6 +10,7 @@
 #define HB_HTTP_CODES_MAX 8
 #define HB_AUTH_SOCKETS 4     /* hb_zap_socket_t (zap.h) */
 #define HB_AUTH_REASONS 3     /* hb_zap_reason_t (zap.h) */
+#define HB_CONFIRM_REASONS 3  /* hb_confirm_reason_t (confirm.h) */
 
 /* Transparent on purpose: the modules that own an event bump a field
  * directly. Only the main thread touches it (the HTTP thread asks the main
@@ -37,6 +38,9 @@ typedef struct {
     uint64_t disconnects;                      /* control disconnects published */
     uint64_t control_forbidden;                /* control ops the peer's role may not use */
     uint64_t curve_certificates;               /* gauge: keys in --curve-allow */
+    uint64_t duplicates;                       /* envelopes not routed again (idempotency key) */
+    uint64_t confirms;                         /* control publishes answered with an offset */
+    uint64_t confirms_refused[HB_CONFIRM_REASONS];   /* ... refused, by hb_confirm_reason_t */
 } hb_metrics_t;
 
 /* Values owned by other modules, sampled when rendering. */
@@ -53,6 +57,7 @@ typedef struct {
     uint64_t store_commits, store_failures, store_syncs, store_bytes;   /* --data-dir */
     uint64_t pair_state, pair_peer_state, pair_lag;                      /* --role */
     uint64_t pair_takeovers, pair_sent, pair_copied, pair_ack_timeouts, pair_copy_restarts;
+    uint64_t idem_keys, idem_bytes, idem_evicted;                        /* idempotency.h */
 } hb_gauges_t;
 
 /* Counts one HTTP answer. */

@@ -53,6 +53,7 @@ struct hb_pair {
     hp_buf_t       frame;
     hb_key_t      *keys;
     hb_ratelog_t   log;
+    hb_idem_t     *idem;           /* keys of copied events, or NULL */
     uint64_t       takeovers, replicated, sent, ack_timeouts, restarts;
 };
 
@@ -272,6 +273,9 @@ s_apply (hb_pair_t *self, const unsigned char *p, size_t len, uint64_t now)
         s_start_copy (self, self->epoch, offset, "an event it could not rebuild");
         return;
     }
+    hp_str_t ikey = hp_envelope_idempotency_key (self->env);
+    if (ikey.ptr && self->idem)
+        hb_idem_claim (self->idem, ikey.ptr, ikey.len, offset, now, NULL);
     zmq_msg_t body;
     if (zmq_msg_init_size (&body, self->frame.len) != 0) {
         s_start_copy (self, self->epoch, offset, "out of memory");
@@ -515,6 +519,12 @@ hb_pair_flush (void *ctx)
     hb_ratelog (&self->log, S_LOG_LINK, "the passive peer did not acknowledge offset %llu "
                 "within %llu ms: serving without waiting until it catches up",
                 (unsigned long long) self->sent_last, (unsigned long long) limit);
+}
+
+void
+hb_pair_set_idempotency (hb_pair_t *self, hb_idem_t *idem)
+{
+    self->idem = idem;
 }
 
 void

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <zmq.h>
 #include "history.h"
+#include "idempotency.h"
 #include "metrics.h"
 #include "pair_fsm.h"
 
@@ -71,6 +72,11 @@ uint64_t hb_pair_start_offset (const hb_pair_t *self);
  * serves alone until the passive catches up). */
 void hb_pair_add (void *self, uint64_t offset, const char *bytes, size_t len);
 void hb_pair_flush (void *self);
+
+/* The broker's idempotency window (used, not owned): a passive remembers
+ * the key of each event it copies, so after a takeover a producer's retry
+ * of a replicated event is answered as a duplicate, not routed twice. */
+void hb_pair_set_idempotency (hb_pair_t *self, hb_idem_t *idem);
 
 /* Fills the pair's fields of out (the router's gauges hook). */
 void hb_pair_gauges (const void *self, hb_gauges_t *out);

@@ -40,6 +40,7 @@ struct hb_router {
     uint64_t         *prevs;      /* HP_RECIPIENTS_MAX: each target's prev */
     hb_ratelog_t      log;
     hb_router_replica_t replica;  /* hot standby: NULL fns without a pair */
+    hb_idem_t        *idem;       /* idempotency keys, or NULL */
     uint64_t          tick_seq;      /* the last tick's number */
     uint64_t          tick_ms;       /* when it was published */
     uint64_t          tick_offset;   /* the offset it carried */
@@ -214,6 +215,7 @@ hb_router_accept (hb_router_t *self, const char *bytes, size_t len, uint64_t now
 {
     hb_metrics_t *m = self->metrics;
     pending->ready = false;
+    pending->duplicate = false;
     m->events_received++;
     hp_env_error_t err = hp_envelope_decode (self->env, bytes, len, self->max_event_bytes);
     if (err == HP_ENV_OK) {
@@ -226,6 +228,13 @@ hb_router_accept (hb_router_t *self, const char *bytes, size_t len, uint64_t now
         hb_ratelog (&self->log, err, "dropped an envelope of %zu bytes: %s",
                     len, hp_env_error_name (err));
         return err;
+    }
+    hp_str_t ikey = hp_envelope_idempotency_key (self->env);
+    if (ikey.ptr && self->idem
+    &&  hb_idem_claim (self->idem, ikey.ptr, ikey.len, self->offset + 1, now, &pending->offset)) {
+        pending->duplicate = true;
+        m->duplicates++;
+        return HP_ENV_OK;
     }
     uint64_t offset = ++self->offset;
     m->events_accepted++;
@@ -261,9 +270,17 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
     if (result) {
         result->offset = offset;
         result->first_online = false;
+        result->duplicate = pending->duplicate;
     }
-    if (!pending->ready)
+    if (!pending->ready) {
+        if (result && pending->duplicate && !bytes) {
+            hp_str_t first = hp_envelope_recipient (self->env, 0);
+            result->first_online = hb_presence_online (self->presence,
+                                                       hb_hash (first.ptr, first.len),
+                                                       first.ptr, first.len);
+        }
         return;
+    }
     zmq_msg_t body;                   /* taken over: the last send or the close below ends it */
     zmq_msg_init (&body);
     zmq_msg_move (&body, &pending->body);
@@ -460,6 +477,12 @@ hb_router_epoch (const hb_router_t *self)
 }
 
 void
+hb_router_set_idempotency (hb_router_t *self, hb_idem_t *idem)
+{
+    self->idem = idem;
+}
+
+void
 hb_router_start_at (hb_router_t *self, uint64_t offset)
 {
     self->offset = offset;
@@ -491,4 +514,11 @@ hb_router_gauges (const hb_router_t *self, hb_gauges_t *out)
     }
     if (self->replica.gauges)
         self->replica.gauges (self->replica.ctx, out);
+    if (self->idem) {
+        hb_idem_stats_t st;
+        hb_idem_stats (self->idem, &st);
+        out->idem_keys = st.keys;
+        out->idem_bytes = st.bytes;
+        out->idem_evicted = st.evicted;
+    }
 }

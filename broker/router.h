@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "envelope.h"
 #include "history.h"
+#include "idempotency.h"
 #include "metrics.h"
 #include "presence.h"
 #include "undelivered.h"
@@ -20,6 +21,8 @@ typedef struct hb_router hb_router_t;
 typedef struct {
     uint64_t offset;         /* the event's offset (when accepted) */
     bool     first_online;   /* whether its first recipient was online */
+    bool     duplicate;      /* its idempotency key was accepted within the window:
+                                offset is the original's, nothing was routed */
 } hb_route_result_t;
 
 /* NULL on out of memory. */
@@ -52,6 +55,7 @@ typedef struct {
     uint64_t  offset;
     zmq_msg_t body;
     bool      ready;      /* body holds the frame, to be published */
+    bool      duplicate;  /* not routed: offset is the original's (idempotency.h) */
 } hb_route_pending_t;
 
 hp_env_error_t hb_router_accept (hb_router_t *self, const char *bytes, size_t len,
@@ -72,6 +76,12 @@ typedef struct {
     void (*gauges) (const void *ctx, hb_gauges_t *out);   /* adds its own */
 } hb_router_replica_t;
 void hb_router_set_replica (hb_router_t *self, const hb_router_replica_t *replica);
+
+/* Idempotency keys (used, not owned; NULL: none): an envelope whose key
+ * idem holds is not routed again (accept sets pending->duplicate and the
+ * original offset, counted in metrics duplicates); an accepted one's key is
+ * remembered with its offset. */
+void hb_router_set_idempotency (hb_router_t *self, hb_idem_t *idem);
 
 /* Offsets continue after offset (a broker restarted on its data directory). */
 void hb_router_start_at (hb_router_t *self, uint64_t offset);

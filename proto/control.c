@@ -206,6 +206,10 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
             return -1;
         self->op = HP_OP_DISCONNECT;
     }
+    else
+    if (s_str_is (op, "publish"))
+        //  the request is an envelope: the broker's router checks it
+        self->op = HP_OP_PUBLISH;
     else {
         *why = "unknown op";
         return -1;

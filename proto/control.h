@@ -15,12 +15,14 @@
  *        epoch+offset optional (both or neither); rid optional, echoed.
  *   {"op":"stats"}
  *   {"op":"disconnect","user":str}
+ *   {"op":"publish", <envelope keys>}              (the envelope: broker/confirm.h)
  * Unknown keys are ignored. */
 typedef enum {
     HP_OP_PRESENCE = 1,
     HP_OP_RESUME,
     HP_OP_STATS,
     HP_OP_DISCONNECT,
+    HP_OP_PUBLISH,
 } hp_op_t;
 
 #define HP_PRESENCE_USERS_MAX 10000

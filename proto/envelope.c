@@ -24,6 +24,7 @@ struct hp_envelope {
     const msgpack_object *data;
     hp_str_t id;
     uint32_t ttl;
+    hp_str_t idempotency_key;
 };
 
 static const char *s_error_names [HP_ENV_ERROR_COUNT] = {
@@ -36,6 +37,7 @@ static const char *s_error_names [HP_ENV_ERROR_COUNT] = {
     [HP_ENV_BAD_USER]    = "bad_user",
     [HP_ENV_BAD_ID]      = "bad_id",
     [HP_ENV_BAD_TTL]     = "bad_ttl",
+    [HP_ENV_BAD_IDEMPOTENCY_KEY] = "bad_idempotency_key",
 };
 
 const char *
@@ -270,6 +272,7 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
     self->data = NULL;
     self->id = (hp_str_t) { NULL, 0 };
     self->ttl = HP_TTL_DEFAULT;
+    self->idempotency_key = (hp_str_t) { NULL, 0 };
 
     //  The size check comes first so an oversized frame costs nothing more.
     if (len > max_bytes)
@@ -283,7 +286,7 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
         return HP_ENV_NOT_MAP;
 
     //  A repeated key: the last one wins, as in most JSON parsers.
-    const msgpack_object *event = NULL, *to = NULL, *id = NULL, *ttl = NULL;
+    const msgpack_object *event = NULL, *to = NULL, *id = NULL, *ttl = NULL, *ikey = NULL;
     const msgpack_object_map *map = &self->root.via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *key = &map->ptr [i].key;
@@ -302,6 +305,9 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
         else
         if (s_key_is (key, "ttl"))
             ttl = val;
+        else
+        if (s_key_is (key, "idempotency_key"))
+            ikey = val;
     }
     if (!event || event->type != MSGPACK_OBJECT_STR
     ||  !hp_event_name_valid (event->via.str.ptr, event->via.str.size))
@@ -326,6 +332,13 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
             return HP_ENV_BAD_TTL;
         //  Anything past 136 years is as good as forever: clamp, not refuse.
         self->ttl = ttl->via.u64 > UINT32_MAX ? UINT32_MAX : (uint32_t) ttl->via.u64;
+    }
+    if (ikey) {
+        //  Compared as bytes; any bytes will do (the producer's own scheme).
+        if (ikey->type != MSGPACK_OBJECT_STR || ikey->via.str.size == 0
+        ||  ikey->via.str.size > HP_IDEMPOTENCY_KEY_MAX)
+            return HP_ENV_BAD_IDEMPOTENCY_KEY;
+        self->idempotency_key = (hp_str_t) { ikey->via.str.ptr, ikey->via.str.size };
     }
     return HP_ENV_OK;
 }
@@ -366,4 +379,10 @@ uint32_t
 hp_envelope_ttl (const hp_envelope_t *self)
 {
     return self->ttl;
+}
+
+hp_str_t
+hp_envelope_idempotency_key (const hp_envelope_t *self)
+{
+    return self->idempotency_key;
 }

@@ -11,6 +11,7 @@
 #define HP_USER_MAX         128
 #define HP_RECIPIENTS_MAX   10000
 #define HP_ID_MAX           128
+#define HP_IDEMPOTENCY_KEY_MAX 128
 #define HP_TTL_DEFAULT      120
 #define HP_EVENT_BYTES_DEFAULT (64 * 1024)
 
@@ -31,6 +32,7 @@ typedef enum {
     HP_ENV_BAD_USER,      /* a user id: not str, empty, >128, control char, invalid UTF-8 */
     HP_ENV_BAD_ID,        /* id not str or >128 bytes */
     HP_ENV_BAD_TTL,       /* ttl not a non-negative integer */
+    HP_ENV_BAD_IDEMPOTENCY_KEY,   /* idempotency_key not str, empty or >128 bytes */
     HP_ENV_ERROR_COUNT
 } hp_env_error_t;
 
@@ -61,6 +63,10 @@ const msgpack_object *hp_envelope_data (const hp_envelope_t *self);
 hp_str_t hp_envelope_id (const hp_envelope_t *self);
 /* Seconds to keep in history: the envelope's ttl, else HP_TTL_DEFAULT. */
 uint32_t hp_envelope_ttl (const hp_envelope_t *self);
+/* The producer's idempotency key (1-128 bytes; the broker routes an
+ * envelope whose key it accepted within its window only once); ptr is NULL
+ * when absent. */
+hp_str_t hp_envelope_idempotency_key (const hp_envelope_t *self);
 
 /* True when s is a valid user id: 1-128 bytes of UTF-8, no control chars
  * (C0, DEL, C1). Shared by the broker's HTTP path and the gateway's auth. */

@@ -383,6 +383,39 @@ test_reuse_resets_state (void **state)
         assert_int_equal (hp_envelope_decode (s_env, s_sbuf.data, s_sbuf.size, 1 << 20), HP_ENV_OK);
 }
 
+//  idempotency_key: 1-128 bytes of str, else bad_idempotency_key; absent is NULL.
+static void
+test_idempotency_key (void **state)
+{
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 3);
+    STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+    STR (pk, "idempotency_key"); STR (pk, "order-17:bid-3");
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    hp_str_t key = hp_envelope_idempotency_key (s_env);
+    assert_int_equal (key.len, 14);
+    assert_memory_equal (key.ptr, "order-17:bid-3", 14);
+    char big [HP_IDEMPOTENCY_KEY_MAX + 1];
+    memset (big, 'k', sizeof big);
+    for (int kind = 0; kind < 5; kind++) {
+        pk = mpb_begin (&s_sbuf, &s_pk, 3);
+        STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+        STR (pk, "idempotency_key");
+        switch (kind) {
+            case 0: mpb_str_n (pk, big, HP_IDEMPOTENCY_KEY_MAX); break;
+            case 1: mpb_str_n (pk, big, HP_IDEMPOTENCY_KEY_MAX + 1); break;
+            case 2: mpb_str_n (pk, big, 0); break;
+            case 3: msgpack_pack_int (pk, 7); break;
+            case 4: msgpack_pack_nil (pk); break;
+        }
+        assert_int_equal (s_decode (), kind == 0 ? HP_ENV_OK : HP_ENV_BAD_IDEMPOTENCY_KEY);
+    }
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    assert_null (hp_envelope_idempotency_key (s_env).ptr);
+    assert_string_equal (hp_env_error_name (HP_ENV_BAD_IDEMPOTENCY_KEY), "bad_idempotency_key");
+}
+
 static void
 test_error_names (void **state)
 {
@@ -437,6 +470,7 @@ main (void)
         cmocka_unit_test (test_validators_every_byte_every_position),
         cmocka_unit_test (test_bad_id_and_ttl),
         cmocka_unit_test (test_reuse_resets_state),
+        cmocka_unit_test (test_idempotency_key),
         cmocka_unit_test (test_error_names),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

@@ -1,0 +1,137 @@
+/* idempotency.c -- the window of producers' idempotency keys: an envelope whose key was accepted lately is not routed again.
+ *
+ * A FIFO of records in the order their keys were accepted, which is also
+ * the order their windows end (the loop's clock is monotonic), so both
+ * expiry and the byte bound take from the head: O(1) per key, no timer
+ * wheel. A map (umap.c, keyed by the record's own copy of the key) finds a
+ * key. A key claimed again after its window ended starts a new window. */
+#include "idempotency.h"
+#include "umap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct s_entry {
+    struct s_entry *next;        /* the next younger key */
+    uint64_t        offset;
+    uint64_t        at;          /* monotonic second it was accepted */
+    uint64_t        hash;
+    size_t          len;
+    char            key[];
+} s_entry_t;
+
+struct hb_idem {
+    hb_umap_t *map;
+    s_entry_t *head, *tail;      /* oldest, youngest */
+    uint64_t   window;
+    size_t     max_bytes;
+    hb_idem_stats_t stats;
+};
+
+hb_idem_t *
+hb_idem_new (uint64_t window_s, size_t max_bytes)
+{
+    hb_idem_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->window = window_s;
+    self->max_bytes = max_bytes;
+    /* the byte bound holds fewer keys than this, so the map never refuses
+     * one the bound admitted */
+    self->map = hb_umap_new (max_bytes / HB_IDEM_ENTRY_OVERHEAD + 1);
+    if (!self->map) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+static size_t
+s_cost (const s_entry_t *e)
+{
+    return e->len + HB_IDEM_ENTRY_OVERHEAD;
+}
+
+/* Unlinks and frees the oldest record. */
+static void
+s_drop_head (hb_idem_t *self)
+{
+    s_entry_t *e = self->head;
+    hb_umap_remove (self->map, e->hash, e->key, e->len);
+    self->head = e->next;
+    if (!self->head)
+        self->tail = NULL;
+    self->stats.keys--;
+    self->stats.bytes -= s_cost (e);
+    free (e);
+}
+
+void
+hb_idem_destroy (hb_idem_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hb_idem_t *self = *self_p;
+    while (self->head)
+        s_drop_head (self);
+    hb_umap_destroy (&self->map);
+    free (self);
+    *self_p = NULL;
+}
+
+static bool
+s_expired (const hb_idem_t *self, const s_entry_t *e, uint64_t now)
+{
+    return now >= e->at + self->window;
+}
+
+void
+hb_idem_sweep (hb_idem_t *self, uint64_t now)
+{
+    while (self->head && s_expired (self, self->head, now))
+        s_drop_head (self);
+}
+
+bool
+hb_idem_claim (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
+               uint64_t now, uint64_t *original)
+{
+    if (self->window == 0 || len == 0)
+        return false;
+    hb_idem_sweep (self, now);
+    uint64_t hash = hb_hash (key, len);
+    s_entry_t *found = hb_umap_get (self->map, hash, key, len);
+    if (found) {
+        /* still in its window: the sweep above dropped every expired one */
+        if (original)
+            *original = found->offset;
+        return true;
+    }
+    s_entry_t *e = malloc (sizeof *e + len);
+    if (!e)
+        return false;     /* not remembered: a retry would be routed again */
+    *e = (s_entry_t) { NULL, offset, now, hash, len };
+    memcpy (e->key, key, len);
+    while (self->head && self->stats.bytes + s_cost (e) > self->max_bytes) {
+        s_drop_head (self);
+        self->stats.evicted++;
+    }
+    if (s_cost (e) > self->max_bytes || hb_umap_put (self->map, hash, e->key, len, e) != 0) {
+        free (e);
+        return false;
+    }
+    if (self->tail)
+        self->tail->next = e;
+    else
+        self->head = e;
+    self->tail = e;
+    self->stats.keys++;
+    self->stats.bytes += s_cost (e);
+    return false;
+}
+
+void
+hb_idem_stats (const hb_idem_t *self, hb_idem_stats_t *out)
+{
+    *out = self->stats;
+}

@@ -1,0 +1,43 @@
+/* idempotency.h -- the window of producers' idempotency keys: an envelope whose key was accepted lately is not routed again. */
+#ifndef HERALD_BROKER_IDEMPOTENCY_H
+#define HERALD_BROKER_IDEMPOTENCY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Keys of accepted events with their offsets, each kept for window_s
+ * seconds after it was accepted, in at most max_bytes (each key counts its
+ * bytes plus HB_IDEM_ENTRY_OVERHEAD). Past the byte bound the oldest keys
+ * leave first, before their window ends (counted in evicted): a retry of
+ * such a key is accepted again. Single-threaded (the broker's loop). */
+typedef struct hb_idem hb_idem_t;
+
+/* What one key costs besides its bytes: its record and its share of the
+ * map's slots (64-byte slots, at most half full). */
+#define HB_IDEM_ENTRY_OVERHEAD 176
+
+/* NULL on out of memory. window_s 0 turns the window off (claim never
+ * finds a key and keeps none). */
+hb_idem_t *hb_idem_new (uint64_t window_s, size_t max_bytes);
+void hb_idem_destroy (hb_idem_t **self_p);
+
+/* Looks key (1-128 bytes) up at monotonic second now. When it was accepted
+ * within the window: returns true and sets *original (may be NULL) to its
+ * offset. Otherwise remembers key -> offset from now on and returns false.
+ * Keys past their window are dropped on the way. */
+bool hb_idem_claim (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
+                    uint64_t now, uint64_t *original);
+
+/* Drops the keys whose window has ended (the loop calls it once a second,
+ * so an idle broker gives the memory back). */
+void hb_idem_sweep (hb_idem_t *self, uint64_t now);
+
+typedef struct {
+    uint64_t keys;       /* held now */
+    uint64_t bytes;      /* accounted now */
+    uint64_t evicted;    /* dropped before their window ended (byte bound) */
+} hb_idem_stats_t;
+void hb_idem_stats (const hb_idem_t *self, hb_idem_stats_t *out);
+
+#endif

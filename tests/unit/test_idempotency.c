@@ -1,0 +1,131 @@
+/* test_idempotency.c -- the window of idempotency keys: duplicates within it, expiry, the byte bound. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "idempotency.h"
+
+static bool
+s_claim (hb_idem_t *w, const char *key, uint64_t offset, uint64_t now, uint64_t *original)
+{
+    return hb_idem_claim (w, key, strlen (key), offset, now, original);
+}
+
+/* A key accepted once is a duplicate for the rest of its window, answered
+ * with the first offset; other keys are not. */
+static void
+test_duplicate_within_window (void **state)
+{
+    hb_idem_t *w = hb_idem_new (300, 1 << 20);
+    assert_non_null (w);
+    uint64_t original = 0;
+    assert_false (s_claim (w, "order-17-bid-3", 41, 1000, &original));
+    assert_true (s_claim (w, "order-17-bid-3", 99, 1000, &original));
+    assert_int_equal (original, 41);
+    assert_true (s_claim (w, "order-17-bid-3", 100, 1299, &original));
+    assert_int_equal (original, 41);
+    assert_false (s_claim (w, "order-17-bid-4", 42, 1001, &original));
+    hb_idem_stats_t st;
+    hb_idem_stats (w, &st);
+    assert_int_equal (st.keys, 2);
+    assert_int_equal (st.evicted, 0);
+    hb_idem_destroy (&w);
+    assert_null (w);
+}
+
+/* After its window a key is new again (a new window, the new offset);
+ * the sweep gives the memory of ended windows back. */
+static void
+test_window_ends (void **state)
+{
+    hb_idem_t *w = hb_idem_new (300, 1 << 20);
+    uint64_t original = 0;
+    assert_false (s_claim (w, "k", 1, 1000, NULL));
+    assert_false (s_claim (w, "k", 2, 1300, &original));
+    assert_true (s_claim (w, "k", 3, 1301, &original));
+    assert_int_equal (original, 2);
+    assert_false (s_claim (w, "other", 4, 1400, NULL));
+    hb_idem_sweep (w, 1600);          /* "k" (from 1300) ended, "other" has not */
+    hb_idem_stats_t st;
+    hb_idem_stats (w, &st);
+    assert_int_equal (st.keys, 1);
+    hb_idem_sweep (w, 1700);
+    hb_idem_stats (w, &st);
+    assert_int_equal (st.keys, 0);
+    assert_int_equal (st.bytes, 0);
+    hb_idem_destroy (&w);
+}
+
+/* The byte bound: the oldest keys leave first, before their window ends,
+ * and each is counted; the bytes never pass the bound. */
+static void
+test_byte_bound_evicts_oldest (void **state)
+{
+    size_t bound = 10 * (HB_IDEM_ENTRY_OVERHEAD + 8);
+    hb_idem_t *w = hb_idem_new (300, bound);
+    char key[16];
+    for (int i = 0; i < 25; i++) {
+        snprintf (key, sizeof key, "key-%04d", i);    /* 8 bytes */
+        assert_false (s_claim (w, key, (uint64_t) i + 1, 1000, NULL));
+    }
+    hb_idem_stats_t st;
+    hb_idem_stats (w, &st);
+    assert_int_equal (st.keys, 10);
+    assert_int_equal (st.evicted, 15);
+    assert_true (st.bytes <= bound);
+    uint64_t original = 0;
+    assert_false (s_claim (w, "key-0000", 100, 1000, &original));   /* evicted: new again */
+    assert_true (s_claim (w, "key-0024", 101, 1000, &original));
+    assert_int_equal (original, 25);
+    hb_idem_destroy (&w);
+}
+
+/* Window 0 turns the feature off: nothing is kept, nothing is a duplicate. */
+static void
+test_window_off (void **state)
+{
+    hb_idem_t *w = hb_idem_new (0, 1 << 20);
+    assert_false (s_claim (w, "k", 1, 10, NULL));
+    assert_false (s_claim (w, "k", 2, 10, NULL));
+    hb_idem_stats_t st;
+    hb_idem_stats (w, &st);
+    assert_int_equal (st.keys, 0);
+    hb_idem_destroy (&w);
+    hb_idem_destroy (&w);              /* NULL is fine */
+}
+
+/* Keys are bytes: 128-byte keys and keys differing only past the 32 bytes
+ * the map keeps inline are told apart. */
+static void
+test_long_keys (void **state)
+{
+    hb_idem_t *w = hb_idem_new (60, 1 << 20);
+    char a[129], b[129];
+    memset (a, 'x', 128);
+    memcpy (b, a, 128);
+    a[128] = b[128] = '\0';
+    b[127] = 'y';
+    uint64_t original = 0;
+    assert_false (s_claim (w, a, 1, 5, NULL));
+    assert_false (s_claim (w, b, 2, 5, NULL));
+    assert_true (s_claim (w, b, 3, 5, &original));
+    assert_int_equal (original, 2);
+    hb_idem_destroy (&w);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_duplicate_within_window),
+        cmocka_unit_test (test_window_ends),
+        cmocka_unit_test (test_byte_bound_evicts_oldest),
+        cmocka_unit_test (test_window_off),
+        cmocka_unit_test (test_long_keys),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
