@@ -14,6 +14,7 @@ struct hp_control_req {
     hp_str_t *users;                //  presence: the users; resume: users[0]
     size_t user_count;
     size_t user_cap;
+    hp_str_t channel;               //  channel presence / channel resume
     bool has_position;
     uint64_t epoch;
     uint64_t offset;
@@ -96,21 +97,21 @@ s_decode_presence (hp_control_req_t *self, const msgpack_object *users,
 }
 
 static int
-s_decode_resume (hp_control_req_t *self, const msgpack_object *user,
-                 const msgpack_object *epoch, const msgpack_object *offset,
-                 const char **why)
+s_decode_channel (hp_control_req_t *self, const msgpack_object *channel, const char **why)
 {
-    if (!user || user->type != MSGPACK_OBJECT_STR
-    ||  !hp_user_id_valid (user->via.str.ptr, user->via.str.size)) {
-        *why = "bad user";
+    if (channel->type != MSGPACK_OBJECT_STR
+    ||  !hp_channel_name_valid (channel->via.str.ptr, channel->via.str.size)) {
+        *why = "bad channel";
         return -1;
     }
-    if (s_reserve_users (self, 1)) {
-        *why = "out of memory";
-        return -1;
-    }
-    self->users [0] = (hp_str_t) { user->via.str.ptr, user->via.str.size };
-    self->user_count = 1;
+    self->channel = (hp_str_t) { channel->via.str.ptr, channel->via.str.size };
+    return 0;
+}
+
+static int
+s_decode_position (hp_control_req_t *self, const msgpack_object *epoch,
+                   const msgpack_object *offset, const char **why)
+{
     if (epoch && (epoch->type != MSGPACK_OBJECT_STR
               ||  hp_epoch_parse (epoch->via.str.ptr, epoch->via.str.size, &self->epoch))) {
         *why = "bad epoch";
@@ -130,6 +131,25 @@ s_decode_resume (hp_control_req_t *self, const msgpack_object *user,
     return 0;
 }
 
+static int
+s_decode_resume (hp_control_req_t *self, const msgpack_object *user,
+                 const msgpack_object *epoch, const msgpack_object *offset,
+                 const char **why)
+{
+    if (!user || user->type != MSGPACK_OBJECT_STR
+    ||  !hp_user_id_valid (user->via.str.ptr, user->via.str.size)) {
+        *why = "bad user";
+        return -1;
+    }
+    if (s_reserve_users (self, 1)) {
+        *why = "out of memory";
+        return -1;
+    }
+    self->users [0] = (hp_str_t) { user->via.str.ptr, user->via.str.size };
+    self->user_count = 1;
+    return s_decode_position (self, epoch, offset, why);
+}
+
 int
 hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
                        const char **why)
@@ -140,6 +160,7 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
     self->op = 0;
     self->rid = 0;
     self->user_count = 0;
+    self->channel = (hp_str_t) { NULL, 0 };
     self->has_position = false;
     self->epoch = 0;
     self->offset = 0;
@@ -161,7 +182,7 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
         return -1;
     }
     const msgpack_object *op = NULL, *rid = NULL, *users = NULL, *user = NULL,
-                         *epoch = NULL, *offset = NULL;
+                         *epoch = NULL, *offset = NULL, *channel = NULL;
     const msgpack_object_map *map = &self->root.via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *key = &map->ptr [i].key;
@@ -172,6 +193,7 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
         else if (s_key_is (key, "user"))    user = val;
         else if (s_key_is (key, "epoch"))   epoch = val;
         else if (s_key_is (key, "offset"))  offset = val;
+        else if (s_key_is (key, "channel")) channel = val;
     }
     //  rid first: the broker can then echo it even in an error reply.
     if (rid) {
@@ -185,10 +207,30 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
         *why = "missing op";
         return -1;
     }
+    if (s_str_is (op, "presence") && channel) {
+        if (users) {
+            *why = "users or channel";
+            return -1;
+        }
+        if (s_decode_channel (self, channel, why))
+            return -1;
+        self->op = HP_OP_CHANNEL_PRESENCE;
+    }
+    else
     if (s_str_is (op, "presence")) {
         if (s_decode_presence (self, users, why))
             return -1;
         self->op = HP_OP_PRESENCE;
+    }
+    else
+    if (s_str_is (op, "resume") && channel) {
+        if (user) {
+            *why = "user or channel";
+            return -1;
+        }
+        if (s_decode_channel (self, channel, why) || s_decode_position (self, epoch, offset, why))
+            return -1;
+        self->op = HP_OP_RESUME;
     }
     else
     if (s_str_is (op, "resume")) {
@@ -243,6 +285,21 @@ hp_control_req_user (const hp_control_req_t *self, size_t i)
     return self->users [i];
 }
 
+hp_stream_t
+hp_control_req_stream (const hp_control_req_t *self)
+{
+    if (self->channel.ptr)
+        return hp_stream_channel (self->channel.ptr, self->channel.len);
+    hp_str_t user = hp_control_req_user (self, 0);
+    return hp_stream_user (user.ptr, user.len);
+}
+
+hp_str_t
+hp_control_req_channel (const hp_control_req_t *self)
+{
+    return self->channel;
+}
+
 bool
 hp_control_req_has_position (const hp_control_req_t *self)
 {
@@ -280,6 +337,26 @@ hp_control_pack_resume (hp_buf_t *out, uint64_t rid, const char *user,
                         size_t user_len, bool has_position,
                         uint64_t epoch, uint64_t offset)
 {
+    hp_stream_t stream = hp_stream_user (user ? user : "", user ? user_len : 0);
+    return hp_control_pack_resume_stream (out, rid, &stream, has_position, epoch, offset);
+}
+
+//  "user" or "channel": the key naming a stream in resume requests and replies.
+static int
+s_pack_stream_name (msgpack_packer *pk, const hp_stream_t *stream)
+{
+    const char *name = stream->name.ptr ? stream->name.ptr : "";
+    if (stream->kind == HP_STREAM_CHANNEL)
+        return s_pack_cstr (pk, "channel", 7) || s_pack_cstr (pk, name, stream->name.len);
+    return s_pack_cstr (pk, "user", 4) || s_pack_cstr (pk, name, stream->name.len);
+}
+
+int
+hp_control_pack_resume_stream (hp_buf_t *out, uint64_t rid, const hp_stream_t *stream,
+                               bool has_position, uint64_t epoch, uint64_t offset)
+{
+    if (stream->kind == HP_STREAM_BROADCAST)
+        return -1;
     size_t mark = out->len;
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, s_buf_write);
@@ -290,8 +367,7 @@ hp_control_pack_resume (hp_buf_t *out, uint64_t rid, const char *user,
           || s_pack_cstr (&pk, "resume", 6)
           || s_pack_cstr (&pk, "rid", 3)
           || msgpack_pack_uint64 (&pk, rid)
-          || s_pack_cstr (&pk, "user", 4)
-          || s_pack_cstr (&pk, user ? user : "", user ? user_len : 0);
+          || s_pack_stream_name (&pk, stream);
     if (!rc && has_position)
         rc = s_pack_cstr (&pk, "epoch", 5)
           || s_pack_cstr (&pk, epoch_text, HP_EPOCH_TEXT_LEN)
@@ -310,6 +386,17 @@ hp_control_pack_resume_reply_begin (msgpack_packer *pk, uint64_t rid,
                                     uint64_t epoch, uint64_t offset,
                                     bool recovered, size_t event_count)
 {
+    hp_stream_t stream = hp_stream_user (user ? user : "", user ? user_len : 0);
+    hp_control_pack_resume_reply_begin_stream (pk, rid, &stream, epoch, offset, recovered,
+                                               event_count);
+}
+
+void
+hp_control_pack_resume_reply_begin_stream (msgpack_packer *pk, uint64_t rid,
+                                           const hp_stream_t *stream,
+                                           uint64_t epoch, uint64_t offset,
+                                           bool recovered, size_t event_count)
+{
     char epoch_text [HP_EPOCH_TEXT_LEN + 1];
     hp_epoch_format (epoch_text, epoch);
     //  The packer's sink reports its own failures; the broker owns it and
@@ -317,8 +404,7 @@ hp_control_pack_resume_reply_begin (msgpack_packer *pk, uint64_t rid,
     msgpack_pack_map (pk, 6);
     s_pack_cstr (pk, "rid", 3);
     msgpack_pack_uint64 (pk, rid);
-    s_pack_cstr (pk, "user", 4);
-    s_pack_cstr (pk, user ? user : "", user ? user_len : 0);
+    s_pack_stream_name (pk, stream);
     s_pack_cstr (pk, "epoch", 5);
     s_pack_cstr (pk, epoch_text, HP_EPOCH_TEXT_LEN);
     s_pack_cstr (pk, "offset", 6);
@@ -339,6 +425,37 @@ hp_control_pack_resume_reply_event (msgpack_packer *pk, uint64_t offset,
     msgpack_pack_array (pk, 2);
     msgpack_pack_uint64 (pk, offset);
     s_pack_cstr (pk, json ? json : "", json ? json_len : 0);
+}
+
+void
+hp_control_pack_channel_presence_begin (msgpack_packer *pk, const char *channel,
+                                        size_t channel_len, uint64_t connections,
+                                        bool exact, bool truncated, size_t user_count)
+{
+    //  As for resume replies, the broker checks its buffer, not each call.
+    msgpack_pack_map (pk, 5);
+    s_pack_cstr (pk, "channel", 7);
+    s_pack_cstr (pk, channel ? channel : "", channel ? channel_len : 0);
+    s_pack_cstr (pk, "connections", 11);
+    msgpack_pack_uint64 (pk, connections);
+    s_pack_cstr (pk, "exact", 5);
+    if (exact)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    s_pack_cstr (pk, "truncated", 9);
+    if (truncated)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    s_pack_cstr (pk, "users", 5);
+    msgpack_pack_array (pk, user_count);
+}
+
+void
+hp_control_pack_str (msgpack_packer *pk, const char *s, size_t len)
+{
+    s_pack_cstr (pk, s ? s : "", s ? len : 0);
 }
 
 int
@@ -375,19 +492,22 @@ hp_control_resume_reply_decode (msgpack_unpacked *unpacked, const char *bytes,
     if (root->type != MSGPACK_OBJECT_MAP)
         return -1;
     const msgpack_object *rid = NULL, *user = NULL, *epoch = NULL, *offset = NULL,
-                         *recovered = NULL, *events = NULL;
+                         *recovered = NULL, *events = NULL, *channel = NULL;
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object *key = &root->via.map.ptr [i].key;
         const msgpack_object *val = &root->via.map.ptr [i].val;
         if (s_key_is (key, "rid"))              rid = val;
         else if (s_key_is (key, "user"))        user = val;
+        else if (s_key_is (key, "channel"))     channel = val;
         else if (s_key_is (key, "epoch"))       epoch = val;
         else if (s_key_is (key, "offset"))      offset = val;
         else if (s_key_is (key, "recovered"))   recovered = val;
         else if (s_key_is (key, "events"))      events = val;
     }
+    //  A reply names its user or its channel, never both.
+    const msgpack_object *name = user ? user : channel;
     if (!rid || rid->type != MSGPACK_OBJECT_POSITIVE_INTEGER
-    ||  !user || user->type != MSGPACK_OBJECT_STR
+    ||  !name || (user && channel) || name->type != MSGPACK_OBJECT_STR
     ||  !epoch || epoch->type != MSGPACK_OBJECT_STR
     ||  !offset || offset->type != MSGPACK_OBJECT_POSITIVE_INTEGER
     ||  !recovered || recovered->type != MSGPACK_OBJECT_BOOLEAN
@@ -396,7 +516,12 @@ hp_control_resume_reply_decode (msgpack_unpacked *unpacked, const char *bytes,
     if (hp_epoch_parse (epoch->via.str.ptr, epoch->via.str.size, &reply->epoch))
         return -1;
     reply->rid = rid->via.u64;
-    reply->user = (hp_str_t) { user->via.str.ptr, user->via.str.size };
+    if (user) {
+        reply->user = (hp_str_t) { user->via.str.ptr, user->via.str.size };
+        reply->stream = hp_stream_user (user->via.str.ptr, user->via.str.size);
+    }
+    else
+        reply->stream = hp_stream_channel (channel->via.str.ptr, channel->via.str.size);
     reply->offset = offset->via.u64;
     reply->recovered = recovered->via.boolean;
     reply->event_count = events->via.array.size;

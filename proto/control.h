@@ -8,11 +8,15 @@
 #include <msgpack.h>
 #include "buf.h"
 #include "envelope.h"
+#include "stream.h"
 
 /* Requests are msgpack maps with a string "op" (see proto/PROTOCOL.md):
  *   {"op":"presence","users":[str,...]}            (1-10,000 users)
+ *   {"op":"presence","channel":str}                (HP_OP_CHANNEL_PRESENCE)
  *   {"op":"resume","user":str,"epoch":str,"offset":uint,"rid":uint}
+ *   {"op":"resume","channel":str,...}              (the same, for a channel)
  *        epoch+offset optional (both or neither); rid optional, echoed.
+ *        Exactly one of user / channel (and of users / channel).
  *   {"op":"stats"}
  *   {"op":"disconnect","user":str}
  *   {"op":"publish", <envelope keys>}              (the envelope: broker/confirm.h)
@@ -23,7 +27,11 @@ typedef enum {
     HP_OP_STATS,
     HP_OP_DISCONNECT,
     HP_OP_PUBLISH,
+    HP_OP_CHANNEL_PRESENCE,
 } hp_op_t;
+
+/* A channel presence answer lists at most this many distinct users. */
+#define HP_CHANNEL_PRESENCE_USERS_MAX 10000
 
 #define HP_PRESENCE_USERS_MAX 10000
 /* The largest request the broker reads (ZMQ_MAXMSGSIZE on its control
@@ -54,6 +62,10 @@ uint64_t hp_control_req_rid (const hp_control_req_t *self);
 size_t   hp_control_req_user_count (const hp_control_req_t *self);
 hp_str_t hp_control_req_user (const hp_control_req_t *self, size_t i);
 /* resume and disconnect: the user is hp_control_req_user (self, 0) */
+/* resume: the stream asked for (a user or a channel) */
+hp_stream_t hp_control_req_stream (const hp_control_req_t *self);
+/* channel presence and channel resume: the channel; ptr NULL otherwise */
+hp_str_t hp_control_req_channel (const hp_control_req_t *self);
 bool     hp_control_req_has_position (const hp_control_req_t *self);
 uint64_t hp_control_req_epoch (const hp_control_req_t *self);
 uint64_t hp_control_req_offset (const hp_control_req_t *self);
@@ -63,6 +75,11 @@ uint64_t hp_control_req_offset (const hp_control_req_t *self);
 int hp_control_pack_resume (hp_buf_t *out, uint64_t rid, const char *user,
                             size_t user_len, bool has_position,
                             uint64_t epoch, uint64_t offset);
+/* The same for any stream a resume names: a user ("user") or a channel
+ * ("channel"). Returns -1 for a broadcast stream (not resumable alone: it
+ * is part of every user's resume). */
+int hp_control_pack_resume_stream (hp_buf_t *out, uint64_t rid, const hp_stream_t *stream,
+                                   bool has_position, uint64_t epoch, uint64_t offset);
 
 /* The resume reply:
  *   {"rid":uint,"user":str,"epoch":str,"offset":uint,"recovered":bool,
@@ -74,12 +91,29 @@ void hp_control_pack_resume_reply_begin (msgpack_packer *pk, uint64_t rid,
                                          bool recovered, size_t event_count);
 void hp_control_pack_resume_reply_event (msgpack_packer *pk, uint64_t offset,
                                          const char *json, size_t json_len);
+/* begin for a channel's resume: "channel":C instead of "user":U. */
+void hp_control_pack_resume_reply_begin_stream (msgpack_packer *pk, uint64_t rid,
+                                                const hp_stream_t *stream,
+                                                uint64_t epoch, uint64_t offset,
+                                                bool recovered, size_t event_count);
+
+/* The channel presence reply, begun here and followed by user_count calls
+ * of hp_control_pack_str (each a distinct user):
+ *   {"channel":str,"connections":uint,"exact":bool,"truncated":bool,"users":[str,...]}
+ * exact is false while the broker's presence bound refused subscriptions
+ * that may still be held; truncated says users were left out past
+ * HP_CHANNEL_PRESENCE_USERS_MAX. */
+void hp_control_pack_channel_presence_begin (msgpack_packer *pk, const char *channel,
+                                             size_t channel_len, uint64_t connections,
+                                             bool exact, bool truncated, size_t user_count);
+void hp_control_pack_str (msgpack_packer *pk, const char *s, size_t len);
 
 /* The gateway's view of a resume reply; strings point into the unpacked
  * object, valid while `unpacked` lives. */
 typedef struct {
     uint64_t rid;
-    hp_str_t user;
+    hp_stream_t stream;     /* the user or channel the reply is about */
+    hp_str_t user;          /* stream.name for a user reply; empty for a channel */
     uint64_t epoch;
     uint64_t offset;
     bool     recovered;

@@ -16,6 +16,8 @@ struct hp_envelope {
     hp__msgpack_arena_t arena;      //  holds the decoded tree, reused
     msgpack_object root;
     hp_str_t event;
+    hp_addressing_t addressing;
+    hp_str_t channel;
     hp_str_t *users;                //  recipients after dedup, in input order
     size_t user_count;
     s_entry_t *entries;             //  scratch for dedup, same capacity
@@ -38,6 +40,8 @@ static const char *s_error_names [HP_ENV_ERROR_COUNT] = {
     [HP_ENV_BAD_ID]      = "bad_id",
     [HP_ENV_BAD_TTL]     = "bad_ttl",
     [HP_ENV_BAD_IDEMPOTENCY_KEY] = "bad_idempotency_key",
+    [HP_ENV_BAD_CHANNEL] = "bad_channel",
+    [HP_ENV_ADDRESSING]  = "addressing",
 };
 
 const char *
@@ -77,16 +81,37 @@ static const unsigned char s_name_byte [256] = {
     ['_'] = 1, ['.'] = 1, [':'] = 1, ['-'] = 1,
 };
 
-bool
-hp_event_name_valid (const char *s, size_t len)
+//  1-max bytes, each allowed by the table.
+static bool
+s_name_valid (const unsigned char table [256], const char *s, size_t len, size_t max)
 {
-    if (!s || len < 1 || len > HP_EVENT_NAME_MAX)
+    if (!s || len < 1 || len > max)
         return false;
     const unsigned char *p = (const unsigned char *) s;
     unsigned char ok = 1;
     for (size_t i = 0; i < len; i++)
-        ok &= s_name_byte [p [i]];
+        ok &= table [p [i]];
     return ok;
+}
+
+bool
+hp_event_name_valid (const char *s, size_t len)
+{
+    return s_name_valid (s_name_byte, s, len, HP_EVENT_NAME_MAX);
+}
+
+//  Channel names take the event name's bytes plus '@', '/' and '=' (ids
+//  such as "user@org", "board/eu", base64-ish suffixes). None is a control
+//  byte, so a channel's stream key (0x01 + name) stays apart from user ids.
+static const unsigned char s_channel_byte [256] = {
+    ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1,
+    ['_'] = 1, ['.'] = 1, [':'] = 1, ['-'] = 1, ['@'] = 1, ['/'] = 1, ['='] = 1,
+};
+
+bool
+hp_channel_name_valid (const char *s, size_t len)
+{
+    return s_name_valid (s_channel_byte, s, len, HP_CHANNEL_MAX);
 }
 
 //  True when all 8 bytes of v are printable ASCII (0x20-0x7e), the common
@@ -263,11 +288,41 @@ s_decode_to (hp_envelope_t *self, const msgpack_object *to)
     return HP_ENV_OK;
 }
 
+//  Exactly one of to, channel, broadcast:true. None is still "bad_to", as
+//  before channels existed; two, or a broadcast that is not true, say the
+//  producer meant something else than we would do ("addressing").
+static hp_env_error_t
+s_decode_addressing (hp_envelope_t *self, const msgpack_object *to,
+                     const msgpack_object *channel, const msgpack_object *broadcast)
+{
+    int given = (to != NULL) + (channel != NULL) + (broadcast != NULL);
+    if (given == 0)
+        return HP_ENV_BAD_TO;
+    if (given > 1)
+        return HP_ENV_ADDRESSING;
+    if (to)
+        return s_decode_to (self, to);
+    if (broadcast) {
+        if (broadcast->type != MSGPACK_OBJECT_BOOLEAN || !broadcast->via.boolean)
+            return HP_ENV_ADDRESSING;
+        self->addressing = HP_ADDR_BROADCAST;
+        return HP_ENV_OK;
+    }
+    if (channel->type != MSGPACK_OBJECT_STR
+    ||  !hp_channel_name_valid (channel->via.str.ptr, channel->via.str.size))
+        return HP_ENV_BAD_CHANNEL;
+    self->addressing = HP_ADDR_CHANNEL;
+    self->channel = (hp_str_t) { channel->via.str.ptr, channel->via.str.size };
+    return HP_ENV_OK;
+}
+
 hp_env_error_t
 hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
                     size_t max_bytes)
 {
     self->event = (hp_str_t) { NULL, 0 };
+    self->addressing = HP_ADDR_USERS;
+    self->channel = (hp_str_t) { NULL, 0 };
     self->user_count = 0;
     self->data = NULL;
     self->id = (hp_str_t) { NULL, 0 };
@@ -286,7 +341,8 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
         return HP_ENV_NOT_MAP;
 
     //  A repeated key: the last one wins, as in most JSON parsers.
-    const msgpack_object *event = NULL, *to = NULL, *id = NULL, *ttl = NULL, *ikey = NULL;
+    const msgpack_object *event = NULL, *to = NULL, *id = NULL, *ttl = NULL, *ikey = NULL,
+                         *channel = NULL, *broadcast = NULL;
     const msgpack_object_map *map = &self->root.via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *key = &map->ptr [i].key;
@@ -296,6 +352,12 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
         else
         if (s_key_is (key, "to"))
             to = val;
+        else
+        if (s_key_is (key, "channel"))
+            channel = val;
+        else
+        if (s_key_is (key, "broadcast"))
+            broadcast = val;
         else
         if (s_key_is (key, "data"))
             self->data = val;
@@ -313,11 +375,10 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
     ||  !hp_event_name_valid (event->via.str.ptr, event->via.str.size))
         return HP_ENV_BAD_EVENT;
     self->event = (hp_str_t) { event->via.str.ptr, event->via.str.size };
-    if (!to)
-        return HP_ENV_BAD_TO;
-    hp_env_error_t err = s_decode_to (self, to);
+    hp_env_error_t err = s_decode_addressing (self, to, channel, broadcast);
     if (err != HP_ENV_OK) {
         self->user_count = 0;
+        self->channel = (hp_str_t) { NULL, 0 };
         return err;
     }
     if (id) {
@@ -347,6 +408,18 @@ hp_str_t
 hp_envelope_event (const hp_envelope_t *self)
 {
     return self->event;
+}
+
+hp_addressing_t
+hp_envelope_addressing (const hp_envelope_t *self)
+{
+    return self->addressing;
+}
+
+hp_str_t
+hp_envelope_channel (const hp_envelope_t *self)
+{
+    return self->channel;
 }
 
 size_t

@@ -12,6 +12,7 @@
 #define HP_RECIPIENTS_MAX   10000
 #define HP_ID_MAX           128
 #define HP_IDEMPOTENCY_KEY_MAX 128
+#define HP_CHANNEL_MAX      128
 #define HP_TTL_DEFAULT      120
 #define HP_EVENT_BYTES_DEFAULT (64 * 1024)
 
@@ -33,6 +34,8 @@ typedef enum {
     HP_ENV_BAD_ID,        /* id not str or >128 bytes */
     HP_ENV_BAD_TTL,       /* ttl not a non-negative integer */
     HP_ENV_BAD_IDEMPOTENCY_KEY,   /* idempotency_key not str, empty or >128 bytes */
+    HP_ENV_BAD_CHANNEL,   /* channel not str, empty, >128, bytes outside [A-Za-z0-9_.:@/=-] */
+    HP_ENV_ADDRESSING,    /* more than one of to / channel / broadcast, or broadcast not true */
     HP_ENV_ERROR_COUNT
 } hp_env_error_t;
 
@@ -40,6 +43,14 @@ typedef enum {
 const char *hp_env_error_name (hp_env_error_t err);
 
 typedef struct hp_envelope hp_envelope_t;
+
+/* Whom an envelope is for: exactly one of `to` (users), `channel` (every
+ * connection subscribed to it) or `broadcast: true` (every connection). */
+typedef enum {
+    HP_ADDR_USERS = 0,
+    HP_ADDR_CHANNEL,
+    HP_ADDR_BROADCAST,
+} hp_addressing_t;
 
 /* A reusable decoder: one per ingest loop, so steady state does not allocate
  * beyond the msgpack zone it keeps. Returns NULL on out of memory. */
@@ -55,6 +66,10 @@ hp_env_error_t hp_envelope_decode (hp_envelope_t *self, const char *bytes,
                                    size_t len, size_t max_bytes);
 
 hp_str_t hp_envelope_event (const hp_envelope_t *self);
+hp_addressing_t hp_envelope_addressing (const hp_envelope_t *self);
+/* The channel (HP_ADDR_CHANNEL); ptr NULL otherwise. */
+hp_str_t hp_envelope_channel (const hp_envelope_t *self);
+/* The users of `to`: 0 for a channel event or a broadcast. */
 size_t   hp_envelope_recipient_count (const hp_envelope_t *self);
 hp_str_t hp_envelope_recipient (const hp_envelope_t *self, size_t i);
 /* The payload, or NULL when absent. */
@@ -74,5 +89,8 @@ bool hp_user_id_valid (const char *s, size_t len);
 
 /* True when s is a valid event name: 1-64 bytes of [A-Za-z0-9_.:-]. */
 bool hp_event_name_valid (const char *s, size_t len);
+
+/* True when s is a valid channel name: 1-128 bytes of [A-Za-z0-9_.:@/=-]. */
+bool hp_channel_name_valid (const char *s, size_t len);
 
 #endif

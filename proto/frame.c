@@ -32,8 +32,21 @@ hp_frame_event (hp_buf_t *out, const hp_envelope_t *env, uint64_t offset)
     const msgpack_object *data = hp_envelope_data (env);
     hp_str_t id = hp_envelope_id (env);
     if (S_PUTS (out, "{\"type\":\"event\",\"event\":")
-    ||  hp_json_put_string (out, event.ptr ? event.ptr : "", event.len)
-    ||  S_PUTS (out, ",\"data\":")
+    ||  hp_json_put_string (out, event.ptr ? event.ptr : "", event.len))
+        goto fail;
+    //  The addressing rides in the frame so a browser can tell a channel's
+    //  event (and which channel) or a broadcast from its own.
+    hp_addressing_t addressing = hp_envelope_addressing (env);
+    if (addressing == HP_ADDR_CHANNEL) {
+        hp_str_t channel = hp_envelope_channel (env);
+        if (S_PUTS (out, ",\"channel\":")
+        ||  hp_json_put_string (out, channel.ptr, channel.len))
+            goto fail;
+    }
+    else
+    if (addressing == HP_ADDR_BROADCAST && S_PUTS (out, ",\"broadcast\":true"))
+        goto fail;
+    if (S_PUTS (out, ",\"data\":")
     ||  (data ? hp_json_from_msgpack (out, data) : S_PUTS (out, "null"))
     ||  S_PUTS (out, ",\"offset\":")
     ||  hp_buf_put_u64 (out, offset))

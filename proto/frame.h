@@ -8,7 +8,8 @@
 #include "envelope.h"
 
 /* Builds {"type":"event","event":E,"data":D,"offset":N,"id":I} for a decoded
- * envelope (data null when absent, id omitted when absent). Built once per
+ * envelope (data null when absent, id omitted when absent); a channel
+ * event has "channel":C after the event name, a broadcast "broadcast":true. Built once per
  * event by the broker; the same bytes reach every connection. Appends to out;
  * returns 0 or -1 (out's limit, or the data too deep). */
 int hp_frame_event (hp_buf_t *out, const hp_envelope_t *env, uint64_t offset);

@@ -68,6 +68,16 @@ hp_wire_head_user (unsigned char *out, const char *user, size_t len,
 }
 
 size_t
+hp_wire_head_stream (unsigned char *out, const hp_stream_t *stream, char kind,
+                     uint64_t epoch, uint64_t offset, uint64_t aux)
+{
+    size_t topic_len = hp_topic_stream ((char *) out, stream);
+    if (topic_len)
+        hp_wire_header_pack (out + topic_len, kind, epoch, offset, aux);
+    return topic_len ? topic_len + HP_WIRE_HEADER_LEN : 0;
+}
+
+size_t
 hp_wire_head_multicast (unsigned char *out, char kind, uint64_t epoch, uint64_t offset,
                         uint64_t aux)
 {
@@ -113,7 +123,8 @@ hp_wire_next_entry (const char **cursor, const char *end, bool with_value,
     if (p >= end)
         return 0;
     size_t room = (size_t) (end - p);
-    const char *nul = memchr (p, 0, room < HP_USER_MAX + 1 ? room : HP_USER_MAX + 1);
+    const char *nul = memchr (p, 0, room < HP_WIRE_ENTRY_ID_MAX + 1 ? room
+                                                                   : HP_WIRE_ENTRY_ID_MAX + 1);
     if (!nul || nul == p)
         return -1;
     size_t len = (size_t) (nul - p);
@@ -125,6 +136,21 @@ hp_wire_next_entry (const char **cursor, const char *end, bool with_value,
         *value = s_get_u64 ((const unsigned char *) nul + 1);
     *cursor = p + need;
     return 1;
+}
+
+unsigned char *
+hp_wire_put_stream_entry (unsigned char *out, const hp_stream_t *stream, bool with_value,
+                          uint64_t value)
+{
+    char key [HP_STREAM_KEY_MAX];
+    size_t len = hp_stream_key (key, stream);
+    if (!len)
+        return NULL;
+    if (with_value)
+        return hp_wire_put_entry (out, key, len, value);
+    memcpy (out, key, len);
+    out [len] = 0;
+    return out + len + 1;
 }
 
 /* True when the topic is "g:" + 16 lowercase hex digits + NUL. */
@@ -155,6 +181,7 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
     out->gateway = false;
     out->gateway_id = 0;
     out->user = (hp_str_t) { NULL, 0 };
+    out->stream = hp_stream_user (NULL, 0);
     out->recipients = NULL;
     out->recipients_len = 0;
     out->recipient_count = 0;
@@ -165,13 +192,17 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
             return rest_len == 0 ? 0 : -1;
         if (out->kind != HP_WIRE_EVENT || rest_len == 0)
             return -1;
-        //  Each entry must be a valid user id (1-128 bytes), a NUL and a u64.
+        //  Each entry must be a user id (1-128 bytes, not a channel's or
+        //  the broadcast's stream key), a NUL and a u64.
         size_t count = 0;
         const char *cursor = rest, *end = rest + rest_len;
         hp_str_t id;
         int rc;
-        while ((rc = hp_wire_next_entry (&cursor, end, true, &id, NULL)) == 1)
+        while ((rc = hp_wire_next_entry (&cursor, end, true, &id, NULL)) == 1) {
+            if (id.len > HP_USER_MAX || (unsigned char) id.ptr [0] < 0x20)
+                return -1;
             count++;
+        }
         if (rc != 0)
             return -1;
         out->recipient_count = count;
@@ -183,12 +214,22 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
         out->gateway = true;
         return out->kind == HP_WIRE_AUDIT && rest_len == 0 ? 0 : -1;
     }
-    if (rest_len != 0 || (out->kind != HP_WIRE_EVENT && out->kind != HP_WIRE_SYNC
-                          && out->kind != HP_WIRE_DISCONNECT)
-    ||  hp_topic_parse_user (p, topic_len, &out->user) != 0)
+    if (rest_len != 0 || hp_topic_parse_stream (p, topic_len, &out->stream) != 0)
         return -1;
-    out->recipient_count = 1;
-    return 0;
+    switch (out->stream.kind) {
+    case HP_STREAM_USER:
+        if (out->kind != HP_WIRE_EVENT && out->kind != HP_WIRE_SYNC
+        &&  out->kind != HP_WIRE_DISCONNECT)
+            return -1;
+        out->user = out->stream.name;
+        out->recipient_count = 1;
+        return 0;
+    case HP_STREAM_CHANNEL:
+        return out->kind == HP_WIRE_EVENT || out->kind == HP_WIRE_SYNC ? 0 : -1;
+    case HP_STREAM_BROADCAST:
+        return out->kind == HP_WIRE_EVENT ? 0 : -1;
+    }
+    return -1;
 }
 
 bool

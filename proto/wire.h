@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "envelope.h"
+#include "stream.h"
 
 /* Every XPUB message is two frames: [head][body].
  * head = topic, then the 25-byte header: kind (1 byte) + epoch (u64) +
@@ -24,6 +25,11 @@
  *   kind 'T' on "m:\0": tick; offset is the broker's latest, aux the tick's
  *             sequence number (1, 2, ...); no recipients; body empty.
  *   kind 'D' on "u:<id>\0": disconnect (below); aux 0, body empty.
+ *   kind 'E' on "c:<name>\0": an event for a channel; aux is the channel's
+ *             prev (the last offset routed to it since a gateway subscribed
+ *             it; 0: none). Kind 'S' there: the channel's sync, as a user's.
+ *   kind 'E' on "b:\0": a broadcast; aux is the previous broadcast's offset
+ *             in this epoch (0: none). Always published.
  *   kind 'A' on "g:<16 hex digits>\0": the answer to one gateway's audit
  *             request; offset is the broker's latest, aux the request's rid;
  *             body: per user asked, its id, a NUL and the offset of the last
@@ -48,12 +54,18 @@
 /* A gateway's own topic "g:" + 16 hex digits of its id + NUL. */
 #define HP_WIRE_GATEWAY_TOPIC_LEN (2 + 16 + 1)
 
-/* The longest user-topic head: topic and header. */
+/* The broadcast topic, NUL included. */
+#define HP_WIRE_BROADCAST_TOPIC     "b:"
+#define HP_WIRE_BROADCAST_TOPIC_LEN 3
+
+/* The longest user- or channel-topic head: topic and header. */
 #define HP_WIRE_HEAD_MAX (2 + HP_USER_MAX + 1 + HP_WIRE_HEADER_LEN)
 
-/* One listed entry (a multicast recipient, an audit answer line): the id,
- * its NUL, a u64. */
-#define HP_WIRE_ENTRY_MAX (HP_USER_MAX + 1 + 8)
+/* One listed entry (a multicast recipient, an audit request or answer
+ * line): the id -- a user id, or in audits a stream key (stream.h: 0x01 +
+ * channel, 0x02 for broadcast) -- its NUL, a u64. */
+#define HP_WIRE_ENTRY_ID_MAX HP_STREAM_KEY_MAX
+#define HP_WIRE_ENTRY_MAX (HP_WIRE_ENTRY_ID_MAX + 1 + 8)
 
 typedef struct {
     char     kind;
@@ -63,10 +75,14 @@ typedef struct {
     bool     multicast;     /* on "m:\0" ('E' or 'T') */
     bool     gateway;       /* on "g:<id>\0" ('A'); gateway_id is the id */
     uint64_t gateway_id;
-    hp_str_t user;          /* on a user topic */
+    /* On a user, channel or broadcast topic: which stream the head is about
+     * (kind HP_STREAM_USER with an empty name on the other topics). */
+    hp_stream_t stream;
+    hp_str_t user;          /* on a user topic (stream.name); empty elsewhere */
     const char *recipients; /* multicast 'E': "id\0<u64>id\0<u64>..." */
     size_t   recipients_len;
-    size_t   recipient_count;   /* users the event is for: 1 on a user topic, 0 for 'T'/'A' */
+    size_t   recipient_count;   /* users the event is for: 1 on a user topic, 0 for
+                                   'T'/'A' and on channel and broadcast topics */
 } hp_wire_head_t;
 
 void hp_wire_header_pack (unsigned char out[HP_WIRE_HEADER_LEN], char kind,
@@ -80,6 +96,12 @@ int hp_wire_header_unpack (const void *frame, size_t len, char *kind,
  * length, or 0 when the user id is not 1-128 bytes without a NUL. */
 size_t hp_wire_head_user (unsigned char *out, const char *user, size_t len,
                           char kind, uint64_t epoch, uint64_t offset, uint64_t prev);
+
+/* Writes a stream's head (user, channel or broadcast topic, then the
+ * header) into out (HP_WIRE_HEAD_MAX bytes); returns its length, or 0 when
+ * the stream is not valid (hp_stream_valid). */
+size_t hp_wire_head_stream (unsigned char *out, const hp_stream_t *stream, char kind,
+                            uint64_t epoch, uint64_t offset, uint64_t aux);
 
 /* Writes the multicast topic and a header into out
  * (HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN bytes); for an event the
@@ -113,15 +135,23 @@ bool hp_wire_next_recipient (const hp_wire_head_t *head, const char **cursor,
 /* Steps through a list of entries (an audit answer's body, an audit
  * request's ids when with_value is false): *cursor starts at the list and
  * moves on. Returns 1 with the next entry, 0 at the end, -1 when the rest is
- * malformed (an id of 0 or over 128 bytes, no NUL, a cut value). */
+ * malformed (an id of 0 or over HP_WIRE_ENTRY_ID_MAX bytes, no NUL, a cut
+ * value). An audit entry's id is a stream key: hp_stream_from_key tells
+ * a user from a channel or the broadcast stream. */
 int hp_wire_next_entry (const char **cursor, const char *end, bool with_value,
                         hp_str_t *id, uint64_t *value);
+
+/* Appends one audit entry for a stream (its key, NUL, and with_value the
+ * u64) at out, which must have HP_WIRE_ENTRY_MAX bytes; returns the byte
+ * after it, or NULL when the stream is not valid. */
+unsigned char *hp_wire_put_stream_entry (unsigned char *out, const hp_stream_t *stream,
+                                         bool with_value, uint64_t value);
 
 /* The gateway's audit request, sent upstream on its XSUB socket (the
  * broker's XPUB hands it over like a subscription message): 'A' (a first
  * byte that is no subscription's), gateway id (u64), rid (u64), then at most
- * HP_WIRE_AUDIT_USERS_MAX user ids each followed by a NUL, all within
- * HP_WIRE_AUDIT_REQUEST_MAX bytes. */
+ * HP_WIRE_AUDIT_USERS_MAX stream keys (user ids, 0x01 + channel, 0x02) each
+ * followed by a NUL, all within HP_WIRE_AUDIT_REQUEST_MAX bytes. */
 #define HP_WIRE_AUDIT_REQUEST 'A'
 #define HP_WIRE_AUDIT_REQUEST_HEAD 17
 #define HP_WIRE_AUDIT_USERS_MAX 1000

@@ -56,7 +56,8 @@ static const char *s_words [] = {
     "\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80", "\x80", "\xe2\x82",
     "00000000deadbeef", "ffffffffffffffff", "presence", "resume", "stats",
     "event", "to", "data", "id", "ttl", "op", "users", "user", "epoch", "offset",
-    "rid", "recovered", "events",
+    "rid", "recovered", "events", "channel", "broadcast", "order:17", "board/eu@x=y",
+    "a b", "\x01order:17", "\x02", "disconnect",
 };
 #define S_WORDS (sizeof s_words / sizeof s_words [0])
 
@@ -127,12 +128,13 @@ s_message (msgpack_packer *pk)
     unsigned fields = 1 + s_below (6);
     msgpack_pack_map (pk, fields);
     for (unsigned f = 0; f < fields; f++) {
-        unsigned which = s_below (8);
+        unsigned which = s_below (10);
         //  Envelopes and requests mostly lead with their required fields.
         if (f < 2 && s_below (4))
             which = f;
         if (kind <= 1) {                    //  producer envelope
-            static const char *keys [] = { "event", "to", "data", "id", "ttl", "to", "event", "x" };
+            static const char *keys [] = { "event", "to", "data", "id", "ttl", "to", "event", "x",
+                                           "channel", "broadcast" };
             s_str (pk, keys [which], strlen (keys [which]));
             if (which == 1 || which == 5) {
                 unsigned n = s_below (4);
@@ -151,15 +153,22 @@ s_message (msgpack_packer *pk)
             if (which == 4 && s_below (4))
                 msgpack_pack_uint64 (pk, s_below (500));
             else
+            if (which == 8 && s_below (4))
+                s_word (pk);
+            else
+            if (which == 9 && s_below (4))
+                msgpack_pack_true (pk);
+            else
                 s_value (pk, 3 + (int) s_below (30));
         }
         else
         if (kind <= 3) {                    //  control request
-            static const char *keys [] = { "op", "users", "user", "epoch", "offset", "rid", "op", "z" };
+            static const char *keys [] = { "op", "users", "user", "epoch", "offset", "rid", "op", "z",
+                                           "channel", "channel" };
             s_str (pk, keys [which], strlen (keys [which]));
             if (which == 0 || which == 6) {
-                static const char *ops [] = { "presence", "resume", "stats", "nope" };
-                const char *op = ops [s_below (4)];
+                static const char *ops [] = { "presence", "resume", "stats", "nope", "disconnect" };
+                const char *op = ops [s_below (5)];
                 s_str (pk, op, strlen (op));
             }
             else
@@ -176,7 +185,8 @@ s_message (msgpack_packer *pk)
                 s_word (pk);
         }
         else {                              //  resume reply
-            static const char *keys [] = { "rid", "user", "epoch", "offset", "recovered", "events", "events", "q" };
+            static const char *keys [] = { "rid", "user", "epoch", "offset", "recovered", "events", "events", "q",
+                                           "channel", "user" };
             s_str (pk, keys [which], strlen (keys [which]));
             if (which == 5 || which == 6) {
                 unsigned n = s_below (3);

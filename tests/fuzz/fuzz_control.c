@@ -26,15 +26,17 @@ s_check_request (const hp_control_req_t *req)
                 abort ();
             break;
         case HP_OP_RESUME: {
-            if (n != 1)
+            //  a user's (one user) or a channel's (a valid channel, no user)
+            hp_stream_t st = hp_control_req_stream (req);
+            hp_str_t u = st.name;
+            if (st.kind == HP_STREAM_USER ? n != 1 : n != 0 || !hp_stream_valid (&st))
                 abort ();
-            hp_str_t u = hp_control_req_user (req, 0);
             hp_buf_t out;
             hp_buf_init (&out, 0);
-            if (hp_control_pack_resume (&out, hp_control_req_rid (req), u.ptr, u.len,
-                                        hp_control_req_has_position (req),
-                                        hp_control_req_epoch (req),
-                                        hp_control_req_offset (req)))
+            if (hp_control_pack_resume_stream (&out, hp_control_req_rid (req), &st,
+                                               hp_control_req_has_position (req),
+                                               hp_control_req_epoch (req),
+                                               hp_control_req_offset (req)))
                 abort ();
             const char *why;
             if (hp_control_req_decode (s_again, out.data, out.len, &why)
@@ -43,14 +45,27 @@ s_check_request (const hp_control_req_t *req)
             ||  hp_control_req_has_position (s_again) != hp_control_req_has_position (req)
             ||  hp_control_req_epoch (s_again) != hp_control_req_epoch (req)
             ||  hp_control_req_offset (s_again) != hp_control_req_offset (req)
-            ||  hp_control_req_user (s_again, 0).len != u.len
-            ||  memcmp (hp_control_req_user (s_again, 0).ptr, u.ptr, u.len))
+            ||  hp_control_req_stream (s_again).kind != st.kind
+            ||  hp_control_req_stream (s_again).name.len != u.len
+            ||  memcmp (hp_control_req_stream (s_again).name.ptr, u.ptr, u.len))
                 abort ();
             hp_buf_free (&out);
             break;
         }
         case HP_OP_STATS:
             break;
+        case HP_OP_DISCONNECT:
+            if (n != 1)
+                abort ();
+            break;
+        case HP_OP_PUBLISH:         //  its envelope is checked by the broker's router
+            break;
+        case HP_OP_CHANNEL_PRESENCE: {
+            hp_str_t c = hp_control_req_channel (req);
+            if (n != 0 || !hp_channel_name_valid (c.ptr, c.len))
+                abort ();
+            break;
+        }
         default:
             abort ();
     }
@@ -74,6 +89,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     msgpack_unpacked_init (&unpacked);
     hp_resume_reply_t reply;
     if (hp_control_resume_reply_decode (&unpacked, (const char *) data, size, &reply) == 0) {
+        //  it names a user (user set) or a channel (user empty), never both
+        if (reply.stream.kind == HP_STREAM_BROADCAST
+        ||  (reply.stream.kind == HP_STREAM_USER && reply.user.len != reply.stream.name.len)
+        ||  (reply.stream.kind == HP_STREAM_CHANNEL && reply.user.len != 0))
+            abort ();
         for (size_t i = 0; i < reply.event_count; i++) {
             uint64_t at;
             hp_str_t json;

@@ -1,7 +1,8 @@
 /* fuzz_envelope.c -- fuzz target: untrusted producer bytes -> envelope -> frame. */
 //  Oracles (abort on failure): an accepted envelope satisfies every rule of
-//  PROTOCOL.md's producer envelope, its recipients are distinct, and its
-//  event frame is valid JSON of type "event".
+//  PROTOCOL.md's producer envelope, its recipients are distinct (none for a
+//  channel event or a broadcast, whose channel is valid), and its event
+//  frame is valid JSON of type "event" carrying its addressing.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,12 @@ s_check (const hp_envelope_t *env)
     if (!hp_event_name_valid (ev.ptr, ev.len))
         abort ();
     size_t n = hp_envelope_recipient_count (env);
-    if (n < 1 || n > HP_RECIPIENTS_MAX)
+    hp_addressing_t addressing = hp_envelope_addressing (env);
+    hp_str_t channel = hp_envelope_channel (env);
+    if (addressing == HP_ADDR_USERS ? (n < 1 || n > HP_RECIPIENTS_MAX || channel.ptr)
+                                    : n != 0)
+        abort ();
+    if ((addressing == HP_ADDR_CHANNEL) != hp_channel_name_valid (channel.ptr, channel.len))
         abort ();
     for (size_t i = 0; i < n; i++) {
         hp_str_t u = hp_envelope_recipient (env, i);
@@ -46,6 +52,14 @@ s_check (const hp_envelope_t *env)
         abort ();
     json_t *type = json_object_get (frame, "type");
     if (!json_is_string (type) || strcmp (json_string_value (type), "event"))
+        abort ();
+    json_t *fc = json_object_get (frame, "channel");
+    if (addressing == HP_ADDR_CHANNEL
+        ? !json_is_string (fc) || json_string_length (fc) != channel.len
+          || memcmp (json_string_value (fc), channel.ptr, channel.len)
+        : fc != NULL)
+        abort ();
+    if (json_is_true (json_object_get (frame, "broadcast")) != (addressing == HP_ADDR_BROADCAST))
         abort ();
     if (json_integer_value (json_object_get (frame, "offset")) != 42
     &&  json_real_value (json_object_get (frame, "offset")) != 42.0)

@@ -30,12 +30,12 @@ s_teardown (void **state)
     return 0;
 }
 
-//  Decodes s_sbuf and checks the outcome: want_why NULL means success.
+//  Decodes bytes (s_expect: s_sbuf) and checks the outcome: want_why NULL means success.
 static void
-s_expect (const char *want_why)
+s_expect_bytes (const char *bytes, size_t len, const char *want_why)
 {
     const char *why = NULL;
-    int rc = hp_control_req_decode (s_req, s_sbuf.data, s_sbuf.size, &why);
+    int rc = hp_control_req_decode (s_req, bytes, len, &why);
     if (!want_why) {
         if (rc != 0)
             fail_msg ("expected success, got '%s'", why);
@@ -46,6 +46,12 @@ s_expect (const char *want_why)
         assert_non_null (why);
         assert_string_equal (why, want_why);
     }
+}
+
+static void
+s_expect (const char *want_why)
+{
+    s_expect_bytes (s_sbuf.data, s_sbuf.size, want_why);
 }
 
 static void
@@ -326,10 +332,121 @@ test_resume_reply_round_trip (void **state)
     msgpack_unpacked_destroy (&u);
 }
 
+static void
+test_channel_requests (void **state)
+{
+    //  presence by channel: its own op, the channel kept.
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
+    mpb_str (pk, "channel"); mpb_str (pk, "order:17");
+    s_expect (NULL);
+    assert_int_equal (hp_control_req_op (s_req), HP_OP_CHANNEL_PRESENCE);
+    assert_int_equal (hp_control_req_channel (s_req).len, 8);
+    //  users and channel together, a bad or oversized channel: refused.
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
+    mpb_str (pk, "channel"); mpb_str (pk, "order:17");
+    mpb_str (pk, "users"); msgpack_pack_array (pk, 1); mpb_str (pk, "alice");
+    s_expect ("users or channel");
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
+    mpb_str (pk, "channel"); mpb_str (pk, "a b");
+    s_expect ("bad channel");
+    char big [HP_CHANNEL_MAX + 1];
+    memset (big, 'c', sizeof big);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
+    mpb_str (pk, "channel"); mpb_str_n (pk, big, sizeof big);
+    s_expect ("bad channel");
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    mpb_str (pk, "op"); mpb_str (pk, "presence");
+    mpb_str (pk, "channel"); msgpack_pack_int (pk, 3);
+    s_expect ("bad channel");
+    //  resume of a channel, with and without a position; user + channel refused.
+    hp_buf_t out;
+    hp_buf_init (&out, 0);
+    hp_stream_t st = hp_stream_channel ("board", 5);
+    assert_int_equal (hp_control_pack_resume_stream (&out, 4, &st, true, 0xabcULL, 9), 0);
+    s_expect_bytes (out.data, out.len, NULL);
+    assert_int_equal (hp_control_req_op (s_req), HP_OP_RESUME);
+    hp_stream_t back = hp_control_req_stream (s_req);
+    assert_true (back.kind == HP_STREAM_CHANNEL && back.name.len == 5);
+    assert_true (hp_control_req_has_position (s_req) && hp_control_req_offset (s_req) == 9);
+    assert_true (hp_control_req_epoch (s_req) == 0xabcULL && hp_control_req_rid (s_req) == 4);
+    //  a user resume still reads as a user stream
+    hp_buf_reset (&out);
+    assert_int_equal (hp_control_pack_resume (&out, 4, "alice", 5, false, 0, 0), 0);
+    s_expect_bytes (out.data, out.len, NULL);
+    back = hp_control_req_stream (s_req);
+    assert_true (back.kind == HP_STREAM_USER && back.name.len == 5);
+    assert_null (hp_control_req_channel (s_req).ptr);
+    //  a broadcast stream is not resumed alone
+    st = hp_stream_broadcast ();
+    assert_int_equal (hp_control_pack_resume_stream (&out, 4, &st, false, 0, 0), -1);
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "channel"); mpb_str (pk, "board");
+    mpb_str (pk, "user"); mpb_str (pk, "alice");
+    s_expect ("user or channel");
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
+    mpb_str (pk, "op"); mpb_str (pk, "resume");
+    mpb_str (pk, "channel"); mpb_str (pk, "board");
+    mpb_str (pk, "offset"); msgpack_pack_uint64 (pk, 3);
+    s_expect ("epoch and offset go together");
+    hp_buf_free (&out);
+}
+
+static void
+test_channel_replies (void **state)
+{
+    //  A channel's resume reply names the channel, not a user.
+    msgpack_sbuffer_clear (&s_sbuf);
+    msgpack_packer_init (&s_pk, &s_sbuf, msgpack_sbuffer_write);
+    hp_stream_t st = hp_stream_channel ("board", 5);
+    hp_control_pack_resume_reply_begin_stream (&s_pk, 3, &st, 1, 20, false, 1);
+    hp_control_pack_resume_reply_event (&s_pk, 19, "{}", 2);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    hp_resume_reply_t reply;
+    assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), 0);
+    assert_int_equal (reply.stream.kind, HP_STREAM_CHANNEL);
+    assert_true (reply.stream.name.len == 5 && memcmp (reply.stream.name.ptr, "board", 5) == 0);
+    assert_int_equal (reply.user.len, 0);
+    assert_int_equal (reply.event_count, 1);
+    //  A user reply sets both user and stream.
+    msgpack_sbuffer_clear (&s_sbuf);
+    hp_control_pack_resume_reply_begin (&s_pk, 3, "bob", 3, 1, 20, true, 0);
+    assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), 0);
+    assert_true (reply.stream.kind == HP_STREAM_USER && reply.user.len == 3);
+    msgpack_unpacked_destroy (&u);
+
+    //  The channel presence reply's shape.
+    msgpack_sbuffer_clear (&s_sbuf);
+    hp_control_pack_channel_presence_begin (&s_pk, "board", 5, 3, true, false, 2);
+    hp_control_pack_str (&s_pk, "alice", 5);
+    hp_control_pack_str (&s_pk, "bob", 3);
+    msgpack_unpacked_init (&u);
+    assert_int_equal (msgpack_unpack_next (&u, s_sbuf.data, s_sbuf.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (u.data.type, MSGPACK_OBJECT_MAP);
+    assert_int_equal (u.data.via.map.size, 5);
+    const char *keys [] = { "channel", "connections", "exact", "truncated", "users" };
+    for (uint32_t i = 0; i < 5; i++) {
+        msgpack_object_kv *kv = &u.data.via.map.ptr [i];
+        assert_int_equal (kv->key.via.str.size, strlen (keys [i]));
+        assert_memory_equal (kv->key.via.str.ptr, keys [i], strlen (keys [i]));
+    }
+    assert_int_equal (u.data.via.map.ptr [1].val.via.u64, 3);
+    assert_true (u.data.via.map.ptr [2].val.via.boolean);
+    assert_int_equal (u.data.via.map.ptr [4].val.via.array.size, 2);
+    msgpack_unpacked_destroy (&u);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_channel_requests),
+        cmocka_unit_test (test_channel_replies),
         cmocka_unit_test (test_presence),
         cmocka_unit_test (test_resume_request),
         cmocka_unit_test (test_malformed_requests),

@@ -1,5 +1,6 @@
 /* test_envelope.c -- unit tests for proto/envelope.c: every envelope rule. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -454,6 +455,113 @@ test_validators_every_byte_every_position (void **state)
         }
 }
 
+static void
+test_channel_and_broadcast (void **state)
+{
+    //  A channel event: no user recipients, the channel's name kept.
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "channel"); STR (pk, "order:17/eu@acme=x-_.");
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    assert_int_equal (hp_envelope_addressing (s_env), HP_ADDR_CHANNEL);
+    assert_int_equal (hp_envelope_recipient_count (s_env), 0);
+    hp_str_t c = hp_envelope_channel (s_env);
+    assert_int_equal (c.len, 21);
+    assert_memory_equal (c.ptr, "order:17/eu@acme=x-_.", 21);
+
+    //  A broadcast: broadcast:true alone.
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    STR (pk, "event"); STR (pk, "banner");
+    STR (pk, "broadcast"); msgpack_pack_true (pk);
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    assert_int_equal (hp_envelope_addressing (s_env), HP_ADDR_BROADCAST);
+    assert_int_equal (hp_envelope_recipient_count (s_env), 0);
+    assert_null (hp_envelope_channel (s_env).ptr);
+
+    //  Decoding a user envelope after them resets the addressing.
+    assert_int_equal (s_decode_user ("alice", 5), HP_ENV_OK);
+    assert_int_equal (hp_envelope_addressing (s_env), HP_ADDR_USERS);
+    assert_null (hp_envelope_channel (s_env).ptr);
+}
+
+static void
+test_bad_addressing (void **state)
+{
+    //  broadcast other than true: false, 1, "true" are refused as addressing.
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "broadcast"); msgpack_pack_false (pk);
+    assert_int_equal (s_decode (), HP_ENV_ADDRESSING);
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "broadcast"); msgpack_pack_int (pk, 1);
+    assert_int_equal (s_decode (), HP_ENV_ADDRESSING);
+
+    //  Two addressings at once: to + channel, channel + broadcast, all three.
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); STR (pk, "alice");
+    STR (pk, "channel"); STR (pk, "board");
+    assert_int_equal (s_decode (), HP_ENV_ADDRESSING);
+    assert_int_equal (hp_envelope_recipient_count (s_env), 0);
+    pk = mpb_begin (&s_sbuf, &s_pk, 3);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "channel"); STR (pk, "board");
+    STR (pk, "broadcast"); msgpack_pack_true (pk);
+    assert_int_equal (s_decode (), HP_ENV_ADDRESSING);
+    assert_null (hp_envelope_channel (s_env).ptr);
+    pk = mpb_begin (&s_sbuf, &s_pk, 4);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "to"); STR (pk, "alice");
+    STR (pk, "channel"); STR (pk, "board");
+    STR (pk, "broadcast"); msgpack_pack_true (pk);
+    assert_int_equal (s_decode (), HP_ENV_ADDRESSING);
+
+    //  None of them is still bad_to, as before channels.
+    pk = mpb_begin (&s_sbuf, &s_pk, 1);
+    STR (pk, "event"); STR (pk, "bid");
+    assert_int_equal (s_decode (), HP_ENV_BAD_TO);
+}
+
+static void
+test_bad_channel (void **state)
+{
+    char name [HP_CHANNEL_MAX + 1];
+    memset (name, 'c', sizeof name);
+    struct { const char *s; size_t n; hp_env_error_t want; } cases [] = {
+        { name, HP_CHANNEL_MAX, HP_ENV_OK },            //  128 bytes: the bound
+        { name, HP_CHANNEL_MAX + 1, HP_ENV_BAD_CHANNEL },   //  129: over it
+        { "", 0, HP_ENV_BAD_CHANNEL },
+        { "a b", 3, HP_ENV_BAD_CHANNEL },
+        { "a\0b", 3, HP_ENV_BAD_CHANNEL },
+        { "caf\xc3\xa9", 5, HP_ENV_BAD_CHANNEL },        //  non-ASCII
+        { "a*", 2, HP_ENV_BAD_CHANNEL },                //  '*' is for claims' prefixes only
+        { "\x01x", 2, HP_ENV_BAD_CHANNEL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
+        STR (pk, "event"); STR (pk, "bid");
+        STR (pk, "channel"); mpb_str_n (pk, cases [i].s, cases [i].n);
+        if (s_decode () != cases [i].want)
+            fail_msg ("channel case %zu", i);
+    }
+    //  Not a string.
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    STR (pk, "event"); STR (pk, "bid");
+    STR (pk, "channel"); msgpack_pack_array (pk, 1); STR (pk, "board");
+    assert_int_equal (s_decode (), HP_ENV_BAD_CHANNEL);
+    //  Every byte at every position against the charset.
+    for (unsigned b = 0; b < 256; b++) {
+        char text [3] = { 'a', (char) b, 'z' };
+        bool ok = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')
+               || b == '_' || b == '.' || b == ':' || b == '-' || b == '@' || b == '/' || b == '=';
+        if (hp_channel_name_valid (text, 3) != ok)
+            fail_msg ("channel name with byte 0x%02x", b);
+    }
+    assert_string_equal (hp_env_error_name (HP_ENV_BAD_CHANNEL), "bad_channel");
+    assert_string_equal (hp_env_error_name (HP_ENV_ADDRESSING), "addressing");
+}
+
 int
 main (void)
 {
@@ -472,6 +580,9 @@ main (void)
         cmocka_unit_test (test_reuse_resets_state),
         cmocka_unit_test (test_idempotency_key),
         cmocka_unit_test (test_error_names),
+        cmocka_unit_test (test_channel_and_broadcast),
+        cmocka_unit_test (test_bad_addressing),
+        cmocka_unit_test (test_bad_channel),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -88,12 +88,45 @@ test_welcome_frame (void **state)
     hp_buf_free (&out);
 }
 
+static void
+test_channel_and_broadcast_frames (void **state)
+{
+    hp_envelope_t *env = hp_envelope_new ();
+    msgpack_sbuffer_init (&s_sbuf);
+    msgpack_packer_init (&s_pk, &s_sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&s_pk, 3);
+    mpb_str (&s_pk, "event"); mpb_str (&s_pk, "bid");
+    mpb_str (&s_pk, "channel"); mpb_str (&s_pk, "order:17");
+    mpb_str (&s_pk, "id"); mpb_str (&s_pk, "x");
+    assert_int_equal (hp_envelope_decode (env, s_sbuf.data, s_sbuf.size, 65536), HP_ENV_OK);
+    hp_buf_t out;
+    hp_buf_init (&out, 0);
+    assert_int_equal (hp_frame_event (&out, env, 9), 0);
+    //  CHANNELS.md's shape: the channel right after the event name.
+    s_expect (&out, "{\"type\":\"event\",\"event\":\"bid\",\"channel\":\"order:17\","
+                    "\"data\":null,\"offset\":9,\"id\":\"x\"}");
+    msgpack_sbuffer_clear (&s_sbuf);
+    msgpack_pack_map (&s_pk, 3);
+    mpb_str (&s_pk, "event"); mpb_str (&s_pk, "banner");
+    mpb_str (&s_pk, "broadcast"); msgpack_pack_true (&s_pk);
+    mpb_str (&s_pk, "data"); msgpack_pack_int (&s_pk, 1);
+    assert_int_equal (hp_envelope_decode (env, s_sbuf.data, s_sbuf.size, 65536), HP_ENV_OK);
+    hp_buf_reset (&out);
+    assert_int_equal (hp_frame_event (&out, env, 10), 0);
+    s_expect (&out, "{\"type\":\"event\",\"event\":\"banner\",\"broadcast\":true,"
+                    "\"data\":1,\"offset\":10}");
+    hp_buf_free (&out);
+    msgpack_sbuffer_destroy (&s_sbuf);
+    hp_envelope_destroy (&env);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_event_frame),
         cmocka_unit_test (test_welcome_frame),
+        cmocka_unit_test (test_channel_and_broadcast_frames),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

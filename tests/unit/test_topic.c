@@ -80,10 +80,125 @@ test_topic_parse (void **state)
     assert_int_equal (user.len, HP_USER_MAX);
 }
 
+static void
+test_stream_topics (void **state)
+{
+    char t [HP_TOPIC_MAX];
+    hp_stream_t st = hp_stream_channel ("order:17", 8), back;
+    size_t n = hp_topic_stream (t, &st);
+    //  "c:" + name + NUL; "b:" + NUL; a user stream is the user topic.
+    assert_int_equal (n, 11);
+    assert_memory_equal (t, "c:order:17\0", 11);
+    assert_int_equal (hp_topic_parse_stream (t, n, &back), 0);
+    assert_int_equal (back.kind, HP_STREAM_CHANNEL);
+    assert_true (back.name.len == 8 && back.name.ptr == t + 2);
+    st = hp_stream_broadcast ();
+    n = hp_topic_stream (t, &st);
+    assert_int_equal (n, 3);
+    assert_memory_equal (t, "b:\0", 3);
+    assert_int_equal (hp_topic_parse_stream (t, n, &back), 0);
+    assert_int_equal (back.kind, HP_STREAM_BROADCAST);
+    st = hp_stream_user ("bob", 3);
+    n = hp_topic_stream (t, &st);
+    assert_memory_equal (t, "u:bob\0", 6);
+    assert_int_equal (hp_topic_parse_stream (t, n, &back), 0);
+    assert_true (back.kind == HP_STREAM_USER && back.name.len == 3);
+    //  A channel topic never prefix-matches another channel's or a user's.
+    char a [HP_TOPIC_MAX], b [HP_TOPIC_MAX];
+    hp_stream_t sa = hp_stream_channel ("x", 1), sb = hp_stream_channel ("xy", 2);
+    size_t na = hp_topic_stream (a, &sa), nb = hp_topic_stream (b, &sb);
+    assert_false (s_prefix_matches (a, na, b, nb));
+    //  Bad names get no topic; malformed topics do not parse.
+    st = hp_stream_channel ("a b", 3);
+    assert_int_equal (hp_topic_stream (t, &st), 0);
+    char name [HP_CHANNEL_MAX + 1];
+    memset (name, 'c', sizeof name);
+    st = hp_stream_channel (name, HP_CHANNEL_MAX + 1);
+    assert_int_equal (hp_topic_stream (t, &st), 0);
+    st = hp_stream_channel (name, HP_CHANNEL_MAX);
+    assert_int_equal (hp_topic_stream (t, &st), HP_TOPIC_MAX);
+    assert_int_equal (hp_topic_parse_stream ("c:\0", 3, &back), -1);
+    assert_int_equal (hp_topic_parse_stream ("c:a b\0", 6, &back), -1);
+    assert_int_equal (hp_topic_parse_stream ("c:ab", 4, &back), -1);
+    assert_int_equal (hp_topic_parse_stream ("b:x\0", 4, &back), -1);
+    assert_int_equal (hp_topic_parse_stream ("m:\0", 3, &back), -1);
+}
+
+static void
+test_presence_topics (void **state)
+{
+    char t [HP_TOPIC_PRESENCE_MAX];
+    size_t n = hp_topic_presence (t, "board", 5, "alice", 5, 0xabULL, 0x1234ULL);
+    //  "p:" + channel + NUL + user + NUL + 16 + 16 hex digits.
+    assert_int_equal (n, 2 + 5 + 1 + 5 + 1 + 32);
+    assert_memory_equal (t, "p:board\0alice\0" "00000000000000ab" "0000000000001234", n);
+    hp_str_t channel, user, id;
+    assert_int_equal (hp_topic_parse_presence (t, n, &channel, &user, &id), 0);
+    assert_true (channel.len == 5 && memcmp (channel.ptr, "board", 5) == 0);
+    assert_true (user.len == 5 && memcmp (user.ptr, "alice", 5) == 0);
+    assert_true (id.len == 32 && id.ptr == t + n - 32);
+    //  The longest fits HP_TOPIC_PRESENCE_MAX.
+    char c [HP_CHANNEL_MAX], u [HP_USER_MAX];
+    memset (c, 'c', sizeof c);
+    memset (u, 'u', sizeof u);
+    assert_int_equal (hp_topic_presence (t, c, sizeof c, u, sizeof u, 1, 2), HP_TOPIC_PRESENCE_MAX);
+    assert_int_equal (hp_topic_parse_presence (t, HP_TOPIC_PRESENCE_MAX, &channel, &user, &id), 0);
+    //  Bad parts: no topic, or no parse.
+    assert_int_equal (hp_topic_presence (t, "a b", 3, "alice", 5, 1, 2), 0);
+    assert_int_equal (hp_topic_presence (t, "board", 5, "", 0, 1, 2), 0);
+    n = hp_topic_presence (t, "board", 5, "alice", 5, 1, 2);
+    assert_int_equal (hp_topic_parse_presence (t, n - 1, &channel, &user, &id), -1);
+    t [n - 1] = 'g';
+    assert_int_equal (hp_topic_parse_presence (t, n, &channel, &user, &id), -1);
+    assert_int_equal (hp_topic_parse_presence ("p:board\0alice", 13, &channel, &user, &id), -1);
+    assert_int_equal (hp_topic_parse_presence ("u:alice\0", 8, &channel, &user, &id), -1);
+    //  A user part holding a NUL (three parts) does not parse.
+    n = hp_topic_presence (t, "board", 5, "al", 2, 1, 2);
+    char three [64];
+    memcpy (three, t, 10);          //  "p:board\0al"
+    three [10] = 0;
+    memcpy (three + 11, t + 10, n - 10);
+    assert_int_equal (hp_topic_parse_presence (three, n + 1, &channel, &user, &id), -1);
+}
+
+static void
+test_stream_keys (void **state)
+{
+    char key [HP_STREAM_KEY_MAX];
+    hp_stream_t st = hp_stream_channel ("board", 5), back;
+    //  0x01 + name for a channel, 0x02 for broadcast, the id for a user.
+    assert_int_equal (hp_stream_key (key, &st), 6);
+    assert_memory_equal (key, "\x01" "board", 6);
+    assert_int_equal (hp_stream_from_key (key, 6, &back), 0);
+    assert_true (back.kind == HP_STREAM_CHANNEL && back.name.len == 5);
+    st = hp_stream_broadcast ();
+    assert_int_equal (hp_stream_key (key, &st), 1);
+    assert_int_equal (key [0], 2);
+    assert_int_equal (hp_stream_from_key (key, 1, &back), 0);
+    assert_int_equal (back.kind, HP_STREAM_BROADCAST);
+    st = hp_stream_user ("alice", 5);
+    assert_int_equal (hp_stream_key (key, &st), 5);
+    assert_int_equal (hp_stream_from_key ("alice", 5, &back), 0);
+    assert_int_equal (back.kind, HP_STREAM_USER);
+    //  Invalid keys: broadcast with a name, a bad channel, control bytes.
+    assert_int_equal (hp_stream_from_key ("\x02x", 2, &back), -1);
+    assert_int_equal (hp_stream_from_key ("\x01", 1, &back), -1);
+    assert_int_equal (hp_stream_from_key ("\x01" "a b", 4, &back), -1);
+    assert_int_equal (hp_stream_from_key ("\x03x", 2, &back), -1);
+    assert_int_equal (hp_stream_from_key ("", 0, &back), -1);
+    char name [HP_CHANNEL_MAX];
+    memset (name, 'n', sizeof name);
+    st = hp_stream_channel (name, sizeof name);
+    assert_int_equal (hp_stream_key (key, &st), HP_STREAM_KEY_MAX);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_stream_topics),
+        cmocka_unit_test (test_presence_topics),
+        cmocka_unit_test (test_stream_keys),
         cmocka_unit_test (test_topic_layout),
         cmocka_unit_test (test_topic_isolation),
         cmocka_unit_test (test_topic_bounds),

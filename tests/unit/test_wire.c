@@ -219,6 +219,96 @@ test_audit_request (void **state)
 }
 
 static void
+test_channel_and_broadcast_heads (void **state)
+{
+    unsigned char head [HP_WIRE_HEAD_MAX];
+    hp_stream_t st = hp_stream_channel ("order:17", 8);
+    size_t len = hp_wire_head_stream (head, &st, HP_WIRE_EVENT, 7, 12, 5);
+    assert_int_equal (len, 11 + HP_WIRE_HEADER_LEN);
+    hp_wire_head_t h;
+    //  A channel event: the stream says which channel; prev in aux; no users.
+    assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
+    assert_int_equal (h.kind, 'E');
+    assert_int_equal (h.stream.kind, HP_STREAM_CHANNEL);
+    assert_true (h.stream.name.len == 8 && memcmp (h.stream.name.ptr, "order:17", 8) == 0);
+    assert_true (h.offset == 12 && h.aux == 5 && h.epoch == 7);
+    assert_int_equal (h.recipient_count, 0);
+    assert_null (h.user.ptr);
+    assert_false (h.multicast || h.gateway);
+    //  Sync on a channel topic parses; tick, disconnect and audit do not.
+    len = hp_wire_head_stream (head, &st, HP_WIRE_SYNC, 7, 12, 5);
+    assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
+    assert_int_equal (h.kind, 'S');
+    const char bad [] = { HP_WIRE_TICK, HP_WIRE_DISCONNECT, HP_WIRE_AUDIT };
+    for (size_t i = 0; i < sizeof bad; i++) {
+        len = hp_wire_head_stream (head, &st, bad [i], 7, 12, 5);
+        assert_int_equal (hp_wire_head_parse (head, len, &h), -1);
+    }
+    //  A broadcast: kind E only, empty name.
+    st = hp_stream_broadcast ();
+    len = hp_wire_head_stream (head, &st, HP_WIRE_EVENT, 7, 13, 3);
+    assert_int_equal (len, HP_WIRE_BROADCAST_TOPIC_LEN + HP_WIRE_HEADER_LEN);
+    assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
+    assert_int_equal (h.stream.kind, HP_STREAM_BROADCAST);
+    assert_true (h.aux == 3 && h.stream.name.len == 0 && h.recipient_count == 0);
+    len = hp_wire_head_stream (head, &st, HP_WIRE_SYNC, 7, 13, 3);
+    assert_int_equal (hp_wire_head_parse (head, len, &h), -1);
+    //  A body byte after a channel head is refused; a user head still says user.
+    st = hp_stream_channel ("x", 1);
+    len = hp_wire_head_stream (head, &st, HP_WIRE_EVENT, 1, 2, 0);
+    assert_int_equal (hp_wire_head_parse (head, len + 1, &h), -1);
+    len = hp_wire_head_user (head, "bob", 3, HP_WIRE_EVENT, 1, 2, 1);
+    assert_int_equal (hp_wire_head_parse (head, len, &h), 0);
+    assert_true (h.stream.kind == HP_STREAM_USER && h.user.len == 3 && h.stream.name.ptr == h.user.ptr);
+    //  An invalid channel gets no head.
+    st = hp_stream_channel ("a b", 3);
+    assert_int_equal (hp_wire_head_stream (head, &st, HP_WIRE_EVENT, 1, 2, 0), 0);
+}
+
+static void
+test_stream_audit_entries (void **state)
+{
+    unsigned char body [3 * HP_WIRE_ENTRY_MAX], *p = body;
+    hp_stream_t u = hp_stream_user ("alice", 5), c, b = hp_stream_broadcast ();
+    char name [HP_CHANNEL_MAX];
+    memset (name, 'n', sizeof name);
+    c = hp_stream_channel (name, sizeof name);     //  the longest: a 129-byte key
+    p = hp_wire_put_stream_entry (p, &u, true, 11);
+    p = hp_wire_put_stream_entry (p, &c, true, 22);
+    p = hp_wire_put_stream_entry (p, &b, true, 33);
+    assert_int_equal (p - body, (5 + 9) + (129 + 9) + (1 + 9));
+    const char *cursor = (const char *) body, *end = (const char *) p;
+    hp_str_t id;
+    hp_stream_t st;
+    uint64_t v;
+    //  Each entry reads back as its stream, with its value.
+    assert_int_equal (hp_wire_next_entry (&cursor, end, true, &id, &v), 1);
+    assert_int_equal (hp_stream_from_key (id.ptr, id.len, &st), 0);
+    assert_true (st.kind == HP_STREAM_USER && v == 11);
+    assert_int_equal (hp_wire_next_entry (&cursor, end, true, &id, &v), 1);
+    assert_int_equal (hp_stream_from_key (id.ptr, id.len, &st), 0);
+    assert_true (st.kind == HP_STREAM_CHANNEL && st.name.len == HP_CHANNEL_MAX && v == 22);
+    assert_int_equal (hp_wire_next_entry (&cursor, end, true, &id, &v), 1);
+    assert_int_equal (hp_stream_from_key (id.ptr, id.len, &st), 0);
+    assert_true (st.kind == HP_STREAM_BROADCAST && v == 33);
+    assert_int_equal (hp_wire_next_entry (&cursor, end, true, &id, &v), 0);
+    //  Without values (a request's entries).
+    p = hp_wire_put_stream_entry (body, &c, false, 0);
+    assert_int_equal (p - body, 130);
+    cursor = (const char *) body;
+    assert_int_equal (hp_wire_next_entry (&cursor, (const char *) p, false, &id, NULL), 1);
+    //  An invalid stream writes nothing.
+    hp_stream_t bad = hp_stream_channel ("", 0);
+    assert_null (hp_wire_put_stream_entry (body, &bad, true, 1));
+    //  A multicast recipient must be a user id, not a stream key.
+    unsigned char mc [128];
+    size_t len = hp_wire_head_multicast (mc, HP_WIRE_EVENT, 1, 2, 0);
+    unsigned char *q = hp_wire_put_stream_entry (mc + len, &b, true, 0);
+    hp_wire_head_t h;
+    assert_int_equal (hp_wire_head_parse (mc, (size_t) (q - mc), &h), -1);
+}
+
+static void
 test_epoch_text (void **state)
 {
     char text [HP_EPOCH_TEXT_LEN + 1];
@@ -263,6 +353,8 @@ main (void)
         cmocka_unit_test (test_multicast_head_lists_recipients),
         cmocka_unit_test (test_tick_and_audit_heads),
         cmocka_unit_test (test_audit_request),
+        cmocka_unit_test (test_channel_and_broadcast_heads),
+        cmocka_unit_test (test_stream_audit_entries),
         cmocka_unit_test (test_epoch_text),
         cmocka_unit_test (test_epoch_new_random_nonzero),
     };
