@@ -232,10 +232,15 @@ s_ingest_stored (s_broker_t *b, void *ingest, uint64_t now)
     }
     if (n > 0)
         hb_router_commit (b->router);
+    /* a takeover happened while this broker was stopped: the batch is not
+     * its to publish (the loop's next pair turn stops it) */
+    bool publish = !(b->pair && hb_pair_superseded (b->pair));
     for (int i = 0; i < n; i++) {
-        if (b->pending[i].ready)
+        if (publish && b->pending[i].ready)
             hb_router_publish (b->router, zmq_msg_data (&b->batch[i]), zmq_msg_size (&b->batch[i]),
                                &b->pending[i], NULL);
+        else if (b->pending[i].ready)
+            zmq_msg_close (&b->pending[i].body);
         zmq_msg_close (&b->batch[i]);
     }
     return n;
@@ -352,8 +357,8 @@ s_pair_turn (s_broker_t *b, s_sockets_t *s, bool control_waiting, int *exit_code
     uint64_t now_ms = s_now_ms ();
     if (hb_pair_handle (b->pair, now_ms) == HB_PAIR_FATAL) {
         fprintf (stderr, "herald-broker: pair: this broker (%s) and its peer cannot both be "
-                 "what they are (two actives after a partition, two passives, or the same "
-                 "--role twice): stopping; restarted, it joins its peer as passive\n",
+                 "what they are (two actives after a partition, a takeover while this one "
+                 "was stopped, two passives, or the same --role twice): stopping; restarted, it joins its peer as passive\n",
                  hb_pair_state_name (hb_pair_state (b->pair)));
         *exit_code = 3;
         return -1;

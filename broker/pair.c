@@ -40,6 +40,8 @@ struct hb_pair {
     uint64_t       last;           /* last offset given (active) or held (passive) */
     bool           copying;        /* passive: the copy follows the peer's epoch */
     bool           took_over;
+    bool           holding;        /* s_hold: hearing the peer after a stall */
+    bool           superseded;     /* a takeover happened while we were stopped */
     uint64_t       peer_epoch, peer_last;
     hb_pair_state_t peer_state;    /* 0 until heard */
     uint64_t       peer_heard_ms;
@@ -219,6 +221,12 @@ s_on_heartbeat (hb_pair_t *self, const unsigned char *p, uint64_t now_ms)
     hb_pair_state_t peer = (hb_pair_state_t) p[1];
     if (peer < HB_PAIR_PRIMARY || peer > HB_PAIR_PASSIVE)
         return HB_PAIR_OK;
+    if (self->holding && self->fsm.state == HB_PAIR_ACTIVE && peer == HB_PAIR_ACTIVE) {
+        /* we were stopped long enough for a vote to make the peer active:
+         * it has served since, we have not; whatever our role, we yield */
+        self->superseded = true;
+        return HB_PAIR_FATAL;
+    }
     self->peer_state = peer;
     self->peer_epoch = s_get64 (p + 2);
     self->peer_last = s_get64 (p + 10);
@@ -374,12 +382,64 @@ s_read_one (hb_pair_t *self, uint64_t now_ms, hb_pair_result_t *result)
     return 1;
 }
 
+/* Whether this broker did not run for so long (SIGSTOP, a paused VM, swap)
+ * that its peer may have counted it gone since its last heartbeat. */
+static bool
+s_stalled (const hb_pair_t *self, uint64_t now_ms)
+{
+    return self->heartbeat_ms
+        && now_ms - self->heartbeat_ms + S_HEARTBEAT_MS >= self->cfg.timeout_ms;
+}
+
+/* After a stall, hear before acting: for one timeout this broker reads only
+ * the pair link (every heartbeat its peer queued meanwhile, stale or not)
+ * and sends nothing, so that a peer that took over on a vote is heard
+ * before anything is served or announced. An active that hears an active
+ * peer is superseded (it exits with status 3, whatever its role: the peer
+ * served while it did not). Blocks for up to the timeout. */
+static void
+s_hold (hb_pair_t *self, uint64_t now_ms)
+{
+    fprintf (stderr, "herald-broker: pair: this %s broker did not run for %llu ms (stopped?): "
+             "hearing its peer for %llu ms before it acts\n",
+             hb_pair_state_name (self->fsm.state),
+             (unsigned long long) (now_ms - self->heartbeat_ms),
+             (unsigned long long) self->cfg.timeout_ms);
+    self->holding = true;
+    uint64_t until = now_ms + self->cfg.timeout_ms;
+    for (uint64_t now = now_ms; now < until && !self->superseded; now = s_now_ms ()) {
+        zmq_pollitem_t item = { self->in, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) (until - now)) < 0 && zmq_errno () != EINTR)
+            break;
+        hb_pair_result_t ignored = HB_PAIR_OK;
+        while (!self->superseded && s_read_one (self, s_now_ms (), &ignored))
+            ;
+    }
+    self->holding = false;
+    self->heartbeat_ms = 0;           /* the next turn announces us at once */
+    if (self->superseded)
+        fprintf (stderr, "herald-broker: pair: the peer took over while this broker was "
+                 "stopped: yielding\n");
+}
+
+bool
+hb_pair_superseded (const hb_pair_t *self)
+{
+    return self->superseded;
+}
+
 hb_pair_result_t
 hb_pair_handle (hb_pair_t *self, uint64_t now_ms)
 {
     hb_pair_result_t result = HB_PAIR_OK;
+    if (s_stalled (self, now_ms))
+        s_hold (self, now_ms);
+    if (self->superseded)
+        return HB_PAIR_FATAL;
     for (int n = 0; n < 1024 && s_read_one (self, now_ms, &result); n++)
         ;
+    if (result == HB_PAIR_FATAL)
+        return result;                /* announce nothing on the way out */
     if (now_ms >= self->heartbeat_ms + S_HEARTBEAT_MS) {
         self->heartbeat_ms = now_ms;
         s_send_small (self, 'H', self->last);
@@ -493,7 +553,12 @@ void
 hb_pair_flush (void *ctx)
 {
     hb_pair_t *self = ctx;
-    if (!self->batch_open)
+    /* stopped between the turn's heartbeat and here: the batch may belong
+     * to a broker a takeover has replaced (the caller asks
+     * hb_pair_superseded before publishing it) */
+    if (s_stalled (self, s_now_ms ()))
+        s_hold (self, s_now_ms ());
+    if (!self->batch_open || self->superseded)
         return;
     self->batch_open = false;
     zmq_send (self->out, "", 0, ZMQ_DONTWAIT);
@@ -505,6 +570,11 @@ hb_pair_flush (void *ctx)
         if (self->peer_epoch == self->epoch && self->peer_last >= self->sent_last)
             return;
         uint64_t now = s_now_ms ();
+        if (s_stalled (self, now)) {
+            s_hold (self, now);       /* stopped while waiting */
+            if (self->superseded)
+                return;
+        }
         if (now - start >= limit || !s_peer_copies (self, now))
             break;
         zmq_pollitem_t item = { self->in, 0, ZMQ_POLLIN, 0 };

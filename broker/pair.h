@@ -50,6 +50,11 @@ void *hb_pair_socket (hb_pair_t *self);
  * or HB_PAIR_FATAL (the caller exits). The state may have changed. */
 hb_pair_result_t hb_pair_handle (hb_pair_t *self, uint64_t now_ms);
 
+/* True once this broker found, after a stall (it did not run for about the
+ * timeout: SIGSTOP, a paused VM), that its peer took over meanwhile: it must
+ * publish nothing more and exit (hb_pair_handle returns HB_PAIR_FATAL). */
+bool hb_pair_superseded (const hb_pair_t *self);
+
 /* A control request is waiting on a broker that is not active: true when
  * it makes this broker active (the caller starts serving, then answers it),
  * false when it must be refused (hb_pair_refuse). */

@@ -27,6 +27,9 @@
 /* ZeroMQ queue bounds (messages). The broker's XPUB has its own. */
 #define GW_SUB_RCVHWM 100000
 #define GW_SUB_SNDHWM 1000000   /* subscribe/unsubscribe messages queued */
+/* With a pair: a ZMTP PING to each broker this often; no traffic for three
+ * of them drops the connection (s_socket). */
+#define GW_SUB_HEARTBEAT_MS 1000
 #define GW_DEALER_SNDHWM 10000
 /* A control reply bigger than this is refused (a resume reply holds at most
  * the broker's per-user history). */
@@ -104,6 +107,14 @@ s_socket (gw_upstream_t *self, int type, const gw_failover_t *eps, const hp_curv
          * or closed, so this bound is far above any real burst. */
         hwm = GW_SUB_SNDHWM;
         zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        if (eps->count > 1) {
+            /* A pair: a broker that stops answering without closing its
+             * connections (stopped, cut off from us) must count as down,
+             * or no control ping -- the passive's vote -- ever starts. */
+            int ivl = GW_SUB_HEARTBEAT_MS, timeout = 3 * GW_SUB_HEARTBEAT_MS;
+            zmq_setsockopt (sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+            zmq_setsockopt (sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
+        }
     }
     else {
         int hwm = GW_DEALER_SNDHWM;

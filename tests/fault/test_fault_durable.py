@@ -22,49 +22,29 @@ broker's socket queue when it stopped was never accepted (no offset).
 import asyncio
 import json
 import os
-import random
 import shutil
 import signal
 import tempfile
-import threading
 import time
 import unittest
 
+import msgpack
 import websockets
 
-from harness import (Broker, Gateway, Producer, make_token, metric, wait_until)
+from harness import (Broker, Gateway, PacedProducer, make_token, metric, wait_until)
 
 USERS = 200          # connected throughout, 100 per gateway
 RESUMERS = 20        # disconnect before the restart, resume after it
 RATE = 300           # events per second
 
 
-class Pusher(threading.Thread):
-    """Pushes unicast events to random users until stopped."""
-
-    def __init__(self, broker, users):
-        super().__init__(daemon=True)
-        self.producer = Producer(broker)
-        self.users = users
-        self.stop_flag = threading.Event()
-        self.sent = 0
-
-    def run(self):
-        rng = random.Random(7)
-        start = time.monotonic()
-        while not self.stop_flag.is_set():
-            left = start + self.sent / RATE - time.monotonic()
-            if left > 0:
-                time.sleep(min(0.005, left))
-                continue
-            user = rng.choice(self.users)
-            self.producer.send(user, "tick", {"u": user, "n": self.sent}, id="p-%d" % self.sent)
-            self.sent += 1
-
-    def stop(self):
-        self.stop_flag.set()
-        self.join()
-        self.producer.close()
+def unicast(users):
+    """The producer's n-th envelope: one event to one random user."""
+    def envelope(rng, n):
+        user = rng.choice(users)
+        return msgpack.packb({"event": "tick", "to": user, "data": {"u": user, "n": n},
+                              "id": "p-%d" % n}, use_bin_type=True)
+    return envelope
 
 
 class Client:
@@ -144,7 +124,7 @@ class DurableRestart(unittest.TestCase):
             epoch = clients[0].welcomes[0]["epoch"]
             # fresh connections count as recovered:false; only what follows matters
             before[:] = [(gateway_resumes(g, "false"), gateway_resumes(g, "true")) for g in gateways]
-            pusher = Pusher(broker, users)
+            pusher = PacedProducer(broker, RATE, unicast(users))
             pusher.start()
             try:
                 await asyncio.sleep(1.5)

@@ -21,63 +21,36 @@ brokers accepted and how many deliveries the clients counted.
 """
 import asyncio
 import json
-import random
-import threading
 import time
 import unittest
 
+import msgpack
 import websockets
-import zmq
 
-from harness import (Control, Gateway, Pair, Producer, make_token, metric, wait_until)
+from harness import (Control, Gateway, PacedProducer, Pair, make_token, metric, wait_until)
 
 USERS = 1000
 RATE = 200           # events per second
 
 
-class Pusher(threading.Thread):
-    """Pushes events until stopped: a send ZeroMQ does not take (no broker
-    bound for a moment) is tried again, so `sent` counts what it took."""
-
-    def __init__(self, endpoint, users):
-        super().__init__(daemon=True)
-        self.producer = Producer(endpoint)
-        self.users = users
-        self.stop_flag = threading.Event()
-        self.sent = 0
-
-    def run(self):
-        rng = random.Random(11)
-        start = time.monotonic()
-        while not self.stop_flag.is_set():
-            left = start + self.sent / RATE - time.monotonic()
-            if left > 0:
-                time.sleep(min(0.005, left))
-                continue
-            to = rng.sample(self.users, 1 if self.sent % 2 else 10)
-            try:
-                self.producer.sock.send(json_env(to, self.sent), zmq.NOBLOCK)
-                self.sent += 1
-            except zmq.Again:
-                time.sleep(0.01)
-
-    def stop(self):
-        self.stop_flag.set()
-        self.join()
-        self.producer.close()
-
-
-def json_env(to, n):
-    import msgpack
-    return msgpack.packb({"event": "tick", "to": to, "data": {"n": n, "to": to}})
+def ticks(users):
+    """The producer's n-th envelope: to one user or (every other one) ten."""
+    def envelope(rng, n):
+        to = rng.sample(users, 1 if n % 2 else 10)
+        return msgpack.packb({"event": "tick", "to": to, "data": {"n": n, "to": to}})
+    return envelope
 
 
 class Client:
+    """One connection recording its welcomes, the offsets of its events in
+    arrival order and, per offset, the event's recipients (`to`)."""
+
     def __init__(self, user, gateway):
         self.user = user
         self.gateway = gateway
         self.welcomes = []
         self.offsets = []
+        self.to = {}
         self.wrong_user = 0
         self.ws = None
         self.task = None
@@ -99,6 +72,7 @@ class Client:
                     self.welcomes.append(msg)
                 elif msg.get("type") == "event":
                     self.offsets.append(msg["offset"])
+                    self.to[msg["offset"]] = msg["data"]["to"]
                     if self.user not in msg["data"]["to"]:
                         self.wrong_user += 1
         except websockets.ConnectionClosed:
@@ -133,7 +107,7 @@ class PairKill(unittest.TestCase):
             for i in range(0, USERS, 100):
                 await asyncio.gather(*(c.connect() for c in clients[i:i + 100]))
             epoch = clients[0].welcomes[0]["epoch"]
-            pusher = Pusher(pair.ingest, users)
+            pusher = PacedProducer(pair.ingest, RATE, ticks(users), seed=11)
             pusher.start()
             try:
                 await asyncio.sleep(3)

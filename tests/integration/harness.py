@@ -15,6 +15,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -373,6 +374,45 @@ class Producer:
 
     def close(self):
         self.sock.close()
+
+
+class PacedProducer(threading.Thread):
+    """Pushes `rate` envelopes a second from its own thread until stop():
+    envelope(rng, n) makes the n-th (msgpack bytes; rng is seeded with
+    `seed`). A send ZeroMQ does not take (no broker bound for a moment) is
+    tried again, so `sent` counts what ZeroMQ took."""
+
+    def __init__(self, endpoint, rate, envelope, seed=7, **producer_args):
+        super().__init__(daemon=True)
+        import random
+        self.producer = Producer(endpoint, **producer_args)
+        self.rate = rate
+        self.envelope = envelope
+        self.rng = random.Random(seed)
+        self.stop_flag = threading.Event()
+        self.sent = 0
+
+    def run(self):
+        start = time.monotonic()
+        raw = None
+        while not self.stop_flag.is_set():
+            left = start + self.sent / self.rate - time.monotonic()
+            if left > 0:
+                time.sleep(min(0.005, left))
+                continue
+            if raw is None:
+                raw = self.envelope(self.rng, self.sent)
+            try:
+                self.producer.sock.send(raw, zmq.NOBLOCK)
+                self.sent += 1
+                raw = None
+            except zmq.Again:
+                time.sleep(0.01)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.join()
+        self.producer.close()
 
 
 class Control:
