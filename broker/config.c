@@ -210,9 +210,10 @@ s_check_exposure (const hb_config_t *self)
     return 0;
 }
 
-/* A pair needs its role and both pair endpoints; the pair link carries
- * every event in clear (no CURVE on it yet), so off loopback it needs
- * --insecure whatever the other sockets use. */
+/* A pair needs its role and both pair endpoints. The pair link carries
+ * every event: with --curve-cert it is CURVE like every other socket
+ * (the partner admitted by role pair), without it off loopback it needs
+ * --insecure, for the endpoint connected to as well as the one bound. */
 static int
 s_check_pair (const hb_config_t *self)
 {
@@ -228,10 +229,11 @@ s_check_pair (const hb_config_t *self)
                  "passive broker starts its copy from its active partner\n");
         return -1;
     }
-    if (!self->insecure && (!hp_endpoint_is_loopback (self->pair_bind)
-                            || !hp_endpoint_is_loopback (self->pair_connect))) {
-        fprintf (stderr, "herald-broker: refusing a pair link off loopback without --insecure: "
-                 "it carries every event without CURVE\n");
+    if (!self->insecure && !self->curve_cert[0]
+    &&  (!hp_endpoint_is_loopback (self->pair_bind) || !hp_endpoint_is_loopback (self->pair_connect))) {
+        fprintf (stderr, "herald-broker: refusing a pair link off loopback without CURVE: it "
+                 "carries every event (--curve-cert/--curve-allow with the partner's certificate "
+                 "of role pair, or --insecure if the network itself is trusted)\n");
         return -1;
     }
     return 0;

@@ -284,7 +284,7 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
     hp_curve_destroy (&b->curve);   /* the sockets keep their own copy of the keys */
     if (b->zap) {
         void *watched[] = { s->ingest, s->publish, s->control, s->undelivered };
-        for (int i = 0; i < HB_ZAP_SOCKETS; i++)
+        for (int i = 0; i < HB_ZAP_PAIR; i++)   /* the pair's is watched from its start */
             if (hb_zap_watch (b->zap, watched[i], (hb_zap_socket_t) i) != 0) {
                 fprintf (stderr, "herald-broker: cannot monitor the %s socket's handshakes\n",
                          hb_zap_socket_name ((hb_zap_socket_t) i));
@@ -557,17 +557,28 @@ main (int argc, char **argv)
                  (unsigned long long) stored.events, hb_history_events (broker.history),
                  (unsigned long long) stored.last);
     if (cfg.role != HB_ROLE_NONE) {
+        char partner[41] = "";
+        if (broker.zap && hb_zap_pair_partner (broker.zap, hp_curve_public_txt (broker.curve),
+                                               partner) != 0) {
+            exit_code = 2;
+            goto done;
+        }
         hb_pair_config_t pc = { cfg.role == HB_ROLE_PRIMARY, cfg.pair_bind, cfg.pair_connect,
                                 cfg.pair_timeout_ms, cfg.max_event_bytes, cfg.history_events,
-                                cfg.history_bytes };
+                                cfg.history_bytes, broker.curve, partner };
         broker.pair = hb_pair_new (ctx, &pc, &broker.history, &broker.metrics, epoch, s_now_ms ());
         if (!broker.pair)
             goto done;
         hb_pair_set_idempotency (broker.pair, broker.idem);
+        if (broker.zap && hb_zap_watch (broker.zap, hb_pair_socket (broker.pair), HB_ZAP_PAIR) != 0) {
+            fprintf (stderr, "herald-broker: cannot monitor the pair socket's handshakes\n");
+            goto done;
+        }
         fprintf (stderr, "herald-broker: pair: starting as %s (bind %s, partner %s, timeout "
-                 "%zu ms); control %s answers while not active\n",
+                 "%zu ms, %s); control %s answers while not active\n",
                  cfg.role == HB_ROLE_PRIMARY ? "primary" : "backup", cfg.pair_bind,
-                 cfg.pair_connect, cfg.pair_timeout_ms, cfg.control);
+                 cfg.pair_connect, cfg.pair_timeout_ms, broker.zap ? "CURVE" : "no CURVE",
+                 cfg.control);
     }
     else if (s_serve (&broker, &sockets, epoch, stored.last) != 0)
         goto done;

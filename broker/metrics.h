@@ -8,7 +8,7 @@
 #include "envelope.h"
 
 #define HB_HTTP_CODES_MAX 8
-#define HB_AUTH_SOCKETS 4     /* hb_zap_socket_t (zap.h) */
+#define HB_AUTH_SOCKETS 5     /* hb_zap_socket_t (zap.h) */
 #define HB_AUTH_REASONS 3     /* hb_zap_reason_t (zap.h) */
 #define HB_CONFIRM_REASONS 3  /* hb_confirm_reason_t (confirm.h) */
 

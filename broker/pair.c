@@ -113,6 +113,13 @@ hb_pair_new (void *ctx, const hb_pair_config_t *cfg, hb_history_t **history,
         fprintf (stderr, "herald-broker: pair sockets: %s\n", zmq_strerror (zmq_errno ()));
         goto fail;
     }
+    /* CURVE before bind and connect, or libzmq would not apply it; the
+     * partner passes ZAP under domain pair (role pair, zap.c) */
+    if (cfg->curve && (hp_curve_apply_server (cfg->curve, self->in, HP_ZAP_DOMAIN_PAIR) != 0
+                       || hp_curve_apply_client_key (cfg->curve, self->out, cfg->partner_key) != 0)) {
+        fprintf (stderr, "herald-broker: pair sockets: CURVE: %s\n", zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
     if (zmq_bind (self->in, cfg->bind) != 0) {
         fprintf (stderr, "herald-broker: cannot bind --pair-bind %s: %s\n", cfg->bind,
                  zmq_strerror (zmq_errno ()));

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
+#include "curve.h"
 #include "history.h"
 #include "idempotency.h"
 #include "metrics.h"
@@ -34,6 +35,8 @@ typedef struct {
     uint64_t    timeout_ms;       /* peer silent this long: gone */
     size_t      max_event_bytes;
     size_t      history_events, history_bytes;   /* to start a copy over */
+    const hp_curve_t *curve;      /* this broker's keys, or NULL: no CURVE */
+    const char *partner_key;      /* with curve: the partner's public key (Z85) */
 } hb_pair_config_t;
 
 /* *history is the broker's (empty) history: a passive fills it, and may

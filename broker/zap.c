@@ -40,12 +40,15 @@ _Static_assert (HB_ZAP_SOCKETS == HB_AUTH_SOCKETS, "metrics.h and zap.h agree");
 _Static_assert (HB_ZAP_REASONS == HB_AUTH_REASONS, "metrics.h and zap.h agree");
 
 static const char *s_socket_names[HB_ZAP_SOCKETS] = {
-    "ingest", "publish", "control", "undelivered"
+    "ingest", "publish", "control", "undelivered", "pair"
 };
 /* Roles admitted per socket, in hb_zap_socket_t order. */
 static const unsigned s_admits[HB_ZAP_SOCKETS] = {
-    HB_ROLE_PRODUCER, HB_ROLE_GATEWAY, HB_ROLE_GATEWAY | HB_ROLE_PRODUCER, HB_ROLE_WORKER
+    HB_ROLE_PRODUCER, HB_ROLE_GATEWAY, HB_ROLE_GATEWAY | HB_ROLE_PRODUCER, HB_ROLE_WORKER,
+    HB_ROLE_PAIR
 };
+#define S_ROLES     4            /* gateway, producer, worker, pair */
+#define S_PAIR_KEYS 4            /* pair certificates remembered (one or two make sense) */
 static const char *s_reason_names[HB_ZAP_REASONS] = { "unknown_key", "role", "handshake" };
 
 typedef struct {
@@ -61,6 +64,8 @@ struct hb_zap {
     size_t         count;
     uint64_t       signature;    /* of the directory as last loaded */
     bool           loaded_once;
+    char           pair_keys[S_PAIR_KEYS][41];   /* role pair, as last loaded */
+    size_t         pair_count;                   /* how many there were (may exceed) */
     s_monitor_t    monitors[HB_ZAP_SOCKETS];
     size_t         monitor_count;
     hb_metrics_t  *metrics;
@@ -98,6 +103,8 @@ s_parse_roles (const char *text, char *bad, size_t badlen)
             roles |= HB_ROLE_PRODUCER;
         else if (n == 6 && memcmp (text, "worker", 6) == 0)
             roles |= HB_ROLE_WORKER;
+        else if (n == 4 && memcmp (text, "pair", 4) == 0)
+            roles |= HB_ROLE_PAIR;
         else if (!bad[0])
             snprintf (bad, badlen, "%.*s", (int) (n > 32 ? 32 : n), text);
         text += n;
@@ -158,7 +165,8 @@ s_load (hb_zap_t *self, uint64_t signature)
         closedir (d);
         return -1;
     }
-    size_t count = 0, roles[3] = { 0 };
+    size_t count = 0, roles[S_ROLES] = { 0 }, pair_count = 0;
+    char pair_keys[S_PAIR_KEYS][41];
     struct dirent *e;
     while ((e = readdir (d))) {
         char path[4096];
@@ -181,10 +189,10 @@ s_load (hb_zap_t *self, uint64_t signature)
         unsigned r = s_parse_roles (zcert_meta (cert, "role"), bad, sizeof bad);
         if (bad[0])
             fprintf (stderr, "herald-broker: --curve-allow: %s: unknown role '%s' ignored "
-                     "(roles: gateway, producer, worker)\n", path, bad);
+                     "(roles: gateway, producer, worker, pair)\n", path, bad);
         if (r == 0)
             fprintf (stderr, "herald-broker: --curve-allow: %s has no role, so admits to no "
-                     "socket (herald-keygen NAME --role gateway|producer|worker)\n", path);
+                     "socket (herald-keygen NAME --role gateway|producer|worker|pair)\n", path);
         if (zcertstore_lookup (store, zcert_public_txt (cert))) {
             fprintf (stderr, "herald-broker: --curve-allow: %s repeats a key already loaded; "
                      "ignored\n", path);
@@ -193,8 +201,10 @@ s_load (hb_zap_t *self, uint64_t signature)
         }
         if (!zcert_meta (cert, "name"))
             zcert_set_meta (cert, "name", "%.64s", e->d_name);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < S_ROLES; i++)
             roles[i] += (r >> i) & 1;
+        if ((r & HB_ROLE_PAIR) && pair_count++ < S_PAIR_KEYS)
+            snprintf (pair_keys[pair_count - 1], 41, "%s", zcert_public_txt (cert));
         zcertstore_insert (store, &cert);
         count++;
     }
@@ -203,9 +213,12 @@ s_load (hb_zap_t *self, uint64_t signature)
     self->store = store;
     self->count = count;
     self->signature = signature;
+    memcpy (self->pair_keys, pair_keys, sizeof pair_keys);
+    self->pair_count = pair_count;
     self->metrics->curve_certificates = count;
     fprintf (stderr, "herald-broker: --curve-allow %s: %zu certificates (%zu gateway, "
-             "%zu producer, %zu worker)\n", self->dir, count, roles[0], roles[1], roles[2]);
+             "%zu producer, %zu worker, %zu pair)\n", self->dir, count, roles[0], roles[1],
+             roles[2], roles[3]);
     return 0;
 }
 
@@ -339,8 +352,8 @@ s_decide (hb_zap_t *self, zmq_msg_t *f, size_t count, char *user_id, size_t cap)
     }
     self->metrics->auth_accepted[which]++;
     char list[40] = "";
-    static const char *names[] = { "gateway", "producer", "worker" };
-    for (int i = 0; i < 3; i++)
+    static const char *names[S_ROLES] = { "gateway", "producer", "worker", "pair" };
+    for (int i = 0; i < S_ROLES; i++)
         if (roles & (1u << i)) {
             if (list[0])
                 strcat (list, ",");
@@ -437,6 +450,29 @@ hb_zap_handle (hb_zap_t *self, const zmq_pollitem_t *items)
         full |= n == S_BATCH;
     }
     return full;
+}
+
+int
+hb_zap_pair_partner (const hb_zap_t *self, const char *own_txt, char out[41])
+{
+    size_t others = 0, known = self->pair_count < S_PAIR_KEYS ? self->pair_count : S_PAIR_KEYS;
+    bool own = false;
+    for (size_t i = 0; i < known; i++) {
+        if (strcmp (self->pair_keys[i], own_txt) == 0)
+            own = true;
+        else if (others++ == 0)
+            memcpy (out, self->pair_keys[i], 41);
+    }
+    others += self->pair_count - known;
+    if (others == 1 || (others == 0 && own)) {
+        if (others == 0)
+            memcpy (out, own_txt, 41);
+        return 0;
+    }
+    fprintf (stderr, "herald-broker: --curve-allow %s: %s certificate with role pair for the "
+             "partner broker (herald-keygen NAME --role pair; both brokers may share one "
+             "key pair)\n", self->dir, others ? "more than one" : "no");
+    return -1;
 }
 
 size_t

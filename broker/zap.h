@@ -13,10 +13,12 @@
 #define HB_ROLE_GATEWAY  1u
 #define HB_ROLE_PRODUCER 2u
 #define HB_ROLE_WORKER   4u
+#define HB_ROLE_PAIR     8u       /* the partner broker of a hot standby pair */
 
 /* The broker sockets, in the order of hb_metrics_t.auth_refused. */
 typedef enum {
-    HB_ZAP_INGEST, HB_ZAP_PUBLISH, HB_ZAP_CONTROL, HB_ZAP_UNDELIVERED, HB_ZAP_SOCKETS
+    HB_ZAP_INGEST, HB_ZAP_PUBLISH, HB_ZAP_CONTROL, HB_ZAP_UNDELIVERED, HB_ZAP_PAIR,
+    HB_ZAP_SOCKETS
 } hb_zap_socket_t;
 
 /* Why a connection was refused, the second index of auth_refused. */
@@ -53,6 +55,13 @@ bool hb_zap_handle (hb_zap_t *self, const zmq_pollitem_t *items);
 /* Re-reads the allow directory when it changed (at most once per call;
  * the broker calls this once a second), or always when force (SIGHUP). */
 void hb_zap_refresh (hb_zap_t *self, bool force);
+
+/* The public key (Z85, into out) a broker of a pair expects its partner to
+ * have: the one certificate of --curve-allow with role pair whose key is
+ * not own_txt, or own_txt when that is the only one (both brokers share
+ * one key pair, as clients given one --curve-server need). -1 (logged)
+ * when there is none, or several other than our own. */
+int hb_zap_pair_partner (const hb_zap_t *self, const char *own_txt, char out[41]);
 
 /* Certificates currently allowed. */
 size_t hb_zap_cert_count (const hb_zap_t *self);

@@ -108,6 +108,16 @@ hp_curve_apply_server (const hp_curve_t *self, void *sock, const char *zap_domai
     return 0;
 }
 
+static int
+s_apply_client (const hp_curve_t *self, void *sock, const uint8_t *server_key)
+{
+    if (zmq_setsockopt (sock, ZMQ_CURVE_SERVERKEY, server_key, 32) != 0
+    ||  zmq_setsockopt (sock, ZMQ_CURVE_PUBLICKEY, self->public_key, 32) != 0
+    ||  zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, self->secret_key, 32) != 0)
+        return -1;
+    return 0;
+}
+
 int
 hp_curve_apply_client (const hp_curve_t *self, void *sock)
 {
@@ -115,11 +125,18 @@ hp_curve_apply_client (const hp_curve_t *self, void *sock)
         errno = EINVAL;
         return -1;
     }
-    if (zmq_setsockopt (sock, ZMQ_CURVE_SERVERKEY, self->server_key, 32) != 0
-    ||  zmq_setsockopt (sock, ZMQ_CURVE_PUBLICKEY, self->public_key, 32) != 0
-    ||  zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, self->secret_key, 32) != 0)
+    return s_apply_client (self, sock, self->server_key);
+}
+
+int
+hp_curve_apply_client_key (const hp_curve_t *self, void *sock, const char *server_txt)
+{
+    uint8_t key[32];
+    if (strlen (server_txt) != 40 || !zmq_z85_decode (key, server_txt)) {
+        errno = EINVAL;
         return -1;
-    return 0;
+    }
+    return s_apply_client (self, sock, key);
 }
 
 const char *

@@ -11,6 +11,7 @@
 #define HP_ZAP_DOMAIN_PUBLISH     "publish"
 #define HP_ZAP_DOMAIN_CONTROL     "control"
 #define HP_ZAP_DOMAIN_UNDELIVERED "undelivered"
+#define HP_ZAP_DOMAIN_PAIR        "pair"          /* a hot standby pair's link */
 
 /* This process's key pair and, for a client, the server's public key. Keys
  * are held in binary and wiped on destroy. */
@@ -34,6 +35,11 @@ int hp_curve_apply_server (const hp_curve_t *self, void *sock, const char *zap_d
 /* Makes sock a CURVE client of the server key given at hp_curve_new. Call
  * before zmq_connect. 0 or -1 (errno, EINVAL when no server key was given). */
 int hp_curve_apply_client (const hp_curve_t *self, void *sock);
+
+/* The same with the server key given here, 40 characters of Z85 (a broker
+ * of a pair connecting to its partner). 0 or -1 (errno, EINVAL for a key
+ * that is not Z85). */
+int hp_curve_apply_client_key (const hp_curve_t *self, void *sock, const char *server_txt);
 
 /* This key pair's public key, 40 characters of Z85. */
 const char *hp_curve_public_txt (const hp_curve_t *self);

@@ -30,6 +30,7 @@ s_usage (FILE *out)
 "                   gateway   subscribe on publish, resume/presence on control\n"
 "                   producer  push to ingest, presence/stats on control\n"
 "                   worker    pull the undelivered stream\n"
+"                   pair      a broker's hot standby partner (its pair link)\n"
 "                 (several, comma-separated; none for the broker's own key)\n"
 "  --name TEXT    a name for logs (default: NAME without its directory)\n"
 "  --force        overwrite existing files\n"
@@ -47,7 +48,7 @@ s_roles_valid (const char *list)
     strcpy (copy, list);
     char *save = NULL;
     for (char *r = strtok_r (copy, ",", &save); r; r = strtok_r (NULL, ",", &save))
-        if (strcmp (r, "gateway") && strcmp (r, "producer") && strcmp (r, "worker"))
+        if (strcmp (r, "gateway") && strcmp (r, "producer") && strcmp (r, "worker") && strcmp (r, "pair"))
             return false;
     return true;
 }
@@ -86,7 +87,7 @@ main (int argc, char **argv)
     }
     const char *base = argv[optind];
     if (role && !s_roles_valid (role)) {
-        fprintf (stderr, "herald-keygen: --role must list gateway, producer or worker "
+        fprintf (stderr, "herald-keygen: --role must list gateway, producer, worker or pair "
                  "(comma-separated), not '%s'\n", role);
         return EXIT_USAGE;
     }

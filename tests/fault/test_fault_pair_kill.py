@@ -90,11 +90,7 @@ class PairKill(unittest.TestCase):
     def test_kill9_primary_takeover_exactly_once(self):
         pair = Pair(pair_timeout_ms=1000, history_events=1000)
         self.addCleanup(pair.stop)
-        pair.start(0)
-        pair.start(1)
-        wait_until(lambda: pair.serving(0), timeout=20, what="the primary to serve")
-        wait_until(lambda: metric(pair.metrics(0), "herald_broker_pair_peer_state") == 4,
-                   timeout=20, what="the backup to be passive")
+        pair.start_both()
         self.assertFalse(pair.serving(1), "the passive backup binds no HTTP")
         gateways = [Gateway(pair), Gateway(pair)]
         for g in gateways:

@@ -184,11 +184,7 @@ class PairPartition(unittest.TestCase):
     def start_pair(self, proxy=None):
         pair = Pair(pair_timeout_ms=1000, history_events=1000, proxy=proxy)
         self.addCleanup(pair.stop)
-        pair.start(0)
-        pair.start(1)
-        wait_until(lambda: pair.serving(0), timeout=20, what="the primary to serve")
-        wait_until(lambda: pair_metric(pair, 0, "herald_broker_pair_peer_state") == 4,
-                   timeout=20, what="the backup to be passive")
+        pair.start_both()
         gateways = [Gateway(pair), Gateway(pair)]
         for g in gateways:
             self.addCleanup(g.stop)

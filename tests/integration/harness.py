@@ -306,6 +306,15 @@ class Pair:
         self.procs[i] = Process(argv, name=("primary", "backup")[i])
         return self.procs[i]
 
+    def start_both(self, timeout=20):
+        """Starts the primary and the backup and waits until the primary
+        serves and sees the backup passive."""
+        self.start(0)
+        self.start(1)
+        wait_until(lambda: self.serving(0), timeout=timeout, what="the primary to serve")
+        wait_until(lambda: metric(self.metrics(0), "herald_broker_pair_peer_state") == 4,
+                   timeout=timeout, what="the backup to be passive")
+
     def serving(self, i):
         """True when broker i answers /healthz (it binds HTTP only when active)."""
         try:

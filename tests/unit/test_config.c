@@ -120,8 +120,8 @@ test_exposure (void **state)
     assert_int_equal (s_load (&cfg, 3, half), -1);
 }
 
-/* A pair needs its role and both endpoints; loopback only without
- * --insecure; not with --data-dir yet. */
+/* A pair needs its role and both endpoints; off loopback only with CURVE
+ * or --insecure; not with --data-dir yet. */
 static void
 test_pair (void **state)
 {
@@ -141,6 +141,13 @@ test_pair (void **state)
     const char *remote[] = { "b", "--role", "primary", "--pair-bind", "tcp://0.0.0.0:9001",
                              "--pair-connect", "tcp://127.0.0.1:9002", NULL };
     assert_int_equal (s_load (&cfg, 7, remote), -1);
+    const char *remote_to[] = { "b", "--role", "primary", "--pair-bind", "tcp://127.0.0.1:9001",
+                                "--pair-connect", "tcp://10.0.0.2:9002", NULL };
+    assert_int_equal (s_load (&cfg, 7, remote_to), -1);
+    const char *remote_curve[] = { "b", "--role", "primary", "--pair-bind", "tcp://0.0.0.0:9001",
+                                   "--pair-connect", "tcp://10.0.0.2:9002", "--curve-cert", "/x.cert",
+                                   "--curve-allow", "/allow", NULL };
+    assert_int_equal (s_load (&cfg, 11, remote_curve), 0);
     const char *durable[] = { "b", "--role", "primary", "--pair-bind", "tcp://127.0.0.1:9001",
                               "--pair-connect", "tcp://127.0.0.1:9002", "--data-dir", "/tmp/x", NULL };
     assert_int_equal (s_load (&cfg, 9, durable), -1);
