@@ -224,11 +224,6 @@ s_check_pair (const hb_config_t *self)
         fprintf (stderr, "herald-broker: --role, --pair-bind and --pair-connect go together\n");
         return -1;
     }
-    if (self->data_dir[0]) {
-        fprintf (stderr, "herald-broker: --data-dir cannot be combined with --role yet: a "
-                 "passive broker starts its copy from its active partner\n");
-        return -1;
-    }
     if (!self->insecure && !self->curve_cert[0]
     &&  (!hp_endpoint_is_loopback (self->pair_bind) || !hp_endpoint_is_loopback (self->pair_connect))) {
         fprintf (stderr, "herald-broker: refusing a pair link off loopback without CURVE: it "

@@ -565,7 +565,8 @@ main (int argc, char **argv)
         }
         hb_pair_config_t pc = { cfg.role == HB_ROLE_PRIMARY, cfg.pair_bind, cfg.pair_connect,
                                 cfg.pair_timeout_ms, cfg.max_event_bytes, cfg.history_events,
-                                cfg.history_bytes, broker.curve, partner };
+                                cfg.history_bytes, stored.last, broker.store != NULL,
+                                broker.curve, partner };
         broker.pair = hb_pair_new (ctx, &pc, &broker.history, &broker.metrics, epoch, s_now_ms ());
         if (!broker.pair)
             goto done;

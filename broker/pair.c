@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "ratelog.h"
 #include "umap.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <msgpack.h>
@@ -94,6 +95,7 @@ hb_pair_new (void *ctx, const hb_pair_config_t *cfg, hb_history_t **history,
     self->history = history;
     self->metrics = metrics;
     self->epoch = epoch;
+    self->last = cfg->stored_last;
     hb_pair_fsm_init (&self->fsm, cfg->primary, now_ms, cfg->timeout_ms);
     self->env = hp_envelope_new ();
     self->keys = malloc (HP_RECIPIENTS_MAX * sizeof *self->keys);
@@ -199,20 +201,41 @@ s_in_step (const hb_pair_t *self)
     return self->copying && self->epoch == self->peer_epoch && self->last >= self->peer_last;
 }
 
+/* Replaces the history with a new empty one of epoch where everything up
+ * to floor counts as lost; with a --data-dir store, the store is emptied
+ * into that epoch first and the new history writes through to it. 0, or
+ * -1 (logged; the old history stays). */
+static int
+s_new_history (hb_pair_t *self, uint64_t epoch, uint64_t floor)
+{
+    hb_store_t *store = hb_history_store (*self->history);
+    hb_history_t *fresh = hb_history_new (self->cfg.history_events, self->cfg.history_bytes);
+    if (!fresh || (store && hb_store_reset (store, epoch, floor) != 0)) {
+        hb_ratelog (&self->log, S_LOG_COPY, "%s: the copy cannot start over",
+                    fresh ? "the data directory could not be emptied" : "out of memory");
+        hb_history_destroy (&fresh);
+        return -1;
+    }
+    hb_history_destroy (self->history);
+    *self->history = fresh;
+    if (store) {
+        hb_store_state_t state = { .epoch = epoch, .last = floor, .floor = floor };
+        if (hb_history_attach (fresh, store, &state, hb_now_sec ()) != 0)
+            hb_ratelog (&self->log, S_LOG_COPY, "out of memory attaching the data directory");
+    }
+    hb_history_lose_upto (fresh, floor);
+    return 0;
+}
+
 /* Starts the copy over: a new empty history where everything up to floor
  * counts as lost, following the peer's epoch. */
 static void
 s_start_copy (hb_pair_t *self, uint64_t epoch, uint64_t floor, const char *why)
 {
-    hb_history_t *fresh = hb_history_new (self->cfg.history_events, self->cfg.history_bytes);
-    if (!fresh) {
-        hb_ratelog (&self->log, S_LOG_COPY, "out of memory starting the copy over");
+    if (s_new_history (self, epoch, floor) != 0) {
         self->copying = false;
         return;
     }
-    hb_history_destroy (self->history);
-    *self->history = fresh;
-    hb_history_lose_upto (fresh, floor);
     if (self->copying)
         self->restarts++;
     fprintf (stderr, "herald-broker: pair: copying epoch %016llx from offset %llu (%s)\n",
@@ -242,10 +265,38 @@ s_on_heartbeat (hb_pair_t *self, const unsigned char *p, uint64_t now_ms)
     hb_pair_result_t r = hb_pair_fsm_event (&self->fsm, (hb_pair_event_t) peer, now_ms,
                                             s_in_step (self));
     hb_pair_state_t after = self->fsm.state;
-    /* a copy of this active starts at what it has given so far */
+    /* a copy of this active starts at what it has given so far; a stored
+     * copy (--data-dir) goes on only when it holds exactly that */
+    if (after == HB_PAIR_PASSIVE && peer == HB_PAIR_ACTIVE && self->cfg.stored && !self->copying
+    &&  self->peer_epoch == self->epoch && self->peer_last == self->last) {
+        self->copying = true;
+        fprintf (stderr, "herald-broker: pair: the stored copy (epoch %016llx up to offset %llu) "
+                 "is in step with the active peer: going on with it\n",
+                 (unsigned long long) self->epoch, (unsigned long long) self->last);
+    }
     if (after == HB_PAIR_PASSIVE && peer == HB_PAIR_ACTIVE
     &&  (!self->copying || self->peer_epoch != self->epoch))
-        s_start_copy (self, self->peer_epoch, self->peer_last, "joined an active peer");
+        s_start_copy (self, self->peer_epoch, self->peer_last,
+                      self->cfg.stored && !self->copying
+                      ? "joined an active peer; the stored copy is behind or of another epoch"
+                      : "joined an active peer");
+    if ((after == HB_PAIR_PASSIVE && peer == HB_PAIR_ACTIVE) || after == HB_PAIR_ACTIVE)
+        self->cfg.stored = false;     /* decided once: the stored copy is used or gone */
+    /* a primary starting on its data directory next to a backup that went
+     * further in the same epoch (it took over and served after we died):
+     * that epoch's later offsets are not ours to give again */
+    if (before == HB_PAIR_PRIMARY && after == HB_PAIR_ACTIVE && peer == HB_PAIR_BACKUP
+    &&  self->peer_epoch == self->epoch && self->peer_last > self->last) {
+        uint64_t fresh = hp_epoch_new ();
+        fprintf (stderr, "herald-broker: pair: the backup holds epoch %016llx up to offset %llu, "
+                 "past this broker's %llu: starting a new epoch %016llx\n",
+                 (unsigned long long) self->epoch, (unsigned long long) self->peer_last,
+                 (unsigned long long) self->last, (unsigned long long) fresh);
+        if (s_new_history (self, fresh, 0) != 0)
+            return HB_PAIR_FATAL;     /* cannot serve that epoch, nor leave it */
+        self->epoch = fresh;
+        self->last = 0;
+    }
     if (before == HB_PAIR_PASSIVE && after != HB_PAIR_PASSIVE) {
         if (after == HB_PAIR_ACTIVE) {
             self->took_over = true;

@@ -35,13 +35,17 @@ typedef struct {
     uint64_t    timeout_ms;       /* peer silent this long: gone */
     size_t      max_event_bytes;
     size_t      history_events, history_bytes;   /* to start a copy over */
+    uint64_t    stored_last;      /* --data-dir: the last offset of the stored epoch */
+    bool        stored;           /* the history holds a --data-dir store's copy */
     const hp_curve_t *curve;      /* this broker's keys, or NULL: no CURVE */
     const char *partner_key;      /* with curve: the partner's public key (Z85) */
 } hb_pair_config_t;
 
-/* *history is the broker's (empty) history: a passive fills it, and may
- * replace it with a new empty one when it starts its copy over. NULL (logged)
- * on failure to bind/connect or memory. */
+/* *history is the broker's history (empty, or rebuilt from its --data-dir
+ * store: epoch and cfg->stored_last are the store's): a passive fills it,
+ * and replaces it with a new empty one (emptying the store into the
+ * peer's epoch) when it starts its copy over. NULL (logged) on failure to
+ * bind/connect or memory. */
 hb_pair_t *hb_pair_new (void *ctx, const hb_pair_config_t *cfg, hb_history_t **history,
                         hb_metrics_t *metrics, uint64_t epoch, uint64_t now_ms);
 void hb_pair_destroy (hb_pair_t **self_p);

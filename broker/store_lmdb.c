@@ -746,6 +746,26 @@ hb_store_commit (hb_store_t *self, uint64_t last, uint64_t floor)
     return 0;
 }
 
+int
+hb_store_reset (hb_store_t *self, uint64_t epoch, uint64_t last)
+{
+    hb_store_read_end (self);
+    if (s_txn (self) != 0)
+        return -1;
+    int rc = mdb_drop (self->txn, self->events, 0);
+    if (rc == 0)
+        rc = mdb_drop (self->txn, self->lost, 0);
+    if (rc != 0)
+        return s_write_failed (self, "emptying the store", rc);
+    uint64_t old = self->epoch;
+    self->epoch = epoch;
+    if (hb_store_commit (self, last, last) != 0) {
+        self->epoch = old;
+        return -1;
+    }
+    return 0;
+}
+
 long
 hb_store_tick (hb_store_t *self, uint64_t now_ms)
 {

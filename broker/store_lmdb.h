@@ -107,6 +107,13 @@ void hb_store_del_lost (hb_store_t *self, const char *user, size_t len);
  * loses the transaction's writes (counted, logged) and returns -1. */
 int hb_store_commit (hb_store_t *self, uint64_t last, uint64_t floor);
 
+/* Empties the store into another epoch (a broker of a pair starting its
+ * copy over, or a new epoch): every event and lost record is deleted, with
+ * what is pending, and the meta record says epoch, with last and the lost
+ * floor both at last; committed (synced as --fsync says). 0, or -1 (the
+ * store keeps its old epoch; counted, logged). */
+int hb_store_reset (hb_store_t *self, uint64_t epoch, uint64_t last);
+
 /* Under --fsync batch: syncs when the interval has passed since the first
  * unsynced commit. now_ms is monotonic milliseconds. Returns the milliseconds
  * until a sync is due (or -1 when none is pending), for the loop's poll. */

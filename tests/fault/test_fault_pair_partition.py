@@ -179,10 +179,11 @@ def pair_metric(pair, i, name):
     return metric(pair.metrics(i), name)
 
 
-class PairPartition(unittest.TestCase):
+class PairChecks:
+    """What the pair fault tests share (mixed into a unittest.TestCase)."""
 
-    def start_pair(self, proxy=None):
-        pair = Pair(pair_timeout_ms=1000, history_events=1000, proxy=proxy)
+    def start_pair(self, proxy=None, **flags):
+        pair = Pair(pair_timeout_ms=1000, history_events=1000, proxy=proxy, **flags)
         self.addCleanup(pair.stop)
         pair.start_both()
         gateways = [Gateway(pair), Gateway(pair)]
@@ -251,6 +252,10 @@ class PairPartition(unittest.TestCase):
             expected = {o for o, rcpt in to.items() if c.user in rcpt} | set(history[c.user][1])
             self.assertEqual(c.offsets, sorted(expected),
                              "%s got every accepted event meant for it, once" % c.user)
+
+
+
+class PairPartition(PairChecks, unittest.TestCase):
 
     def test_pair_link_cut_no_split_brain_then_kill9(self):
         proxy_box = []

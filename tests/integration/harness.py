@@ -275,9 +275,11 @@ class Pair:
     its pair endpoint and connecting to the other's. ingest, publish and
     control are "primary,backup" lists, as gateways and producers take them.
     A broker that is not active binds only control (no HTTP), so start()
-    waits for the primary's /healthz only. Extra flags go to both."""
+    waits for the primary's /healthz only. Extra flags go to both;
+    per_broker=[{...}, {...}] adds flags to one (e.g. its data_dir)."""
 
-    def __init__(self, pair_timeout_ms=1000, proxy=None, **flags):
+    def __init__(self, pair_timeout_ms=1000, proxy=None, per_broker=None, **flags):
+        self.per_broker = per_broker or [{}, {}]
         self.flags = dict(flags)
         self.flags["pair_timeout_ms"] = pair_timeout_ms
         self.ports = [{k: free_port() for k in ("ingest", "publish", "control", "undelivered",
@@ -301,7 +303,7 @@ class Pair:
         for k in ("ingest", "publish", "control", "undelivered"):
             argv += ["--" + k, "tcp://127.0.0.1:%d" % p[k]]
         argv += ["--http", "127.0.0.1:%d" % p["http"]]
-        for k, v in self.flags.items():
+        for k, v in list(self.flags.items()) + list(self.per_broker[i].items()):
             argv += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
         self.procs[i] = Process(argv, name=("primary", "backup")[i])
         return self.procs[i]

@@ -132,6 +132,40 @@ test_restart_keeps_epoch_offsets_frames (void **state)
     s_close (&b);
 }
 
+/* A pair's passive starting its copy over (hb_store_reset): the store
+ * holds nothing of the old epoch, says the new one with last and floor at
+ * the offset given, and a restart rebuilds exactly that. */
+static void
+test_reset_into_another_epoch (void **state)
+{
+    s_broker_t b;
+    s_open (&b, 10, HB_FSYNC_ALWAYS, EPOCH_A, 1000);
+    for (uint64_t o = 1; o <= 4; o++)
+        s_append (&b, o, 120, 1000, "alice", NULL);
+    assert_int_equal (hb_history_commit (b.history, 4), 0);
+    s_append (&b, 5, 120, 1000, "alice", NULL);        /* pending: dropped too */
+    hb_history_destroy (&b.history);
+    assert_int_equal (hb_store_reset (b.store, EPOCH_B, 40), 0);
+    hb_store_close (&b.store);
+
+    s_open (&b, 10, HB_FSYNC_ALWAYS, EPOCH_A, 1000);
+    assert_false (b.state.fresh);
+    assert_int_equal (b.state.epoch, EPOCH_B);
+    assert_int_equal (b.state.last, 40);
+    assert_int_equal (b.state.floor, 40);
+    assert_int_equal (b.state.events, 0);
+    hb_history_item_t items[1000];
+    uint64_t lost;
+    assert_int_equal (s_collect (&b, "alice", 0, 1000, items, &lost), 0);
+    assert_int_equal (lost, 40);                        /* nothing before 41 is vouched for */
+    s_append (&b, 41, 120, 1000, "alice", NULL);
+    assert_int_equal (hb_history_commit (b.history, 41), 0);
+    assert_int_equal (s_collect (&b, "alice", 40, 1000, items, &lost), 1);
+    assert_int_equal (items[0].offset, 41);
+    assert_true (lost <= 40);
+    s_close (&b);
+}
+
 /* Losses before a restart stay losses after it: count evictions (seen in
  * the previous-offset chain) and a user's newest event expiring (the lost
  * record); a resume from after them is complete. */
@@ -395,6 +429,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_restart_keeps_epoch_offsets_frames, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_lost_upto_survives, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reset_into_another_epoch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_applies_bounds, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupt_record_new_epoch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_truncated_and_garbage_files, s_setup, s_teardown),
