@@ -511,6 +511,7 @@ main (int argc, char **argv)
     uint64_t epoch = hp_epoch_new ();
     int exit_code = 1;
     hb_store_state_t stored = { 0 };
+    char partner[41] = "";            /* with CURVE: the pair partner's public key */
 
     if (cfg.data_dir[0]) {
         bool refused;
@@ -532,6 +533,12 @@ main (int argc, char **argv)
          * would let every key in */
         if (!(broker.zap = hb_zap_new (ctx, cfg.curve_allow, &broker.metrics)))
             goto done;
+        /* a pair's partner key, before anything is bound */
+        if (cfg.role != HB_ROLE_NONE
+        &&  hb_zap_pair_partner (broker.zap, hp_curve_public_txt (broker.curve), partner) != 0) {
+            exit_code = 2;
+            goto done;
+        }
     }
     if (s_sockets_open_base (&sockets, ctx, &cfg, broker.curve) != 0)
         goto done;
@@ -557,12 +564,6 @@ main (int argc, char **argv)
                  (unsigned long long) stored.events, hb_history_events (broker.history),
                  (unsigned long long) stored.last);
     if (cfg.role != HB_ROLE_NONE) {
-        char partner[41] = "";
-        if (broker.zap && hb_zap_pair_partner (broker.zap, hp_curve_public_txt (broker.curve),
-                                               partner) != 0) {
-            exit_code = 2;
-            goto done;
-        }
         hb_pair_config_t pc = { cfg.role == HB_ROLE_PRIMARY, cfg.pair_bind, cfg.pair_connect,
                                 cfg.pair_timeout_ms, cfg.max_event_bytes, cfg.history_events,
                                 cfg.history_bytes, stored.last, broker.store != NULL,

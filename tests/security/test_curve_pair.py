@@ -115,11 +115,17 @@ class CurvePair(unittest.TestCase):
         self.assertTrue(r["recovered"], "the backup's copy, made over CURVE, holds everything")
         self.assertEqual([e[0] for e in r["events"]], list(range(1, 21)))
 
+    @staticmethod
+    def primary_argv(extra):
+        """A primary on free loopback ports, its partner absent."""
+        argv = [os.path.join(BIN, "herald-broker"), "--role", "primary",
+                "--pair-connect", "tcp://127.0.0.1:%d" % free_port()] + extra
+        for k in ("ingest", "publish", "control", "undelivered"):
+            argv += ["--" + k, "tcp://127.0.0.1:%d" % free_port()]
+        return argv + ["--http", "127.0.0.1:%d" % free_port()]
+
     def start_refused(self, extra):
-        p = Process([os.path.join(BIN, "herald-broker"), "--role", "primary",
-                     "--pair-connect", "tcp://127.0.0.1:%d" % free_port()] + extra
-                    + ["--ingest", "tcp://127.0.0.1:%d" % free_port(),
-                       "--http", "127.0.0.1:%d" % free_port()], name="refused")
+        p = Process(self.primary_argv(extra), name="refused")
         self.addCleanup(p.stop)
         try:
             rc = p.wait(10)
@@ -133,13 +139,8 @@ class CurvePair(unittest.TestCase):
         self.assertEqual(rc, 2, out)
         self.assertIn("refusing a pair link off loopback without CURVE", out)
         # with CURVE the same endpoint is taken
-        argv = [os.path.join(BIN, "herald-broker"), "--role", "primary",
-                "--pair-connect", "tcp://127.0.0.1:%d" % free_port(),
-                "--curve-cert", self.server, "--curve-allow", self.allow] + bind
-        for k in ("ingest", "publish", "control", "undelivered"):
-            argv += ["--" + k, "tcp://127.0.0.1:%d" % free_port()]
-        argv += ["--http", "127.0.0.1:%d" % free_port()]
-        p = Process(argv, name="primary")
+        p = Process(self.primary_argv(bind + ["--curve-cert", self.server,
+                                              "--curve-allow", self.allow]), name="primary")
         self.addCleanup(p.stop)
         wait_until(lambda: "pair: starting as primary" in p.output() or not p.alive(),
                    timeout=10, what="the CURVE primary to start")
