@@ -3,6 +3,7 @@
 #include "control.h"
 #include "control_srv.h"
 #include "curve.h"
+#include "fdlimit.h"
 #include "history.h"
 #include "http.h"
 #include "http_check.h"
@@ -12,6 +13,7 @@
 #include "presence.h"
 #include "ratelog.h"
 #include "router.h"
+#include "sockmon.h"
 #include "store_lmdb.h"
 #include "umap.h"
 #include "undelivered.h"
@@ -24,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -35,7 +36,7 @@
 #define S_BATCH_SUBSCRIPTIONS 1024
 #define S_BATCH_CONTROL       64
 #define S_BATCH_HTTP          16
-#define S_ZAP_ITEMS           (1 + HB_ZAP_SOCKETS)   /* ZAP handler + monitors */
+#define S_ZAP_ITEMS           (1 + HB_ZAP_SOCKETS)   /* ZAP handler + socket monitors */
 
 #define S_INGEST_HWM      100000
 #define S_UNDELIVERED_HWM 10000
@@ -81,13 +82,23 @@ s_signals_init (void)
     return 0;
 }
 
+/* Who watches the bound sockets (sockmon.c), and the ZAP handler (or NULL)
+ * that hears of their failed handshakes. */
+typedef struct {
+    hb_sockmon_t *sockmon;
+    hb_zap_t *zap;
+} s_watch_t;
+
 /* A socket with linger 0 (shutdown must not wait for slow peers), the given
  * options, ZMQ_MAXMSGSIZE when max_msg > 0 and, when curve is set, CURVE with
  * ZAP domain `role` (every option before the bind, or libzmq would not apply
- * it), bound to endpoint. NULL (logged) on failure. */
+ * it), monitored as broker socket `which` when watch is set (also before
+ * the bind, where the monitor learns the listener), bound to endpoint.
+ * NULL (logged) on failure. */
 static void *
 s_socket (void *ctx, int type, const char *endpoint, const char *role,
-          const int (*opts)[2], size_t nopts, int64_t max_msg, const hp_curve_t *curve)
+          const int (*opts)[2], size_t nopts, int64_t max_msg, const hp_curve_t *curve,
+          const s_watch_t *watch, hb_zap_socket_t which)
 {
     void *sock = zmq_socket (ctx, type);
     if (!sock)
@@ -102,6 +113,10 @@ s_socket (void *ctx, int type, const char *endpoint, const char *role,
         goto fail;
     if (curve && hp_curve_apply_server (curve, sock, role) != 0)
         goto fail;
+    if (watch && hb_sockmon_watch (watch->sockmon, sock, which, watch->zap) != 0) {
+        fprintf (stderr, "herald-broker: cannot monitor the %s socket\n", role);
+        goto fail;
+    }
     if (zmq_bind (sock, endpoint) != 0)
         goto fail;
     return sock;
@@ -131,12 +146,14 @@ s_sockets_close (s_sockets_t *s)
 /* Control and the HTTP bridge: bound from the start, also by a broker of
  * a pair that does not serve (a client's request there is its vote). */
 static int
-s_sockets_open_base (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curve_t *curve)
+s_sockets_open_base (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curve_t *curve,
+                     const s_watch_t *watch)
 {
     const int control_opts[][2] = { { ZMQ_RCVHWM, 10000 }, { ZMQ_SNDHWM, 10000 } };
     s->control = s_socket (ctx, ZMQ_ROUTER, cfg->control, HP_ZAP_DOMAIN_CONTROL, control_opts, 2,
-                           HP_CONTROL_REQUEST_MAX, curve);
-    s->bridge = s_socket (ctx, ZMQ_PAIR, HB_HTTP_BRIDGE_ENDPOINT, "http bridge", NULL, 0, 0, NULL);
+                           HP_CONTROL_REQUEST_MAX, curve, watch, HB_ZAP_CONTROL);
+    s->bridge = s_socket (ctx, ZMQ_PAIR, HB_HTTP_BRIDGE_ENDPOINT, "http bridge", NULL, 0, 0, NULL,
+                          NULL, HB_ZAP_SOCKETS);
     return s->control && s->bridge ? 0 : -1;
 }
 
@@ -145,7 +162,8 @@ s_sockets_open_base (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp
  * the active one (with ZMQ_IMMEDIATE a connection that never completes
  * takes no messages). */
 static int
-s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curve_t *curve)
+s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curve_t *curve,
+                const s_watch_t *watch)
 {
     /* Frames somewhat over the event limit are read and counted as
      * too_large; far bigger ones make ZeroMQ drop the sender's connection
@@ -160,12 +178,12 @@ s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curv
                                     { ZMQ_XPUB_VERBOSE, 1 } };
     const int undelivered_opts[][2] = { { ZMQ_SNDHWM, S_UNDELIVERED_HWM } };
     s->ingest = s_socket (ctx, ZMQ_PULL, cfg->ingest, HP_ZAP_DOMAIN_INGEST, ingest_opts, 1,
-                          max_in, curve);
+                          max_in, curve, watch, HB_ZAP_INGEST);
     s->publish = s_socket (ctx, ZMQ_XPUB, cfg->publish, HP_ZAP_DOMAIN_PUBLISH, publish_opts, 2,
-                           S_PUBLISH_MAX_MSG, curve);
+                           S_PUBLISH_MAX_MSG, curve, watch, HB_ZAP_PUBLISH);
     /* A PUSH reads nothing from its peers but their handshake. */
     s->undelivered = s_socket (ctx, ZMQ_PUSH, cfg->undelivered, HP_ZAP_DOMAIN_UNDELIVERED,
-                               undelivered_opts, 1, 4096, curve);
+                               undelivered_opts, 1, 4096, curve, watch, HB_ZAP_UNDELIVERED);
     return s->ingest && s->publish && s->undelivered ? 0 : -1;
 }
 
@@ -178,6 +196,7 @@ typedef struct {
     hb_control_t     *control;
     hb_http_t        *http;
     hb_zap_t         *zap;          /* NULL without CURVE */
+    hb_sockmon_t     *sockmon;      /* the bound sockets' monitors */
     hb_store_t       *store;          /* --data-dir, or NULL */
     hb_pair_t        *pair;           /* --role, or NULL */
     hb_idem_t        *idem;           /* idempotency keys (--idempotency-window) */
@@ -205,6 +224,7 @@ s_broker_destroy (s_broker_t *b)
     hb_pair_destroy (&b->pair);
     hb_idem_destroy (&b->idem);       /* after the router and pair that used it */
     hb_zap_destroy (&b->zap);
+    hb_sockmon_destroy (&b->sockmon);
     hp_curve_destroy (&b->curve);
     memset (b->http_key, 0, sizeof b->http_key);
     hp_buf_free (&b->metrics_text);
@@ -279,18 +299,10 @@ static int
 s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
 {
     const hb_config_t *cfg = b->cfg;
-    if (s_sockets_open (s, b->ctx, cfg, b->curve) != 0)
+    s_watch_t watch = { b->sockmon, b->zap };
+    if (s_sockets_open (s, b->ctx, cfg, b->curve, &watch) != 0)
         return -1;
     hp_curve_destroy (&b->curve);   /* the sockets keep their own copy of the keys */
-    if (b->zap) {
-        void *watched[] = { s->ingest, s->publish, s->control, s->undelivered };
-        for (int i = 0; i < HB_ZAP_PAIR; i++)   /* the pair's is watched from its start */
-            if (hb_zap_watch (b->zap, watched[i], (hb_zap_socket_t) i) != 0) {
-                fprintf (stderr, "herald-broker: cannot monitor the %s socket's handshakes\n",
-                         hb_zap_socket_name ((hb_zap_socket_t) i));
-                return -1;
-            }
-    }
     if (b->presence && b->history)
         b->undelivered = hb_undelivered_new (s->undelivered, &b->metrics,
                                              cfg->max_event_bytes, cfg->undelivered_bytes);
@@ -402,7 +414,10 @@ s_loop (s_broker_t *b, s_sockets_t *s)
             items[nitems++] = (zmq_pollitem_t) { s->bridge, 0, ZMQ_POLLIN, 0 };
         }
         size_t zap_at = nitems;
-        nitems += b->zap ? hb_zap_pollitems (b->zap, items + zap_at, S_ZAP_ITEMS) : 0;
+        if (b->zap)
+            items[nitems++] = hb_zap_pollitem (b->zap);
+        size_t mon_at = nitems;
+        nitems += hb_sockmon_pollitems (b->sockmon, items + mon_at, HB_ZAP_SOCKETS);
         /* The ttl sweep runs once a second; a busy loop polls without
          * waiting; under --fsync batch the loop wakes for the next sync; a
          * pair's heartbeats go out every 100 ms. */
@@ -421,6 +436,7 @@ s_loop (s_broker_t *b, s_sockets_t *s)
         /* Handshakes first: a connection waits for its ZAP answer. */
         if (b->zap)
             busy |= hb_zap_handle (b->zap, items + zap_at);
+        busy |= hb_sockmon_handle (b->sockmon, items + mon_at);
         if (b->pair && s_pair_turn (b, s, (items[1].revents & ZMQ_POLLIN) != 0, &exit_code) != 0)
             break;
         if (!b->serving) {
@@ -469,21 +485,6 @@ s_loop (s_broker_t *b, s_sockets_t *s)
     return exit_code;
 }
 
-/* Descriptors run out long before memory does: a broker that keeps the
- * default soft limit (1024 on Debian) under a hard one of 500,000 can be
- * exhausted by a thousand idle connections. lws stops accepting at half of
- * it (http.c); libzmq retries accept() at once when out of descriptors, so
- * headroom is the only protection its listeners have. */
-static void
-s_raise_fd_limit (void)
-{
-    struct rlimit rl;
-    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit (RLIMIT_NOFILE, &rl);
-    }
-}
-
 int
 main (int argc, char **argv)
 {
@@ -491,7 +492,9 @@ main (int argc, char **argv)
     int rc = hb_config_load (&cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    s_raise_fd_limit ();
+    /* lws stops accepting at half the limit (http.c); sockmon.c sheds
+     * what libzmq's listeners cannot accept: headroom first */
+    hp_fd_limit_raise ();
     if (s_signals_init () != 0) {
         perror ("herald-broker: signal pipe");
         return 1;
@@ -540,7 +543,10 @@ main (int argc, char **argv)
             goto done;
         }
     }
-    if (s_sockets_open_base (&sockets, ctx, &cfg, broker.curve) != 0)
+    if (!(broker.sockmon = hb_sockmon_new (ctx, &broker.metrics)))
+        goto done;
+    s_watch_t watch = { broker.sockmon, broker.zap };
+    if (s_sockets_open_base (&sockets, ctx, &cfg, broker.curve, &watch) != 0)
         goto done;
     broker.presence = hb_presence_new (cfg.max_online_users);
     broker.history = hb_history_new (cfg.history_events, cfg.history_bytes);
@@ -572,7 +578,10 @@ main (int argc, char **argv)
         if (!broker.pair)
             goto done;
         hb_pair_set_idempotency (broker.pair, broker.idem);
-        if (broker.zap && hb_zap_watch (broker.zap, hb_pair_socket (broker.pair), HB_ZAP_PAIR) != 0) {
+        /* bound inside hb_pair_new, so the monitor sees only handshakes
+         * (sockmon.c cannot shed this listener's backlog) */
+        if (broker.zap && hb_sockmon_watch (broker.sockmon, hb_pair_socket (broker.pair), HB_ZAP_PAIR,
+                                            broker.zap) != 0) {
             fprintf (stderr, "herald-broker: cannot monitor the pair socket's handshakes\n");
             goto done;
         }

@@ -126,6 +126,18 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
             "Control publishes answered with an error, by reason.", labels,
             m->confirms_refused[r]);
     }
+    for (int k = 0; k < HB_AUTH_SOCKETS; k++) {
+        snprintf (labels, sizeof labels, "socket=\"%s\"", hb_zap_socket_name ((hb_zap_socket_t) k));
+        fn (arg, "herald_broker_zmq_accept_failures_total", "counter",
+            "Failed accepts on a ZeroMQ listener, by socket (EMFILE/ENFILE: descriptors exhausted).",
+            labels, m->zmq_accept_failures[k]);
+    }
+    for (int k = 0; k < HB_AUTH_SOCKETS; k++) {
+        snprintf (labels, sizeof labels, "socket=\"%s\"", hb_zap_socket_name ((hb_zap_socket_t) k));
+        fn (arg, "herald_broker_zmq_connections_shed_total", "counter",
+            "Connections waiting on a ZeroMQ listener that were closed unaccepted because "
+            "descriptors had run out, by socket.", labels, m->zmq_connections_shed[k]);
+    }
     fn (arg, "herald_broker_offset", "gauge",
         "The latest offset given to an event.", NULL, g->offset);
     fn (arg, "herald_broker_store_commits_total", "counter",

@@ -51,11 +51,6 @@ static const unsigned s_admits[HB_ZAP_SOCKETS] = {
 #define S_PAIR_KEYS 4            /* pair certificates remembered (one or two make sense) */
 static const char *s_reason_names[HB_ZAP_REASONS] = { "unknown_key", "role", "handshake" };
 
-typedef struct {
-    void *pair;                  /* receives the socket's handshake failures */
-    hb_zap_socket_t which;
-} s_monitor_t;
-
 struct hb_zap {
     void          *ctx;
     void          *handler;      /* REP bound to the ZAP endpoint */
@@ -66,8 +61,6 @@ struct hb_zap {
     bool           loaded_once;
     char           pair_keys[S_PAIR_KEYS][41];   /* role pair, as last loaded */
     size_t         pair_count;                   /* how many there were (may exceed) */
-    s_monitor_t    monitors[HB_ZAP_SOCKETS];
-    size_t         monitor_count;
     hb_metrics_t  *metrics;
     hb_ratelog_t   log;
 };
@@ -265,47 +258,12 @@ hb_zap_destroy (hb_zap_t **self_p)
     if (!self_p || !*self_p)
         return;
     hb_zap_t *self = *self_p;
-    for (size_t i = 0; i < self->monitor_count; i++)
-        zmq_close (self->monitors[i].pair);
     if (self->handler)
         zmq_close (self->handler);
     zcertstore_destroy (&self->store);
     free (self->dir);
     free (self);
     *self_p = NULL;
-}
-
-int
-hb_zap_watch (hb_zap_t *self, void *sock, hb_zap_socket_t which)
-{
-    if (self->monitor_count == HB_ZAP_SOCKETS)
-        return -1;
-    char ep[64];
-    snprintf (ep, sizeof ep, "inproc://herald-zap-monitor-%d", (int) which);
-    int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
-    void *pair = NULL;
-    int linger = 0;
-    if (zmq_socket_monitor (sock, ep, events) != 0
-    ||  !(pair = zmq_socket (self->ctx, ZMQ_PAIR))
-    ||  zmq_setsockopt (pair, ZMQ_LINGER, &linger, sizeof linger) != 0
-    ||  zmq_connect (pair, ep) != 0) {
-        if (pair)
-            zmq_close (pair);
-        return -1;
-    }
-    self->monitors[self->monitor_count++] = (s_monitor_t) { pair, which };
-    return 0;
-}
-
-size_t
-hb_zap_pollitems (hb_zap_t *self, zmq_pollitem_t *items, size_t max)
-{
-    size_t n = 0;
-    if (n < max)
-        items[n++] = (zmq_pollitem_t) { self->handler, 0, ZMQ_POLLIN, 0 };
-    for (size_t i = 0; i < self->monitor_count && n < max; i++)
-        items[n++] = (zmq_pollitem_t) { self->monitors[i].pair, 0, ZMQ_POLLIN, 0 };
-    return n;
 }
 
 static void
@@ -401,55 +359,33 @@ s_answer (hb_zap_t *self)
         zmq_msg_close (&f[i]);
 }
 
-/* A monitor event: [u16 event, u32 value][endpoint]. */
-static bool
-s_monitor_event (hb_zap_t *self, s_monitor_t *m)
+void
+hb_zap_handshake_failed (hb_zap_t *self, hb_zap_socket_t which)
 {
-    zmq_msg_t part;
-    zmq_msg_init (&part);
-    if (zmq_msg_recv (&part, m->pair, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close (&part);
-        return false;
-    }
-    bool first = true;
-    do {
-        if (first && zmq_msg_size (&part) >= 2)
-            s_refuse (self, (int) m->which, HB_ZAP_HANDSHAKE, NULL);
-        first = false;
-        if (!zmq_msg_more (&part))
-            break;
-        zmq_msg_close (&part);
-        zmq_msg_init (&part);
-    } while (zmq_msg_recv (&part, m->pair, ZMQ_DONTWAIT) >= 0);
-    zmq_msg_close (&part);
-    return true;
+    s_refuse (self, (int) which, HB_ZAP_HANDSHAKE, NULL);
+}
+
+zmq_pollitem_t
+hb_zap_pollitem (hb_zap_t *self)
+{
+    return (zmq_pollitem_t) { self->handler, 0, ZMQ_POLLIN, 0 };
 }
 
 bool
-hb_zap_handle (hb_zap_t *self, const zmq_pollitem_t *items)
+hb_zap_handle (hb_zap_t *self, const zmq_pollitem_t *item)
 {
-    bool full = false;
-    if (items[0].revents & ZMQ_POLLIN) {
-        int n;
-        for (n = 0; n < S_BATCH; n++) {
-            int events = 0;
-            size_t size = sizeof events;
-            if (zmq_getsockopt (self->handler, ZMQ_EVENTS, &events, &size) != 0
-            ||  !(events & ZMQ_POLLIN))
-                break;
-            s_answer (self);
-        }
-        full |= n == S_BATCH;
+    if (!(item->revents & ZMQ_POLLIN))
+        return false;
+    int n;
+    for (n = 0; n < S_BATCH; n++) {
+        int events = 0;
+        size_t size = sizeof events;
+        if (zmq_getsockopt (self->handler, ZMQ_EVENTS, &events, &size) != 0
+        ||  !(events & ZMQ_POLLIN))
+            break;
+        s_answer (self);
     }
-    for (size_t i = 0; i < self->monitor_count; i++) {
-        if (!(items[1 + i].revents & ZMQ_POLLIN))
-            continue;
-        int n;
-        for (n = 0; n < S_BATCH && s_monitor_event (self, &self->monitors[i]); n++)
-            ;
-        full |= n == S_BATCH;
-    }
-    return full;
+    return n == S_BATCH;
 }
 
 int

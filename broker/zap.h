@@ -40,17 +40,16 @@ typedef struct hb_zap hb_zap_t;
 hb_zap_t *hb_zap_new (void *ctx, const char *allow_dir, hb_metrics_t *metrics);
 void hb_zap_destroy (hb_zap_t **self_p);
 
-/* Watches a bound server socket's failed handshakes (counted as
- * HB_ZAP_HANDSHAKE). 0 or -1. */
-int hb_zap_watch (hb_zap_t *self, void *sock, hb_zap_socket_t which);
+/* A handshake on socket which failed (no CURVE, the wrong server key, a
+ * broken handshake; sockmon.c sees it): counted as HB_ZAP_HANDSHAKE. */
+void hb_zap_handshake_failed (hb_zap_t *self, hb_zap_socket_t which);
 
-/* Fills up to max poll items (the ZAP socket and the monitors) for the
- * caller's zmq_poll; returns how many. */
-size_t hb_zap_pollitems (hb_zap_t *self, zmq_pollitem_t *items, size_t max);
+/* The ZAP socket's poll item, for the caller's zmq_poll. */
+zmq_pollitem_t hb_zap_pollitem (hb_zap_t *self);
 
-/* Answers what the items (as filled above, after zmq_poll) say is waiting,
- * a bounded batch per socket. Returns true when a batch was full. */
-bool hb_zap_handle (hb_zap_t *self, const zmq_pollitem_t *items);
+/* Answers the ZAP requests the item (after zmq_poll) says are waiting, a
+ * bounded batch. Returns true when the batch was full. */
+bool hb_zap_handle (hb_zap_t *self, const zmq_pollitem_t *item);
 
 /* Re-reads the allow directory when it changed (at most once per call;
  * the broker calls this once a second), or always when force (SIGHUP). */

@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "config.h"
 #include "fanout.h"
+#include "fdlimit.h"
 #include "lwslog.h"
 #include "metrics.h"
 #include "server.h"
@@ -68,6 +69,9 @@ main (int argc, char **argv)
         break;
     }
     signal (SIGPIPE, SIG_IGN);
+    /* server.c sizes lws's tables by the soft limit, listener.c keeps its
+     * reserve below it: raised first, --max-connections is not capped by it */
+    hp_fd_limit_raise ();
 
     int rc = 1;
     gw_metrics_t metrics;
