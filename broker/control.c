@@ -29,6 +29,7 @@ struct hb_control {
     hb_ratelog_t      log;
     bool              require_roles;   /* CURVE on: resume for gateways only */
     hb_confirm_t     *confirm;         /* publish requests waiting for their commit */
+    hb_zap_t         *zap;             /* CURVE on: revoked keys refused */
 };
 
 /* What s_answer did with a request. */
@@ -73,9 +74,10 @@ hb_control_destroy (hb_control_t **self_p)
 }
 
 void
-hb_control_require_roles (hb_control_t *self)
+hb_control_require_roles (hb_control_t *self, hb_zap_t *zap)
 {
     self->require_roles = true;
+    self->zap = zap;
 }
 
 static void
@@ -179,6 +181,11 @@ s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->reply, msgpack_sbuffer_write);
     const char *why = NULL;
+    if (self->zap && !hb_zap_user_current (self->zap, user_id, HB_ROLE_GATEWAY | HB_ROLE_PRODUCER)) {
+        self->metrics->revoked_messages[HB_ZAP_CONTROL]++;
+        s_error (self, &pk, "revoked");
+        return;
+    }
     if (hp_control_req_decode (self->req, bytes, len, &why) != 0) {
         s_error (self, &pk, why ? why : "bad request");
         return S_ANSWERED;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "history.h"
 #include "metrics.h"
+#include "zap.h"
 #include "presence.h"
 #include "router.h"
 
@@ -20,8 +21,10 @@ void hb_control_destroy (hb_control_t **self_p);
 
 /* With CURVE on: `resume` is answered only to peers whose ZAP User-Id
  * lists the gateway role (zap.h); others get {"error":"forbidden"}, counted
- * in control_forbidden. Without this call every peer may ask. */
-void hb_control_require_roles (hb_control_t *self);
+ * in control_forbidden. A peer whose key zap no longer allows (removed from
+ * --curve-allow since it connected) gets {"error":"revoked"} to anything,
+ * counted in revoked_messages. Without this call every peer may ask. */
+void hb_control_require_roles (hb_control_t *self, hb_zap_t *zap);
 
 /* Reads one request if one is waiting and answers it in the envelope it came
  * in. Returns 1 when a request was handled, 0 when none was waiting. */

@@ -157,6 +157,28 @@ s_sockets_open_base (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp
     return s->control && s->bridge ? 0 : -1;
 }
 
+/* The publish socket: the send HWM bounds what a stalled gateway pins, in
+ * bytes as well as messages: gateways find and repair what it drops
+ * (PROTOCOL.md). */
+static void *
+s_open_publish (void *ctx, const hb_config_t *cfg, const hp_curve_t *curve, const s_watch_t *watch)
+{
+    const int publish_opts[][2] = { { ZMQ_SNDHWM, hb_config_publish_hwm (cfg) },
+                                    { ZMQ_XPUB_VERBOSE, 1 } };
+    return s_socket (ctx, ZMQ_XPUB, cfg->publish, HP_ZAP_DOMAIN_PUBLISH, publish_opts, 2,
+                     S_PUBLISH_MAX_MSG, curve, watch, HB_ZAP_PUBLISH);
+}
+
+/* The undelivered socket: a PUSH reads nothing from its peers but their handshake. */
+static void *
+s_open_undelivered (void *ctx, const hb_config_t *cfg, const hp_curve_t *curve,
+                    const s_watch_t *watch)
+{
+    const int undelivered_opts[][2] = { { ZMQ_SNDHWM, S_UNDELIVERED_HWM } };
+    return s_socket (ctx, ZMQ_PUSH, cfg->undelivered, HP_ZAP_DOMAIN_UNDELIVERED,
+                     undelivered_opts, 1, 4096, curve, watch, HB_ZAP_UNDELIVERED);
+}
+
 /* Ingest, publish and undelivered: bound only by a broker that serves, so
  * producers and gateways connected to both brokers of a pair reach only
  * the active one (with ZMQ_IMMEDIATE a connection that never completes
@@ -172,18 +194,10 @@ s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curv
     if (max_in < (1 << 20))
         max_in = 1 << 20;
     const int ingest_opts[][2] = { { ZMQ_RCVHWM, S_INGEST_HWM } };
-    /* the send HWM bounds what a stalled gateway pins, in bytes as well as
-     * messages: gateways find and repair what it drops (PROTOCOL.md) */
-    const int publish_opts[][2] = { { ZMQ_SNDHWM, hb_config_publish_hwm (cfg) },
-                                    { ZMQ_XPUB_VERBOSE, 1 } };
-    const int undelivered_opts[][2] = { { ZMQ_SNDHWM, S_UNDELIVERED_HWM } };
     s->ingest = s_socket (ctx, ZMQ_PULL, cfg->ingest, HP_ZAP_DOMAIN_INGEST, ingest_opts, 1,
                           max_in, curve, watch, HB_ZAP_INGEST);
-    s->publish = s_socket (ctx, ZMQ_XPUB, cfg->publish, HP_ZAP_DOMAIN_PUBLISH, publish_opts, 2,
-                           S_PUBLISH_MAX_MSG, curve, watch, HB_ZAP_PUBLISH);
-    /* A PUSH reads nothing from its peers but their handshake. */
-    s->undelivered = s_socket (ctx, ZMQ_PUSH, cfg->undelivered, HP_ZAP_DOMAIN_UNDELIVERED,
-                               undelivered_opts, 1, 4096, curve, watch, HB_ZAP_UNDELIVERED);
+    s->publish = s_open_publish (ctx, cfg, curve, watch);
+    s->undelivered = s_open_undelivered (ctx, cfg, curve, watch);
     return s->ingest && s->publish && s->undelivered ? 0 : -1;
 }
 
@@ -203,7 +217,7 @@ typedef struct {
     bool              serving;        /* sockets bound, router running */
     const hb_config_t *cfg;
     void             *ctx;
-    hp_curve_t       *curve;          /* kept until serving starts */
+    hp_curve_t       *curve;          /* the server keys, for sockets made anew */
     char              http_key[HB_HTTP_KEY_MAX + 1];   /* --http-key-file, until HTTP starts */
     int               http_key_len;
     hp_buf_t          metrics_text;
@@ -237,18 +251,34 @@ s_broker_destroy (s_broker_t *b)
  * fallback worker ever sees an event the store could lose to a crash of
  * this process (and, under --fsync always, to a power failure). Returns the
  * number of frames read. */
+/* With CURVE: false (counted) for a message from a connection whose key
+ * was removed from --curve-allow since it connected (zap.c, revocation). */
+static bool
+s_key_current (s_broker_t *b, zmq_msg_t *msg, hb_zap_socket_t which, unsigned role)
+{
+    if (!b->zap || hb_zap_user_current (b->zap, zmq_msg_gets (msg, "User-Id"), role))
+        return true;
+    b->metrics.revoked_messages[which]++;
+    return false;
+}
+
 static int
 s_ingest_stored (s_broker_t *b, void *ingest, uint64_t now)
 {
-    int n;
-    for (n = 0; n < S_BATCH_INGEST; n++) {
+    int n = 0, reads;
+    for (reads = 0; reads < S_BATCH_INGEST; reads++) {
         zmq_msg_init (&b->batch[n]);
         if (zmq_msg_recv (&b->batch[n], ingest, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close (&b->batch[n]);
             break;
         }
+        if (!s_key_current (b, &b->batch[n], HB_ZAP_INGEST, HB_ROLE_PRODUCER)) {
+            zmq_msg_close (&b->batch[n]);
+            continue;
+        }
         hb_router_accept (b->router, zmq_msg_data (&b->batch[n]), zmq_msg_size (&b->batch[n]),
                           now, &b->pending[n]);
+        n++;
     }
     if (n > 0)
         hb_router_commit (b->router);
@@ -263,7 +293,7 @@ s_ingest_stored (s_broker_t *b, void *ingest, uint64_t now)
             zmq_msg_close (&b->pending[i].body);
         zmq_msg_close (&b->batch[i]);
     }
-    return n;
+    return reads;
 }
 
 /* Drains the signal pipe: true to stop (SIGINT/SIGTERM), false when it was
@@ -302,7 +332,6 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
     s_watch_t watch = { b->sockmon, b->zap };
     if (s_sockets_open (s, b->ctx, cfg, b->curve, &watch) != 0)
         return -1;
-    hp_curve_destroy (&b->curve);   /* the sockets keep their own copy of the keys */
     if (b->presence && b->history)
         b->undelivered = hb_undelivered_new (s->undelivered, &b->metrics,
                                              cfg->max_event_bytes, cfg->undelivered_bytes);
@@ -320,7 +349,7 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
                                      &b->metrics);
     }
     if (b->control && b->zap)
-        hb_control_require_roles (b->control);
+        hb_control_require_roles (b->control, b->zap);
     if (!b->batch)
         b->batch = malloc (S_BATCH_INGEST * sizeof *b->batch);
     if (!b->pending)
@@ -391,6 +420,43 @@ s_pair_turn (s_broker_t *b, s_sockets_t *s, bool control_waiting, int *exit_code
     return 0;
 }
 
+/* A reload of --curve-allow removed a key (or a role): the publish and
+ * undelivered sockets, whose peers send nothing that names their key, are
+ * made anew so that every peer handshakes through ZAP again and a revoked
+ * one is refused. (zmq_unbind would not do: on libzmq 4.3.4 it leaves
+ * established connections open with no pipe behind them; closing the
+ * socket closes them.) Gateways see their link drop and come back: they
+ * subscribe again (presence starts empty and refills) and repair what
+ * they missed meanwhile from history. 0, or -1 (logged) when a socket
+ * cannot be bound again. */
+static int
+s_sockets_recut (s_broker_t *b, s_sockets_t *s)
+{
+    s_watch_t watch = { b->sockmon, b->zap };
+    zmq_close (s->publish);
+    zmq_close (s->undelivered);
+    s->publish = s->undelivered = NULL;
+    /* libzmq's reaper closes the old listeners a moment later: until then
+     * the port may still be taken */
+    for (int tries = 0; tries < 50 && !(s->publish && s->undelivered); tries++) {
+        if (tries)
+            nanosleep (&(struct timespec) { 0, 10 * 1000 * 1000 }, NULL);
+        if (!s->publish)
+            s->publish = s_open_publish (b->ctx, b->cfg, b->curve, &watch);
+        if (!s->undelivered)
+            s->undelivered = s_open_undelivered (b->ctx, b->cfg, b->curve, &watch);
+    }
+    if (!s->publish || !s->undelivered)
+        return -1;
+    hb_router_set_xpub (b->router, s->publish);
+    hb_undelivered_set_push (b->undelivered, s->undelivered);
+    if (hb_presence_clear (b->presence) != 0)
+        fprintf (stderr, "herald-broker: out of memory clearing presence after a revocation\n");
+    fprintf (stderr, "herald-broker: publish and undelivered sockets made anew: every gateway "
+             "and worker connects again through ZAP\n");
+    return 0;
+}
+
 /* Runs until SIGINT/SIGTERM (or a fatal pair event). */
 static int
 s_loop (s_broker_t *b, s_sockets_t *s)
@@ -431,6 +497,11 @@ s_loop (s_broker_t *b, s_sockets_t *s)
             break;
         if ((items[0].revents & ZMQ_POLLIN) && s_signalled_stop (b))
             break;
+        if (b->zap && hb_zap_take_revoked (b->zap) && b->serving
+        &&  s_sockets_recut (b, s) != 0) {
+            exit_code = 1;
+            break;
+        }
         uint64_t now = hb_now_sec ();
         busy = false;
         /* Handshakes first: a connection waits for its ZAP answer. */
@@ -454,7 +525,8 @@ s_loop (s_broker_t *b, s_sockets_t *s)
             for (n = 0; n < S_BATCH_INGEST; n++) {
                 if (zmq_msg_recv (&msg, s->ingest, ZMQ_DONTWAIT) < 0)
                     break;
-                hb_router_route (b->router, zmq_msg_data (&msg), zmq_msg_size (&msg), now, NULL);
+                if (s_key_current (b, &msg, HB_ZAP_INGEST, HB_ROLE_PRODUCER))
+                    hb_router_route (b->router, zmq_msg_data (&msg), zmq_msg_size (&msg), now, NULL);
             }
         busy |= n == S_BATCH_INGEST;
         for (n = 0; n < S_BATCH_SUBSCRIPTIONS; n++) {

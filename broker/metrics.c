@@ -10,6 +10,18 @@
 typedef void (s_sample_fn) (void *arg, const char *name, const char *type,
                             const char *help, const char *labels, uint64_t value);
 
+/* One sample per broker socket, labelled socket="...". */
+static void
+s_per_socket (s_sample_fn *fn, void *arg, const char *name, const char *help,
+              const uint64_t values[HB_AUTH_SOCKETS])
+{
+    char labels[64];
+    for (int k = 0; k < HB_AUTH_SOCKETS; k++) {
+        snprintf (labels, sizeof labels, "socket=\"%s\"", hb_zap_socket_name ((hb_zap_socket_t) k));
+        fn (arg, name, "counter", help, labels, values[k]);
+    }
+}
+
 /* Walks every sample once, in family order, so Prometheus text and the stats
  * map can never disagree about names. */
 static void
@@ -89,11 +101,8 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
                 "ZeroMQ connections refused by CURVE/ZAP, by socket and reason.",
                 labels, m->auth_refused[k][r]);
         }
-    for (int k = 0; k < HB_AUTH_SOCKETS; k++) {
-        snprintf (labels, sizeof labels, "socket=\"%s\"", hb_zap_socket_name ((hb_zap_socket_t) k));
-        fn (arg, "herald_broker_auth_accepted_total", "counter",
-            "ZeroMQ connections admitted by ZAP, by socket.", labels, m->auth_accepted[k]);
-    }
+    s_per_socket (fn, arg, "herald_broker_auth_accepted_total",
+                  "ZeroMQ connections admitted by ZAP, by socket.", m->auth_accepted);
     fn (arg, "herald_broker_disconnects_total", "counter",
         "Control disconnect requests published to the gateways.", NULL, m->disconnects);
     fn (arg, "herald_broker_control_forbidden_total", "counter",
@@ -101,6 +110,12 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
         NULL, m->control_forbidden);
     fn (arg, "herald_broker_curve_certificates", "gauge",
         "Certificates loaded from --curve-allow.", NULL, m->curve_certificates);
+    fn (arg, "herald_broker_curve_revocations_total", "counter",
+        "Keys that a reload of --curve-allow removed or took a role from.",
+        NULL, m->curve_revocations);
+    s_per_socket (fn, arg, "herald_broker_revoked_messages_total",
+                  "Messages dropped (control: refused) because their connection's key is no "
+                  "longer allowed, by socket.", m->revoked_messages);
     fn (arg, "herald_broker_http_unanswered_total", "counter",
         "HTTP connections closed without an answer from the broker (libwebsockets' own "
         "refusals, timeouts, peers that sent nothing).", NULL, m->http_unanswered);
@@ -126,18 +141,12 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
             "Control publishes answered with an error, by reason.", labels,
             m->confirms_refused[r]);
     }
-    for (int k = 0; k < HB_AUTH_SOCKETS; k++) {
-        snprintf (labels, sizeof labels, "socket=\"%s\"", hb_zap_socket_name ((hb_zap_socket_t) k));
-        fn (arg, "herald_broker_zmq_accept_failures_total", "counter",
-            "Failed accepts on a ZeroMQ listener, by socket (EMFILE/ENFILE: descriptors exhausted).",
-            labels, m->zmq_accept_failures[k]);
-    }
-    for (int k = 0; k < HB_AUTH_SOCKETS; k++) {
-        snprintf (labels, sizeof labels, "socket=\"%s\"", hb_zap_socket_name ((hb_zap_socket_t) k));
-        fn (arg, "herald_broker_zmq_connections_shed_total", "counter",
-            "Connections waiting on a ZeroMQ listener that were closed unaccepted because "
-            "descriptors had run out, by socket.", labels, m->zmq_connections_shed[k]);
-    }
+    s_per_socket (fn, arg, "herald_broker_zmq_accept_failures_total",
+                  "Failed accepts on a ZeroMQ listener, by socket (EMFILE/ENFILE: descriptors "
+                  "exhausted).", m->zmq_accept_failures);
+    s_per_socket (fn, arg, "herald_broker_zmq_connections_shed_total",
+                  "Connections waiting on a ZeroMQ listener that were closed unaccepted because "
+                  "descriptors had run out, by socket.", m->zmq_connections_shed);
     fn (arg, "herald_broker_offset", "gauge",
         "The latest offset given to an event.", NULL, g->offset);
     fn (arg, "herald_broker_store_commits_total", "counter",

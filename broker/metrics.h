@@ -41,6 +41,8 @@ typedef struct {
     uint64_t duplicates;                       /* envelopes not routed again (idempotency key) */
     uint64_t confirms;                         /* control publishes answered with an offset */
     uint64_t confirms_refused[HB_CONFIRM_REASONS];   /* ... refused, by hb_confirm_reason_t */
+    uint64_t curve_revocations;                /* keys removed (or a role) by a reload */
+    uint64_t revoked_messages[HB_AUTH_SOCKETS]; /* from connections whose key was removed */
     uint64_t zmq_accept_failures[HB_AUTH_SOCKETS];   /* failed accepts, by socket (sockmon.c) */
     uint64_t zmq_connections_shed[HB_AUTH_SOCKETS];  /* closed unaccepted: no descriptors */
 } hb_metrics_t;

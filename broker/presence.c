@@ -29,6 +29,7 @@ typedef struct {
 } s_overflow_t;
 
 struct hb_presence {
+    size_t     max_users;
     hb_umap_t *map;
     hb_umap_t *overflow;     /* s_overflow_t of refused users still subscribed */
     bool       lost;         /* overflow itself was full: exactness is gone */
@@ -41,6 +42,7 @@ hb_presence_new (size_t max_users)
     hb_presence_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    self->max_users = max_users;
     self->map = hb_umap_new (max_users);
     self->overflow = hb_umap_new (max_users);
     if (!self->map || !self->overflow) {
@@ -72,6 +74,22 @@ hb_presence_destroy (hb_presence_t **self_p)
     }
     free (self);
     *self_p = NULL;
+}
+
+int
+hb_presence_clear (hb_presence_t *self)
+{
+    hb_presence_t *fresh = hb_presence_new (self->max_users);
+    if (!fresh)
+        return -1;
+    hb_umap_t *map = self->map, *overflow = self->overflow;
+    self->map = fresh->map;
+    self->overflow = fresh->overflow;
+    self->lost = false;
+    fresh->map = map;
+    fresh->overflow = overflow;
+    hb_presence_destroy (&fresh);       /* the old maps and their entries */
+    return 0;
 }
 
 /* Records a refused user in the overflow (once). */

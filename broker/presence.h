@@ -15,6 +15,10 @@ typedef struct hb_presence hb_presence_t;
 hb_presence_t *hb_presence_new (size_t max_users);
 void hb_presence_destroy (hb_presence_t **self_p);
 
+/* Forgets every user (the publish socket was re-created: its peers
+ * subscribe again). Returns 0, or -1 on out of memory (the set is kept). */
+int hb_presence_clear (hb_presence_t *self);
+
 /* Marks a user online (idempotent). hash is hb_hash (user, len). Returns 0,
  * or -1 when the set is full or memory ran out; the refusal is counted and
  * the user's hash kept aside (hb_presence_overflow) until its unsubscribe

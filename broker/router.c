@@ -65,6 +65,12 @@ struct hb_router {
 #define S_LOG_PUBLISH      (HP_ENV_ERROR_COUNT + 2)
 #define S_LOG_HISTORY      (HP_ENV_ERROR_COUNT + 3)
 
+void
+hb_router_set_xpub (hb_router_t *self, void *xpub)
+{
+    self->xpub = xpub;
+}
+
 hb_router_t *
 hb_router_new (void *xpub, hb_presence_t *presence, hb_history_t *history,
                hb_undelivered_t *undelivered, hb_metrics_t *metrics,

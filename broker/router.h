@@ -32,6 +32,11 @@ hb_router_t *hb_router_new (void *xpub, hb_presence_t *presence,
                             size_t max_event_bytes);
 void hb_router_destroy (hb_router_t **self_p);
 
+/* The publish socket is now xpub (the broker re-created it); the caller
+ * owns both. The presence set should be cleared with it: the new socket's
+ * peers subscribe again. */
+void hb_router_set_xpub (hb_router_t *self, void *xpub);
+
 /* Validates one envelope and, when good, gives it the next offset, stores it
  * in history, publishes [head][frame] on each online recipient's topic (or,
  * from HB_MULTICAST_MIN of them, once on the multicast topic listing them)

@@ -69,6 +69,12 @@ s_notice_free (void *data, void *hint)
     s_queued_release (q);
 }
 
+void
+hb_undelivered_set_push (hb_undelivered_t *self, void *push)
+{
+    self->push = push;
+}
+
 hb_undelivered_t *
 hb_undelivered_new (void *push, hb_metrics_t *metrics, size_t max_bytes,
                     size_t max_queued_bytes)

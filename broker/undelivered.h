@@ -21,6 +21,9 @@ typedef struct hb_undelivered hb_undelivered_t;
  * queued notices lives until the last of them is freed. */
 hb_undelivered_t *hb_undelivered_new (void *push, hb_metrics_t *metrics, size_t max_bytes,
                                       size_t max_queued_bytes);
+
+/* The PUSH socket is now push (the broker re-created it); the caller owns both. */
+void hb_undelivered_set_push (hb_undelivered_t *self, void *push);
 void hb_undelivered_destroy (hb_undelivered_t **self_p);
 
 /* Starts a new event; the envelope must stay decoded until the last send.

@@ -6,8 +6,16 @@
  * socket must tell a gateway's resume from a producer's presence query.
  * So this handler reads a `role` from each allowed certificate's metadata,
  * decides by the ZAP domain each socket was given (proto/curve.h), and
- * returns "roles/name" as the ZAP User-Id, which the control socket reads
- * back from each request (zmq_msg_gets "User-Id").
+ * returns "roles/name/KEY" as the ZAP User-Id, which the broker reads back
+ * from each ingest and control message (zmq_msg_gets "User-Id").
+ *
+ * Revocation: ZAP runs once per connection, so a key removed from the
+ * directory would keep its open connections. On each reload the keys that
+ * left (or lost a role) are noted: ingest and control messages are checked
+ * against the current set by their User-Id (hb_zap_user_current: one cache
+ * entry, so a producer's stream costs a string compare per message), and
+ * hb_zap_take_revoked tells the broker to re-create its publish and
+ * undelivered sockets, whose peers send nothing to check.
  *
  * Why not zcertstore's own disk loader: it re-scans the directory on every
  * lookup (a flood of refused connections would become a flood of
@@ -33,7 +41,8 @@
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define S_BATCH        64
 #define S_CERTS_MAX    10000     /* certificates loaded from the directory */
-#define S_USER_ID_MAX  128
+#define S_USER_ID_MAX  160       /* "roles/" + a 64-byte name + "/" + the 40-byte key */
+#define S_KEY_LEN      40
 #define S_FRAMES       8         /* a ZAP request has 6 + credentials (1 for CURVE) */
 
 _Static_assert (HB_ZAP_SOCKETS == HB_AUTH_SOCKETS, "metrics.h and zap.h agree");
@@ -61,6 +70,16 @@ struct hb_zap {
     bool           loaded_once;
     char           pair_keys[S_PAIR_KEYS][41];   /* role pair, as last loaded */
     size_t         pair_count;                   /* how many there were (may exceed) */
+    char         (*keys)[S_KEY_LEN + 1];   /* of the store, with their roles */
+    unsigned      *roles;
+    uint64_t       generation;   /* bumped at each load */
+    bool           revoked;      /* a load removed a key or a role: not yet taken */
+    struct {                     /* the last hb_zap_user_current answer */
+        char user_id[S_USER_ID_MAX];
+        unsigned role;
+        uint64_t generation;
+        bool current;
+    } cache;
     hb_metrics_t  *metrics;
     hb_ratelog_t   log;
 };
@@ -142,6 +161,21 @@ s_signature (const char *dir)
     return h ? h : 1;
 }
 
+/* How many keys of the current store the new one drops or takes a role from. */
+static size_t
+s_count_revoked (const hb_zap_t *self, zcertstore_t *next)
+{
+    size_t gone = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        zcert_t *cert = zcertstore_lookup (next, self->keys[i]);
+        char bad[40];
+        unsigned now = cert ? s_parse_roles (zcert_meta (cert, "role"), bad, sizeof bad) : 0;
+        if ((self->roles[i] & now) != self->roles[i])
+            gone++;
+    }
+    return gone;
+}
+
 /* Loads every certificate of the directory into a new store and swaps it
  * in. Returns 0, or -1 when the directory cannot be read (the old store
  * stays). */
@@ -160,6 +194,15 @@ s_load (hb_zap_t *self, uint64_t signature)
     }
     size_t count = 0, roles[S_ROLES] = { 0 }, pair_count = 0;
     char pair_keys[S_PAIR_KEYS][41];
+    char (*keys)[S_KEY_LEN + 1] = calloc (S_CERTS_MAX, sizeof *keys);
+    unsigned *key_roles = calloc (S_CERTS_MAX, sizeof *key_roles);
+    if (!keys || !key_roles) {
+        free (keys);
+        free (key_roles);
+        zcertstore_destroy (&store);
+        closedir (d);
+        return -1;
+    }
     struct dirent *e;
     while ((e = readdir (d))) {
         char path[4096];
@@ -198,13 +241,27 @@ s_load (hb_zap_t *self, uint64_t signature)
             roles[i] += (r >> i) & 1;
         if ((r & HB_ROLE_PAIR) && pair_count++ < S_PAIR_KEYS)
             snprintf (pair_keys[pair_count - 1], 41, "%s", zcert_public_txt (cert));
+        snprintf (keys[count], sizeof keys[count], "%s", zcert_public_txt (cert));
+        key_roles[count] = r;
         zcertstore_insert (store, &cert);
         count++;
     }
     closedir (d);
+    size_t gone = s_count_revoked (self, store);
     zcertstore_destroy (&self->store);
+    free (self->keys);
+    free (self->roles);
     self->store = store;
+    self->keys = keys;
+    self->roles = key_roles;
     self->count = count;
+    self->generation++;
+    if (gone) {
+        self->revoked = true;
+        self->metrics->curve_revocations += gone;
+        fprintf (stderr, "herald-broker: --curve-allow: %zu keys removed or lost a role: "
+                 "their connections are cut\n", gone);
+    }
     self->signature = signature;
     memcpy (self->pair_keys, pair_keys, sizeof pair_keys);
     self->pair_count = pair_count;
@@ -261,6 +318,8 @@ hb_zap_destroy (hb_zap_t **self_p)
     if (self->handler)
         zmq_close (self->handler);
     zcertstore_destroy (&self->store);
+    free (self->keys);
+    free (self->roles);
     free (self->dir);
     free (self);
     *self_p = NULL;
@@ -317,7 +376,7 @@ s_decide (hb_zap_t *self, zmq_msg_t *f, size_t count, char *user_id, size_t cap)
                 strcat (list, ",");
             strcat (list, names[i]);
         }
-    snprintf (user_id, cap, "%s/%s", list, zcert_meta (cert, "name"));
+    snprintf (user_id, cap, "%s/%.64s/%s", list, zcert_meta (cert, "name"), key);
     return "200";
 }
 
@@ -431,4 +490,36 @@ hb_zap_user_has_role (const char *user_id, unsigned role)
     list[len] = '\0';
     char bad[40];
     return (s_parse_roles (list, bad, sizeof bad) & role) != 0;
+}
+
+bool
+hb_zap_user_current (hb_zap_t *self, const char *user_id, unsigned role)
+{
+    if (!user_id)
+        return false;
+    size_t len = strlen (user_id);
+    if (self->cache.generation == self->generation && self->cache.role == role
+    &&  strcmp (self->cache.user_id, user_id) == 0)
+        return self->cache.current;
+    bool current = false;
+    if (len > S_KEY_LEN && user_id[len - S_KEY_LEN - 1] == '/') {
+        zcert_t *cert = zcertstore_lookup (self->store, user_id + len - S_KEY_LEN);
+        char bad[40];
+        current = cert && (s_parse_roles (zcert_meta (cert, "role"), bad, sizeof bad) & role);
+    }
+    if (len < sizeof self->cache.user_id) {
+        memcpy (self->cache.user_id, user_id, len + 1);
+        self->cache.role = role;
+        self->cache.generation = self->generation;
+        self->cache.current = current;
+    }
+    return current;
+}
+
+bool
+hb_zap_take_revoked (hb_zap_t *self)
+{
+    bool revoked = self->revoked;
+    self->revoked = false;
+    return revoked;
 }

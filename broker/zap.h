@@ -65,8 +65,18 @@ int hb_zap_pair_partner (const hb_zap_t *self, const char *own_txt, char out[41]
 /* Certificates currently allowed. */
 size_t hb_zap_cert_count (const hb_zap_t *self);
 
-/* Whether a message's ZAP User-Id ("roles/name", as this handler sets it;
- * NULL when the peer did not pass ZAP) lists role. */
+/* Whether a message's ZAP User-Id ("roles/name/KEY", as this handler sets
+ * it; NULL when the peer did not pass ZAP) lists role. */
 bool hb_zap_user_has_role (const char *user_id, unsigned role);
+
+/* Whether the key in a message's ZAP User-Id is still allowed, with role,
+ * by the certificates loaded now (false for NULL): a connection admitted
+ * before its certificate was removed fails this. */
+bool hb_zap_user_current (hb_zap_t *self, const char *user_id, unsigned role);
+
+/* True once after a reload removed a key or one of its roles: the broker
+ * then re-creates the sockets whose peers' messages carry no User-Id to
+ * check (publish, undelivered), so every peer handshakes again. */
+bool hb_zap_take_revoked (hb_zap_t *self);
 
 #endif
