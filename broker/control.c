@@ -184,7 +184,7 @@ s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
     if (self->zap && !hb_zap_user_current (self->zap, user_id, HB_ROLE_GATEWAY | HB_ROLE_PRODUCER)) {
         self->metrics->revoked_messages[HB_ZAP_CONTROL]++;
         s_error (self, &pk, "revoked");
-        return;
+        return S_ANSWERED;
     }
     if (hp_control_req_decode (self->req, bytes, len, &why) != 0) {
         s_error (self, &pk, why ? why : "bad request");
