@@ -246,11 +246,6 @@ s_broker_destroy (s_broker_t *b)
     free (b->pending);
 }
 
-/* With a store: the turn's ingest is stored and committed in one
- * transaction before any of it is published, so no gateway, client or
- * fallback worker ever sees an event the store could lose to a crash of
- * this process (and, under --fsync always, to a power failure). Returns the
- * number of frames read. */
 /* With CURVE: false (counted) for a message from a connection whose key
  * was removed from --curve-allow since it connected (zap.c, revocation). */
 static bool
@@ -262,6 +257,11 @@ s_key_current (s_broker_t *b, zmq_msg_t *msg, hb_zap_socket_t which, unsigned ro
     return false;
 }
 
+/* With a store: the turn's ingest is stored and committed in one
+ * transaction before any of it is published, so no gateway, client or
+ * fallback worker ever sees an event the store could lose to a crash of
+ * this process (and, under --fsync always, to a power failure). Returns the
+ * number of frames read. */
 static int
 s_ingest_stored (s_broker_t *b, void *ingest, uint64_t now)
 {
