@@ -32,13 +32,15 @@
 /* What lws allocates per connection for us: a tag, one pointer, and what
  * the edge keeps (liveness, the per-address count, the auth state). */
 typedef enum { GW_PSS_NONE = 0, GW_PSS_WS, GW_PSS_HTTP } gw_pss_kind_t;
-typedef struct {
+typedef struct gw_pss {
     void *ptr;                  /* gw_session_t * or gw_http_reply_t * */
+    struct gw_pss *unauth_prev; /* the unauthenticated pool, oldest first */
+    struct gw_pss *unauth_next;
     gw_peer_t *peer;            /* counted in --max-connections-per-ip, or NULL */
     uint32_t last_rx_ms;        /* loop time of the last frame or pong received */
     unsigned char kind;
     bool pinged;                /* a WebSocket ping went out since last_rx_ms */
-    bool unauthed;              /* counted in metrics->unauthenticated */
+    bool unauthed;              /* counted in metrics->unauthenticated, in the pool */
 } gw_pss_t;
 
 /* One HTTP answer waiting for WRITEABLE. */
@@ -57,6 +59,8 @@ struct gw_server {
     struct lws_context *context;
     struct lws_vhost *vhost;
     struct lws_vhost *metrics_vhost;    /* --metrics, or NULL */
+    gw_pss_t *unauth_oldest;            /* the unauthenticated pool, a FIFO */
+    gw_pss_t *unauth_newest;
     gw_listener_t *listener;
     gw_listener_t *metrics_listener;
     gw_peers_t *peers;
@@ -298,6 +302,58 @@ gw_server_shutdown (gw_server_t *self, void (*done) (void *arg), void *arg)
                     self->metrics->connections ? GW_SHUTDOWN_GRACE_MS : 0, 0);
 }
 
+/* --- the unauthenticated pool ---------------------------------------------- */
+
+/* A new connection joins the pool (ESTABLISHED). */
+static void
+s_unauth_join (gw_server_t *self, gw_pss_t *pss)
+{
+    pss->unauthed = true;
+    pss->unauth_next = NULL;
+    pss->unauth_prev = self->unauth_newest;
+    if (self->unauth_newest)
+        self->unauth_newest->unauth_next = pss;
+    else
+        self->unauth_oldest = pss;
+    self->unauth_newest = pss;
+    self->metrics->unauthenticated++;
+}
+
+/* It leaves: authenticated, closed or evicted. Idempotent. */
+static void
+s_unauth_leave (gw_server_t *self, gw_pss_t *pss)
+{
+    if (!pss->unauthed)
+        return;
+    pss->unauthed = false;
+    if (pss->unauth_prev)
+        pss->unauth_prev->unauth_next = pss->unauth_next;
+    else
+        self->unauth_oldest = pss->unauth_next;
+    if (pss->unauth_next)
+        pss->unauth_next->unauth_prev = pss->unauth_prev;
+    else
+        self->unauth_newest = pss->unauth_prev;
+    pss->unauth_prev = pss->unauth_next = NULL;
+    self->metrics->unauthenticated--;
+}
+
+/* The pool is full and a new upgrade passed every other check: the
+ * oldest unauthenticated connection is closed with 4008 (as if its auth
+ * timeout had come) and leaves the pool now, its close follows. */
+static bool
+s_unauth_evict (void *arg)
+{
+    gw_server_t *self = arg;
+    gw_pss_t *oldest = self->unauth_oldest;
+    if (!oldest || !oldest->ptr)
+        return false;
+    s_unauth_leave (self, oldest);
+    gw_session_close (oldest->ptr, 4008);
+    self->metrics->unauthenticated_evicted_total++;
+    return true;
+}
+
 /* --- the one lws callback ------------------------------------------------ */
 
 static int
@@ -316,7 +372,8 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return gw_upgrade_check (wsi, self->config, self->metrics, self->peers,
-                                 self->shutting_down, !s_on_metrics_port (self, wsi));
+                                 self->shutting_down, !s_on_metrics_port (self, wsi),
+                                 s_unauth_evict, self);
 
     case LWS_CALLBACK_ESTABLISHED:
         pss->kind = GW_PSS_WS;
@@ -327,8 +384,7 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
             if (gw_upgrade_peer (wsi, &addr) == 0)
                 pss->peer = gw_peers_hold (self->peers, (struct sockaddr *) &addr);
         }
-        pss->unauthed = true;
-        self->metrics->unauthenticated++;
+        s_unauth_join (self, pss);
         pss->ptr = gw_session_new (&self->env, wsi);
         return pss->ptr ? 0 : -1;
 
@@ -342,10 +398,8 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
             return -1;
         s_touch (self, pss);
         int rc = gw_session_on_receive (pss->ptr, in, len);
-        if (pss->unauthed && gw_session_authed (pss->ptr)) {
-            pss->unauthed = false;
-            self->metrics->unauthenticated--;
-        }
+        if (pss->unauthed && gw_session_authed (pss->ptr))
+            s_unauth_leave (self, pss);
         return rc;
     }
 
@@ -366,10 +420,7 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
         if (pss && pss->kind == GW_PSS_WS) {
             gw_session_destroy ((gw_session_t **) &pss->ptr);
             pss->kind = GW_PSS_NONE;
-            if (pss->unauthed) {
-                pss->unauthed = false;
-                self->metrics->unauthenticated--;
-            }
+            s_unauth_leave (self, pss);
             if (pss->peer) {
                 gw_peers_release (self->peers, pss->peer);
                 pss->peer = NULL;

@@ -74,7 +74,8 @@ gw_upgrade_peer (struct lws *wsi, void *addr)
 
 int
 gw_upgrade_check (struct lws *wsi, const gw_config_t *config, gw_metrics_t *metrics,
-                  gw_peers_t *peers, bool shutting_down, bool ws_allowed)
+                  gw_peers_t *peers, bool shutting_down, bool ws_allowed,
+                  gw_upgrade_evict_fn *evict, void *evict_arg)
 {
     char uri[8];
     if (!ws_allowed || lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) != 3
@@ -100,9 +101,6 @@ gw_upgrade_check (struct lws *wsi, const gw_config_t *config, gw_metrics_t *metr
     }
     if (metrics->connections >= config->max_connections)
         return s_refuse (wsi, metrics, GW_REFUSED_LIMIT, 503, "too many connections");
-    if (metrics->unauthenticated >= config->max_unauthenticated)
-        return s_refuse (wsi, metrics, GW_REFUSED_UNAUTHENTICATED, 503,
-                         "too many unauthenticated connections");
     if (config->max_connections_per_ip) {
         struct sockaddr_storage addr;
         if (gw_upgrade_peer (wsi, &addr) == 0
@@ -110,5 +108,14 @@ gw_upgrade_check (struct lws *wsi, const gw_config_t *config, gw_metrics_t *metr
             return s_refuse (wsi, metrics, GW_REFUSED_PER_IP, 503,
                              "too many connections from this address");
     }
+    /* Last, so nothing is evicted for an upgrade refused anyway. Refusing
+     * here instead would let connections that never authenticate hold the
+     * pool against every real user (a slow-loris): the oldest goes (4008),
+     * and a real client, which authenticates within a round trip, is never
+     * the oldest for long. */
+    if (metrics->unauthenticated >= config->max_unauthenticated
+    &&  !(evict && evict (evict_arg)))
+        return s_refuse (wsi, metrics, GW_REFUSED_UNAUTHENTICATED, 503,
+                         "too many unauthenticated connections");
     return 0;
 }

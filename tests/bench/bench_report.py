@@ -29,6 +29,30 @@ def ratio(a, b):
     return fmt(a / b, 2) + "×" if a is not None and b else "n/a"
 
 
+DURABLE_SYSTEMS = ["herald", "herald-durable-none", "herald-durable-batch", "herald-durable-always"]
+
+
+def durable_table(res, scenario, title, columns, rate, cells):
+    """Markdown lines of one scenario's table: memory only, then --data-dir
+    at each --fsync, one row each; [] when the scenario did not run.
+    columns: the header cells after "broker"; rate: the key the "÷ memory
+    only" cell divides by memory only's; cells(r, vs): a row's cells after
+    its label, vs being that ratio."""
+    rows = [(sname, get(res, scenario, sname)) for sname in DURABLE_SYSTEMS]
+    if not any(r for _, r in rows):
+        return []
+    out = [title, "", "| broker | " + " | ".join(columns) + " |",
+           "|" + "---|" * (len(columns) + 1)]
+    base = rows[0][1]
+    for sname, r in rows:
+        if not r:
+            continue
+        label = "memory only" if sname == "herald" else "--data-dir --fsync " + sname.rsplit("-", 1)[1]
+        out.append("| " + " | ".join([label] + cells(r, ratio(r[rate], base and base[rate]))) + " |")
+    out.append("")
+    return out
+
+
 def report(doc):
     """The generated section of BENCHMARKS.md (markdown). "Herald ÷ this"
     columns: above 1 means Herald is larger (better for rates, worse for
@@ -147,41 +171,21 @@ def report(doc):
         out.append("")
         out.append("So 10,000 deliveries from one process need at least %s ms of one core before the "
                    "last write is issued." % fmt(r["writer_cpu_us_per_write"] * 10, 0))
-    durable = [(sname, get(res, "durable", sname)) for sname in
-               ["herald", "herald-durable-none", "herald-durable-batch", "herald-durable-always"]]
-    if any(r for _, r in durable):
-        out.append("### What durability costs: unicast closed loop, --data-dir at each --fsync next to memory only")
-        out.append("")
-        out.append("| broker | clients | delivered / s | ÷ memory only | CPU µs / event (all) | broker CPU µs / event | p50 ms | p99 ms |")
-        out.append("|---|---|---|---|---|---|---|---|")
-        base = durable[0][1]
-        for sname, r in durable:
-            if not r:
-                continue
-            label = "memory only" if sname == "herald" else "--data-dir --fsync " + sname.rsplit("-", 1)[1]
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                label, fmt(r["clients"]), fmt(r["delivered_per_s"], 0),
-                ratio(r["delivered_per_s"], base and base["delivered_per_s"]),
-                fmt(r["cpu_us_per_event"], 1),
-                fmt(r.get("cpu_us_per_event_by_role", {}).get("broker", 0), 1),
-                fmt(r["latency_us"]["p50"] / 1e3, 2), fmt(r["latency_us"]["p99"] / 1e3, 2)))
-        out.append("")
-    broker = [(sname, get(res, "durable-broker", sname)) for sname in
-              ["herald", "herald-durable-none", "herald-durable-batch", "herald-durable-always"]]
-    if any(r for _, r in broker):
-        out.append("The broker alone (PULL -> XPUB, one SUB for every user), as fast as it routes:")
-        out.append("")
-        out.append("| broker | users | routed | routed / s | ÷ memory only | broker CPU µs / event |")
-        out.append("|---|---|---|---|---|---|")
-        base = broker[0][1]
-        for sname, r in broker:
-            if not r:
-                continue
-            label = "memory only" if sname == "herald" else "--data-dir --fsync " + sname.rsplit("-", 1)[1]
-            out.append("| %s | %s | %s | %s | %s | %s |" % (
-                label, fmt(r["users"]), fmt(r["routed"]), fmt(r["routed_per_s"], 0),
-                ratio(r["routed_per_s"], base and base["routed_per_s"]), fmt(r["cpu_us_per_event"], 2)))
-        out.append("")
+    out += durable_table(
+        res, "durable",
+        "### What durability costs: unicast closed loop, --data-dir at each --fsync next to memory only",
+        ["clients", "delivered / s", "÷ memory only", "CPU µs / event (all)",
+         "broker CPU µs / event", "p50 ms", "p99 ms"], "delivered_per_s",
+        lambda r, vs: [fmt(r["clients"]), fmt(r["delivered_per_s"], 0), vs,
+                       fmt(r["cpu_us_per_event"], 1),
+                       fmt(r.get("cpu_us_per_event_by_role", {}).get("broker", 0), 1),
+                       fmt(r["latency_us"]["p50"] / 1e3, 2), fmt(r["latency_us"]["p99"] / 1e3, 2)])
+    out += durable_table(
+        res, "durable-broker",
+        "The broker alone (PULL -> XPUB, one SUB for every user), as fast as it routes:",
+        ["users", "routed", "routed / s", "÷ memory only", "broker CPU µs / event"], "routed_per_s",
+        lambda r, vs: [fmt(r["users"]), fmt(r["routed"]), fmt(r["routed_per_s"], 0), vs,
+                       fmt(r["cpu_us_per_event"], 2)])
     errors = [r for r in res if "error" in r]
     if errors:
         out.append("")

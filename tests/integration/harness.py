@@ -104,8 +104,11 @@ def make_token(user, secret=SECRET, ttl=300, alg="HS256", exp=None, claims=None)
     return signing_input + "." + b64url(sig)
 
 
-def metric(text, name):
-    """Sum of every sample of a metric (all label sets) in Prometheus text."""
+def metric(text, name, exact=False):
+    """Sum of every sample of a metric (all label sets) in Prometheus text,
+    None when there is none. exact=True: the one sample whose whole key is
+    name (labels included, e.g. 'x_total{reason="a"}'; a bare name then
+    means the unlabelled sample only), 0.0 when it is not there."""
     total = 0.0
     found = False
     for line in text.decode().splitlines():
@@ -113,10 +116,10 @@ def metric(text, name):
             continue
         key, _, value = line.rpartition(" ")
         base = key.split("{", 1)[0]
-        if base == name or key == name:
+        if key == name or (base == name and not exact):
             total += float(value)
             found = True
-    return total if found else None
+    return total if found else (0.0 if exact else None)
 
 
 class Process:
@@ -232,8 +235,11 @@ class Broker(Process):
         total = 0
         for t in tasks:
             path = "/proc/%d/stat" % pid if thread is None else "/proc/%d/task/%s/stat" % (pid, t)
-            with open(path) as f:
-                raw = f.read()
+            try:
+                with open(path) as f:
+                    raw = f.read()
+            except FileNotFoundError:
+                continue    # a short-lived thread ended (the broker's sockmon.c sheds in one)
             comm = raw[raw.index("(") + 1:raw.rindex(")")]
             if thread is not None and (comm != thread or t == str(pid)):
                 continue

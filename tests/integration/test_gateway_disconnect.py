@@ -4,15 +4,8 @@ reply says whether U was online and whether the request was published."""
 import json
 import unittest
 
-from harness import (Control, Producer, make_token, recv_json, run_async, start_broker_and_gateways,
+from harness import (Control, Producer, make_token, metric, recv_json, run_async, start_broker_and_gateways,
                      wait_until, ws_close_code, ws_connect, ws_recv_events)
-
-
-def sample(metrics_text, key):
-    for line in metrics_text.decode().splitlines():
-        if line.startswith(key + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 @run_async
@@ -36,9 +29,9 @@ class Disconnect(unittest.TestCase):
         bob, _ = await ws_connect(g0.url, make_token("bob"))
         wait_until(lambda: self.control.presence(["alice", "bob"]) == {"alice": True, "bob": True},
                    what="alice and bob online")
-        gw_before = [(sample(g.metrics(), 'herald_gateway_closes_total{code="4003"}'),
-                      sample(g.metrics(), "herald_gateway_disconnects_total")) for g in (g0, g1)]
-        broker_before = sample(self.broker.metrics(), "herald_broker_disconnects_total")
+        gw_before = [(metric(g.metrics(), 'herald_gateway_closes_total{code="4003"}', exact=True),
+                      metric(g.metrics(), "herald_gateway_disconnects_total", exact=True)) for g in (g0, g1)]
+        broker_before = metric(self.broker.metrics(), "herald_broker_disconnects_total", exact=True)
         reply = self.control.request({"op": "disconnect", "user": "alice"})
         self.assertEqual(reply, {"user": "alice", "online": True, "sent": True},
                          "the reply names the user, says they were online and that the request went out")
@@ -55,11 +48,11 @@ class Disconnect(unittest.TestCase):
         await bob.send('{"type":"ping"}')
         self.assertEqual(await recv_json(bob), {"type": "pong"}, "and still answers")
         for g, (closes, disconnects) in zip((g0, g1), gw_before):
-            wait_until(lambda: sample(g.metrics(), 'herald_gateway_closes_total{code="4003"}') == closes + 1,
+            wait_until(lambda: metric(g.metrics(), 'herald_gateway_closes_total{code="4003"}', exact=True) == closes + 1,
                        what="each gateway counts one 4003 close")
-            self.assertEqual(sample(g.metrics(), "herald_gateway_disconnects_total"), disconnects + 1,
+            self.assertEqual(metric(g.metrics(), "herald_gateway_disconnects_total", exact=True), disconnects + 1,
                              "and one backend disconnect")
-        self.assertEqual(sample(self.broker.metrics(), "herald_broker_disconnects_total"), broker_before + 1,
+        self.assertEqual(metric(self.broker.metrics(), "herald_broker_disconnects_total", exact=True), broker_before + 1,
                          "the broker counts the published disconnect")
         await bob.close()
 

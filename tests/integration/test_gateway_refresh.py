@@ -7,14 +7,7 @@ import json
 import time
 import unittest
 
-from harness import Broker, Gateway, make_token, recv_json, run_async, wait_until, ws_close_code, ws_connect
-
-
-def sample(metrics_text, key):
-    for line in metrics_text.decode().splitlines():
-        if line.startswith(key + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+from harness import Broker, Gateway, make_token, metric, recv_json, run_async, wait_until, ws_close_code, ws_connect
 
 
 @run_async
@@ -30,7 +23,7 @@ class Refresh(unittest.TestCase):
         cls.broker.stop()
 
     def count(self, key):
-        return sample(self.gateway.metrics(), key)
+        return metric(self.gateway.metrics(), key, exact=True)
 
     async def test_closed_with_4002_at_exp(self):
         before = self.count("herald_gateway_token_expiries_total")

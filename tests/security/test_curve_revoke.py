@@ -132,14 +132,12 @@ class CurveRevoke(unittest.TestCase):
         self.assertEqual(extra, [], "the revoked gateway still receives events")
 
     def broker_revoked(self, socket):
-        text = self.broker.metrics().decode()
-        key = 'herald_broker_revoked_messages_total{socket="%s"} ' % socket
-        return float(text.split(key)[1].split()[0]) if key in text else 0
+        return metric(self.broker.metrics(),
+                      'herald_broker_revoked_messages_total{socket="%s"}' % socket, exact=True)
 
     def refused(self, socket):
-        text = self.broker.metrics().decode()
-        key = 'herald_broker_auth_refused_total{socket="%s",reason="unknown_key"} ' % socket
-        return float(text.split(key)[1].split()[0]) if key in text else 0
+        return metric(self.broker.metrics(), 'herald_broker_auth_refused_total{socket="%s",'
+                      'reason="unknown_key"}' % socket, exact=True)
 
 
 if __name__ == "__main__":

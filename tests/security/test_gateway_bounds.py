@@ -1,41 +1,29 @@
 """test_gateway_bounds.py -- connections that never authenticate cannot lock
 everyone else out: --max-connections-per-ip caps one address (playing
-several client addresses with 127.0.0.x sources), --max-unauthenticated caps
-them all, each refusal is a counted 503, a legitimate client from another
-address still gets its welcome, and the gateway's memory is flat after
-rounds of the attack."""
+several client addresses with 127.0.0.x sources) with a counted 503;
+--max-unauthenticated caps them all, a full pool closing its oldest
+connection (4008, counted) to take a new one, so a legitimate client still
+gets its welcome; and the gateway's memory is flat after rounds of the
+attack."""
 import socket
 import time
 import unittest
 
-from harness import Broker, Gateway, make_token, metric, wait_until
+from gateway_case import GatewayCase
+from harness import make_token, metric, wait_until
 from wsraw import RawWS
 
 PER_IP = 8
 UNAUTH = 20
 
 
-def sample(text, key):
-    for line in text.decode().splitlines():
-        if line.startswith(key + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+class GatewayBounds(GatewayCase):
+    gateway_flags = {"max_connections": 200, "max_unauthenticated": UNAUTH,
+                     "max_connections_per_ip": PER_IP, "auth_timeout": 60}
 
-
-class GatewayBounds(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker()
-        cls.gateway = Gateway(cls.broker, max_connections=200, max_unauthenticated=UNAUTH,
-                              max_connections_per_ip=PER_IP, auth_timeout=60)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gateway.stop()
-        cls.broker.stop()
-
-    def refused(self, reason):
-        return sample(self.gateway.metrics(), 'herald_gateway_refused_total{reason="%s"}' % reason)
+    def evicted(self):
+        return metric(self.gateway.metrics(), "herald_gateway_unauthenticated_evicted_total",
+                      exact=True)
 
     def attack(self, source, count):
         """count upgrades from source that never authenticate: (held, refused statuses)."""
@@ -68,31 +56,46 @@ class GatewayBounds(unittest.TestCase):
         ws.close()
         self.release(held)
 
-    def test_unauthenticated_are_capped_in_all(self):
-        unauth = self.refused("unauthenticated")
+    def test_full_pool_evicts_the_oldest(self):
+        """A full --max-unauthenticated pool takes a new connection by
+        closing its oldest one with 4008, so connections that never
+        authenticate (a slow loris) cannot lock real users out."""
+        unauth, evicted = self.refused("unauthenticated"), self.evicted()
         # a legitimate client that authenticated before the attack keeps working,
         # and authenticated connections do not count against the bound
         keeper = RawWS(self.gateway.port, source="127.0.0.9")
         keeper.auth(make_token("keeper"))
         held = []
-        refused = []
         for i in range(4):       # 4 addresses x PER_IP = 32 > UNAUTH
-            h, s = self.attack("127.0.1.%d" % (i + 1), PER_IP)
+            h, statuses = self.attack("127.0.1.%d" % (i + 1), PER_IP)
+            self.assertEqual(statuses, [], "no upgrade refused: the oldest make room")
             held += h
-            refused += s
-        self.assertEqual(len(held), UNAUTH)
-        self.assertEqual(refused, [503] * (4 * PER_IP - UNAUTH))
-        self.assertEqual(self.refused("unauthenticated"), unauth + 4 * PER_IP - UNAUTH)
+        over = 4 * PER_IP - UNAUTH
+        # proves: the first `over` connections were closed with 4008, the
+        # rest are held; counted as evictions, not refusals
+        for ws in held[:over]:
+            self.assertEqual(ws.close_code(), 4008)
+        self.assertEqual(self.evicted(), evicted + over)
+        self.assertEqual(self.refused("unauthenticated"), unauth)
         self.assertEqual(metric(self.gateway.metrics(), "herald_gateway_unauthenticated"), UNAUTH)
+        # proves: a real user arriving while the pool is full gets in and
+        # authenticates (evicting the oldest attacker)
+        late = RawWS(self.gateway.port, source="127.0.0.10")
+        self.assertEqual(late.status, 101)
+        self.assertEqual(late.auth(make_token("late"))["user"], "late")
+        self.assertEqual(held[over].close_code(), 4008)
+        self.assertEqual(self.evicted(), evicted + over + 1)
         keeper.send_json({"type": "ping"})
         self.assertEqual(keeper.recv_json()["type"], "pong")
         # once they authenticate or leave, the bound frees up
-        self.release(held[1:], remaining=2)
-        ws = held[0]
-        ws.auth(make_token("late"))
+        for ws in held[:over + 1]:
+            ws.close()
+        self.release(held[over + 2:], remaining=3)
+        ws = held[over + 1]
+        ws.auth(make_token("later"))
         self.assertEqual(metric(self.gateway.metrics(), "herald_gateway_unauthenticated"), 0)
-        ws.close()
-        keeper.close()
+        for ws in (ws, late, keeper):
+            ws.close()
 
     def test_slow_headers_are_cut(self):
         """A request whose headers trickle in (slow loris) is closed by the

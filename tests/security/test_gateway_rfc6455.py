@@ -5,32 +5,15 @@ upgrade without Origin (not a browser) and a listed one get 101; an upgrade
 on another path gets 404. Each refusal counted by reason."""
 import unittest
 
-from harness import Broker, Gateway, make_token
+from gateway_case import GatewayCase
+from harness import make_token
 from wsraw import RawWS
 
 ALLOWED = "https://app.example.com,http://localhost:3000"
 
 
-def sample(text, key):
-    for line in text.decode().splitlines():
-        if line.startswith(key + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
-class GatewayRFC6455(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker()
-        cls.gateway = Gateway(cls.broker, allowed_origins=ALLOWED)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gateway.stop()
-        cls.broker.stop()
-
-    def refused(self, reason):
-        return sample(self.gateway.metrics(), 'herald_gateway_refused_total{reason="%s"}' % reason)
+class GatewayRFC6455(GatewayCase):
+    gateway_flags = {"allowed_origins": ALLOWED}
 
     def test_version_other_than_13_is_426(self):
         before = self.refused("version")
