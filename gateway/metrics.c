@@ -15,7 +15,8 @@ static const char *s_authfail_names[GW_AUTHFAIL_LABELS] = {
 };
 
 static const char *s_refused_names[GW_REFUSED_LABELS] = {
-    "limit", "unauthenticated", "per_ip", "path", "shutdown", "version", "origin", "descriptors"
+    "limit", "unauthenticated", "per_ip", "path", "shutdown", "version", "origin", "descriptors",
+    "bad_request"
 };
 
 static const char *s_drop_names[GW_DROP_LABELS] = {

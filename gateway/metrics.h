@@ -78,6 +78,7 @@ typedef enum {
     GW_REFUSED_VERSION,           /* Sec-WebSocket-Version other than 13 (426) */
     GW_REFUSED_ORIGIN,            /* Origin not in --allowed-origins (403) */
     GW_REFUSED_DESCRIPTORS,       /* accepted within GW_FD_RESERVE of the descriptor limit: closed */
+    GW_REFUSED_BAD_REQUEST,       /* a first line lws cannot parse (400, server.c) */
     GW_REFUSED_LABELS
 } gw_refused_t;
 

@@ -41,6 +41,7 @@ typedef struct gw_pss {
     unsigned char kind;
     bool pinged;                /* a WebSocket ping went out since last_rx_ms */
     bool unauthed;              /* counted in metrics->unauthenticated, in the pool */
+    bool answered;              /* the raw fallback wrote its 400 */
 } gw_pss_t;
 
 /* One HTTP answer waiting for WRITEABLE. */
@@ -80,8 +81,14 @@ struct gw_server {
 static int s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                        void *in, size_t len);
 
+static int s_raw_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                           void *in, size_t len);
+
+/* The raw protocol's space is a gw_pss_t too: after the fallback lws calls
+ * the HTTP protocol's close callbacks with it (found by ASan in the broker). */
 static const struct lws_protocols s_protocols[] = {
     { "herald", s_callback, sizeof (gw_pss_t), GW_RX_BUFFER, 0, NULL, GW_TX_PACKET },
+    { "herald-raw", s_raw_callback, sizeof (gw_pss_t), 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -463,6 +470,46 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
     }
 }
 
+/* --- requests lws cannot parse ------------------------------------------- */
+
+/* A first line lws cannot parse as HTTP (an unknown method such as TRACE,
+ * FOO or CONNECT, bytes that are not HTTP): lws 4.1 would answer its own
+ * 403 HTML page (CONNECT: nothing until its timeout). The vhosts'
+ * fallback hands such a connection over as raw bytes instead: a JSON 400,
+ * counted in refused_total{reason="bad_request"}, and closed. */
+#define GW_RAW_BODY "{\"error\":\"not an HTTP request we serve\"}\n"
+_Static_assert (sizeof GW_RAW_BODY - 1 == 41, "the content-length below");
+static const char s_raw_answer[] =
+    "HTTP/1.1 400 Bad Request\r\nserver: herald-gateway\r\ncontent-type: application/json\r\n"
+    "content-length: 41\r\nconnection: close\r\n\r\n" GW_RAW_BODY;
+
+static int
+s_raw_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    gw_pss_t *pss = user;
+    gw_server_t *self = lws_context_user (lws_get_context (wsi));
+    switch (reason) {
+    case LWS_CALLBACK_RAW_ADOPT:
+    case LWS_CALLBACK_RAW_RX:
+        lws_callback_on_writable (wsi);
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE: {
+        if (!pss || pss->answered)
+            return -1;
+        pss->answered = true;
+        self->metrics->refused_total[GW_REFUSED_BAD_REQUEST]++;
+        unsigned char out[LWS_PRE + sizeof s_raw_answer];
+        memcpy (out + LWS_PRE, s_raw_answer, sizeof s_raw_answer - 1);
+        if (lws_write (wsi, out + LWS_PRE, sizeof s_raw_answer - 1, LWS_WRITE_RAW) < 0)
+            return -1;
+        lws_set_timeout (wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* --- life cycle ---------------------------------------------------------- */
 
 gw_server_t *
@@ -507,7 +554,10 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
      * No LWS_SERVER_OPTION_VALIDATE_UTF8: jansson refuses invalid UTF-8
      * in the whole message, which closes with our documented 4000 rather
      * than lws's 1007. */
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS
+                 | LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+    info.listen_accept_role = "raw-skt";
+    info.listen_accept_protocol = "herald-raw";
     if (config->tls_cert) {
         /* wss:// on --listen: lws (OpenSSL) does the handshake on each
          * adopted socket; /metrics stays plain (its own vhost) */

@@ -2,7 +2,9 @@
 --allowed-origins: a Sec-WebSocket-Version other than 13 (8, 99, none) gets
 426 with Sec-WebSocket-Version: 13; an Origin not in the list gets 403; an
 upgrade without Origin (not a browser) and a listed one get 101; an upgrade
-on another path gets 404. Each refusal counted by reason."""
+on another path gets 404; a first line lws cannot parse gets a JSON 400.
+Each refusal counted by reason."""
+import socket
 import unittest
 
 from gateway_case import GatewayCase
@@ -47,6 +49,25 @@ class GatewayRFC6455(GatewayCase):
         self.assertEqual(ws.status, 404)
         ws.close()
         self.assertEqual(self.refused("path"), before + 1)
+
+    def test_requests_lws_cannot_parse_get_a_json_400(self):
+        """Unknown methods (lws 4.1 answered its own 403 HTML page, CONNECT
+        nothing until its timeout) get a counted JSON 400 and are closed."""
+        before = self.refused("bad_request")
+        for line in (b"FOO / HTTP/1.1", b"TRACE / HTTP/1.1", b"CONNECT x:80 HTTP/1.1"):
+            s = socket.create_connection(("127.0.0.1", self.gateway.port), timeout=5)
+            s.sendall(line + b"\r\nHost: x\r\n\r\n")
+            reply = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break       # proves: closed after the answer
+                reply += chunk
+            s.close()
+            self.assertTrue(reply.startswith(b"HTTP/1.1 400 "), (line, reply[:60]))
+            self.assertIn(b"application/json", reply)
+            self.assertTrue(reply.endswith(b'{"error":"not an HTTP request we serve"}\n'), reply)
+        self.assertEqual(self.refused("bad_request"), before + 3)
 
 
 if __name__ == "__main__":
