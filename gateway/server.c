@@ -391,9 +391,11 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
             if (gw_upgrade_peer (wsi, &addr) == 0)
                 pss->peer = gw_peers_hold (self->peers, (struct sockaddr *) &addr);
         }
-        s_unauth_join (self, pss);
         pss->ptr = gw_session_new (&self->env, wsi);
-        return pss->ptr ? 0 : -1;
+        if (!pss->ptr)
+            return -1;
+        s_unauth_join (self, pss);
+        return 0;
 
     case LWS_CALLBACK_RECEIVE_PONG:
         if (pss && pss->kind == GW_PSS_WS)
