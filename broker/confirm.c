@@ -9,6 +9,7 @@
  * a producer that got no answer retries with the same idempotency key and
  * the window (idempotency.c) sends back the first offset instead of a
  * second event. */
+#include "control.h"
 #include "confirm.h"
 #include "wire.h"
 
@@ -82,14 +83,6 @@ hb_confirm_destroy (hb_confirm_t **self_p)
     *self_p = NULL;
 }
 
-static void
-s_pack_str (msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen (s);
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, s, n);
-}
-
 /* Sends the routing frames back, then self->reply; closes the envelope. */
 static void
 s_send (hb_confirm_t *self, zmq_msg_t *frames, size_t count)
@@ -113,11 +106,11 @@ s_refuse (hb_confirm_t *self, zmq_msg_t *frames, size_t count, hb_confirm_reason
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->reply, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, detail ? 2 : 1);
-    s_pack_str (&pk, "error");
-    s_pack_str (&pk, hb_confirm_reason_name (why));
+    hp_control_pack_cstr (&pk, "error");
+    hp_control_pack_cstr (&pk, hb_confirm_reason_name (why));
     if (detail) {
-        s_pack_str (&pk, "reason");
-        s_pack_str (&pk, detail);
+        hp_control_pack_cstr (&pk, "reason");
+        hp_control_pack_cstr (&pk, detail);
     }
     s_send (self, frames, count);
 }
@@ -172,12 +165,12 @@ hb_confirm_settle (hb_confirm_t *self)
         msgpack_packer pk;
         msgpack_packer_init (&pk, &self->reply, msgpack_sbuffer_write);
         msgpack_pack_map (&pk, duplicate ? 3 : 2);
-        s_pack_str (&pk, "offset");
+        hp_control_pack_cstr (&pk, "offset");
         msgpack_pack_uint64 (&pk, offset);
-        s_pack_str (&pk, "epoch");
-        s_pack_str (&pk, epoch);
+        hp_control_pack_cstr (&pk, "epoch");
+        hp_control_pack_cstr (&pk, epoch);
         if (duplicate) {
-            s_pack_str (&pk, "duplicate");
+            hp_control_pack_cstr (&pk, "duplicate");
             msgpack_pack_true (&pk);
         }
         s_send (self, w->frames, w->count);

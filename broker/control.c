@@ -81,20 +81,13 @@ hb_control_require_roles (hb_control_t *self, hb_zap_t *zap)
 }
 
 static void
-s_pack_str (msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, s, n);
-}
-
-static void
 s_error (hb_control_t *self, msgpack_packer *pk, const char *why)
 {
     self->metrics->control_errors++;
     hb_ratelog (&self->log, 0, "control request refused: %s", why);
     msgpack_pack_map (pk, 1);
-    s_pack_str (pk, "error", 5);
-    s_pack_str (pk, why, strlen (why));
+    hp_control_pack_str (pk, "error", 5);
+    hp_control_pack_str (pk, why, strlen (why));
 }
 
 static void
@@ -102,11 +95,11 @@ s_presence (hb_control_t *self, msgpack_packer *pk)
 {
     size_t n = hp_control_req_user_count (self->req);
     msgpack_pack_map (pk, 1);
-    s_pack_str (pk, "online", 6);
+    hp_control_pack_str (pk, "online", 6);
     msgpack_pack_map (pk, n);
     for (size_t i = 0; i < n; i++) {
         hp_str_t user = hp_control_req_user (self->req, i);
-        s_pack_str (pk, user.ptr, user.len);
+        hp_control_pack_str (pk, user.ptr, user.len);
         if (hb_presence_online (self->presence, hb_hash (user.ptr, user.len), user.ptr, user.len))
             msgpack_pack_true (pk);
         else
@@ -157,14 +150,14 @@ s_disconnect (hb_control_t *self, msgpack_packer *pk)
     if (sent)
         self->metrics->disconnects++;
     msgpack_pack_map (pk, 3);
-    s_pack_str (pk, "user", 4);
-    s_pack_str (pk, user.ptr, user.len);
-    s_pack_str (pk, "online", 6);
+    hp_control_pack_str (pk, "user", 4);
+    hp_control_pack_str (pk, user.ptr, user.len);
+    hp_control_pack_str (pk, "online", 6);
     if (online)
         msgpack_pack_true (pk);
     else
         msgpack_pack_false (pk);
-    s_pack_str (pk, "sent", 4);
+    hp_control_pack_str (pk, "sent", 4);
     if (sent)
         msgpack_pack_true (pk);
     else

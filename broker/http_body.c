@@ -1,4 +1,5 @@
 /* http_body.c -- turn a POST /message request into a producer envelope. */
+#include "control.h"
 #include "http_body.h"
 
 #include <jansson.h>
@@ -60,13 +61,6 @@ s_buf_write (void *data, const char *bytes, size_t len)
     return 0;
 }
 
-static void
-s_pack_str (msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, s, n);
-}
-
 /* depth: how many containers enclose v within data (0 for data itself). */
 static int
 s_pack_json (msgpack_packer *pk, const json_t *v, int depth)
@@ -84,7 +78,7 @@ s_pack_json (msgpack_packer *pk, const json_t *v, int depth)
                 key = json_object_iter_key (iter);
                 klen = strlen (key);
                 item = json_object_iter_value (iter);
-                s_pack_str (pk, key, klen);
+                hp_control_pack_str (pk, key, klen);
                 if (s_pack_json (pk, item, depth + 1) != 0)
                     return -1;
                 iter = json_object_iter_next ((json_t *) v, iter);
@@ -100,7 +94,7 @@ s_pack_json (msgpack_packer *pk, const json_t *v, int depth)
             return 0;
         }
         case JSON_STRING:
-            s_pack_str (pk, json_string_value (v), json_string_length (v));
+            hp_control_pack_str (pk, json_string_value (v), json_string_length (v));
             return 0;
         case JSON_INTEGER:
             msgpack_pack_int64 (pk, json_integer_value (v));
@@ -211,14 +205,14 @@ hb_http_body_envelope_keyed (hp_buf_t *out, const char *event, size_t event_len,
     msgpack_packer_init (&pk, &sink, s_buf_write);
     msgpack_pack_map (&pk, key ? 4 : 3);
     if (key) {
-        s_pack_str (&pk, "idempotency_key", 15);
-        s_pack_str (&pk, key, key_len);
+        hp_control_pack_str (&pk, "idempotency_key", 15);
+        hp_control_pack_str (&pk, key, key_len);
     }
-    s_pack_str (&pk, "event", 5);
-    s_pack_str (&pk, event, event_len);
-    s_pack_str (&pk, "to", 2);
-    s_pack_str (&pk, user, user_len);
-    s_pack_str (&pk, "data", 4);
+    hp_control_pack_str (&pk, "event", 5);
+    hp_control_pack_str (&pk, event, event_len);
+    hp_control_pack_str (&pk, "to", 2);
+    hp_control_pack_str (&pk, user, user_len);
+    hp_control_pack_str (&pk, "data", 4);
     int rc = 0;
     if (data) {
         rc = s_pack_json (&pk, data, 0);

@@ -12,6 +12,7 @@
  * would take the queued total past max_queued_bytes is dropped and counted
  * instead. ZeroMQ frees messages on its I/O thread, hence the atomics; the
  * counter outlives this object while messages hold it (a reference each). */
+#include "control.h"
 #include "undelivered.h"
 
 #include <stdatomic.h>
@@ -118,14 +119,6 @@ hb_undelivered_begin (hb_undelivered_t *self, const hp_envelope_t *env, uint64_t
     self->pack_failed = false;
 }
 
-static void
-s_pack_key (msgpack_packer *pk, const char *key)
-{
-    size_t n = strlen (key);
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, key, n);
-}
-
 static int
 s_pack (hb_undelivered_t *self)
 {
@@ -135,17 +128,17 @@ s_pack (hb_undelivered_t *self)
     msgpack_packer_init (&pk, &self->head, s_buf_write);
     hp_str_t event = hp_envelope_event (self->env);
     int rc = msgpack_pack_map (&pk, 6);
-    s_pack_key (&pk, "event");
+    hp_control_pack_cstr (&pk, "event");
     msgpack_pack_str (&pk, event.len);
     rc |= msgpack_pack_str_body (&pk, event.ptr, event.len);
     rc |= msgpack_pack_str (&pk, 2);
     rc |= msgpack_pack_str_body (&pk, "to", 2);
 
     msgpack_packer_init (&pk, &self->tail, s_buf_write);
-    s_pack_key (&pk, "data");
+    hp_control_pack_cstr (&pk, "data");
     const msgpack_object *data = hp_envelope_data (self->env);
     rc |= data ? msgpack_pack_object (&pk, *data) : msgpack_pack_nil (&pk);
-    s_pack_key (&pk, "id");
+    hp_control_pack_cstr (&pk, "id");
     hp_str_t id = hp_envelope_id (self->env);
     if (id.ptr) {
         msgpack_pack_str (&pk, id.len);
@@ -153,9 +146,9 @@ s_pack (hb_undelivered_t *self)
     }
     else
         rc |= msgpack_pack_nil (&pk);
-    s_pack_key (&pk, "offset");
+    hp_control_pack_cstr (&pk, "offset");
     rc |= msgpack_pack_uint64 (&pk, self->offset);
-    s_pack_key (&pk, "reason");
+    hp_control_pack_cstr (&pk, "reason");
     rc |= msgpack_pack_str (&pk, 7);
     rc |= msgpack_pack_str_body (&pk, "offline", 7);
     return rc ? -1 : 0;

@@ -458,6 +458,12 @@ hp_control_pack_str (msgpack_packer *pk, const char *s, size_t len)
     s_pack_cstr (pk, s ? s : "", s ? len : 0);
 }
 
+void
+hp_control_pack_cstr (msgpack_packer *pk, const char *s)
+{
+    hp_control_pack_str (pk, s, s ? strlen (s) : 0);
+}
+
 int
 hp_control_resume_reply_event (const hp_resume_reply_t *reply, size_t i,
                                uint64_t *offset, hp_str_t *json)

@@ -107,6 +107,8 @@ void hp_control_pack_channel_presence_begin (msgpack_packer *pk, const char *cha
                                              size_t channel_len, uint64_t connections,
                                              bool exact, bool truncated, size_t user_count);
 void hp_control_pack_str (msgpack_packer *pk, const char *s, size_t len);
+/* The same for a NUL-terminated string (NULL packs ""). */
+void hp_control_pack_cstr (msgpack_packer *pk, const char *s);
 
 /* The gateway's view of a resume reply; strings point into the unpacked
  * object, valid while `unpacked` lives. */
