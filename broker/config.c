@@ -3,6 +3,7 @@
 #include "curve.h"
 #include "envelope.h"
 #include "store_lmdb.h"
+#include "version.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -79,6 +80,7 @@ s_usage (FILE *out, const hb_config_t *d)
         "  --fsync MODE           %s (default %s)\n"
         "  --fsync-interval-ms N  %s (default %zu)\n"
         "  --help                 this text\n"
+        "  --version              print the version and exit\n"
         "CURVE and the non-loopback rule:\n",
         s_options[0].help, d->ingest, s_options[1].help, d->publish,
         s_options[2].help, d->control, s_options[3].help, d->undelivered,
@@ -326,19 +328,24 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
             return -1;
     }
 
-    struct option longopts[S_OPTION_COUNT + 2];
+    struct option longopts[S_OPTION_COUNT + 3];
     for (size_t i = 0; i < S_OPTION_COUNT; i++)
         longopts[i] = (struct option) { s_options[i].flag,
                                         s_options[i].kind == S_BOOL ? no_argument : required_argument,
                                         NULL, (int) i };
     longopts[S_OPTION_COUNT] = (struct option) { "help", no_argument, NULL, 'h' };
-    longopts[S_OPTION_COUNT + 1] = (struct option) { 0 };
+    longopts[S_OPTION_COUNT + 1] = (struct option) { "version", no_argument, NULL, 'V' };
+    longopts[S_OPTION_COUNT + 2] = (struct option) { 0 };
     optind = 1;
     opterr = 1;
     int c;
     while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'h') {
             s_usage (stdout, &defaults);
+            return 1;
+        }
+        if (c == 'V') {
+            hp_version_print (stdout, "herald-broker");
             return 1;
         }
         if (c < 0 || (size_t) c >= S_OPTION_COUNT) {

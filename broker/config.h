@@ -44,7 +44,7 @@ typedef struct {
 } hb_config_t;
 
 /* Fills self from defaults, then the environment, then argv (a flag wins over
- * its variable). Returns 0 to run, 1 when --help was printed, -1 on a bad
+ * its variable). Returns 0 to run, 1 when --help or --version was printed, -1 on a bad
  * flag or value (the reason is printed to stderr). Refuses --curve-cert
  * without --curve-allow (or the reverse), and a ZeroMQ endpoint that is not
  * loopback (proto/curve.h) without CURVE unless insecure. */

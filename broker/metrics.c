@@ -1,6 +1,7 @@
 /* metrics.c -- the broker's counters and their Prometheus / stats renderings. */
 #include "metrics.h"
 #include "confirm.h"
+#include "version.h"
 #include "zap.h"
 
 #include <stdio.h>
@@ -228,6 +229,10 @@ int
 hb_metrics_render (const hb_metrics_t *self, const hb_gauges_t *gauges, hp_buf_t *out)
 {
     s_text_t t = { out, NULL, 0 };
+    char info[256];
+    int n = hp_version_metric (info, sizeof info);
+    if (n < 0 || hp_buf_append (out, info, (size_t) n) != 0)
+        return -1;
     s_each (self, gauges, s_text_sample, &t);
     return t.rc ? -1 : 0;
 }

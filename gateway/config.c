@@ -70,6 +70,7 @@ gw_config_usage (FILE *out)
 "                           connections keep theirs). Needs --tls-key\n"
 "  --tls-key FILE           PEM private key of --tls-cert\n"
 "  -h, --help               this text\n"
+"  --version                print the version and exit\n"
 "\n"
 "Endpoints: ws://ADDR:PORT/ws, GET /healthz, GET /metrics, GET /herald.js.\n"
 "The secret is never logged. Exit status: 0 clean shutdown, 1 failure, 2 usage.\n",
@@ -340,6 +341,7 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
         { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
         { "tls-key", required_argument, NULL, OPT_TLS_KEY },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     optind = 1;
@@ -348,6 +350,8 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
     while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         if (c == 'h')
             return GW_CONFIG_HELP;
+        if (c == 'V')
+            return GW_CONFIG_VERSION;
         if (c <= 0 || c >= OPT_COUNT) {
             fprintf (err, "herald-gateway: unknown or incomplete option '%s' (see --help)\n",
                      argv[optind - 1]);

@@ -36,7 +36,7 @@ typedef struct {
 } gw_config_t;
 
 /* Outcome of parsing: run, print help and exit 0, or exit 2 (bad usage). */
-typedef enum { GW_CONFIG_RUN, GW_CONFIG_HELP, GW_CONFIG_ERROR } gw_config_result_t;
+typedef enum { GW_CONFIG_RUN, GW_CONFIG_HELP, GW_CONFIG_VERSION, GW_CONFIG_ERROR } gw_config_result_t;
 
 /* Fills cfg from defaults, then HERALD_<NAME> variables, then flags (a flag
  * wins). Errors are printed to err once; the secret is never printed. A

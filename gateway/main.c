@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "upstream.h"
+#include "version.h"
 
 typedef struct {
     uv_signal_t sigterm;
@@ -62,6 +63,9 @@ main (int argc, char **argv)
     switch (gw_config_parse (&config, argc, argv, stderr)) {
     case GW_CONFIG_HELP:
         gw_config_usage (stdout);
+        return 0;
+    case GW_CONFIG_VERSION:
+        hp_version_print (stdout, "herald-gateway");
         return 0;
     case GW_CONFIG_ERROR:
         return 2;

@@ -1,5 +1,6 @@
 /* metrics.c -- the gateway's counters and their Prometheus text form. */
 #include "metrics.h"
+#include "version.h"
 
 #include <stdio.h>
 
@@ -79,6 +80,9 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
 {
     char labels[64];
     int rc = 0;
+    char info[256];
+    int n = hp_version_metric (info, sizeof info);
+    rc |= n < 0 ? -1 : hp_buf_append (out, info, (size_t) n);
     rc |= s_head (out, "herald_gateway_connections", "gauge", "Open WebSocket connections.");
     rc |= s_line (out, "herald_gateway_connections", NULL, self->connections);
     rc |= s_head (out, "herald_gateway_users", "gauge", "Users with at least one connection here.");

@@ -11,6 +11,8 @@
 
 #include <czmq.h>
 
+#include "version.h"
+
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static void
@@ -35,6 +37,7 @@ s_usage (FILE *out)
 "  --name TEXT    a name for logs (default: NAME without its directory)\n"
 "  --force        overwrite existing files\n"
 "  -h, --help     this text\n"
+"  --version      print the version and exit\n"
 "\n"
 "Exit status: 0 written; 1 could not write; 2 bad usage.\n");
 }
@@ -61,6 +64,7 @@ main (int argc, char **argv)
         { "name",  required_argument, NULL, 'n' },
         { "force", no_argument,       NULL, 'f' },
         { "help",  no_argument,       NULL, 'h' },
+        { "version", no_argument,     NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     const char *role = NULL, *name = NULL;
@@ -73,6 +77,7 @@ main (int argc, char **argv)
             case 'n': name = optarg; break;
             case 'f': force = true; break;
             case 'h': s_usage (stdout); return 0;
+            case 'V': hp_version_print (stdout, "herald-keygen"); return 0;
             case ':':
                 fprintf (stderr, "herald-keygen: %s needs a value (see --help)\n", argv[optind - 1]);
                 return EXIT_USAGE;

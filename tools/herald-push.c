@@ -14,6 +14,7 @@
 #include "curve.h"
 #include "envelope.h"
 #include "json_pack.h"
+#include "version.h"
 
 #define HT_INGEST_DEFAULT   "tcp://127.0.0.1:7401"
 #define HT_TIMEOUT_DEFAULT  5           /* seconds to wait for the broker */
@@ -62,6 +63,7 @@ s_usage (FILE *out)
 "                       on stderr with their line number and skipped; blank\n"
 "                       lines are ignored; lines over 1 MiB are refused.\n"
 "  -h, --help           this text\n"
+"  --version            print the version and exit\n"
 "\n"
 "herald-push exits only once its events were handed to the broker's TCP\n"
 "connection (or the timeout passed). Exit status: 0 all sent; 1 a bad line,\n"
@@ -349,6 +351,7 @@ main (int argc, char *argv [])
         { "curve-cert",   required_argument, NULL, 'C' },
         { "curve-server", required_argument, NULL, 'S' },
         { "help",    no_argument,       NULL, 'h' },
+        { "version", no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     const char *endpoint = getenv ("HERALD_INGEST");
@@ -429,6 +432,10 @@ main (int argc, char *argv [])
                 break;
             case 'h':
                 s_usage (stdout);
+                status = EXIT_SUCCESS;
+                goto done;
+            case 'V':
+                hp_version_print (stdout, "herald-push");
                 status = EXIT_SUCCESS;
                 goto done;
             case ':':

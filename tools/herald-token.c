@@ -10,6 +10,7 @@
 #include <jwt.h>
 
 #include "envelope.h"
+#include "version.h"
 
 #define HT_TTL_DEFAULT   3600
 #define HT_TTL_MAX       (10L * 365 * 24 * 3600)   /* ten years: a typo guard */
@@ -37,6 +38,7 @@ s_usage (FILE *out)
 "                       one trailing newline is ignored. Without it the secret\n"
 "                       comes from the environment variable HERALD_SECRET.\n"
 "  -h, --help           this text\n"
+"  --version            print the version and exit\n"
 "\n"
 "The secret must be the one herald-gateway checks tokens with. It is never\n"
 "printed. Exit status: 0 printed a token; 1 no secret or signing failed;\n"
@@ -83,6 +85,7 @@ main (int argc, char *argv [])
         { "iss",         required_argument, NULL, 'i' },
         { "nbf",         required_argument, NULL, 'n' },
         { "help",        no_argument,       NULL, 'h' },
+        { "version",     no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     const char *user = NULL;
@@ -135,6 +138,9 @@ main (int argc, char *argv [])
             }
             case 'h':
                 s_usage (stdout);
+                return EXIT_SUCCESS;
+            case 'V':
+                hp_version_print (stdout, "herald-token");
                 return EXIT_SUCCESS;
             case ':':
                 fprintf (stderr, "herald-token: %s needs a value (see --help)\n", argv [optind - 1]);
