@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "channel_auth.h"
 #include "envelope.h"
 
 /* base64url of a 32-byte HMAC-SHA256, without padding */
@@ -182,6 +183,20 @@ s_check_claims (jwt_t *jwt, const gw_auth_policy_t *policy, time_t now,
         result = GW_AUTH_BAD_ISS;
     if (result != GW_AUTH_OK)
         goto done;
+    if (gw_channel_claim_parse (json_object_get (claims, "channels"), &out->channels) != 0) {
+        result = GW_AUTH_BAD_CLAIM;
+        goto done;
+    }
+    /* a subscription token's grant; ignored when it names no valid channel
+     * (it then grants nothing, and a connection token needs none) */
+    json_t *channel = json_object_get (claims, "channel");
+    const char *c = json_is_string (channel) ? json_string_value (channel) : NULL;
+    size_t c_len = c ? json_string_length (channel) : 0;
+    if (c && strlen (c) == c_len && hp_channel_name_valid (c, c_len)) {
+        memcpy (out->channel, c, c_len);
+        out->channel[c_len] = '\0';
+        out->channel_len = c_len;
+    }
     memcpy (out->user, s, len);
     out->user[len] = '\0';
     out->user_len = len;
@@ -196,6 +211,8 @@ gw_auth_verify (const unsigned char *secret, size_t secret_len,
                 const gw_auth_policy_t *policy, const char *token, time_t now,
                 gw_auth_claims_t *claims)
 {
+    claims->channels = NULL;
+    claims->channel_len = 0;
     if (!token || !*token || secret_len == 0 || secret_len > 0x7fffffff)
         return GW_AUTH_BAD_TOKEN;
     if (!s_signature_ok (secret, secret_len, token))
@@ -214,4 +231,10 @@ gw_auth_verify (const unsigned char *secret, size_t secret_len,
         result = s_check_claims (jwt, policy, now, claims);
     jwt_free (jwt);
     return result;
+}
+
+void
+gw_auth_claims_fini (gw_auth_claims_t *claims)
+{
+    gw_channel_claim_destroy (&claims->channels);
 }

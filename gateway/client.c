@@ -182,6 +182,8 @@ s_handle_frame (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
         case GW_CLIENT_FRAME_REFRESH:
             return s_handle_refresh (self, out, user, frame);
         case GW_CLIENT_FRAME_AUTH:
+        case GW_CLIENT_FRAME_SUBSCRIBE:     /* not served yet: unknown as before */
+        case GW_CLIENT_FRAME_UNSUBSCRIBE:
             break;
     }
     return GW_CLIENT_FRAME_MALFORMED;

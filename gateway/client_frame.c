@@ -18,6 +18,8 @@ static const struct {
     { "auth", GW_CLIENT_FRAME_AUTH },
     { "ping", GW_CLIENT_FRAME_PING },
     { "refresh", GW_CLIENT_FRAME_REFRESH },
+    { "subscribe", GW_CLIENT_FRAME_SUBSCRIBE },
+    { "unsubscribe", GW_CLIENT_FRAME_UNSUBSCRIBE },
 };
 
 /* The frame's type, or -1 for a missing, ill-typed or unknown one. A name
@@ -57,21 +59,22 @@ s_resume_of (json_t *root, gw_client_frame_t *frame)
     return 0;
 }
 
-/* A token with a NUL inside would be checked only up to the NUL by the
- * C-string JWT code: it is no token at all. (json_loadb without
- * JSON_ALLOW_NUL refuses "\u0000" already; this holds if flags change.) */
-static void
-s_token_of (json_t *root, gw_client_frame_t *frame)
+/* A string member without NUL bytes, or NULL. A token with a NUL inside
+ * would be checked only up to the NUL by the C-string JWT code, and a
+ * channel name only up to it by C-string code: neither is one at all.
+ * (json_loadb without JSON_ALLOW_NUL refuses "\u0000" already; this holds
+ * if flags change.) */
+static const char *
+s_string_of (json_t *root, const char *key, size_t *len)
 {
-    json_t *token = json_object_get (root, "token");
-    if (!json_is_string (token))
-        return;
-    const char *text = json_string_value (token);
-    size_t len = json_string_length (token);
-    if (strlen (text) != len)
-        return;
-    frame->token = text;
-    frame->token_len = len;
+    json_t *value = json_object_get (root, key);
+    if (!json_is_string (value))
+        return NULL;
+    const char *text = json_string_value (value);
+    if (strlen (text) != json_string_length (value))
+        return NULL;
+    *len = json_string_length (value);
+    return text;
 }
 
 int
@@ -81,10 +84,15 @@ gw_client_frame_parse (gw_client_frame_t *frame, const void *bytes, size_t len)
     json_t *root = json_loadb (bytes, len, 0, NULL);
     if (!json_is_object (root) || s_type_of (root, &frame->type) != 0)
         goto malformed;
-    if (frame->type == GW_CLIENT_FRAME_AUTH && s_resume_of (root, frame) != 0)
+    gw_client_frame_type_t type = frame->type;
+    if ((type == GW_CLIENT_FRAME_AUTH || type == GW_CLIENT_FRAME_SUBSCRIBE)
+    &&  s_resume_of (root, frame) != 0)
         goto malformed;
-    if (frame->type == GW_CLIENT_FRAME_AUTH || frame->type == GW_CLIENT_FRAME_REFRESH)
-        s_token_of (root, frame);
+    if (type == GW_CLIENT_FRAME_AUTH || type == GW_CLIENT_FRAME_REFRESH
+    ||  type == GW_CLIENT_FRAME_SUBSCRIBE)
+        frame->token = s_string_of (root, "token", &frame->token_len);
+    if (type == GW_CLIENT_FRAME_SUBSCRIBE || type == GW_CLIENT_FRAME_UNSUBSCRIBE)
+        frame->channel = s_string_of (root, "channel", &frame->channel_len);
     frame->doc_ = root;
     return 0;
 malformed:

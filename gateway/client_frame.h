@@ -16,6 +16,8 @@ typedef enum {
     GW_CLIENT_FRAME_AUTH,
     GW_CLIENT_FRAME_PING,
     GW_CLIENT_FRAME_REFRESH,
+    GW_CLIENT_FRAME_SUBSCRIBE,
+    GW_CLIENT_FRAME_UNSUBSCRIBE,
 } gw_client_frame_type_t;
 
 /* One parsed frame. Strings point into the parsed document, which the frame
@@ -23,11 +25,19 @@ typedef enum {
  * then the others) is the caller's rule, not the parser's. */
 typedef struct {
     gw_client_frame_type_t type;
-    /* auth, refresh: "token" when it is a string without NUL bytes, else
-     * NULL (the caller answers it as a bad token, not as a malformed frame). */
+    /* auth, refresh, subscribe: "token" when it is a string without NUL
+     * bytes, else NULL (auth and refresh answer it as a bad token, not as a
+     * malformed frame; a subscribe without one relies on the connection's
+     * channels claim). */
     const char *token;          /* NUL-terminated */
     size_t token_len;
-    /* auth: "resume":{"epoch":E,"offset":N} was given (absent or null: false). */
+    /* subscribe, unsubscribe: "channel" when it is a string without NUL
+     * bytes, else NULL. Not checked as a channel name here: the caller
+     * answers an invalid one with an error frame (bad_channel), not a close. */
+    const char *channel;        /* NUL-terminated */
+    size_t channel_len;
+    /* auth, subscribe: "resume":{"epoch":E,"offset":N} was given (absent or
+     * null: false). */
     bool has_resume;
     uint64_t resume_epoch;
     uint64_t resume_offset;
@@ -36,8 +46,8 @@ typedef struct {
 
 /* Parses len bytes (no NUL needed) into *frame. Returns 0, or
  * GW_CLIENT_FRAME_MALFORMED when the bytes are not a JSON object, its
- * "type" is missing, not a string or unknown, or an auth frame's "resume"
- * is neither null nor {"epoch":<16 hex digits>,"offset":<integer >= 0>};
+ * "type" is missing, not a string or unknown, or an auth or subscribe
+ * frame's "resume" is neither null nor {"epoch":<16 hex digits>,"offset":<integer >= 0>};
  * the frame then holds nothing. Fields other than those named are ignored.
  * No I/O, no global state: safe to call on anything. */
 int gw_client_frame_parse (gw_client_frame_t *frame, const void *bytes, size_t len);

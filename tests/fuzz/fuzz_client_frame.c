@@ -5,8 +5,11 @@
 //  - a frame it accepts is a JSON object (read again by jansson with the
 //    fuzz helper's looser flags) whose "type" names the parsed type;
 //  - an accepted token is that object's "token", byte for byte, with no NUL;
-//  - only auth frames carry a resume position, and that position is the
-//    object's resume.offset with an epoch that formats back to its text;
+//  - only auth and subscribe frames carry a resume position, and that
+//    position is the object's resume.offset with an epoch that formats back
+//    to its text;
+//  - only subscribe and unsubscribe frames carry a channel, and it is the
+//    object's "channel", byte for byte, with no NUL;
 //  - a rejected frame holds nothing (NULL token, no resume).
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +25,8 @@ static const char *const s_names[] = {
     [GW_CLIENT_FRAME_AUTH] = "auth",
     [GW_CLIENT_FRAME_PING] = "ping",
     [GW_CLIENT_FRAME_REFRESH] = "refresh",
+    [GW_CLIENT_FRAME_SUBSCRIBE] = "subscribe",
+    [GW_CLIENT_FRAME_UNSUBSCRIBE] = "unsubscribe",
 };
 
 static void
@@ -39,7 +44,8 @@ s_check_accepted (const gw_client_frame_t *frame, const uint8_t *data, size_t si
         abort ();
     if (frame->token) {
         json_t *token = json_object_get (root, "token");
-        if (frame->type == GW_CLIENT_FRAME_PING || !json_is_string (token)
+        if (frame->type == GW_CLIENT_FRAME_PING || frame->type == GW_CLIENT_FRAME_UNSUBSCRIBE
+        ||  !json_is_string (token)
         ||  json_string_length (token) != frame->token_len
         ||  strlen (frame->token) != frame->token_len
         ||  memcmp (json_string_value (token), frame->token, frame->token_len) != 0)
@@ -51,9 +57,18 @@ s_check_accepted (const gw_client_frame_t *frame, const uint8_t *data, size_t si
         json_t *offset = json_object_get (resume, "offset");
         char text[HP_EPOCH_TEXT_LEN + 1];
         hp_epoch_format (text, frame->resume_epoch);
-        if (frame->type != GW_CLIENT_FRAME_AUTH || !json_is_string (epoch)
+        if ((frame->type != GW_CLIENT_FRAME_AUTH && frame->type != GW_CLIENT_FRAME_SUBSCRIBE)
+        ||  !json_is_string (epoch)
         ||  strcasecmp (json_string_value (epoch), text) != 0
         ||  json_number_value (offset) != (double) frame->resume_offset)
+            abort ();
+    }
+    if (frame->channel) {
+        json_t *channel = json_object_get (root, "channel");
+        if ((frame->type != GW_CLIENT_FRAME_SUBSCRIBE && frame->type != GW_CLIENT_FRAME_UNSUBSCRIBE)
+        ||  !json_is_string (channel) || json_string_length (channel) != frame->channel_len
+        ||  strlen (frame->channel) != frame->channel_len
+        ||  memcmp (json_string_value (channel), frame->channel, frame->channel_len) != 0)
             abort ();
     }
     json_decref (root);
@@ -70,11 +85,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (rc == 0) {
         if (again.type != frame.type || again.has_resume != frame.has_resume
         ||  again.resume_epoch != frame.resume_epoch || again.resume_offset != frame.resume_offset
-        ||  (again.token == NULL) != (frame.token == NULL))
+        ||  (again.token == NULL) != (frame.token == NULL)
+        ||  (again.channel == NULL) != (frame.channel == NULL))
             abort ();
         s_check_accepted (&frame, data, size);
     }
-    else if (frame.token || frame.has_resume || frame.doc_)
+    else if (frame.token || frame.channel || frame.has_resume || frame.doc_)
         abort ();
     gw_client_frame_fini (&frame);
     gw_client_frame_fini (&again);
@@ -90,7 +106,11 @@ fuzz_driver_seed (unsigned char *buf, size_t cap, uint64_t r)
 {
     static const char *types[] = {
         "\"auth\"", "\"ping\"", "\"refresh\"", "\"pong\"", "\"auth\\u0000\"", "1", "null",
-        "\"AUTH\"", "\"\"",
+        "\"AUTH\"", "\"\"", "\"subscribe\"", "\"unsubscribe\"", "\"subscribe\\u0000\"",
+    };
+    static const char *channels[] = {
+        "", ",\"channel\":\"order:17\"", ",\"channel\":7", ",\"channel\":\"a\\u0000b\"",
+        ",\"channel\":\"\"", ",\"channel\":\"not valid!\"", ",\"channel\":null",
     };
     static const char *tokens[] = {
         "", ",\"token\":\"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.sig\"", ",\"token\":7",
@@ -106,9 +126,9 @@ fuzz_driver_seed (unsigned char *buf, size_t cap, uint64_t r)
     };
     static const char *extras[] = { "", ",\"x\":[1,{\"y\":null}]", ",\"type\":\"ping\"", "," };
 #define S_PICK(a, shift) a[(r >> (shift)) % (sizeof a / sizeof a[0])]
-    int n = snprintf ((char *) buf, cap, "{\"type\":%s%s%s%s}",
+    int n = snprintf ((char *) buf, cap, "{\"type\":%s%s%s%s%s}",
                       S_PICK (types, 0), S_PICK (tokens, 8), S_PICK (resumes, 16),
-                      S_PICK (extras, 24));
+                      S_PICK (channels, 32), S_PICK (extras, 24));
 #undef S_PICK
     return n < 0 ? 0 : (size_t) n < cap ? (size_t) n : cap - 1;
 }

@@ -24,6 +24,7 @@ s_malformed (const char *text)
         fail_msg ("accepted as a frame: %s", text);
     //  A failed parse holds nothing: fini is harmless, fields are zero.
     assert_null (frame.token);
+    assert_null (frame.channel);
     assert_false (frame.has_resume);
     gw_client_frame_fini (&frame);
 }
@@ -91,6 +92,65 @@ test_ping_and_refresh (void **state)
 }
 
 static void
+test_subscribe_and_unsubscribe (void **state)
+{
+    gw_client_frame_t frame;
+    assert_int_equal (s_parse (&frame, "{\"type\":\"subscribe\",\"channel\":\"order:17\","
+                               "\"resume\":{\"epoch\":\"" EPOCH_TEXT "\",\"offset\":9},"
+                               "\"token\":\"s.u.b\"}"), 0);
+    assert_int_equal (frame.type, GW_CLIENT_FRAME_SUBSCRIBE);
+    assert_string_equal (frame.channel, "order:17");
+    assert_int_equal (frame.channel_len, 8);
+    assert_true (frame.has_resume);
+    assert_true (frame.resume_epoch == 0xdeadbeefULL && frame.resume_offset == 9);
+    assert_string_equal (frame.token, "s.u.b");
+    gw_client_frame_fini (&frame);
+    assert_null (frame.channel);
+
+    //  resume and token are optional
+    assert_int_equal (s_parse (&frame, "{\"type\":\"subscribe\",\"channel\":\"board\"}"), 0);
+    assert_string_equal (frame.channel, "board");
+    assert_false (frame.has_resume);
+    assert_null (frame.token);
+    gw_client_frame_fini (&frame);
+
+    assert_int_equal (s_parse (&frame, "{\"type\":\"unsubscribe\",\"channel\":\"board\","
+                               "\"token\":\"t\",\"resume\":7}"), 0);
+    assert_int_equal (frame.type, GW_CLIENT_FRAME_UNSUBSCRIBE);
+    assert_string_equal (frame.channel, "board");
+    //  an unsubscribe reads neither token nor resume
+    assert_null (frame.token);
+    assert_false (frame.has_resume);
+    gw_client_frame_fini (&frame);
+}
+
+static void
+test_channel_missing_or_not_a_string_is_no_channel (void **state)
+{
+    //  Not malformed: the gateway answers {"type":"error","reason":"bad_channel"}.
+    //  Names are not checked here (that is the caller's bad_channel too).
+    const char *texts[] = {
+        "{\"type\":\"subscribe\"}", "{\"type\":\"subscribe\",\"channel\":7}",
+        "{\"type\":\"unsubscribe\",\"channel\":null}",
+        "{\"type\":\"subscribe\",\"channel\":[\"a\"]}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        gw_client_frame_t frame;
+        assert_int_equal (s_parse (&frame, texts[i]), 0);
+        assert_null (frame.channel);
+        gw_client_frame_fini (&frame);
+    }
+    gw_client_frame_t frame;
+    assert_int_equal (s_parse (&frame, "{\"type\":\"subscribe\",\"channel\":\"not valid!\"}"), 0);
+    assert_string_equal (frame.channel, "not valid!");
+    gw_client_frame_fini (&frame);
+    //  other frames carry no channel
+    assert_int_equal (s_parse (&frame, "{\"type\":\"ping\",\"channel\":\"board\"}"), 0);
+    assert_null (frame.channel);
+    gw_client_frame_fini (&frame);
+}
+
+static void
 test_not_an_object_or_bad_type_is_malformed (void **state)
 {
     s_malformed ("");
@@ -102,6 +162,7 @@ test_not_an_object_or_bad_type_is_malformed (void **state)
     s_malformed ("{\"type\":1}");
     s_malformed ("{\"type\":\"pong\"}");
     s_malformed ("{\"type\":\"AUTH\"}");
+    s_malformed ("{\"type\":\"Subscribe\",\"channel\":\"c\"}");
     //  jansson refuses \u0000 in any string: no NUL reaches the JWT code.
     s_malformed ("{\"type\":\"ping\\u0000\"}");
     s_malformed ("{\"type\":\"auth\",\"token\":\"a\\u0000b\"}");
@@ -119,6 +180,10 @@ test_bad_resume_is_malformed (void **state)
     s_malformed ("{\"type\":\"auth\",\"resume\":{\"epoch\":\"" EPOCH_TEXT "\",\"offset\":1.5}}");
     s_malformed ("{\"type\":\"auth\",\"resume\":{\"epoch\":\"xyz\",\"offset\":1}}");
     s_malformed ("{\"type\":\"auth\",\"resume\":{\"epoch\":7,\"offset\":1}}");
+    //  a subscribe's resume follows the same rule
+    s_malformed ("{\"type\":\"subscribe\",\"channel\":\"c\",\"resume\":5}");
+    s_malformed ("{\"type\":\"subscribe\",\"channel\":\"c\",\"resume\":{\"epoch\":\"x\",\"offset\":1}}");
+    s_malformed ("{\"type\":\"subscribe\",\"channel\":\"c\",\"resume\":{\"epoch\":\"" EPOCH_TEXT "\"}}");
 }
 
 static void
@@ -141,6 +206,8 @@ main (void)
         cmocka_unit_test (test_auth_without_resume_or_null_resume),
         cmocka_unit_test (test_token_missing_or_not_a_string_is_no_token),
         cmocka_unit_test (test_ping_and_refresh),
+        cmocka_unit_test (test_subscribe_and_unsubscribe),
+        cmocka_unit_test (test_channel_missing_or_not_a_string_is_no_channel),
         cmocka_unit_test (test_not_an_object_or_bad_type_is_malformed),
         cmocka_unit_test (test_bad_resume_is_malformed),
         cmocka_unit_test (test_bytes_need_no_terminator),
