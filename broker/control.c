@@ -7,6 +7,7 @@
 #include "confirm.h"
 #include "control.h"
 #include "ratelog.h"
+#include "streamkey.h"
 #include "wire.h"
 #include "zap.h"
 
@@ -23,7 +24,7 @@ struct hb_control {
     hb_history_t     *history;
     hb_metrics_t     *metrics;
     hp_control_req_t *req;
-    hb_history_item_t *items;    /* events_per_user */
+    hb_history_item_t *items;    /* 2 x events_per_user: a user's and the broadcasts */
     size_t            items_max;
     msgpack_sbuffer   reply;
     hb_ratelog_t      log;
@@ -47,7 +48,7 @@ hb_control_new (void *router_sock, hb_router_t *router, hb_presence_t *presence,
     self->presence = presence;
     self->history = history;
     self->metrics = metrics;
-    self->items_max = hb_history_events_per_user (history);
+    self->items_max = 2 * hb_history_events_per_user (history);
     self->items = malloc (self->items_max * sizeof *self->items);
     self->req = hp_control_req_new ();
     self->confirm = hb_confirm_new (router_sock, router, metrics);
@@ -109,28 +110,43 @@ s_presence (hb_control_t *self, msgpack_packer *pk)
 
 /* Events after the requested offset when the epoch is ours; none (and not
  * recovered) for a fresh connection or another broker's epoch, whose
- * offsets mean nothing here. */
+ * offsets mean nothing here. A channel's resume reads its stream; a user's
+ * reads the user's and the broadcast stream together (a broadcast reaches
+ * every user, so it is part of each user's resume), complete only when
+ * neither lost anything after the offset. */
 static void
 s_resume (hb_control_t *self, msgpack_packer *pk, uint64_t now)
 {
-    hp_str_t user = hp_control_req_user (self->req, 0);
+    hp_stream_t stream = hp_control_req_stream (self->req);
     uint64_t epoch = hb_router_epoch (self->router);
     size_t count = 0;
     bool recovered = false;
     if (hp_control_req_has_position (self->req) && hp_control_req_epoch (self->req) == epoch) {
         uint64_t after = hp_control_req_offset (self->req);
+        hb_streamkey_t buf[2];
+        hb_key_t keys[2];
+        size_t nkeys = 1;
+        hp_stream_t broadcast = hp_stream_broadcast ();
+        if (stream.kind == HP_STREAM_USER) {
+            keys[0] = (hb_key_t) { stream.name.ptr, stream.name.len,
+                                   hb_hash (stream.name.ptr, stream.name.len) };
+            hb_streamkey_make (&broadcast, &buf[1], &keys[1]);
+            nkeys = 2;
+        }
+        else
+            hb_streamkey_make (&stream, &buf[0], &keys[0]);   /* checked by the decoder */
         uint64_t lost_upto;
-        count = hb_history_collect (self->history, user.ptr, user.len, after, now,
-                                    self->items, self->items_max, &lost_upto);
+        count = hb_history_collect_streams (self->history, keys, nkeys, after, now,
+                                            self->items, self->items_max, &lost_upto);
         recovered = lost_upto <= after;
     }
     if (recovered)
         self->metrics->resumes_recovered++;
     else
         self->metrics->resumes_unrecovered++;
-    hp_control_pack_resume_reply_begin (pk, hp_control_req_rid (self->req), user.ptr,
-                                        user.len, epoch, hb_router_offset (self->router),
-                                        recovered, count);
+    hp_control_pack_resume_reply_begin_stream (pk, hp_control_req_rid (self->req), &stream,
+                                               epoch, hb_router_offset (self->router),
+                                               recovered, count);
     for (size_t i = 0; i < count; i++)
         hp_control_pack_resume_reply_event (pk, self->items[i].offset,
                                             self->items[i].json, self->items[i].len);

@@ -541,22 +541,37 @@ hb_history_sweep (hb_history_t *self, uint64_t now)
         hb_history_commit (self, self->last);
 }
 
+/* Walks the rings of up to two streams together in offset order (a user's
+ * and the broadcast stream's: a user's resume covers both). */
 size_t
-hb_history_collect (hb_history_t *self, const char *user_id, size_t len,
-                    uint64_t after, uint64_t now,
-                    hb_history_item_t *out, size_t max, uint64_t *lost_upto)
+hb_history_collect_streams (hb_history_t *self, const hb_key_t *keys, size_t nkeys,
+                            uint64_t after, uint64_t now,
+                            hb_history_item_t *out, size_t max, uint64_t *lost_upto)
 {
     if (self->store)
         hb_store_read_end (self->store);   /* the previous answer's frames */
-    s_user_t *user = hb_umap_get (self->users, hb_hash (user_id, len), user_id, len);
-    if (!user) {
-        *lost_upto = self->floor;
-        return 0;
+    s_user_t *users[2] = { NULL, NULL };
+    uint32_t next[2] = { 0, 0 };
+    uint64_t lost = 0;
+    if (nkeys > 2)
+        nkeys = 2;
+    for (size_t i = 0; i < nkeys; i++) {
+        users[i] = hb_umap_get (self->users, keys[i].hash, keys[i].ptr, keys[i].len);
+        lost = s_max (lost, users[i] ? users[i]->lost_upto : self->floor);
     }
-    uint64_t lost = user->lost_upto;
     size_t got = 0;
-    for (uint32_t k = 0; k < user->count; k++) {
-        const s_event_t *ev = s_ring_at (user, k)->ev;
+    for (;;) {
+        int pick = -1;
+        uint64_t best = UINT64_MAX;
+        for (size_t i = 0; i < nkeys; i++)
+            if (users[i] && next[i] < users[i]->count
+            &&  s_ring_at (users[i], next[i])->ev->offset < best) {
+                best = s_ring_at (users[i], next[i])->ev->offset;
+                pick = (int) i;
+            }
+        if (pick < 0)
+            break;
+        const s_event_t *ev = s_ring_at (users[pick], next[pick]++)->ev;
         if (ev->expires <= now) {
             lost = s_max (lost, ev->offset);   /* expired, not yet swept */
             continue;
@@ -573,6 +588,22 @@ hb_history_collect (hb_history_t *self, const char *user_id, size_t len,
     }
     *lost_upto = lost;
     return got;
+}
+
+size_t
+hb_history_collect (hb_history_t *self, const char *user_id, size_t len,
+                    uint64_t after, uint64_t now,
+                    hb_history_item_t *out, size_t max, uint64_t *lost_upto)
+{
+    hb_key_t key = { user_id, len, hb_hash (user_id, len) };
+    return hb_history_collect_streams (self, &key, 1, after, now, out, max, lost_upto);
+}
+
+uint64_t
+hb_history_newest (const hb_history_t *self, const hb_key_t *key)
+{
+    const s_user_t *user = hb_umap_get (self->users, key->hash, key->ptr, key->len);
+    return user ? user->last : 0;
 }
 
 /* --- the store ---------------------------------------------------------- */

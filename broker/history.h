@@ -1,4 +1,4 @@
-/* history.h -- bounded per-user event history for resume after reconnect. */
+/* history.h -- bounded per-stream event history (users, channels, broadcasts) for resume after reconnect. */
 #ifndef HERALD_BROKER_HISTORY_H
 #define HERALD_BROKER_HISTORY_H
 
@@ -21,7 +21,12 @@
  * hb_history_attach has been called, an LMDB store (store_lmdb.h) that the
  * index writes through: every record, eviction and loss it decides is
  * mirrored there, in the store's pending transaction, which
- * hb_history_commit ends. */
+ * hb_history_commit ends.
+ *
+ * "User" below means any stream: the index is keyed by stream keys
+ * (proto/stream.h, built by streamkey.h), so a channel (0x01 + name) and
+ * the broadcast stream (0x02) each have a ring, a lost_upto and the same
+ * bounds as a user, in the same accounting. */
 typedef struct hb_history hb_history_t;
 
 typedef enum {
@@ -71,6 +76,21 @@ size_t hb_history_collect (hb_history_t *self, const char *user, size_t len,
                            uint64_t after, uint64_t now,
                            hb_history_item_t *out, size_t max,
                            uint64_t *lost_upto);
+
+/* The same for up to two streams at once (keys: each a stream key,
+ * streamkey.h), merged in offset order: a user's resume covers the user's
+ * events and the broadcasts. *lost_upto is the highest of the streams'.
+ * max must hold both rings (2 x events_per_user) for nothing to be cut. */
+size_t hb_history_collect_streams (hb_history_t *self, const hb_key_t *keys, size_t nkeys,
+                                   uint64_t after, uint64_t now,
+                                   hb_history_item_t *out, size_t max,
+                                   uint64_t *lost_upto);
+
+/* The offset of the newest event stored for the stream since its record
+ * exists (0: none known; records without events may have been dropped).
+ * The router takes the broadcast stream's prev from it after a restart on
+ * a data directory or a takeover. */
+uint64_t hb_history_newest (const hb_history_t *self, const hb_key_t *key);
 
 /* Makes store the storage of frames (the history uses it, the caller owns
  * it and closes it after destroying the history): rebuilds the index from

@@ -59,7 +59,15 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
         "Refused users still subscribed; while above 0 events go to offline users too.",
         NULL, g->presence_overflow);
     fn (arg, "herald_broker_subscriptions_invalid_total", "counter",
-        "Subscriptions to topics that are not user topics (ignored).", NULL, m->subscriptions_invalid);
+        "Subscription messages that are no known topic or a malformed audit request (ignored).",
+        NULL, m->subscriptions_invalid);
+    fn (arg, "herald_broker_channel_events_total", "counter",
+        "Channel events routed (stored; published while some gateway subscribes the channel).",
+        NULL, m->channel_events);
+    fn (arg, "herald_broker_broadcasts_total", "counter",
+        "Broadcasts routed (stored and published on the broadcast topic).", NULL, m->broadcasts);
+    fn (arg, "herald_broker_channel_subscriptions", "gauge",
+        "Channel topics subscribed by some gateway.", NULL, g->channels_subscribed);
     fn (arg, "herald_broker_history_events", "gauge",
         "Events held in history.", NULL, g->history_events);
     fn (arg, "herald_broker_history_bytes", "gauge",

@@ -45,6 +45,9 @@ typedef struct {
     uint64_t revoked_messages[HB_AUTH_SOCKETS]; /* from connections whose key was removed */
     uint64_t zmq_accept_failures[HB_AUTH_SOCKETS];   /* failed accepts, by socket (sockmon.c) */
     uint64_t zmq_connections_shed[HB_AUTH_SOCKETS];  /* closed unaccepted: no descriptors */
+    uint64_t channel_events;                   /* channel events routed (stored, published if subscribed) */
+    uint64_t broadcasts;                       /* broadcasts routed */
+    uint64_t channel_presence_refused;         /* p: subscribes past the presence bound */
 } hb_metrics_t;
 
 /* Values owned by other modules, sampled when rendering. */
@@ -62,6 +65,9 @@ typedef struct {
     uint64_t pair_state, pair_peer_state, pair_lag;                      /* --role */
     uint64_t pair_takeovers, pair_sent, pair_copied, pair_ack_timeouts, pair_copy_restarts;
     uint64_t idem_keys, idem_bytes, idem_evicted;                        /* idempotency.h */
+    uint64_t channels_subscribed;  /* channel topics some gateway subscribes */
+    uint64_t channel_presence;     /* (connection, channel) presence entries held */
+    uint64_t channel_presence_overflow;   /* refused entries still subscribed */
 } hb_gauges_t;
 
 /* Counts one HTTP answer. */

@@ -12,6 +12,7 @@
 #include "envelope.h"
 #include "frame.h"
 #include "ratelog.h"
+#include "streamkey.h"
 #include "umap.h"
 #include "wire.h"
 
@@ -55,6 +56,7 @@ struct hb_pair {
     hp_envelope_t *env;
     hp_buf_t       frame;
     hb_key_t      *keys;
+    hb_streamkey_t skey;           /* a channel's or the broadcast key, for keys[0] */
     hb_ratelog_t   log;
     hb_idem_t     *idem;           /* keys of copied events, or NULL */
     uint64_t       takeovers, replicated, sent, ack_timeouts, restarts;
@@ -348,11 +350,8 @@ s_apply (hb_pair_t *self, const unsigned char *p, size_t len, uint64_t now)
         return;
     }
     memcpy (zmq_msg_data (&body), self->frame.data, self->frame.len);
-    size_t count = hp_envelope_recipient_count (self->env);
-    for (size_t i = 0; i < count; i++) {
-        hp_str_t user = hp_envelope_recipient (self->env, i);
-        self->keys[i] = (hb_key_t) { user.ptr, user.len, hb_hash (user.ptr, user.len) };
-    }
+    /* users, a channel or the broadcast stream: stored as the active did */
+    size_t count = hb_streamkey_envelope (self->env, &self->skey, self->keys);
     if (hb_history_append (*self->history, offset, hp_envelope_ttl (self->env), now, &body,
                            self->keys, count) != 0)
         self->metrics->history_store_failures++;

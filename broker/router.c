@@ -6,10 +6,17 @@
  * recipient once for both the presence set and the history. An event for a
  * few users goes on each user's topic; for HB_MULTICAST_MIN or more it goes
  * once on the multicast topic with the list of users, so a gateway receives
- * it once whatever it holds of them (PROTOCOL.md). */
+ * it once whatever it holds of them (PROTOCOL.md).
+ *
+ * A channel event is stored under its channel's stream key and published on
+ * the channel's topic only while some gateway subscribes it (the channel
+ * set below, fed from c: subscriptions like presence from u: ones); a
+ * broadcast is stored under the broadcast key and always published on b:.
+ * Neither has recipients to tell the undelivered stream about. */
 #include "router.h"
 #include "frame.h"
 #include "ratelog.h"
+#include "streamkey.h"
 #include "topic.h"
 #include "umap.h"
 #include "wire.h"
@@ -44,7 +51,16 @@ struct hb_router {
     uint64_t          tick_seq;      /* the last tick's number */
     uint64_t          tick_ms;       /* when it was published */
     uint64_t          tick_offset;   /* the offset it carried */
+    /* Channels some gateway subscribes (c: topics), keyed by stream key,
+     * each with the channel's prev: the same bounded set as presence. */
+    hb_presence_t    *channels;
+    hb_streamkey_t    skey;          /* keys[0] of a channel event or broadcast */
+    uint64_t          broadcast_last;   /* the previous broadcast of the epoch */
 };
+
+/* Channel topics recorded at most (subscribed channels; past it, like a
+ * full presence set: counted and published to unrecorded channels too). */
+#define S_CHANNELS_MAX ((size_t) 1 << 20)
 
 /* Ticks on the multicast topic: at most this often while events are routed,
  * and at least this often when none are, so a gateway that lost messages
@@ -69,6 +85,9 @@ void
 hb_router_set_xpub (hb_router_t *self, void *xpub)
 {
     self->xpub = xpub;
+    /* the new socket's gateways subscribe their channels again */
+    if (hb_presence_clear (self->channels) != 0)
+        hb_ratelog (&self->log, S_LOG_SUBSCRIPTION, "out of memory clearing the channel set");
 }
 
 hb_router_t *
@@ -93,7 +112,8 @@ hb_router_new (void *xpub, hb_presence_t *presence, hb_history_t *history,
     self->keys = malloc (HP_RECIPIENTS_MAX * sizeof *self->keys);
     self->targets = malloc (HP_RECIPIENTS_MAX * sizeof *self->targets);
     self->prevs = malloc (HP_RECIPIENTS_MAX * sizeof *self->prevs);
-    if (!self->env || !self->keys || !self->targets || !self->prevs) {
+    self->channels = hb_presence_new (S_CHANNELS_MAX);
+    if (!self->env || !self->keys || !self->targets || !self->prevs || !self->channels) {
         hb_router_destroy (&self);
         return NULL;
     }
@@ -111,6 +131,7 @@ hb_router_destroy (hb_router_t **self_p)
     free (self->keys);
     free (self->targets);
     free (self->prevs);
+    hb_presence_destroy (&self->channels);
     free (self);
     *self_p = NULL;
 }
@@ -188,6 +209,51 @@ s_keys (hb_router_t *self)
     return n;
 }
 
+/* A channel event or a broadcast, its body taken over. A channel event goes
+ * out on its topic with the channel's prev while the channel is subscribed
+ * (or, while the channel set is not exact, may be); a broadcast always, with
+ * the previous broadcast's offset. Returns whether a gateway subscribed to
+ * it (true for a broadcast: every gateway does). */
+static bool
+s_publish_stream (hb_router_t *self, uint64_t offset, zmq_msg_t *body)
+{
+    hb_metrics_t *m = self->metrics;
+    hp_stream_t stream;
+    uint64_t prev;
+    bool subscribed = true;
+    if (hp_envelope_addressing (self->env) == HP_ADDR_BROADCAST) {
+        m->broadcasts++;
+        stream = hp_stream_broadcast ();
+        prev = self->broadcast_last;
+        self->broadcast_last = offset;
+    }
+    else {
+        m->channel_events++;
+        hp_str_t name = hp_envelope_channel (self->env);
+        stream = hp_stream_channel (name.ptr, name.len);
+        hb_key_t key;
+        hb_streamkey_make (&stream, &self->skey, &key);   /* valid: the decoder checked it */
+        uint64_t *last = hb_presence_last (self->channels, key.hash, key.ptr, key.len);
+        subscribed = last != NULL;
+        prev = last ? *last : 0;
+        if (last)
+            *last = offset;
+        if (!last && hb_presence_exact (self->channels)) {
+            zmq_msg_close (body);   /* stored only: nobody subscribes */
+            return false;
+        }
+    }
+    unsigned char head[HP_WIRE_HEAD_MAX];
+    size_t head_len = hp_wire_head_stream (head, &stream, HP_WIRE_EVENT, self->epoch, offset, prev);
+    if (head_len && zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == (int) head_len
+    &&  s_send_body (self, body, true) == 0) {
+        if (subscribed)
+            m->messages_published++;
+    }
+    zmq_msg_close (body);   /* a no-op when the send took it */
+    return subscribed;
+}
+
 hp_env_error_t
 hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
                  hb_route_result_t *result)
@@ -257,7 +323,8 @@ hb_router_accept (hb_router_t *self, const char *bytes, size_t len, uint64_t now
     memcpy (zmq_msg_data (body), self->frame.data, self->frame.len);
     pending->ready = true;
 
-    size_t n = s_keys (self);
+    size_t n = hp_envelope_addressing (self->env) == HP_ADDR_USERS
+             ? s_keys (self) : hb_streamkey_envelope (self->env, &self->skey, self->keys);
     if (hb_history_append (self->history, offset, hp_envelope_ttl (self->env), now,
                            body, self->keys, n) != 0) {
         m->history_store_failures++;
@@ -279,7 +346,8 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
         result->duplicate = pending->duplicate;
     }
     if (!pending->ready) {
-        if (result && pending->duplicate && !bytes) {
+        if (result && pending->duplicate && !bytes
+        &&  hp_envelope_addressing (self->env) == HP_ADDR_USERS) {
             hp_str_t first = hp_envelope_recipient (self->env, 0);
             result->first_online = hb_presence_online (self->presence,
                                                        hb_hash (first.ptr, first.len),
@@ -295,6 +363,12 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
      * passed once, so it passes again) to get its recipients and fields. */
     if (bytes && hp_envelope_decode (self->env, bytes, len, self->max_event_bytes) != HP_ENV_OK) {
         zmq_msg_close (&body);
+        return;
+    }
+    if (hp_envelope_addressing (self->env) != HP_ADDR_USERS) {
+        bool online = s_publish_stream (self, offset, &body);
+        if (result)
+            result->first_online = online;
         return;
     }
     size_t n = bytes ? s_keys (self) : hp_envelope_recipient_count (self->env);
@@ -359,6 +433,23 @@ s_publish_gateway (hb_router_t *self, uint64_t gateway_id, uint64_t rid, zmq_msg
                     zmq_strerror (zmq_errno ()));
 }
 
+/* The last offset routed to a stream, named by its key (an audit entry):
+ * a user's or a channel's since some gateway subscribed it (0 when none
+ * does), the broadcast stream's last broadcast of the epoch. */
+static uint64_t
+s_stream_last (hb_router_t *self, hp_str_t key)
+{
+    hp_stream_t stream;
+    if (hp_stream_from_key (key.ptr, key.len, &stream) == 0 && stream.kind == HP_STREAM_BROADCAST)
+        return self->broadcast_last;
+    /* a channel's key is what the channel set holds; anything else is
+     * looked up as a user (an id no gateway subscribes answers 0) */
+    hb_presence_t *set = key.len > 0 && key.ptr[0] == HP_STREAM_KEY_CHANNEL
+                       ? self->channels : self->presence;
+    uint64_t *last = hb_presence_last (set, hb_hash (key.ptr, key.len), key.ptr, key.len);
+    return last ? *last : 0;
+}
+
 /* A gateway asks, in band on its subscription pipe, for the last offset
  * routed to each of its users; the answer goes out on its own topic, behind
  * every event already published, so whatever it names that the gateway has
@@ -384,11 +475,8 @@ s_audit (hb_router_t *self, const char *bytes, size_t len)
     if (zmq_msg_init_size (&body, ids_len + 8 * count) != 0)
         return;
     unsigned char *p = zmq_msg_data (&body);
-    for (cursor = ids; hp_wire_next_entry (&cursor, end, false, &id, NULL) == 1; ) {
-        uint64_t *last = hb_presence_last (self->presence, hb_hash (id.ptr, id.len),
-                                           id.ptr, id.len);
-        p = hp_wire_put_entry (p, id.ptr, id.len, last ? *last : 0);
-    }
+    for (cursor = ids; hp_wire_next_entry (&cursor, end, false, &id, NULL) == 1; )
+        p = hp_wire_put_entry (p, id.ptr, id.len, s_stream_last (self, id));
     s_publish_gateway (self, gateway_id, rid, &body);
     zmq_msg_close (&body);
     return;
@@ -397,10 +485,63 @@ bad:
     hb_ratelog (&self->log, S_LOG_SUBSCRIPTION, "ignored a malformed audit request of %zu bytes", len);
 }
 
+/* A presence topic (PROTOCOL.md "Presence topics") came or went. Nothing
+ * is published on it; a p: topic never makes a user online. 0, or -1 when
+ * it is malformed. */
+static int
+s_presence_topic (hb_router_t *self, const char *topic, size_t len, bool sub)
+{
+    hp_str_t channel, user, id;
+    if (hp_topic_parse_presence (topic, len, &channel, &user, &id) != 0)
+        return -1;
+    (void) self;
+    (void) sub;
+    return 0;
+}
+
+/* [topic + 'S' header][empty]: the stream's sync (latest offset, its prev). */
+static void
+s_publish_sync (hb_router_t *self, const hp_stream_t *stream, uint64_t prev)
+{
+    unsigned char head[HP_WIRE_HEAD_MAX];
+    size_t head_len = hp_wire_head_stream (head, stream, HP_WIRE_SYNC, self->epoch,
+                                           self->offset, prev);
+    if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0)
+        hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a sync: %s",
+                    zmq_strerror (zmq_errno ()));
+}
+
+/* A user's or a channel's topic came (sub) or went: its set (presence or
+ * the channel set) follows; a subscribe answers a sync carrying the
+ * stream's prev, so a gateway that already follows the stream checks it as
+ * it checks an event's (a sync must not hide a gap). */
+static void
+s_stream_subscription (hb_router_t *self, const hp_stream_t *stream, bool sub)
+{
+    hb_presence_t *set = stream->kind == HP_STREAM_USER ? self->presence : self->channels;
+    hb_streamkey_t buf;
+    hb_key_t key;
+    if (stream->kind == HP_STREAM_USER)
+        key = (hb_key_t) { stream->name.ptr, stream->name.len,
+                           hb_hash (stream->name.ptr, stream->name.len) };
+    else
+        hb_streamkey_make (stream, &buf, &key);   /* valid: the topic parsed */
+    if (!sub) {
+        hb_presence_remove (set, key.hash, key.ptr, key.len);
+        return;
+    }
+    if (hb_presence_add (set, key.hash, key.ptr, key.len) != 0)
+        hb_ratelog (&self->log, S_LOG_SUBSCRIPTION, stream->kind == HP_STREAM_USER
+                    ? "presence set full: a user is online but not recorded"
+                    : "channel set full: a channel is subscribed but not recorded");
+    uint64_t *last = hb_presence_last (set, key.hash, key.ptr, key.len);
+    s_publish_sync (self, stream, last ? *last : 0);
+}
+
 void
 hb_router_subscription (hb_router_t *self, const char *bytes, size_t len)
 {
-    hp_str_t user;
     if (len == 1 + HP_WIRE_MULTICAST_TOPIC_LEN
     &&  memcmp (bytes + 1, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN) == 0)
         return;     /* a gateway joining (or the last one leaving) multicast */
@@ -411,31 +552,24 @@ hb_router_subscription (hb_router_t *self, const char *bytes, size_t len)
         s_audit (self, bytes, len);
         return;
     }
-    if (len < 1 || (bytes[0] != 0 && bytes[0] != 1)
-        || hp_topic_parse_user (bytes + 1, len - 1, &user) != 0) {
-        self->metrics->subscriptions_invalid++;
-        hb_ratelog (&self->log, S_LOG_SUBSCRIPTION,
-                    "ignored a subscription message of %zu bytes that is not a user topic", len);
-        return;
+    hp_stream_t stream;
+    if (len >= 1 && (bytes[0] == 0 || bytes[0] == 1)) {
+        const char *topic = bytes + 1;
+        size_t topic_len = len - 1;
+        if (topic_len > 2 && memcmp (topic, HP_TOPIC_PRESENCE_PREFIX, 2) == 0) {
+            if (s_presence_topic (self, topic, topic_len, bytes[0] == 1) == 0)
+                return;
+        }
+        else
+        if (hp_topic_parse_stream (topic, topic_len, &stream) == 0) {
+            if (stream.kind != HP_STREAM_BROADCAST)   /* b: needs no sync: nothing is resumed alone */
+                s_stream_subscription (self, &stream, bytes[0] == 1);
+            return;
+        }
     }
-    uint64_t hash = hb_hash (user.ptr, user.len);
-    if (bytes[0] == 0) {
-        hb_presence_remove (self->presence, hash, user.ptr, user.len);
-        return;
-    }
-    if (hb_presence_add (self->presence, hash, user.ptr, user.len) != 0)
-        hb_ratelog (&self->log, S_LOG_SUBSCRIPTION,
-                    "presence set full: a user is online but not recorded");
-    /* the sync carries the user's prev too: a gateway that already follows
-     * the user checks it as it checks an event's (a sync must not hide a gap) */
-    uint64_t *last = hb_presence_last (self->presence, hash, user.ptr, user.len);
-    unsigned char head[HP_WIRE_HEAD_MAX];
-    size_t head_len = hp_wire_head_user (head, user.ptr, user.len, HP_WIRE_SYNC,
-                                         self->epoch, self->offset, last ? *last : 0);
-    if (zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
-        || zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0)
-        hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a sync: %s",
-                    zmq_strerror (zmq_errno ()));
+    self->metrics->subscriptions_invalid++;
+    hb_ratelog (&self->log, S_LOG_SUBSCRIPTION,
+                "ignored a subscription message of %zu bytes that is no known topic", len);
 }
 
 void
@@ -492,6 +626,13 @@ void
 hb_router_start_at (hb_router_t *self, uint64_t offset)
 {
     self->offset = offset;
+    /* the epoch goes on (a data directory, a takeover): the next broadcast's
+     * prev is the last one history holds */
+    hb_streamkey_t buf;
+    hb_key_t key;
+    hp_stream_t broadcast = hp_stream_broadcast ();
+    hb_streamkey_make (&broadcast, &buf, &key);
+    self->broadcast_last = hb_history_newest (self->history, &key);
 }
 
 void
@@ -509,6 +650,7 @@ hb_router_gauges (const hb_router_t *self, hb_gauges_t *out)
     out->evicted_bytes = hb_history_evicted (self->history, HB_EVICT_BYTES);
     out->evicted_ttl = hb_history_evicted (self->history, HB_EVICT_TTL);
     out->offset = self->offset;
+    out->channels_subscribed = hb_presence_count (self->channels);
     hb_store_t *store = hb_history_store (self->history);
     if (store) {
         hb_store_stats_t st;

@@ -18,6 +18,7 @@
 #include "store_lmdb.h"
 #include "datadir.h"
 #include "ratelog.h"
+#include "stream.h"
 
 #include <lmdb.h>
 #include <stdio.h>
@@ -28,12 +29,13 @@
 #include <zlib.h>
 
 #define S_MAGIC        "HERALDDB"
-#define S_FORMAT       1u
+#define S_FORMAT       2u            /* 2: recipients are stream keys, up to 129 bytes */
+#define S_FORMAT_MIN   1u            /* 1 (user ids only) reads as 2 */
 #define S_META_KEY     "herald"
 #define S_META_LEN     84
 #define S_REC_HEAD     24            /* crc, ttl, expires, nusers, json_len */
 #define S_USER_HEAD    10            /* prev (u64), len (u16) */
-#define S_USER_MAX     128
+#define S_USER_MAX     HP_STREAM_KEY_MAX   /* a stream key: user id, 0x01 + channel, 0x02 */
 #define S_FLAG_CLEAN   1u
 
 /* ratelog reasons */
@@ -201,7 +203,7 @@ s_meta_parse (const MDB_val *val, s_meta_t *m)
     uint32_t format = s_get_u32 (p + 8);
     if (format > S_FORMAT)
         return S_META_NEWER;
-    if (format != S_FORMAT || val->mv_size != S_META_LEN
+    if (format < S_FORMAT_MIN || val->mv_size != S_META_LEN
         || s_get_u32 (p + S_META_LEN - 4) != s_crc (p, S_META_LEN - 4))
         return S_META_DAMAGED;
     m->flags = s_get_u32 (p + 12);

@@ -564,6 +564,7 @@ async def recv_json(ws, timeout=5.0):
 
 
 MULTICAST_TOPIC = b"m:\x00"
+BROADCAST_TOPIC = b"b:\x00"
 
 
 def parse_published(frames):
@@ -596,10 +597,25 @@ def parse_published_prev(frames):
     elif topic.startswith(b"g:"):
         assert kind == b"A" and not rest, head
         users = []
+    elif topic.startswith(b"c:") or topic == BROADCAST_TOPIC:
+        assert kind in (b"E", b"S") and not rest, head
+        users = []      # a channel's or the broadcast stream: parse_head has its aux
     else:
         assert topic.startswith(b"u:") and not rest, head
         users = [(topic[2:-1].decode(), aux)]
     return kind, epoch, offset, users, body
+
+
+def parse_head(frames):
+    """Any broker XPUB message [head][body] as (topic, kind, epoch, offset,
+    aux, rest, body): rest is what follows the 25-byte header (a multicast
+    event's recipients, nothing elsewhere). For channel topics ("c:" + name +
+    NUL) aux is the channel's prev, for the broadcast topic the previous
+    broadcast's offset (PROTOCOL.md)."""
+    head, body = frames
+    nul = head.index(b"\x00")
+    kind, epoch, offset, aux = struct.unpack(">cQQQ", head[nul + 1:nul + 26])
+    return head[:nul + 1], kind, epoch, offset, aux, head[nul + 26:], body
 
 
 def recv_published(sub):

@@ -84,9 +84,10 @@ class BrokerPresenceTest(unittest.TestCase):
         sub = zmq.Context.instance().socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.connect(self.broker.publish)
-        sub.setsockopt(zmq.SUBSCRIBE, b"c:channel\x00")
+        sub.setsockopt(zmq.SUBSCRIBE, b"c:bad channel\x00")
         sub.setsockopt(zmq.SUBSCRIBE, b"u:noterminator")
-        # proves: topics that are not "u:<id>\0" are counted and not online
+        # proves: topics that are no known topic (a channel name outside the
+        # set, a user topic without its NUL) are counted and not online
         wait_until(lambda: metric(self.broker.metrics(),
                                   "herald_broker_subscriptions_invalid_total") == 2,
                    what="two invalid subscriptions counted")

@@ -241,6 +241,46 @@ test_no_dangling_recipient (void **state)
     hb_history_destroy (&h);
 }
 
+/* Two streams collected together (a user's and the broadcast stream's)
+ * come back merged in offset order, skipping what is at or before the
+ * offset, and lost_upto is the higher of the two: a trimmed broadcast
+ * makes the user's resume incomplete. With one stream unknown, the floor
+ * stands in for it. */
+static void
+test_collect_streams_merges (void **state)
+{
+    hb_history_t *h = hb_history_new (2, BIG);
+    const char *bc = "\x02";
+    s_append (h, 1, 120, 1000, bc, NULL);      /* leaves with 4 */
+    s_append (h, 2, 120, 1000, "alice", NULL);
+    s_append (h, 3, 120, 1000, bc, NULL);
+    s_append (h, 4, 120, 1000, bc, NULL);
+    s_append (h, 5, 120, 1000, "alice", NULL);
+    hb_key_t keys[2] = { s_key ("alice"), s_key (bc) };
+    hb_history_item_t items[8];
+    uint64_t lost;
+    size_t n = hb_history_collect_streams (h, keys, 2, 0, 1000, items, 8, &lost);
+    assert_int_equal (n, 4);
+    uint64_t want[] = { 2, 3, 4, 5 };
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal (items[i].offset, want[i]);
+    assert_int_equal (lost, 1);
+    n = hb_history_collect_streams (h, keys, 2, 3, 1000, items, 8, &lost);
+    assert_int_equal (n, 2);
+    assert_int_equal (items[0].offset, 4);
+    assert_int_equal (items[1].offset, 5);
+    /* the newest per stream: what the router's broadcast prev starts from */
+    assert_int_equal (hb_history_newest (h, &keys[1]), 4);
+    hb_key_t none = s_key ("\x01nochannel");
+    assert_int_equal (hb_history_newest (h, &none), 0);
+    /* a stream without a record: the floor (0 here) */
+    keys[1] = none;
+    n = hb_history_collect_streams (h, keys, 2, 0, 1000, items, 8, &lost);
+    assert_int_equal (n, 2);
+    assert_int_equal (lost, 0);
+    hb_history_destroy (&h);
+}
+
 int
 main (void)
 {
@@ -255,6 +295,7 @@ main (void)
         cmocka_unit_test (test_sweep_after_long_gap),
         cmocka_unit_test (test_floor_after_record_dropped),
         cmocka_unit_test (test_no_dangling_recipient),
+        cmocka_unit_test (test_collect_streams_merges),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -334,7 +334,7 @@ test_refusals (void **state)
 
     s_store_some (1);
     unsigned char meta[84] = "HERALDDB";
-    meta[11] = 2;   /* format 2 */
+    meta[11] = 3;   /* format 3: newer than this broker's 2 */
     s_raw_put ("meta", "herald", 6, meta, sizeof meta);
     refused = false;
     assert_null (hb_store_open (s_dir, 1 << 20, HB_FSYNC_BATCH, 100, EPOCH_A, &st, &refused));
