@@ -56,6 +56,8 @@ static const s_option_t s_options[] = {
       "seconds an accepted idempotency_key keeps its event from being routed again (0: off)" },
     { "idempotency-bytes", S_SIZE, 4096, (size_t) 1 << 40,
       "bytes the idempotency keys may take; past it the oldest leave early (counted)" },
+    { "max-channel-presence", S_SIZE, 1, (size_t) 1 << 32,
+      "(connection, channel) presence entries kept; past it refused (counted) and answers not exact" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -122,6 +124,10 @@ s_usage (FILE *out, const hb_config_t *d)
         "  --idempotency-window S %s (default %zu)\n"
         "  --idempotency-bytes N  %s (default %zu)\n",
         s_options[25].help, d->idempotency_window, s_options[26].help, d->idempotency_bytes);
+    fprintf (out,
+        "Channels:\n"
+        "  --max-channel-presence N %s (default %zu)\n",
+        s_options[27].help, d->max_channel_presence);
 }
 
 static int
@@ -278,6 +284,7 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 24: rc = s_parse_size (value, opt->min, opt->max, &self->pair_timeout_ms); break;
         case 25: rc = s_parse_size (value, opt->min, opt->max, &self->idempotency_window); break;
         case 26: rc = s_parse_size (value, opt->min, opt->max, &self->idempotency_bytes); break;
+        case 27: rc = s_parse_size (value, opt->min, opt->max, &self->max_channel_presence); break;
     }
     if (rc != 0) {
         if (opt->kind == S_FSYNC)
@@ -315,6 +322,7 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
     self->pair_timeout_ms = 2000;
     self->idempotency_window = 300;
     self->idempotency_bytes = 32u << 20;
+    self->max_channel_presence = 1u << 20;
     hb_config_t defaults = *self;
 
     for (size_t i = 0; i < S_OPTION_COUNT; i++) {

@@ -41,6 +41,7 @@ typedef struct {
     size_t pair_timeout_ms;     /* --pair-timeout-ms  HERALD_PAIR_TIMEOUT_MS */
     size_t idempotency_window;  /* --idempotency-window S  HERALD_IDEMPOTENCY_WINDOW (0 = off) */
     size_t idempotency_bytes;   /* --idempotency-bytes N   HERALD_IDEMPOTENCY_BYTES */
+    size_t max_channel_presence;   /* --max-channel-presence N HERALD_MAX_CHANNEL_PRESENCE */
 } hb_config_t;
 
 /* Fills self from defaults, then the environment, then argv (a flag wins over

@@ -108,6 +108,35 @@ s_presence (hb_control_t *self, msgpack_packer *pk)
     }
 }
 
+static void
+s_pack_user (void *arg, const char *user, size_t len)
+{
+    hp_control_pack_str (arg, user, len);
+}
+
+/* Who holds a connection subscribed to the channel, from the gateways'
+ * presence topics: distinct users (at most HP_CHANNEL_PRESENCE_USERS_MAX,
+ * truncated says more were left out) and the connections. */
+static void
+s_channel_presence (hb_control_t *self, msgpack_packer *pk)
+{
+    hp_str_t channel = hp_control_req_channel (self->req);
+    hb_chanpres_t *cp = hb_router_channel_presence (self->router);
+    uint64_t connections = 0;
+    size_t users = 0;
+    if (cp) {
+        /* first the count (the array's length goes first), then the names */
+        users = hb_chanpres_users (cp, channel.ptr, channel.len, 0, s_pack_user, pk,
+                                   &connections);
+    }
+    size_t listed = users < HP_CHANNEL_PRESENCE_USERS_MAX ? users : HP_CHANNEL_PRESENCE_USERS_MAX;
+    hp_control_pack_channel_presence_begin (pk, channel.ptr, channel.len, connections,
+                                            !cp || hb_chanpres_exact (cp), users > listed,
+                                            listed);
+    if (cp)
+        hb_chanpres_users (cp, channel.ptr, channel.len, listed, s_pack_user, pk, &connections);
+}
+
 /* Events after the requested offset when the epoch is ours; none (and not
  * recovered) for a fresh connection or another broker's epoch, whose
  * offsets mean nothing here. A channel's resume reads its stream; a user's
@@ -202,6 +231,9 @@ s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
     switch (hp_control_req_op (self->req)) {
         case HP_OP_PRESENCE:
             s_presence (self, &pk);
+            break;
+        case HP_OP_CHANNEL_PRESENCE:
+            s_channel_presence (self, &pk);
             break;
         case HP_OP_RESUME:
             /* a user's history is for the gateway holding them, not for

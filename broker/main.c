@@ -204,6 +204,7 @@ s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curv
 typedef struct {
     hb_metrics_t      metrics;
     hb_presence_t    *presence;
+    hb_chanpres_t    *chanpres;       /* channel presence (p: topics) */
     hb_history_t     *history;
     hb_undelivered_t *undelivered;
     hb_router_t      *router;
@@ -235,6 +236,7 @@ s_broker_destroy (s_broker_t *b)
     hb_history_destroy (&b->history);
     hb_store_close (&b->store);       /* after the history that wrote to it */
     hb_presence_destroy (&b->presence);
+    hb_chanpres_destroy (&b->chanpres);   /* after the router that fed it */
     hb_pair_destroy (&b->pair);
     hb_idem_destroy (&b->idem);       /* after the router and pair that used it */
     hb_zap_destroy (&b->zap);
@@ -340,6 +342,7 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
                                    &b->metrics, epoch, cfg->max_event_bytes);
     if (b->router) {
         hb_router_start_at (b->router, after);
+        hb_router_set_channel_presence (b->router, b->chanpres);
         hb_router_set_idempotency (b->router, b->idem);
         if (b->pair) {
             hb_router_replica_t replica = { b->pair, hb_pair_add, hb_pair_flush, hb_pair_gauges };
@@ -621,9 +624,10 @@ main (int argc, char **argv)
     if (s_sockets_open_base (&sockets, ctx, &cfg, broker.curve, &watch) != 0)
         goto done;
     broker.presence = hb_presence_new (cfg.max_online_users);
+    broker.chanpres = hb_chanpres_new (cfg.max_channel_presence);
     broker.history = hb_history_new (cfg.history_events, cfg.history_bytes);
     broker.idem = hb_idem_new (cfg.idempotency_window, cfg.idempotency_bytes);
-    if (!broker.presence || !broker.history || !broker.idem) {
+    if (!broker.presence || !broker.chanpres || !broker.history || !broker.idem) {
         fprintf (stderr, "herald-broker: out of memory at start\n");
         goto done;
     }

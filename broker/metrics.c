@@ -68,6 +68,15 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
         "Broadcasts routed (stored and published on the broadcast topic).", NULL, m->broadcasts);
     fn (arg, "herald_broker_channel_subscriptions", "gauge",
         "Channel topics subscribed by some gateway.", NULL, g->channels_subscribed);
+    fn (arg, "herald_broker_channel_presence_entries", "gauge",
+        "(connection, channel) presence entries held, from the gateways' p: topics.",
+        NULL, g->channel_presence);
+    fn (arg, "herald_broker_channel_presence_refused_total", "counter",
+        "Presence topics not recorded because --max-channel-presence entries were held.",
+        NULL, g->channel_presence_refused);
+    fn (arg, "herald_broker_channel_presence_overflow", "gauge",
+        "Refused presence topics still subscribed; while above 0 channel presence answers "
+        "exact:false.", NULL, g->channel_presence_overflow);
     fn (arg, "herald_broker_history_events", "gauge",
         "Events held in history.", NULL, g->history_events);
     fn (arg, "herald_broker_history_bytes", "gauge",

@@ -47,7 +47,6 @@ typedef struct {
     uint64_t zmq_connections_shed[HB_AUTH_SOCKETS];  /* closed unaccepted: no descriptors */
     uint64_t channel_events;                   /* channel events routed (stored, published if subscribed) */
     uint64_t broadcasts;                       /* broadcasts routed */
-    uint64_t channel_presence_refused;         /* p: subscribes past the presence bound */
 } hb_metrics_t;
 
 /* Values owned by other modules, sampled when rendering. */
@@ -68,6 +67,7 @@ typedef struct {
     uint64_t channels_subscribed;  /* channel topics some gateway subscribes */
     uint64_t channel_presence;     /* (connection, channel) presence entries held */
     uint64_t channel_presence_overflow;   /* refused entries still subscribed */
+    uint64_t channel_presence_refused;    /* p: subscribes refused (bound or memory) */
 } hb_gauges_t;
 
 /* Counts one HTTP answer. */

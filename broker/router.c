@@ -56,6 +56,7 @@ struct hb_router {
     hb_presence_t    *channels;
     hb_streamkey_t    skey;          /* keys[0] of a channel event or broadcast */
     uint64_t          broadcast_last;   /* the previous broadcast of the epoch */
+    hb_chanpres_t    *chanpres;      /* channel presence from p: topics, or NULL */
 };
 
 /* Channel topics recorded at most (subscribed channels; past it, like a
@@ -86,7 +87,8 @@ hb_router_set_xpub (hb_router_t *self, void *xpub)
 {
     self->xpub = xpub;
     /* the new socket's gateways subscribe their channels again */
-    if (hb_presence_clear (self->channels) != 0)
+    if (hb_presence_clear (self->channels) != 0
+    ||  (self->chanpres && hb_chanpres_clear (self->chanpres) != 0))
         hb_ratelog (&self->log, S_LOG_SUBSCRIPTION, "out of memory clearing the channel set");
 }
 
@@ -494,8 +496,13 @@ s_presence_topic (hb_router_t *self, const char *topic, size_t len, bool sub)
     hp_str_t channel, user, id;
     if (hp_topic_parse_presence (topic, len, &channel, &user, &id) != 0)
         return -1;
-    (void) self;
-    (void) sub;
+    if (!self->chanpres)
+        return 0;
+    if (!sub)
+        hb_chanpres_remove (self->chanpres, topic, len, channel, user);
+    else if (hb_chanpres_add (self->chanpres, topic, len, channel, user) != 0)
+        hb_ratelog (&self->log, S_LOG_SUBSCRIPTION,
+                    "channel presence full: a connection's channel is not recorded");
     return 0;
 }
 
@@ -651,6 +658,11 @@ hb_router_gauges (const hb_router_t *self, hb_gauges_t *out)
     out->evicted_ttl = hb_history_evicted (self->history, HB_EVICT_TTL);
     out->offset = self->offset;
     out->channels_subscribed = hb_presence_count (self->channels);
+    if (self->chanpres) {
+        out->channel_presence = hb_chanpres_count (self->chanpres);
+        out->channel_presence_refused = hb_chanpres_refused (self->chanpres);
+        out->channel_presence_overflow = hb_chanpres_overflow (self->chanpres);
+    }
     hb_store_t *store = hb_history_store (self->history);
     if (store) {
         hb_store_stats_t st;
@@ -669,4 +681,16 @@ hb_router_gauges (const hb_router_t *self, hb_gauges_t *out)
         out->idem_bytes = st.bytes;
         out->idem_evicted = st.evicted;
     }
+}
+
+void
+hb_router_set_channel_presence (hb_router_t *self, hb_chanpres_t *chanpres)
+{
+    self->chanpres = chanpres;
+}
+
+hb_chanpres_t *
+hb_router_channel_presence (const hb_router_t *self)
+{
+    return self->chanpres;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "channel_presence.h"
 #include "envelope.h"
 #include "history.h"
 #include "idempotency.h"
@@ -111,6 +112,12 @@ uint64_t hb_router_offset (const hb_router_t *self);
  * publish socket did not take it. */
 int hb_router_disconnect (hb_router_t *self, const char *user, size_t len);
 uint64_t hb_router_epoch (const hb_router_t *self);
+
+/* Channel presence (used, not owned; NULL: p: topics are only checked):
+ * fed from the presence topics' subscribe and unsubscribe, cleared with
+ * hb_router_set_xpub. The getter is for the control socket's answer. */
+void hb_router_set_channel_presence (hb_router_t *self, hb_chanpres_t *chanpres);
+hb_chanpres_t *hb_router_channel_presence (const hb_router_t *self);
 
 /* Samples the gauges of the modules the router drives. */
 void hb_router_gauges (const hb_router_t *self, hb_gauges_t *out);

@@ -367,6 +367,89 @@ class ChannelHistoryTest(ChannelsCase):
         self.assertEqual(self.next(gw)[1:5], (b"E", int(epoch, 16), 7, 5))
 
 
+def presence_topic(channel, user, gateway, conn):
+    return b"p:%s\x00%s\x00%016x%016x" % (channel.encode(), user.encode(), gateway, conn)
+
+
+class ChannelPresenceTest(ChannelsCase):
+    def settle(self, gw):
+        """Returns once the broker has read everything gw sent before."""
+        gw.send(b"\x01c:probe\x00")
+        self.assertEqual(self.next(gw)[:2], (b"c:probe\x00", b"S"))
+        gw.send(b"\x00c:probe\x00")
+
+    def presence(self, channel):
+        return self.control.request({"op": "presence", "channel": channel})
+
+    def test_channel_presence_from_presence_topics(self):
+        b = self.start()
+        gw1, gw2 = self.xsub(b), self.xsub(b)
+        for user, conn in (("alice", 1), ("alice", 2), ("bob", 3)):
+            gw1.send(b"\x01" + presence_topic("room", user, 0xa1, conn))
+        gw1.send(b"\x01" + presence_topic("lobby", "alice", 0xa1, 1))
+        gw2.send(b"\x01" + presence_topic("room", "carol", 0xb2, 1))
+        self.settle(gw1)
+        self.settle(gw2)
+        reply = self.presence("room")
+        # proves: the distinct users holding a connection in the channel and
+        # the connections, from the presence topics of both gateways
+        self.assertEqual(sorted(reply.pop("users")), ["alice", "bob", "carol"])
+        self.assertEqual(reply, {"channel": "room", "connections": 4, "exact": True,
+                                 "truncated": False})
+        self.assertEqual(self.presence("lobby")["users"], ["alice"])
+        self.assertEqual(self.presence("empty"), {"channel": "empty", "connections": 0,
+                                                  "exact": True, "truncated": False,
+                                                  "users": []})
+        text = b.metrics()
+        # proves: a p: topic never makes a user online, and is no invalid topic
+        self.assertEqual(metric(text, "herald_broker_users_online", exact=True), 0)
+        self.assertFalse(self.control.presence(["alice"])["alice"])
+        self.assertEqual(metric(text, "herald_broker_subscriptions_invalid_total", exact=True), 0)
+        self.assertEqual(metric(text, "herald_broker_channel_presence_entries", exact=True), 5)
+
+        # proves: a gateway that goes away loses its entries (its pipe's
+        # topics are unsubscribed)
+        self.sockets.remove(gw2)
+        gw2.close()
+        wait_until(lambda: self.presence("room")["connections"] == 3, what="carol's entry gone")
+        self.assertEqual(sorted(self.presence("room")["users"]), ["alice", "bob"])
+        # proves: one connection leaving keeps the user while another holds it
+        gw1.send(b"\x00" + presence_topic("room", "alice", 0xa1, 1))
+        self.settle(gw1)
+        reply = self.presence("room")
+        self.assertEqual((sorted(reply["users"]), reply["connections"]), (["alice", "bob"], 2))
+        gw1.send(b"\x00" + presence_topic("room", "alice", 0xa1, 2))
+        self.settle(gw1)
+        self.assertEqual(self.presence("room")["users"], ["bob"])
+        # proves: bad requests are answered with their error
+        self.assertEqual(self.presence("a b"), {"error": "bad channel"})
+        self.assertEqual(self.control.request({"op": "presence", "channel": "x", "users": ["a"]}),
+                         {"error": "users or channel"})
+        # proves: a malformed presence topic is counted as invalid
+        gw1.send(b"\x01p:room\x00bob\x00nothex")
+        self.settle(gw1)
+        self.assertEqual(counter(b, "herald_broker_subscriptions_invalid_total"), 1)
+
+    def test_presence_bound_refuses_and_says_not_exact(self):
+        b = self.start(max_channel_presence=2)
+        gw = self.xsub(b)
+        for user in ("a", "b", "c"):
+            gw.send(b"\x01" + presence_topic("room", user, 1, ord(user)))
+        self.settle(gw)
+        reply = self.presence("room")
+        # proves: the bound holds, the refusal is counted, and answers say
+        # not exact while the refused connection may still be there
+        self.assertEqual((sorted(reply["users"]), reply["connections"], reply["exact"]),
+                         (["a", "b"], 2, False))
+        text = b.metrics()
+        self.assertEqual(metric(text, "herald_broker_channel_presence_refused_total", exact=True), 1)
+        self.assertEqual(metric(text, "herald_broker_channel_presence_overflow", exact=True), 1)
+        gw.send(b"\x00" + presence_topic("room", "c", 1, ord("c")))
+        self.settle(gw)
+        # proves: exact again once the refused topic is unsubscribed
+        self.assertTrue(self.presence("room")["exact"])
+
+
 class ChannelPairTest(unittest.TestCase):
     def test_pair_copy_carries_channels_and_broadcasts(self):
         pair = Pair()
