@@ -95,6 +95,12 @@ struct hb_history {
     uint64_t   *prevs;               /* HP_RECIPIENTS_MAX, with a store */
     hb_key_t   *keys;                /* HP_RECIPIENTS_MAX, for the rebuild */
     uint64_t    last;                /* the last offset given, as committed */
+    /* the pair's catch-up cursor (hb_history_cursor_start), while on */
+    bool        cursor_on;
+    s_event_t  *cursor;              /* the next event to give, or NULL: past the newest */
+    uint64_t    cursor_after;        /* the offset of the last one given */
+    hb_history_lost_fn *cursor_lost;
+    void       *cursor_arg;
 };
 
 /* Recipients whose map slots are started together before the lookups:
@@ -294,6 +300,8 @@ s_ring_remove (s_user_t *user, const s_event_t *ev)
 static void
 s_event_unlink_free (hb_history_t *self, s_event_t *ev)
 {
+    if (self->cursor == ev)
+        self->cursor = ev->newer;    /* the catch-up goes on with the next one */
     if (ev->older)
         ev->older->newer = ev->newer;
     else
@@ -337,6 +345,8 @@ s_event_evict (hb_history_t *self, s_event_t *ev, hb_evict_reason_t reason)
         /* No later record of this user will point past it: say it here. */
         if (self->store && (user->count == 0 || s_ring_at (user, user->count - 1)->ev->offset < ev->offset))
             hb_store_put_lost (self->store, user->key, user->len, user->lost_upto);
+        if (self->cursor_on && ev->offset > self->cursor_after)
+            self->cursor_lost (self->cursor_arg, user->key, user->len, user->lost_upto);
         if (user->count == 0)
             s_user_go_idle (self, user);
     }
@@ -765,4 +775,100 @@ size_t
 hb_history_events_per_user (const hb_history_t *self)
 {
     return self->per_user;
+}
+
+/* --- the pair's catch-up cursor (pair_catchup.c) ------------------------ */
+
+uint64_t
+hb_history_cursor_start (hb_history_t *self, hb_history_lost_fn *lost, void *arg)
+{
+    self->cursor_on = true;
+    self->cursor = self->oldest;
+    self->cursor_after = 0;
+    self->cursor_lost = lost;
+    self->cursor_arg = arg;
+    /* an idle record is a user whose events all left: a copy that does not
+     * list them answers every user it has no record of with its floor */
+    uint64_t floor = self->floor;
+    for (const s_user_t *user = self->idle_head; user; user = user->idle_next)
+        floor = s_max (floor, user->lost_upto);
+    return floor;
+}
+
+void
+hb_history_cursor_stop (hb_history_t *self)
+{
+    self->cursor_on = false;
+    self->cursor = NULL;
+    self->cursor_lost = NULL;
+}
+
+int
+hb_history_cursor_next (hb_history_t *self, uint64_t now, hb_history_snap_t *out,
+                        hb_key_t *keys, uint64_t *lost)
+{
+    if (!self->cursor_on)
+        return 0;
+    if (self->store)
+        hb_store_read_end (self->store);   /* the previous answer's frame */
+    for (;;) {
+        s_event_t *ev = self->cursor;
+        if (!ev) {
+            /* past the newest when last asked: what was appended since */
+            ev = self->newest;
+            if (!ev || ev->offset <= self->cursor_after)
+                return 0;
+            while (ev->older && ev->older->offset > self->cursor_after)
+                ev = ev->older;
+        }
+        self->cursor = ev->newer;
+        self->cursor_after = ev->offset;
+        const char *json = ev->json;
+        size_t json_len = ev->json_len;
+        bool gone = ev->expires <= now
+                 || (self->store && hb_store_get (self->store, ev->offset, &json, &json_len) != 0);
+        size_t n = 0;
+        for (uint32_t i = 0; i < ev->nusers; i++) {
+            const s_user_t *user = ev->users[i];
+            if (!user)
+                continue;             /* left this user's ring: its lost_upto says so */
+            if (gone)                 /* expired, not yet swept, or unreadable: lost */
+                self->cursor_lost (self->cursor_arg, user->key, user->len,
+                                   s_max (user->lost_upto, ev->offset));
+            else {
+                keys[n] = (hb_key_t) { user->key, user->len, user->hash };
+                lost[n++] = user->lost_upto;
+            }
+        }
+        if (gone || n == 0)
+            continue;
+        *out = (hb_history_snap_t) { ev->offset, (uint32_t) (ev->expires - now), json,
+                                     json_len, n };
+        return 1;
+    }
+}
+
+uint64_t
+hb_history_floor (const hb_history_t *self)
+{
+    return self->floor;
+}
+
+void
+hb_history_raise_lost (hb_history_t *self, const hb_key_t *key, uint64_t upto)
+{
+    s_user_t *user = hb_umap_get (self->users, key->hash, key->ptr, key->len);
+    if (user && user->lost_upto >= upto)
+        return;
+    user = s_user_get (self, key);    /* takes an idle record off its list */
+    if (!user) {
+        self->floor = s_max (self->floor, upto);
+        return;
+    }
+    user->lost_upto = upto;
+    if (self->store)
+        hb_store_put_lost (self->store, user->key, user->len, upto);
+    if (user->count == 0)
+        s_user_go_idle (self, user);
+    s_enforce_bytes (self);
 }

@@ -115,6 +115,42 @@ void hb_history_lose_upto (hb_history_t *self, uint64_t offset);
 /* The store attached, or NULL (memory only). */
 hb_store_t *hb_history_store (const hb_history_t *self);
 
+/* The pair's catch-up (pair_catchup.c): a cursor walks the stored events
+ * oldest first while the history goes on changing (appends, evictions,
+ * sweeps). One cursor at a time. */
+typedef void hb_history_lost_fn (void *arg, const char *key, size_t len, uint64_t lost_upto);
+
+typedef struct {
+    uint64_t    offset;
+    uint32_t    ttl;          /* seconds left */
+    const char *json;         /* the frame, valid until the history changes */
+    size_t      len;
+    size_t      n;            /* the users (stream keys) still holding it */
+} hb_history_snap_t;
+
+/* Starts the cursor at the oldest event. From now until stop, every event
+ * the cursor has not given yet that leaves history by ttl or the byte bound
+ * (and every expired or unreadable one it steps over) calls lost for each
+ * stream holding it, with that stream's lost_upto: a copy built from the
+ * cursor learns what it will never be given. Returns the floor the copy
+ * starts from (the global floor, raised to every idle record's lost_upto). */
+uint64_t hb_history_cursor_start (hb_history_t *self, hb_history_lost_fn *lost, void *arg);
+void hb_history_cursor_stop (hb_history_t *self);
+
+/* The next event after the last one given (appended since included): 1 with
+ * *out filled, keys[i] and lost[i] (capacity HP_RECIPIENTS_MAX) the holders'
+ * keys and lost_upto; 0 when there is none (yet). */
+int hb_history_cursor_next (hb_history_t *self, uint64_t now, hb_history_snap_t *out,
+                            hb_key_t *keys, uint64_t *lost);
+
+/* The global floor (users without a record lost everything up to it). */
+uint64_t hb_history_floor (const hb_history_t *self);
+
+/* The stream key lost everything up to upto (raised, never lowered; a
+ * record is made if needed). A copy being caught up applies what the
+ * active's cursor said. */
+void hb_history_raise_lost (hb_history_t *self, const hb_key_t *key, uint64_t upto);
+
 size_t   hb_history_events (const hb_history_t *self);   /* records stored */
 size_t   hb_history_bytes (const hb_history_t *self);    /* approximate bytes held */
 size_t   hb_history_users (const hb_history_t *self);    /* user records */

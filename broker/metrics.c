@@ -200,6 +200,22 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
     fn (arg, "herald_broker_pair_copy_restarts_total", "counter",
         "Times the passive started its copy over after missing events.", NULL,
         g->pair_copy_restarts);
+    fn (arg, "herald_broker_pair_catchup_state", "gauge",
+        "The passive's catch-up (the active's history sent before its live batches): 0 none, "
+        "1 running, 2 done (on the active: the passive acknowledged the last chunk).", NULL,
+        g->pair_catchup_state);
+    fn (arg, "herald_broker_pair_catchup_events_total", "counter",
+        "History events sent in catch-up chunks (active) or stored from them (passive).", NULL,
+        g->pair_catchup_events);
+    fn (arg, "herald_broker_pair_catchup_bytes_total", "counter",
+        "Bytes of catch-up chunks sent (active) or read (passive).", NULL, g->pair_catchup_bytes);
+    fn (arg, "herald_broker_pair_catchup_completed_total", "counter",
+        "Catch-ups finished.", NULL, g->pair_catchup_completed);
+    fn (arg, "herald_broker_pair_catchup_aborted_total", "counter",
+        "Catch-ups started over (no ack in time, history left faster than it was sent, a "
+        "malformed chunk).", NULL, g->pair_catchup_aborted);
+    fn (arg, "herald_broker_pair_catchup_refused_total", "counter",
+        "Malformed catch-up chunks the passive dropped.", NULL, g->pair_catchup_refused);
 }
 
 void

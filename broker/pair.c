@@ -9,6 +9,7 @@
  * everything before the first event it holds marked lost, so a takeover
  * never answers recovered:true for what it does not hold. */
 #include "pair.h"
+#include "pair_catchup.h"
 #include "envelope.h"
 #include "frame.h"
 #include "ratelog.h"
@@ -26,11 +27,13 @@
 #define S_HEARTBEAT_MS 100
 #define S_PUSH_HWM     100000     /* messages: heartbeats and batches towards the peer */
 #define S_HEAD_LEN     17         /* type(1) + [state(1)] epoch(8) last(8), H and K */
+#define S_HEARTBEAT_LEN 22        /* H: ... want(4), the passive's catch-up request */
 #define S_FRAMES_MAX   8          /* control envelope frames a refusal answers */
 
 #define S_LOG_APPLY 1
 #define S_LOG_LINK  2
 #define S_LOG_COPY  3
+#define S_LOG_CHUNK 4
 
 struct hb_pair {
     hb_pair_fsm_t  fsm;
@@ -59,6 +62,14 @@ struct hb_pair {
     hb_streamkey_t skey;           /* a channel's or the broadcast key, for keys[0] */
     hb_ratelog_t   log;
     hb_idem_t     *idem;           /* keys of copied events, or NULL */
+    /* catch-up (pair_catchup.h) */
+    hb_catchup_tx_t *tx;           /* active: the passive peer's */
+    uint32_t       peer_want;      /* the peer's last heartbeat: its request, 0 live */
+    bool           catching_up;    /* passive: the copy is not whole yet */
+    uint32_t       want;           /* passive: its request, 0 when live */
+    uint32_t       rx_seq;         /* passive: the chunk expected; UINT32_MAX: only a seq 0 */
+    hb_catchup_stats_t rx;
+    uint64_t       chunks_refused; /* passive: malformed chunks dropped */
     uint64_t       takeovers, replicated, sent, ack_timeouts, restarts;
 };
 
@@ -102,10 +113,13 @@ hb_pair_new (void *ctx, const hb_pair_config_t *cfg, hb_history_t **history,
     self->env = hp_envelope_new ();
     self->keys = malloc (HP_RECIPIENTS_MAX * sizeof *self->keys);
     hp_buf_init (&self->frame, cfg->max_event_bytes * 8 + 4096);
-    if (!self->env || !self->keys)
+    self->tx = hb_catchup_tx_new ();
+    if (!self->env || !self->keys || !self->tx)
         goto fail;
     int zero = 0, one = 1, hwm = S_PUSH_HWM;
-    int64_t max_msg = (int64_t) cfg->max_event_bytes * 16 + 64;
+    /* a catch-up record: a frame (at most 8 x the envelope, escaped, plus
+     * its head) and its stream keys (within the envelope) with 10 bytes each */
+    int64_t max_msg = (int64_t) cfg->max_event_bytes * 16 + 10 * HP_RECIPIENTS_MAX + 8192;
     self->in = zmq_socket (ctx, ZMQ_PULL);
     self->out = zmq_socket (ctx, ZMQ_PUSH);
     if (!self->in || !self->out
@@ -150,6 +164,7 @@ hb_pair_destroy (hb_pair_t **self_p)
         zmq_close (self->in);
     if (self->out)
         zmq_close (self->out);
+    hb_catchup_tx_destroy (&self->tx, self->history ? *self->history : NULL);
     hp_envelope_destroy (&self->env);
     hp_buf_free (&self->frame);
     free (self->keys);
@@ -182,25 +197,30 @@ hb_pair_start_offset (const hb_pair_t *self)
     return self->took_over ? known + HB_PAIR_OFFSET_SKIP : self->last;
 }
 
-/* [type][state][epoch][last] (K has no state byte: its slot is 0). */
+/* [type][state][epoch][last], and for H [want] (K's state slot is 0). */
 static void
 s_send_small (hb_pair_t *self, char type, uint64_t last)
 {
-    unsigned char msg[1 + S_HEAD_LEN];
+    unsigned char msg[S_HEARTBEAT_LEN];
     msg[0] = (unsigned char) type;
     msg[1] = (unsigned char) self->fsm.state;
     s_put64 (msg + 2, self->epoch);
     s_put64 (msg + 10, last);
+    uint32_t want = self->catching_up ? self->want : 0;
+    for (int i = 3; i >= 0; i--, want >>= 8)
+        msg[18 + i] = (unsigned char) want;
     /* dropped when the peer is not connected or its queue is full: the
      * next heartbeat says the same */
-    zmq_send (self->out, msg, 18, ZMQ_DONTWAIT);
+    zmq_send (self->out, msg, type == 'H' ? S_HEARTBEAT_LEN : 1 + S_HEAD_LEN, ZMQ_DONTWAIT);
 }
 
-/* A passive in step holds every event its active peer last reported. */
+/* A passive in step holds every event its active peer last reported; a
+ * copy still being caught up holds part of the history only. */
 static bool
 s_in_step (const hb_pair_t *self)
 {
-    return self->copying && self->epoch == self->peer_epoch && self->last >= self->peer_last;
+    return self->copying && !self->catching_up && self->epoch == self->peer_epoch
+        && self->last >= self->peer_last;
 }
 
 /* Replaces the history with a new empty one of epoch where everything up
@@ -229,22 +249,44 @@ s_new_history (hb_pair_t *self, uint64_t epoch, uint64_t floor)
     return 0;
 }
 
-/* Starts the copy over: a new empty history where everything up to floor
- * counts as lost, following the peer's epoch. */
+/* Starts the copy over: asks the active peer for a catch-up (its history,
+ * then its live batches) under a new request number. The history in hand
+ * is replaced when the first chunk comes; until the last one the copy is
+ * not in step (no takeover). */
 static void
 s_start_copy (hb_pair_t *self, uint64_t epoch, uint64_t floor, const char *why)
 {
-    if (s_new_history (self, epoch, floor) != 0) {
-        self->copying = false;
-        return;
-    }
     if (self->copying)
         self->restarts++;
-    fprintf (stderr, "herald-broker: pair: copying epoch %016llx from offset %llu (%s)\n",
-             (unsigned long long) epoch, (unsigned long long) floor, why);
+    uint32_t want;
+    do
+        want = (uint32_t) hp_epoch_new ();
+    while (want == 0 || want == self->want);
+    fprintf (stderr, "herald-broker: pair: copying epoch %016llx: asking the active peer for its "
+             "history, catch-up %08x (%s)\n", (unsigned long long) epoch, want, why);
     self->copying = true;
+    self->catching_up = true;
+    self->want = want;
+    self->rx_seq = UINT32_MAX;
     self->epoch = epoch;
     self->last = floor;
+}
+
+/* A copy being caught up whose active peer restarted (or that cannot go
+ * on): part of another broker's epoch, which this one must never serve or
+ * vouch for. It becomes an empty history of a new epoch. */
+static void
+s_drop_partial (hb_pair_t *self)
+{
+    uint64_t fresh = hp_epoch_new ();
+    fprintf (stderr, "herald-broker: pair: the peer restarted during catch-up %08x: the partial "
+             "copy is dropped; new epoch %016llx\n", self->want, (unsigned long long) fresh);
+    if (s_new_history (self, fresh, 0) == 0) {
+        self->epoch = fresh;
+        self->last = 0;
+    }
+    self->catching_up = false;
+    self->want = 0;
 }
 
 static hb_pair_result_t
@@ -262,6 +304,7 @@ s_on_heartbeat (hb_pair_t *self, const unsigned char *p, uint64_t now_ms)
     self->peer_state = peer;
     self->peer_epoch = s_get64 (p + 2);
     self->peer_last = s_get64 (p + 10);
+    self->peer_want = (uint32_t) p[18] << 24 | (uint32_t) p[19] << 16 | (uint32_t) p[20] << 8 | p[21];
     self->peer_heard_ms = now_ms;
     hb_pair_state_t before = self->fsm.state;
     hb_pair_result_t r = hb_pair_fsm_event (&self->fsm, (hb_pair_event_t) peer, now_ms,
@@ -307,8 +350,18 @@ s_on_heartbeat (hb_pair_t *self, const unsigned char *p, uint64_t now_ms)
                      "after offset %llu\n", (unsigned long long) self->epoch,
                      (unsigned long long) self->last);
         }
-        else
+        else {
+            if (self->catching_up)
+                s_drop_partial (self);
             self->copying = false;    /* our copy was not in step: start over */
+        }
+    }
+    /* the active serves a passive peer's catch-up request (pair_catchup.c) */
+    if (self->fsm.state == HB_PAIR_ACTIVE) {
+        if (peer == HB_PAIR_PASSIVE)
+            hb_catchup_tx_want (self->tx, *self->history, self->peer_want, now_ms);
+        else
+            hb_catchup_tx_cancel (self->tx, *self->history);
     }
     if (after == HB_PAIR_ACTIVE && before != HB_PAIR_ACTIVE && !self->took_over)
         fprintf (stderr, "herald-broker: pair: active (peer is %s)\n", hb_pair_state_name (peer));
@@ -328,7 +381,8 @@ s_apply (hb_pair_t *self, const unsigned char *p, size_t len, uint64_t now)
     if (offset != self->last + 1) {
         /* the active gives consecutive offsets to what it accepts and
          * sends them all: a hole means something was lost on the way */
-        s_start_copy (self, self->epoch, offset - 1, "a hole in the events received");
+        s_start_copy (self, self->epoch, self->last, "a hole in the events received");
+        return;
     }
     const char *bytes = (const char *) p + 8;
     size_t n = len - 8;
@@ -366,7 +420,7 @@ static void
 s_on_events (hb_pair_t *self, const unsigned char *head, zmq_msg_t *msg)
 {
     uint64_t epoch = s_get64 (head + 1);
-    bool apply = self->fsm.state == HB_PAIR_PASSIVE && self->copying;
+    bool apply = self->fsm.state == HB_PAIR_PASSIVE && self->copying && !self->catching_up;
     if (apply && epoch != self->epoch)
         apply = false;                /* another epoch: its heartbeat restarts the copy */
     uint64_t now = hb_now_sec ();
@@ -376,11 +430,92 @@ s_on_events (hb_pair_t *self, const unsigned char *head, zmq_msg_t *msg)
         if (zmq_msg_recv (msg, self->in, 0) < 0)
             return;
         size_t len = zmq_msg_size (msg);
-        if (apply && len > 8)
+        if (apply && !self->catching_up && len > 8)
             s_apply (self, zmq_msg_data (msg), len, now);
     }
-    if (apply) {
+    if (apply && !self->catching_up) {
         hb_history_commit (*self->history, self->last);
+        s_send_small (self, 'K', self->last);
+    }
+}
+
+/* Reads the rest of a catch-up chunk (its head is p): applied by a passive
+ * waiting for that request, in order, or from seq 0 (a new start). A chunk
+ * out of order or malformed is dropped whole, unacknowledged: the active
+ * then starts over at seq 0 after its stall timeout. */
+static void
+s_on_chunk (hb_pair_t *self, const unsigned char *p, size_t len, zmq_msg_t *msg)
+{
+    hb_catchup_head_t head;
+    bool apply = hb_catchup_head_parse (p, len, &head) == 0
+              && self->fsm.state == HB_PAIR_PASSIVE && self->catching_up
+              && head.want == self->want && head.epoch == self->epoch
+              && (head.seq == 0 || head.seq == self->rx_seq);
+    if (apply && head.seq == 0) {
+        if (s_new_history (self, head.epoch, head.floor) != 0)
+            apply = false;
+        else {
+            self->last = head.floor;
+            fprintf (stderr, "herald-broker: pair: catch-up %08x: receiving epoch %016llx "
+                     "(everything up to offset %llu counts as lost)\n", self->want,
+                     (unsigned long long) head.epoch, (unsigned long long) head.floor);
+        }
+    }
+    uint64_t now = hb_now_sec (), bytes = len, events = 0;
+    hb_catchup_tail_t tail;
+    bool tail_seen = false, bad = false;
+    while (zmq_msg_more (msg)) {
+        zmq_msg_close (msg);
+        zmq_msg_init (msg);
+        if (zmq_msg_recv (msg, self->in, 0) < 0)
+            return;
+        if (!apply || bad)
+            continue;
+        const unsigned char *f = zmq_msg_data (msg);
+        size_t n = zmq_msg_size (msg);
+        bytes += n;
+        if (n >= 1 && f[0] == 'T') {
+            bad = tail_seen || zmq_msg_more (msg) || hb_catchup_tail_parse (f, n, &tail) != 0
+               || tail.last < self->last;
+            tail_seen = true;
+            continue;
+        }
+        int rc = tail_seen ? -1 : hb_catchup_apply (*self->history, f, n, now, self->keys,
+                                                    &self->last);
+        if (rc < 0)
+            bad = true;
+        else
+            events += (uint64_t) rc;
+    }
+    if (!apply)
+        return;
+    self->rx.events += events;
+    self->rx.bytes += bytes;
+    if (bad || !tail_seen) {
+        self->rx.aborted++;
+        self->rx_seq = UINT32_MAX;    /* only a new start (seq 0) from here */
+        self->chunks_refused++;
+        hb_ratelog (&self->log, S_LOG_CHUNK, "catch-up %08x: chunk %u is malformed: dropped, "
+                    "waiting for the catch-up to start over", self->want, head.seq);
+        return;
+    }
+    self->rx_seq = head.seq + 1;
+    if (tail.final) {
+        hb_history_lose_upto (*self->history, tail.floor);
+        self->last = tail.last;
+        self->catching_up = false;
+        self->rx.completed++;
+        fprintf (stderr, "herald-broker: pair: catch-up %08x: done, the copy holds epoch %016llx "
+                 "up to offset %llu (%zu events); copying live batches\n", self->want,
+                 (unsigned long long) self->epoch, (unsigned long long) self->last,
+                 hb_history_events (*self->history));
+    }
+    hb_history_commit (*self->history, self->last);
+    unsigned char ack[HB_CATCHUP_ACK_LEN];
+    hb_catchup_ack_pack (ack, head.want, head.seq);
+    zmq_send (self->out, ack, sizeof ack, ZMQ_DONTWAIT);
+    if (tail.final) {
+        self->want = 0;
         s_send_small (self, 'K', self->last);
     }
 }
@@ -417,7 +552,18 @@ s_read_one (hb_pair_t *self, uint64_t now_ms, hb_pair_result_t *result)
         self->fsm.peer_expiry = now_ms + self->cfg.timeout_ms;
         s_on_events (self, head, &msg);
     }
-    else if (len == 18 && p[0] == 'H') {
+    else if (len == HB_CATCHUP_HEAD_LEN && p[0] == 'S') {
+        unsigned char head[HB_CATCHUP_HEAD_LEN];
+        memcpy (head, p, sizeof head);
+        self->peer_heard_ms = now_ms;
+        self->fsm.peer_expiry = now_ms + self->cfg.timeout_ms;
+        s_on_chunk (self, head, sizeof head, &msg);
+    }
+    else if (len == HB_CATCHUP_ACK_LEN && p[0] == 'A') {
+        if (self->fsm.state == HB_PAIR_ACTIVE)
+            hb_catchup_tx_ack (self->tx, p, len, now_ms);
+    }
+    else if (len == S_HEARTBEAT_LEN && p[0] == 'H') {
         hb_pair_result_t r = s_on_heartbeat (self, p, now_ms);
         if (r == HB_PAIR_FATAL)
             *result = r;
@@ -497,6 +643,18 @@ hb_pair_handle (hb_pair_t *self, uint64_t now_ms)
         ;
     if (result == HB_PAIR_FATAL)
         return result;                /* announce nothing on the way out */
+    if (self->fsm.state == HB_PAIR_ACTIVE) {
+        /* the passive peer's catch-up: chunks while the window allows */
+        if (self->peer_state != HB_PAIR_PASSIVE || now_ms >= self->peer_heard_ms + self->cfg.timeout_ms)
+            hb_catchup_tx_cancel (self->tx, *self->history);
+        else if (hb_catchup_tx_send (self->tx, *self->history, self->out, self->epoch, self->last,
+                                     hb_now_sec (), now_ms, self->cfg.timeout_ms) == 1) {
+            /* the live batches follow the last chunk: not waited for until
+             * the passive acknowledged everything up to them */
+            self->lagging = true;
+            self->sent_last = self->last;
+        }
+    }
     if (now_ms >= self->heartbeat_ms + S_HEARTBEAT_MS) {
         self->heartbeat_ms = now_ms;
         s_send_small (self, 'H', self->last);
@@ -577,7 +735,8 @@ static bool
 s_peer_copies (const hb_pair_t *self, uint64_t now_ms)
 {
     return self->peer_state == HB_PAIR_PASSIVE
-        && now_ms < self->peer_heard_ms + self->cfg.timeout_ms;
+        && now_ms < self->peer_heard_ms + self->cfg.timeout_ms
+        && hb_catchup_tx_live (self->tx, self->peer_want);
 }
 
 void
@@ -668,4 +827,15 @@ hb_pair_gauges (const void *ctx, hb_gauges_t *out)
     out->pair_copied = self->replicated;
     out->pair_ack_timeouts = self->ack_timeouts;
     out->pair_copy_restarts = self->restarts;
+    const hb_catchup_stats_t *tx = hb_catchup_tx_stats (self->tx);
+    if (self->fsm.state == HB_PAIR_ACTIVE)
+        out->pair_catchup_state = hb_catchup_tx_state (self->tx);
+    else
+        out->pair_catchup_state = self->catching_up ? HB_CATCHUP_RUNNING
+                                : self->copying ? HB_CATCHUP_DONE : HB_CATCHUP_NONE;
+    out->pair_catchup_events = tx->events + self->rx.events;
+    out->pair_catchup_bytes = tx->bytes + self->rx.bytes;
+    out->pair_catchup_completed = tx->completed + self->rx.completed;
+    out->pair_catchup_aborted = tx->aborted + self->rx.aborted;
+    out->pair_catchup_refused = self->chunks_refused;
 }

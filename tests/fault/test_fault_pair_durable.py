@@ -7,7 +7,9 @@ producer pushing throughout. In turn:
 1. kill -9 the primary: the backup takes over (same epoch);
 2. the primary is started again on its data directory: its stored copy is
    behind the active backup, so it starts its copy over (the rule in
-   broker/README.md, "Hot standby pair") and is in step again;
+   broker/README.md, "Hot standby pair"): it is caught up on the backup's
+   whole history, written through to its data directory, and is in step
+   again;
 3. kill -9 the backup: the primary takes over, same epoch;
 4. the primary, now serving alone, is stopped (SIGTERM) and started again
    on its data directory with no partner up: voted active by the gateways,
@@ -16,9 +18,9 @@ producer pushing throughout. In turn:
 
 Then: one epoch throughout (no client gets a second welcome); each client
 got every accepted event meant for it exactly once, in order; and the final
-active's history, rebuilt from its data directory, holds everything since
-the primary started its copy over (a resume from before that answers
-recovered:false, from after it true).
+active's history, rebuilt from its data directory, holds every event each
+client got, from the first: a resume from 0 answers recovered:true (the
+catch-up carried what the primary missed while it was down).
 """
 import asyncio
 import shutil
@@ -96,8 +98,10 @@ class PairDurable(PairChecks, unittest.TestCase):
                            "the active keeps its history on disk")
         self.check_exactly_once(clients, history)
         for c in clients:
-            self.assertFalse(history[c.user][0], "%s: a resume from 0 is not claimed complete "
-                             "(the copy started over)" % c.user)
+            self.assertTrue(history[c.user][0], "%s: a resume from 0 is complete (the restarted "
+                            "primary was caught up on the whole history)" % c.user)
+            self.assertEqual(history[c.user][1], c.offsets,
+                             "%s: the history holds every event the client got" % c.user)
             r = result["after_floor"][c.user]
             self.assertTrue(r["recovered"], "%s: complete since the copy restarted" % c.user)
             self.assertEqual([e[0] for e in r["events"]],
