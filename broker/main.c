@@ -654,6 +654,8 @@ main (int argc, char **argv)
         if (!broker.pair)
             goto done;
         hb_pair_set_idempotency (broker.pair, broker.idem);
+        if (broker.zap)
+            hb_pair_set_zap (broker.pair, broker.zap);
         /* bound inside hb_pair_new, so the monitor sees only handshakes
          * (sockmon.c cannot shed this listener's backlog) */
         if (broker.zap && hb_sockmon_watch (broker.sockmon, hb_pair_socket (broker.pair), HB_ZAP_PAIR,

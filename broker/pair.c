@@ -34,6 +34,7 @@
 #define S_LOG_LINK  2
 #define S_LOG_COPY  3
 #define S_LOG_CHUNK 4
+#define S_LOG_REVOKED 5
 
 struct hb_pair {
     hb_pair_fsm_t  fsm;
@@ -62,6 +63,7 @@ struct hb_pair {
     hb_streamkey_t skey;           /* a channel's or the broadcast key, for keys[0] */
     hb_ratelog_t   log;
     hb_idem_t     *idem;           /* keys of copied events, or NULL */
+    hb_zap_t      *zap;            /* CURVE on: revoked partners refused */
     /* catch-up (pair_catchup.h) */
     hb_catchup_tx_t *tx;           /* active: the passive peer's */
     uint32_t       peer_want;      /* the peer's last heartbeat: its request, 0 live */
@@ -545,7 +547,15 @@ s_read_one (hb_pair_t *self, uint64_t now_ms, hb_pair_result_t *result)
     }
     const unsigned char *p = zmq_msg_data (&msg);
     size_t len = zmq_msg_size (&msg);
-    if (len >= 1 && p[0] == 'R' && len >= 9) {
+    if (self->zap && !hb_zap_user_current (self->zap, zmq_msg_gets (&msg, "User-Id"),
+                                           HB_ROLE_PAIR)) {
+        /* its key left --curve-allow since it connected: not our partner
+         * any more (the connection stays; each message is refused) */
+        self->metrics->revoked_messages[HB_ZAP_PAIR]++;
+        hb_ratelog (&self->log, S_LOG_REVOKED, "refused a pair message from a partner whose "
+                    "key is no longer allowed (--curve-allow)");
+    }
+    else if (len >= 1 && p[0] == 'R' && len >= 9) {
         unsigned char head[9];
         memcpy (head, p, 9);
         self->peer_heard_ms = now_ms;
@@ -811,6 +821,12 @@ void
 hb_pair_set_idempotency (hb_pair_t *self, hb_idem_t *idem)
 {
     self->idem = idem;
+}
+
+void
+hb_pair_set_zap (hb_pair_t *self, hb_zap_t *zap)
+{
+    self->zap = zap;
 }
 
 void

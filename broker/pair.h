@@ -11,6 +11,7 @@
 #include "idempotency.h"
 #include "metrics.h"
 #include "pair_fsm.h"
+#include "zap.h"
 
 /* Each broker binds a PULL (--pair-bind) and connects a PUSH to its
  * partner's (--pair-connect). Messages (PROTOCOL.md, "Hot standby pair"):
@@ -89,6 +90,13 @@ void hb_pair_flush (void *self);
  * the key of each event it copies, so after a takeover a producer's retry
  * of a replicated event is answered as a duplicate, not routed twice. */
 void hb_pair_set_idempotency (hb_pair_t *self, hb_idem_t *idem);
+
+/* With CURVE: the broker's ZAP handler (used, not owned). Every pair
+ * message is then checked against the current --curve-allow by its
+ * connection's key: one from a partner whose certificate was removed (or
+ * lost role pair) since it connected is dropped, counted in
+ * herald_broker_revoked_messages_total{socket="pair"}. */
+void hb_pair_set_zap (hb_pair_t *self, hb_zap_t *zap);
 
 /* Fills the pair's fields of out (the router's gauges hook). */
 void hb_pair_gauges (const void *self, hb_gauges_t *out);

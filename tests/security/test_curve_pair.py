@@ -12,11 +12,17 @@ certificate has role pair. Then:
   key of another role and with an unknown key is refused and counted in
   herald_broker_auth_refused_total{socket="pair",reason} (a forged "active"
   heartbeat would otherwise stop the primary);
+- a partner whose certificate is removed from --curve-allow (SIGHUP) while
+  its connection is up is refused from then on: every pair message it sends
+  is dropped and counted in herald_broker_revoked_messages_total{socket=
+  "pair"}, so the primary no longer hears it (peer state 0) and serves
+  alone;
 - a pair endpoint off loopback is refused without CURVE (exit 2) and taken
   with it; a CURVE pair whose --curve-allow has no certificate of role pair
   is refused (exit 2)."""
 import os
 import shutil
+import signal
 import struct
 import tempfile
 import time
@@ -37,8 +43,8 @@ def refused(text, reason):
 
 
 def forged_active_heartbeat():
-    """['H' state=active(3) epoch last]: what an active peer would say."""
-    return b"H" + bytes([3]) + struct.pack(">QQ", 1, 1)
+    """['H' state=active(3) epoch last want]: what an active peer would say."""
+    return b"H" + bytes([3]) + struct.pack(">QQI", 1, 1, 0)
 
 
 class CurvePair(unittest.TestCase):
@@ -114,6 +120,46 @@ class CurvePair(unittest.TestCase):
         self.assertEqual(stats["herald_broker_pair_takeovers_total"], 1)
         self.assertTrue(r["recovered"], "the backup's copy, made over CURVE, holds everything")
         self.assertEqual([e[0] for e in r["events"]], list(range(1, 21)))
+
+    def test_revoked_partner_is_refused(self):
+        # each broker its own key pair, both listed in each one's --curve-allow
+        keys = [keygen(self.dir, "pair-" + n, "pair") for n in ("a", "b")]
+        allows = []
+        for n in ("a", "b"):
+            d = os.path.join(self.dir, "allow-" + n)
+            os.mkdir(d)
+            for path in keys + [self.certs["prod"], self.certs["ctl"], self.certs["gw"]]:
+                shutil.copy(path, d)
+            allows.append(d)
+        pair = Pair(pair_timeout_ms=1000, per_broker=[
+            {"curve_cert": keys[i], "curve_allow": allows[i]} for i in range(2)])
+        self.addCleanup(pair.stop)
+        pair.start_both()
+        producer = Producer(pair.ingest, curve=(self.certs["prod"], keys[0]))
+        self.addCleanup(producer.close)
+        for i in range(10):
+            producer.send("u1", "tick", {"n": i})
+        wait_until(lambda: metric(pair.metrics(0), "herald_broker_pair_events_sent_total") >= 10
+                   and metric(pair.metrics(0), "herald_broker_pair_lag_events") == 0,
+                   timeout=10, what="10 events replicated to the backup and acknowledged")
+        revoked = 'herald_broker_revoked_messages_total{socket="pair"}'
+        self.assertEqual(metric(pair.metrics(0), revoked), 0)
+
+        os.remove(os.path.join(allows[0], "pair-b.cert"))   # the primary no longer trusts it
+        pair.procs[0].signal(signal.SIGHUP)
+        wait_until(lambda: metric(pair.metrics(0), revoked) > 0, timeout=10,
+                   what="the revoked partner's messages refused and counted")
+        wait_until(lambda: metric(pair.metrics(0), "herald_broker_pair_peer_state") == 0,
+                   timeout=10, what="the primary to stop hearing its revoked partner")
+        for i in range(10, 20):
+            producer.send("u1", "tick", {"n": i})
+        wait_until(lambda: metric(pair.metrics(0), "herald_broker_offset") >= 20, timeout=10,
+                   what="the primary to go on serving alone")
+        m = pair.metrics(0)
+        self.assertEqual(metric(m, "herald_broker_pair_state"), 3, "still active")
+        self.assertGreaterEqual(metric(m, "herald_broker_curve_revocations_total"), 1)
+        self.assertTrue(pair.procs[1].alive(), "the backup, still passive, keeps running")
+        self.assertTrue(pair.procs[0].alive())
 
     @staticmethod
     def primary_argv(extra):
