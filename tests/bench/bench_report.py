@@ -32,13 +32,19 @@ def ratio(a, b):
 DURABLE_SYSTEMS = ["herald", "herald-durable-none", "herald-durable-batch", "herald-durable-always"]
 
 
-def durable_table(res, scenario, title, columns, rate, cells):
+def durable_label(sname):
+    return "memory only" if sname == "herald" else "--data-dir --fsync " + sname.rsplit("-", 1)[1]
+
+
+def durable_table(res, scenario, title, columns, rate, cells, systems=DURABLE_SYSTEMS,
+                  label=durable_label):
     """Markdown lines of one scenario's table: memory only, then --data-dir
-    at each --fsync, one row each; [] when the scenario did not run.
-    columns: the header cells after "broker"; rate: the key the "÷ memory
-    only" cell divides by memory only's; cells(r, vs): a row's cells after
-    its label, vs being that ratio."""
-    rows = [(sname, get(res, scenario, sname)) for sname in DURABLE_SYSTEMS]
+    at each --fsync, one row each (or the given systems, label(system)
+    naming each row); [] when the scenario did not run. columns: the
+    header cells after "broker"; rate: the key the "÷ ..." cell divides by
+    the first system's; cells(r, vs): a row's cells after its label, vs
+    being that ratio."""
+    rows = [(sname, get(res, scenario, sname)) for sname in systems]
     if not any(r for _, r in rows):
         return []
     out = [title, "", "| broker | " + " | ".join(columns) + " |",
@@ -47,8 +53,8 @@ def durable_table(res, scenario, title, columns, rate, cells):
     for sname, r in rows:
         if not r:
             continue
-        label = "memory only" if sname == "herald" else "--data-dir --fsync " + sname.rsplit("-", 1)[1]
-        out.append("| " + " | ".join([label] + cells(r, ratio(r[rate], base and base[rate]))) + " |")
+        out.append("| " + " | ".join([label(sname)] + cells(r, ratio(r[rate], base and base[rate])))
+                   + " |")
     out.append("")
     return out
 
@@ -186,6 +192,19 @@ def report(doc):
         ["users", "routed", "routed / s", "÷ memory only", "broker CPU µs / event"], "routed_per_s",
         lambda r, vs: [fmt(r["users"]), fmt(r["routed"]), fmt(r["routed_per_s"], 0), vs,
                        fmt(r["cpu_us_per_event"], 2)])
+    out += durable_table(
+        res, "pair",
+        "### What a hot standby pair costs: unicast closed loop, one broker next to a pair",
+        ["clients", "delivered / s", "÷ one broker", "CPU µs / event (all)",
+         "primary CPU µs / event", "backup CPU µs / event", "p50 ms", "p99 ms"],
+        "delivered_per_s",
+        lambda r, vs: [fmt(r["clients"]), fmt(r["delivered_per_s"], 0), vs,
+                       fmt(r["cpu_us_per_event"], 1),
+                       fmt(r.get("cpu_us_per_event_by_role", {}).get("broker", 0), 1),
+                       fmt(r.get("cpu_us_per_event_by_role", {}).get("backup"), 1),
+                       fmt(r["latency_us"]["p50"] / 1e3, 2), fmt(r["latency_us"]["p99"] / 1e3, 2)],
+        systems=["herald", "herald-pair"],
+        label=lambda sname: "one broker" if sname == "herald" else "primary + backup")
     errors = [r for r in res if "error" in r]
     if errors:
         out.append("")
