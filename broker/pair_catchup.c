@@ -225,8 +225,13 @@ s_send_chunk (hb_catchup_tx_t *self, hb_history_t *history, void *out, uint64_t 
             final = true;
             break;
         }
-        if (s_pack_event (self, &snap) != 0)
-            continue;                 /* out of memory: the passive's lost_upto below says it */
+        if (s_pack_event (self, &snap) != 0) {
+            /* out of memory: not sent, so lost for its streams */
+            for (size_t i = 0; i < snap.n; i++)
+                s_on_lost (self, self->keys[i].ptr, self->keys[i].len,
+                           self->losts[i] > snap.offset ? self->losts[i] : snap.offset);
+            continue;
+        }
         s_send_frame (out, self->rec.data, self->rec.len, true);
         bytes += self->rec.len;
         self->stats.events++;
@@ -240,8 +245,10 @@ s_send_chunk (hb_catchup_tx_t *self, hb_history_t *history, void *out, uint64_t 
             bytes += self->lost.len + 1;
             if (zmq_msg_send (&msg, out, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
                 zmq_msg_close (&msg);
+            hp_buf_reset (&self->lost);
         }
-        hp_buf_reset (&self->lost);
+        else
+            self->overflow = true;    /* the marks could not go: start over */
     }
     unsigned char tail[HB_CATCHUP_TAIL_LEN];
     tail[0] = 'T';
