@@ -6,37 +6,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "confirm.h"
 #include "curve.h"
 #include "envelope.h"
 #include "json_pack.h"
+#include "lines.h"
 #include "version.h"
+#include "wire.h"
 
 #define HT_INGEST_DEFAULT   "tcp://127.0.0.1:7401"
+#define HT_CONTROL_DEFAULT  "tcp://127.0.0.1:7403"
 #define HT_TIMEOUT_DEFAULT  5           /* seconds to wait for the broker */
+/* --confirm: seconds each event is retried; a pair's takeover takes about
+ * --pair-timeout-ms (2 s by default) after HT_CONFIRM_ATTEMPT_MS of silence */
+#define HT_CONFIRM_TIMEOUT_DEFAULT 15
 #define HT_LINE_MAX         (1024 * 1024)   /* longest stdin line accepted */
 #define HT_ERR_MAX          256
 /* The broker refuses envelopes nesting over 32 containers, the envelope map
  * included (proto/PROTOCOL.md), so data may nest 31. */
 #define HT_DATA_DEPTH_MAX   31
 
-enum { EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
+enum { EXIT_BAD_INPUT = 1, EXIT_USAGE = 2, EXIT_UNCONFIRMED = 3 };
 
 static void
 s_usage (FILE *out)
 {
     fprintf (out,
 "Usage: herald-push --to USER[,USER...] --event NAME [--data JSON] [--id ID]\n"
-"                   [--ttl SECONDS] [--ingest EP] [--timeout SECONDS]\n"
-"                   [--curve-cert FILE --curve-server FILE]\n"
+"                   [--ttl SECONDS] [--idempotency-key KEY] [--ingest EP]\n"
+"                   [--timeout SECONDS] [--curve-cert FILE --curve-server FILE]\n"
 "       herald-push - | --stdin [--ingest EP] [--timeout SECONDS] [--curve-...]\n"
+"       herald-push --confirm [--control EP] (flags or - as above)\n"
 "\n"
 "Sends events to herald-broker's ingest socket (ZeroMQ PUSH, msgpack envelope;\n"
-"see proto/PROTOCOL.md). Everything is checked here first, with a clear error.\n"
+"see proto/PROTOCOL.md), or with --confirm through its control socket, each\n"
+"answered once the broker committed it. Everything is checked here first,\n"
+"with a clear error.\n"
 "\n"
 "  --to USER[,USER...]  recipients (1-10,000 user ids, each 1-128 bytes of UTF-8\n"
 "                       without control characters); may be given more than once;\n"
@@ -46,19 +57,35 @@ s_usage (FILE *out)
 "  --id ID              your own id for the event (at most 128 bytes)\n"
 "  --ttl SECONDS        seconds kept in history for resume (broker default 120;\n"
 "                       0 = never stored)\n"
+"  --idempotency-key KEY  1-128 bytes: the broker routes an event whose key it\n"
+"                       accepted within its --idempotency-window only once\n"
 "  --ingest EP          broker ingest endpoint (env HERALD_INGEST;\n"
 "                       default " HT_INGEST_DEFAULT "); EP1,EP2 for a hot\n"
 "                       standby pair (sent to whichever is active)\n"
+"  --confirm            send each event as the control request {\"op\":\"publish\"}\n"
+"                       and wait for the broker's answer, which comes once the\n"
+"                       event is committed (its store per --fsync, and its pair\n"
+"                       partner's copy). An event without an idempotency key\n"
+"                       gets one (hp-<32 hex digits of this run>-<line>); one\n"
+"                       unanswered for 1.5 s, or refused by a passive broker, is\n"
+"                       sent again with the same key (to the other broker of a\n"
+"                       pair), so it is routed once however often it is sent.\n"
+"                       Up to %d events are in flight at once.\n"
+"  --control EP         with --confirm: the broker's control endpoint (env\n"
+"                       HERALD_CONTROL; default " HT_CONTROL_DEFAULT "); EP1,EP2\n"
+"                       for a pair, primary first\n"
 "  --curve-cert FILE    this producer's CURVE certificate (herald-keygen NAME\n"
 "                       --role producer; NAME.cert_secret is read too; env\n"
 "                       HERALD_CURVE_CERT), for a broker run with --curve-allow\n"
 "  --curve-server FILE  the broker's public certificate (env HERALD_CURVE_SERVER)\n"
 "  --timeout SECONDS    how long to wait for the broker (default %d); with no\n"
 "                       broker reachable herald-push gives up after this long\n"
-"                       and exits 1, saying what was not sent\n"
+"                       and exits 1, saying what was not sent. With --confirm:\n"
+"                       how long each event is retried (default %d)\n"
 "  -, --stdin           read one JSON object per line from stdin:\n"
 "                       {\"to\":\"alice\" or [\"alice\",\"bob\"], \"event\":\"bid\",\n"
-"                        \"data\":..., \"id\":\"...\", \"ttl\":60}\n"
+"                        \"data\":..., \"id\":\"...\", \"ttl\":60,\n"
+"                        \"idempotency_key\":\"...\"}\n"
 "                       (to as a string is one user id). Bad lines are reported\n"
 "                       on stderr with their line number and skipped; blank\n"
 "                       lines are ignored; lines over 1 MiB are refused.\n"
@@ -68,14 +95,26 @@ s_usage (FILE *out)
 "herald-push exits only once its events were handed to the broker's TCP\n"
 "connection (or the timeout passed). Exit status: 0 all sent; 1 a bad line,\n"
 "bad JSON or no broker; 2 bad flags. The broker may still drop an envelope\n"
-"over its --max-event-bytes (default 65536); it counts that in its metrics.\n",
-             HT_TIMEOUT_DEFAULT);
+"over its --max-event-bytes (default 65536); it counts that in its metrics.\n"
+"\n"
+"With --confirm, stdout gets one JSON line per event the broker committed:\n"
+"  {\"line\":N,\"offset\":O,\"epoch\":\"<16 hex>\",\"idempotency_key\":\"K\"}\n"
+"(\"line\" only with --stdin; \"duplicate\":true when the key was accepted\n"
+"before, the offset then being the first one). Exit status: 0 every event\n"
+"committed; 1 a bad line, or an event the broker refused (said on stderr with\n"
+"its reason, e.g. invalid (bad_to), forbidden); 2 bad flags; 3 an event was\n"
+"not answered within --timeout: it may or may not have been accepted, stderr\n"
+"names it and its key (sending it again with that key is safe within the\n"
+"broker's --idempotency-window), and lines after it were not sent.\n",
+             HT_CONFIRM_WINDOW, HT_TIMEOUT_DEFAULT, HT_CONFIRM_TIMEOUT_DEFAULT);
 }
 
-/* Checks a spec object ({to, event, data, id, ttl}) and packs it as the
- * producer envelope into sbuf. Returns 0, or -1 with a message in err. */
+/* Checks a spec object ({to, event, data, id, ttl, idempotency_key}) and
+ * packs it as the producer envelope into sbuf; publish adds "op":"publish"
+ * (the control request of --confirm). Returns 0, or -1 with a message in err. */
 static int
-s_envelope_pack (const json_t *spec, msgpack_sbuffer *sbuf, char *err, size_t errlen)
+s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *err,
+                 size_t errlen)
 {
     if (!json_is_object (spec)) {
         snprintf (err, errlen, "expected a JSON object");
@@ -87,8 +126,9 @@ s_envelope_pack (const json_t *spec, msgpack_sbuffer *sbuf, char *err, size_t er
         //  Refused here (the broker would ignore them) because a typo such as
         //  "evnt" should not silently become an event without a name.
         if (strcmp (key, "to") && strcmp (key, "event") && strcmp (key, "data")
-        &&  strcmp (key, "id") && strcmp (key, "ttl")) {
-            snprintf (err, errlen, "unknown key \"%.40s\" (expected to, event, data, id, ttl)", key);
+        &&  strcmp (key, "id") && strcmp (key, "ttl") && strcmp (key, "idempotency_key")) {
+            snprintf (err, errlen, "unknown key \"%.40s\" (expected to, event, data, id, ttl, "
+                      "idempotency_key)", key);
             return -1;
         }
     }
@@ -97,6 +137,7 @@ s_envelope_pack (const json_t *spec, msgpack_sbuffer *sbuf, char *err, size_t er
     const json_t *data = json_object_get (spec, "data");
     const json_t *id = json_object_get (spec, "id");
     const json_t *ttl = json_object_get (spec, "ttl");
+    const json_t *ikey = json_object_get (spec, "idempotency_key");
 
     if (!event || !json_is_string (event)
     ||  !hp_event_name_valid (json_string_value (event), json_string_length (event))) {
@@ -138,10 +179,21 @@ s_envelope_pack (const json_t *spec, msgpack_sbuffer *sbuf, char *err, size_t er
         return -1;
     }
 
+    if (ikey && (!json_is_string (ikey) || json_string_length (ikey) < 1
+                 || json_string_length (ikey) > HP_IDEMPOTENCY_KEY_MAX)) {
+        snprintf (err, errlen, "idempotency_key must be a string of 1-%d bytes",
+                  HP_IDEMPOTENCY_KEY_MAX);
+        return -1;
+    }
+
     msgpack_packer pk;
     msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
-    size_t fields = 2 + (data != NULL) + (id != NULL) + (ttl != NULL);
+    size_t fields = 2 + (data != NULL) + (id != NULL) + (ttl != NULL) + (ikey != NULL) + publish;
     int rc = msgpack_pack_map (&pk, fields);
+    if (publish) {
+        rc |= msgpack_pack_str_with_body (&pk, "op", 2);
+        rc |= msgpack_pack_str_with_body (&pk, "publish", 7);
+    }
     rc |= msgpack_pack_str_with_body (&pk, "event", 5);
     rc |= ht_json_pack (&pk, event, 0);
     rc |= msgpack_pack_str_with_body (&pk, "to", 2);
@@ -161,6 +213,10 @@ s_envelope_pack (const json_t *spec, msgpack_sbuffer *sbuf, char *err, size_t er
     if (ttl) {
         rc |= msgpack_pack_str_with_body (&pk, "ttl", 3);
         rc |= msgpack_pack_uint64 (&pk, (uint64_t) json_integer_value (ttl));
+    }
+    if (ikey) {
+        rc |= msgpack_pack_str_with_body (&pk, "idempotency_key", 15);
+        rc |= ht_json_pack (&pk, ikey, 0);
     }
     if (rc != 0) {
         snprintf (err, errlen, "out of memory packing the envelope");
@@ -219,26 +275,6 @@ s_send (void *push, const msgpack_sbuffer *sbuf, const char *endpoint, int timeo
     return 0;
 }
 
-/* Reads one line (without its newline) into buf of cap bytes. Returns its
- * length, -1 at end of input, or -2 when the line was longer than cap (the
- * rest of it is consumed and discarded). */
-static long
-s_read_line (FILE *in, char *buf, size_t cap)
-{
-    size_t len = 0;
-    bool too_long = false;
-    int c;
-    while ((c = getc (in)) != EOF && c != '\n') {
-        if (len < cap)
-            buf [len++] = (char) c;
-        else
-            too_long = true;
-    }
-    if (c == EOF && len == 0 && !too_long)
-        return -1;
-    return too_long ? -2 : (long) len;
-}
-
 static bool
 s_blank (const char *s, size_t len)
 {
@@ -248,13 +284,68 @@ s_blank (const char *s, size_t len)
     return true;
 }
 
+/* --confirm's key for an event given none: this run's random prefix and
+ * the event's line number, so every event of every run differs. */
+static int
+s_key_default (json_t *spec, const char *prefix, long number)
+{
+    if (!prefix || json_object_get (spec, "idempotency_key"))
+        return 0;
+    char key [64];
+    snprintf (key, sizeof key, "%s-%ld", prefix, number);
+    return json_object_set_new (spec, "idempotency_key", json_string (key));
+}
+
+/* The spec's idempotency key (copied into out, which holds
+ * HP_IDEMPOTENCY_KEY_MAX + 1 bytes); "" when it has none. */
+static void
+s_key_of (const json_t *spec, char *out)
+{
+    const char *key = json_string_value (json_object_get (spec, "idempotency_key"));
+    snprintf (out, HP_IDEMPOTENCY_KEY_MAX + 1, "%s", key ? key : "");
+}
+
+/* One stdin line (number: its line number) as an envelope in sbuf; with
+ * key_prefix (--confirm) a control request with a key, which is copied to
+ * key (HP_IDEMPOTENCY_KEY_MAX + 1 bytes). Returns 1 when packed, 0 for a
+ * blank line, -1 for a bad one (said on stderr). */
+static int
+s_line_pack (const char *line, size_t len, long number, const char *key_prefix,
+             msgpack_sbuffer *sbuf, char *key)
+{
+    if (s_blank (line, len))
+        return 0;
+    json_error_t jerr;
+    json_t *spec = json_loadb (line, len, 0, &jerr);
+    if (!spec) {
+        fprintf (stderr, "herald-push: line %ld: not JSON: %s (column %d)\n",
+                 number, jerr.text, jerr.column);
+        return -1;
+    }
+    char err [HT_ERR_MAX];
+    msgpack_sbuffer_clear (sbuf);
+    int rc = json_is_object (spec) ? s_key_default (spec, key_prefix, number) : 0;
+    if (rc == 0)
+        rc = s_envelope_pack (spec, key_prefix != NULL, sbuf, err, sizeof err);
+    else
+        snprintf (err, sizeof err, "out of memory");
+    if (rc == 0 && key)
+        s_key_of (spec, key);
+    json_decref (spec);
+    if (rc != 0) {
+        fprintf (stderr, "herald-push: line %ld: %s\n", number, err);
+        return -1;
+    }
+    return 1;
+}
+
 /* One envelope per stdin line. Returns the number of bad lines, or -1 when
  * the broker could not be reached (the rest of stdin is not read). */
 static long
 s_push_stdin (void *push, const char *endpoint, int timeout_s, long *sent)
 {
-    char *line = malloc (HT_LINE_MAX);
-    if (!line) {
+    ht_lines_t *lines = ht_lines_new (STDIN_FILENO, HT_LINE_MAX);
+    if (!lines) {
         fprintf (stderr, "herald-push: out of memory\n");
         return -1;
     }
@@ -262,32 +353,30 @@ s_push_stdin (void *push, const char *endpoint, int timeout_s, long *sent)
     msgpack_sbuffer_init (&sbuf);
     long bad = 0;
     long number = 0;
-    long len;
-    while ((len = s_read_line (stdin, line, HT_LINE_MAX)) != -1) {
+    for (;;) {
+        const char *line;
+        size_t len;
+        ht_lines_result_t r = ht_lines_next (lines, &line, &len);
+        if (r == HT_LINES_MORE) {
+            if (ht_lines_fill (lines) != 0) {
+                fprintf (stderr, "herald-push: reading stdin: %s\n", strerror (errno));
+                bad++;
+                break;
+            }
+            continue;
+        }
+        if (r == HT_LINES_END)
+            break;
         number++;
-        if (len == -2) {
+        if (r == HT_LINES_TOO_LONG) {
             fprintf (stderr, "herald-push: line %ld: longer than %d bytes; skipped\n",
                      number, HT_LINE_MAX);
             bad++;
             continue;
         }
-        if (s_blank (line, (size_t) len))
-            continue;
-        json_error_t jerr;
-        json_t *spec = json_loadb (line, (size_t) len, 0, &jerr);
-        if (!spec) {
-            fprintf (stderr, "herald-push: line %ld: not JSON: %s (column %d)\n",
-                     number, jerr.text, jerr.column);
-            bad++;
-            continue;
-        }
-        char err [HT_ERR_MAX];
-        msgpack_sbuffer_clear (&sbuf);
-        int rc = s_envelope_pack (spec, &sbuf, err, sizeof err);
-        json_decref (spec);
-        if (rc != 0) {
-            fprintf (stderr, "herald-push: line %ld: %s\n", number, err);
-            bad++;
+        int rc = s_line_pack (line, len, number, NULL, &sbuf, NULL);
+        if (rc <= 0) {
+            bad += rc < 0;
             continue;
         }
         if (s_send (push, &sbuf, endpoint, timeout_s) != 0) {
@@ -298,8 +387,159 @@ s_push_stdin (void *push, const char *endpoint, int timeout_s, long *sent)
         (*sent)++;
     }
     msgpack_sbuffer_destroy (&sbuf);
-    free (line);
+    ht_lines_destroy (&lines);
     return bad;
+}
+
+/* --confirm: what became of the events so far. */
+typedef struct {
+    bool numbered;             /* events are stdin lines */
+    int  timeout_s;
+    long confirmed, refused, unconfirmed;
+    bool stop;                 /* read no more input */
+} s_confirm_tally_t;
+
+/* One event's outcome: a JSON line on stdout when committed, else stderr. */
+static void
+s_on_outcome (void *arg, const ht_confirm_outcome_t *o)
+{
+    s_confirm_tally_t *t = arg;
+    char where [32] = "the event";
+    if (t->numbered)
+        snprintf (where, sizeof where, "line %ld", o->line);
+    if (o->result == HT_CONFIRM_OK) {
+        t->confirmed++;
+        json_t *out = json_object ();
+        if (t->numbered)
+            json_object_set_new (out, "line", json_integer (o->line));
+        json_object_set_new (out, "offset", json_integer ((json_int_t) o->offset));
+        json_object_set_new (out, "epoch", json_string (o->epoch));
+        json_object_set_new (out, "idempotency_key", json_string (o->key));
+        if (o->duplicate)
+            json_object_set_new (out, "duplicate", json_true ());
+        char *text = json_dumps (out, JSON_COMPACT);
+        if (text)
+            printf ("%s\n", text);
+        fflush (stdout);
+        free (text);
+        json_decref (out);
+    }
+    else
+    if (o->result == HT_CONFIRM_REFUSED) {
+        t->refused++;
+        fprintf (stderr, "herald-push: %s: refused by the broker: %s%s%s%s\n", where, o->error,
+                 *o->reason ? " (" : "", o->reason, *o->reason ? ")" : "");
+        //  every later event would be refused alike
+        if (!strcmp (o->error, "forbidden") || !strcmp (o->error, "revoked"))
+            t->stop = true;
+    }
+    else {
+        t->unconfirmed++;
+        fprintf (stderr, "herald-push: %s: not confirmed within %d s (idempotency_key %s); "
+                 "it may or may not have been accepted: sending it again with the same key "
+                 "is safe within the broker's --idempotency-window\n",
+                 where, t->timeout_s, o->key);
+        t->stop = true;
+    }
+}
+
+/* --confirm: sends one packed request (one, with its key) or every stdin
+ * line as control publish requests to control, up to HT_CONFIRM_WINDOW at
+ * a time, polling stdin and the broker together so retries run while
+ * input is slow. Returns the exit status. */
+static int
+s_confirm_run (void *ctx, const char *control, const hp_curve_t *curve, int timeout_s,
+               const msgpack_sbuffer *one, const char *one_key, const char *key_prefix)
+{
+    s_confirm_tally_t tally = { .numbered = one == NULL, .timeout_s = timeout_s };
+    char err [512];
+    ht_confirm_t *c = ht_confirm_new (ctx, control, curve, (uint64_t) timeout_s * 1000,
+                                      s_on_outcome, &tally, err, sizeof err);
+    if (!c) {
+        fprintf (stderr, "herald-push: %s\n", err);
+        return EXIT_USAGE;
+    }
+    ht_lines_t *lines = one ? NULL : ht_lines_new (STDIN_FILENO, HT_LINE_MAX);
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    bool input_done = one != NULL;
+    long number = 0, bad = 0;
+    if (one && ht_confirm_add (c, one->data, one->size, 0, one_key, ht_confirm_now_ms ()) != 0)
+        tally.stop = true;
+    if (!one && !lines)
+        tally.stop = true;
+    if (tally.stop)
+        fprintf (stderr, "herald-push: out of memory\n");
+    for (;;) {
+        bool need_input = false;
+        while (!input_done && !tally.stop && ht_confirm_room (c)) {
+            const char *line;
+            size_t len;
+            ht_lines_result_t r = ht_lines_next (lines, &line, &len);
+            if (r == HT_LINES_MORE) {
+                need_input = true;
+                break;
+            }
+            if (r == HT_LINES_END) {
+                input_done = true;
+                break;
+            }
+            number++;
+            if (r == HT_LINES_TOO_LONG) {
+                fprintf (stderr, "herald-push: line %ld: longer than %d bytes; skipped\n",
+                         number, HT_LINE_MAX);
+                bad++;
+                continue;
+            }
+            char key [HP_IDEMPOTENCY_KEY_MAX + 1];
+            int rc = s_line_pack (line, len, number, key_prefix, &sbuf, key);
+            if (rc <= 0) {
+                bad += rc < 0;
+                continue;
+            }
+            if (ht_confirm_add (c, sbuf.data, sbuf.size, number, key, ht_confirm_now_ms ()) != 0) {
+                fprintf (stderr, "herald-push: out of memory\n");
+                tally.stop = true;
+            }
+        }
+        if ((input_done || tally.stop) && ht_confirm_pending (c) == 0)
+            break;
+        void *sock = ht_confirm_socket (c);
+        zmq_pollitem_t items [2] = {
+            { sock, sock ? 0 : -1, ZMQ_POLLIN, 0 },
+            { NULL, STDIN_FILENO, ZMQ_POLLIN, 0 },
+        };
+        int count = need_input && !tally.stop ? 2 : 1;
+        if (zmq_poll (items, count, ht_confirm_wait_ms (c, ht_confirm_now_ms ())) < 0
+        &&  zmq_errno () != EINTR) {
+            fprintf (stderr, "herald-push: poll failed: %s\n", zmq_strerror (zmq_errno ()));
+            break;
+        }
+        //  POLLHUP (the writer closed the pipe) shows as ZMQ_POLLERR: the
+        //  read then sees the end
+        if (count == 2 && (items [1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+        &&  ht_lines_fill (lines) != 0) {
+            fprintf (stderr, "herald-push: reading stdin: %s\n", strerror (errno));
+            bad++;
+            input_done = true;
+        }
+        ht_confirm_service (c, ht_confirm_now_ms ());
+    }
+    if (!input_done && tally.numbered)
+        fprintf (stderr, "herald-push: stopped after line %ld: the lines after it were not "
+                 "sent\n", number);
+    if (tally.unconfirmed && curve)
+        fprintf (stderr, "herald-push: with CURVE no answer also means the broker refuses "
+                 "this key (not in its --curve-allow) or --curve-server is not its "
+                 "certificate\n");
+    if (tally.refused || tally.unconfirmed || bad)
+        fprintf (stderr, "herald-push: %ld confirmed, %ld refused, %ld not confirmed, %ld bad "
+                 "line(s)\n", tally.confirmed, tally.refused, tally.unconfirmed, bad);
+    msgpack_sbuffer_destroy (&sbuf);
+    ht_lines_destroy (&lines);
+    ht_confirm_destroy (&c);
+    return tally.unconfirmed ? EXIT_UNCONFIRMED
+         : tally.refused || bad ? EXIT_BAD_INPUT : EXIT_SUCCESS;
 }
 
 /* Parses a whole decimal number in [min, max]. Returns 0 or -1. */
@@ -350,6 +590,9 @@ main (int argc, char *argv [])
         { "stdin",   no_argument,       NULL, 's' },
         { "curve-cert",   required_argument, NULL, 'C' },
         { "curve-server", required_argument, NULL, 'S' },
+        { "confirm", no_argument,       NULL, 'c' },
+        { "control", required_argument, NULL, 'K' },
+        { "idempotency-key", required_argument, NULL, 'k' },
         { "help",    no_argument,       NULL, 'h' },
         { "version", no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -357,10 +600,16 @@ main (int argc, char *argv [])
     const char *endpoint = getenv ("HERALD_INGEST");
     if (!endpoint || !*endpoint)
         endpoint = HT_INGEST_DEFAULT;
+    const char *control = getenv ("HERALD_CONTROL");
+    if (!control || !*control)
+        control = HT_CONTROL_DEFAULT;
     const char *curve_cert = getenv ("HERALD_CURVE_CERT");
     const char *curve_server = getenv ("HERALD_CURVE_SERVER");
     hp_curve_t *curve = NULL;
-    long timeout_s = HT_TIMEOUT_DEFAULT;
+    long timeout_s = 0;           //  0: the mode's default
+    bool confirm = false;
+    bool ingest_flag = false;
+    bool control_flag = false;
     bool from_stdin = false;
     bool event_flags = false;
     json_t *spec = json_object ();
@@ -414,7 +663,26 @@ main (int argc, char *argv [])
             }
             case 'I':
                 endpoint = optarg;
+                ingest_flag = true;
                 break;
+            case 'c':
+                confirm = true;
+                break;
+            case 'K':
+                control = optarg;
+                control_flag = true;
+                break;
+            case 'k': {
+                size_t len = strlen (optarg);
+                if (len < 1 || len > HP_IDEMPOTENCY_KEY_MAX) {
+                    fprintf (stderr, "herald-push: --idempotency-key must be 1-%d bytes\n",
+                             HP_IDEMPOTENCY_KEY_MAX);
+                    goto done;
+                }
+                json_object_set_new (spec, "idempotency_key", json_string_nocheck (optarg));
+                event_flags = true;
+                break;
+            }
             case 'w':
                 if (s_parse_long (optarg, 1, 3600, &timeout_s) != 0) {
                     fprintf (stderr, "herald-push: --timeout must be 1-3600 seconds\n");
@@ -478,6 +746,23 @@ main (int argc, char *argv [])
             goto done;
         }
     }
+    if (confirm && ingest_flag) {
+        fprintf (stderr, "herald-push: --confirm publishes through the broker's control socket: "
+                 "give --control EP (or EP1,EP2), not --ingest\n");
+        goto done;
+    }
+    if (!confirm && control_flag) {
+        fprintf (stderr, "herald-push: --control is for --confirm (without it events go to "
+                 "--ingest)\n");
+        goto done;
+    }
+    if (timeout_s == 0)
+        timeout_s = confirm ? HT_CONFIRM_TIMEOUT_DEFAULT : HT_TIMEOUT_DEFAULT;
+    //  --confirm's keys for events given none: unique to this run
+    char key_prefix [40];
+    snprintf (key_prefix, sizeof key_prefix, "hp-%016llx%016llx",
+              (unsigned long long) hp_epoch_new (), (unsigned long long) hp_epoch_new ());
+    char one_key [HP_IDEMPOTENCY_KEY_MAX + 1] = "";
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init (&sbuf);
     if (!from_stdin) {
@@ -494,11 +779,26 @@ main (int argc, char *argv [])
             msgpack_sbuffer_destroy (&sbuf);
             goto done;
         }
-        if (s_envelope_pack (spec, &sbuf, err, sizeof err) != 0) {
+        if (confirm && s_key_default (spec, key_prefix, 1) != 0)
+            snprintf (err, sizeof err, "out of memory");
+        else
+        if (s_envelope_pack (spec, confirm, &sbuf, err, sizeof err) == 0)
+            err [0] = '\0';
+        if (err [0]) {
             fprintf (stderr, "herald-push: %s\n", err);
             msgpack_sbuffer_destroy (&sbuf);
             goto done;
         }
+        s_key_of (spec, one_key);
+    }
+    if (confirm) {
+        ctx = zmq_ctx_new ();
+        status = ctx ? s_confirm_run (ctx, control, curve, (int) timeout_s,
+                                      from_stdin ? NULL : &sbuf, one_key,
+                                      key_prefix)
+                     : EXIT_BAD_INPUT;
+        msgpack_sbuffer_destroy (&sbuf);
+        goto done;
     }
 
     status = EXIT_BAD_INPUT;

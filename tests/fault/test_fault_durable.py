@@ -20,7 +20,6 @@ Offsets, not producer ids, are what is checked: an envelope still in the
 broker's socket queue when it stopped was never accepted (no offset).
 """
 import asyncio
-import json
 import os
 import shutil
 import signal
@@ -29,9 +28,8 @@ import time
 import unittest
 
 import msgpack
-import websockets
 
-from harness import (Broker, Gateway, PacedProducer, make_token, metric, wait_until)
+from harness import (Broker, Gateway, PacedProducer, RecordingClient, metric, wait_until)
 
 USERS = 200          # connected throughout, 100 per gateway
 RESUMERS = 20        # disconnect before the restart, resume after it
@@ -45,51 +43,6 @@ def unicast(users):
         return msgpack.packb({"event": "tick", "to": user, "data": {"u": user, "n": n},
                               "id": "p-%d" % n}, use_bin_type=True)
     return envelope
-
-
-class Client:
-    """One connection that records every frame it gets."""
-
-    def __init__(self, user, gateway):
-        self.user = user
-        self.gateway = gateway
-        self.welcomes = []
-        self.offsets = []          # event offsets, in arrival order
-        self.wrong_user = []
-        self.ws = None
-        self.task = None
-
-    async def connect(self, resume=None):
-        self.ws = await websockets.connect(self.gateway.url, open_timeout=10, ping_interval=None,
-                                           max_size=2 ** 22)
-        auth = {"type": "auth", "token": make_token(self.user)}
-        if resume:
-            auth["resume"] = resume
-        await self.ws.send(json.dumps(auth))
-        welcome = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
-        assert welcome.get("type") == "welcome", welcome
-        self.welcomes.append(welcome)
-        self.task = asyncio.ensure_future(self._read())
-        return welcome
-
-    async def _read(self):
-        try:
-            async for raw in self.ws:
-                msg = json.loads(raw)
-                if msg.get("type") == "welcome":
-                    self.welcomes.append(msg)
-                elif msg.get("type") == "event":
-                    self.offsets.append(msg["offset"])
-                    if msg["data"]["u"] != self.user:
-                        self.wrong_user.append(msg)
-        except websockets.ConnectionClosed:
-            pass
-
-    async def close(self):
-        if self.ws:
-            await self.ws.close()
-        if self.task:
-            await self.task
 
 
 def gateway_resumes(gw, recovered):
@@ -119,7 +72,8 @@ class DurableRestart(unittest.TestCase):
         pre = [0]
 
         async def body():
-            clients = [Client(u, gateways[i % 2]) for i, u in enumerate(users)]
+            clients = [RecordingClient(u, gateways[i % 2], recipients=lambda d: [d["u"]])
+                       for i, u in enumerate(users)]
             await asyncio.gather(*(c.connect() for c in clients))
             epoch = clients[0].welcomes[0]["epoch"]
             # fresh connections count as recovered:false; only what follows matters

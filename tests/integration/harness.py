@@ -536,6 +536,66 @@ async def ws_close_code(ws, timeout=5.0):
         return e.rcvd.code if e.rcvd else None
 
 
+class RecordingClient:
+    """One WebSocket connection that records every frame it gets: its
+    welcomes, event offsets in arrival order, event ids (`ids`, in arrival
+    order, None for an event without one), `to` (offset -> the recipients
+    the event's data names, as recipients(data) reads them: data["to"]
+    unless told otherwise) and `wrong_user` (events whose recipients do not
+    include this user). For the fault tests' exactly-once checks."""
+
+    def __init__(self, user, gateway, recipients=None, timeout=20):
+        self.user = user
+        self.gateway = gateway
+        self.recipients = recipients or (lambda data: data["to"])
+        self.timeout = timeout
+        self.welcomes = []
+        self.offsets = []
+        self.ids = []
+        self.to = {}
+        self.wrong_user = []
+        self.ws = None
+        self.task = None
+
+    async def connect(self, resume=None):
+        """Authenticates (with resume when given); returns the welcome."""
+        import websockets
+        self.ws = await websockets.connect(self.gateway.url, open_timeout=self.timeout,
+                                           ping_interval=None, max_size=2 ** 22)
+        auth = {"type": "auth", "token": make_token(self.user)}
+        if resume:
+            auth["resume"] = resume
+        await self.ws.send(json.dumps(auth))
+        welcome = json.loads(await asyncio.wait_for(self.ws.recv(), self.timeout))
+        assert welcome.get("type") == "welcome", welcome
+        self.welcomes.append(welcome)
+        self.task = asyncio.ensure_future(self._read())
+        return welcome
+
+    async def _read(self):
+        import websockets
+        try:
+            async for raw in self.ws:
+                msg = json.loads(raw)
+                if msg.get("type") == "welcome":
+                    self.welcomes.append(msg)
+                elif msg.get("type") == "event":
+                    self.offsets.append(msg["offset"])
+                    self.ids.append(msg.get("id"))
+                    to = self.recipients(msg["data"])
+                    self.to[msg["offset"]] = to
+                    if self.user not in to:
+                        self.wrong_user.append(msg)
+        except websockets.ConnectionClosed:
+            pass
+
+    async def close(self):
+        if self.ws:
+            await self.ws.close()
+        if self.task:
+            await self.task
+
+
 def run_async(cls):
     """Runs each `async def test_*` in its own event loop with asyncio's debug
     mode off (IsolatedAsyncioTestCase turns it on, which slows the websockets
