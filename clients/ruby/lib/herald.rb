@@ -2,6 +2,7 @@
 require "msgpack"
 require "jwt"
 require "ffi-rzmq"
+require "securerandom"
 
 require_relative "herald/version"
 require_relative "herald/errors"
@@ -13,12 +14,20 @@ require_relative "herald/pool"
 # Usage (see clients/ruby/README.md):
 #
 #   Herald.notify("carol", "bid", { amount: 120, vendor: "v1" }, id: "bid-7")
+#   Herald.notify("carol", "paid", { order: 7 }, confirm: true) # => { offset:, epoch:, ... }
 #   Herald.online?("carol")            # => true / false
 #   Herald.presence(%w[v1 v2])         # => { "v1" => true, "v2" => false }
 #   Herald.token("carol", ttl: 3600)   # => "eyJ..." for herald.js
 #
 # Every public method is safe to call from any thread and after fork.
 module Herald
+  # notify(confirm: true): one attempt waits at least this long for its
+  # answer (a pair's active answers after its passive's ack, which may
+  # take up to half its --pair-timeout-ms); busy and passive answers are
+  # asked again after RETRY_S.
+  CONFIRM_ATTEMPT_MS = 1500
+  RETRY_S = 0.1
+
   @config_lock = Mutex.new
   @config = nil
   @pool = nil
@@ -70,26 +79,32 @@ module Herald
     # are already queued (the broker is unreachable), raises
     # Herald::QueueFull, or with config.on_full = :drop returns false and
     # counts Herald.stats[:dropped]. Raises ArgumentError for an envelope the
-    # broker would refuse (bad event name, user id, id, ttl, size).
-    def notify(to, event, data = nil, id: nil, ttl: nil)
+    # broker would refuse (bad event name, user id, id, ttl, size,
+    # idempotency_key). An idempotency_key (1-128 bytes) makes the broker
+    # route the event once however often it is sent within its window.
+    #
+    # confirm: true sends it through the control op publish instead and
+    # blocks until the broker answers that it is committed (stored and, for
+    # a pair, copied to the passive): returns { offset:, epoch:, duplicate:,
+    # idempotency_key: } (duplicate: the key was accepted before; offset is
+    # then the first event's). Without an answer the event is sent again
+    # with the same idempotency_key (one is made when none is given), to
+    # the other broker of a pair, until config.confirm_timeout_ms passes:
+    # then Herald::Unconfirmed (its idempotency_key says what to resend).
+    # Herald::ControlError when the broker refuses it ("invalid (bad_to)",
+    # "forbidden").
+    def notify(to, event, data = nil, id: nil, ttl: nil, idempotency_key: nil, confirm: false)
       cfg = config
-      bytes = Envelope.pack(to, event, data, id: id, ttl: ttl, max_bytes: cfg.max_event_bytes)
-      sock = pool.push_socket
-      rc = sock.send_string(bytes, ZMQ::DONTWAIT)
-      if ZMQ::Util.resultcode_ok?(rc)
-        s_count(:sent)
-        return true
-      end
-      errno = ZMQ::Util.errno
-      unless errno == ZMQ::EAGAIN
-        raise SocketError, "herald: send failed: #{ZMQ::Util.error_string}"
+      if confirm
+        key = idempotency_key || s_new_key
+        bytes = Envelope.pack(to, event, data, id: id, ttl: ttl, idempotency_key: key, op: "publish",
+                                               max_bytes: cfg.max_event_bytes)
+        return s_publish_confirmed(bytes, key)
       end
 
-      if cfg.on_full == :drop
-        s_count(:dropped)
-        return false
-      end
-      raise QueueFull, "herald: #{cfg.send_hwm} events already queued for #{cfg.ingest}; is the broker running?"
+      bytes = Envelope.pack(to, event, data, id: id, ttl: ttl, idempotency_key: idempotency_key,
+                                             max_bytes: cfg.max_event_bytes)
+      s_push(bytes)
     end
 
     # True when the user has at least one live connection on any gateway.
@@ -125,27 +140,19 @@ module Herald
     end
 
     # Sends one control request (a Hash) and returns the broker's reply.
+    # With a pair (config.control "EP1,EP2") a request the current broker
+    # does not answer within config.control_timeout_ms, or answers as a
+    # passive, goes to the other one, for up to config.failover_timeout_ms.
+    # Raises Herald::Timeout when no broker answered, Herald::ControlError
+    # for an {"error": ...} answer.
     def control_request(request)
-      p = pool
-      sock = p.req_socket
-      rc = sock.send_string(MessagePack.pack(request))
-      unless ZMQ::Util.resultcode_ok?(rc)
-        p.discard_req
-        raise Timeout, "herald: control socket #{config.control} did not accept the request"
-      end
-      buf = +""
-      rc = sock.recv_string(buf)
-      unless ZMQ::Util.resultcode_ok?(rc)
-        p.discard_req
-        raise Timeout, "herald: broker at #{config.control} did not answer within #{config.control_timeout_ms} ms"
-      end
-      reply = MessagePack.unpack(buf)
-      raise ControlError, "herald: control reply is not a map" unless reply.is_a?(Hash)
+      two = config.control_endpoints.size == 2
+      reply = s_control(MessagePack.pack(request), config.control_timeout_ms,
+                        two ? config.failover_timeout_ms : 0)
+      raise Timeout, "herald: #{reply[:timeout]}" if reply.key?(:timeout)
       raise ControlError, "herald: broker refused #{request['op']}: #{reply['error']}" if reply.key?("error")
 
       reply
-    rescue MessagePack::MalformedFormatError => e
-      raise ControlError, "herald: control reply is not msgpack: #{e.message}"
     end
 
     # An HS256 JWT for herald.js: sub = user, iat = now, exp = now + ttl,
@@ -185,6 +192,112 @@ module Herald
     end
 
     private
+
+    # Queues envelope bytes on this thread's PUSH socket (see notify).
+    def s_push(bytes)
+      cfg = config
+      sock = pool.push_socket
+      rc = sock.send_string(bytes, ZMQ::DONTWAIT)
+      # A pair's PUSH queues only towards a connected broker (ZMQ_IMMEDIATE):
+      # with none connected yet (this thread's first event) or any more (a
+      # takeover), wait up to config.pair_wait_ms (the socket's SNDTIMEO).
+      if !ZMQ::Util.resultcode_ok?(rc) && ZMQ::Util.errno == ZMQ::EAGAIN && cfg.ingest_endpoints.size > 1
+        rc = sock.send_string(bytes)
+      end
+      if ZMQ::Util.resultcode_ok?(rc)
+        s_count(:sent)
+        return true
+      end
+      errno = ZMQ::Util.errno
+      unless errno == ZMQ::EAGAIN
+        raise SocketError, "herald: send failed: #{ZMQ::Util.error_string}"
+      end
+
+      if cfg.on_full == :drop
+        s_count(:dropped)
+        return false
+      end
+      if cfg.ingest_endpoints.size > 1
+        raise QueueFull, "herald: no broker of #{cfg.ingest} took the event within #{cfg.pair_wait_ms} ms " \
+                         "(none active, or #{cfg.send_hwm} events already queued)"
+      end
+      raise QueueFull, "herald: #{cfg.send_hwm} events already queued for #{cfg.ingest}; is the broker running?"
+    end
+
+    # A key no other event has: 128 random bits.
+    def s_new_key
+      "rb-#{SecureRandom.hex(16)}"
+    end
+
+    # The control request publish (bytes, with key), retried until
+    # confirm_timeout_ms; see notify.
+    def s_publish_confirmed(bytes, key)
+      cfg = config
+      reply = s_control(bytes, [cfg.control_timeout_ms, CONFIRM_ATTEMPT_MS].max, cfg.confirm_timeout_ms,
+                        retry_busy: true)
+      if reply.key?(:timeout)
+        raise Unconfirmed.new("herald: event not confirmed within #{cfg.confirm_timeout_ms} ms " \
+                              "(#{reply[:timeout]}); it may or may not have been accepted: send it again " \
+                              "with idempotency_key #{key.inspect}", key)
+      end
+      if reply.key?("error")
+        reason = reply["reason"] ? " (#{reply['reason']})" : ""
+        raise ControlError, "herald: broker refused publish: #{reply['error']}#{reason}"
+      end
+      unless reply["offset"].is_a?(Integer) && reply["epoch"].is_a?(String)
+        raise ControlError, "herald: publish reply without offset and epoch: #{reply.inspect}"
+      end
+
+      { offset: reply["offset"], epoch: reply["epoch"], duplicate: reply["duplicate"] == true,
+        idempotency_key: key }
+    end
+
+    # Sends bytes (a control request) and returns the reply Hash, trying
+    # again for budget_ms after silence (each attempt waits attempt_ms;
+    # the request moves to the other broker of a pair), a passive's answer
+    # and, with retry_busy, busy. When the budget is spent returns the last
+    # passive answer, or { timeout: "what happened" } when none came.
+    def s_control(bytes, attempt_ms, budget_ms, retry_busy: false)
+      p = pool
+      deadline = s_now + (budget_ms / 1000.0)
+      loop do
+        at = p.control_at
+        reply = s_attempt(p, at, bytes, attempt_ms)
+        if reply.nil?
+          p.control_silent(at)
+          return { timeout: "broker at #{p.control_endpoint(at)} did not answer within #{attempt_ms} ms" } if s_now >= deadline
+        elsif reply["error"] == "passive"
+          return reply if s_now >= deadline
+
+          sleep RETRY_S unless p.control_passive(at)
+        elsif retry_busy && reply["error"] == "busy" && s_now < deadline
+          sleep RETRY_S
+        else
+          return reply
+        end
+      end
+    end
+
+    # One request to control endpoint `at`: its reply Hash, or nil when it
+    # did not answer in time (the REQ socket, stuck, is dropped).
+    def s_attempt(p, at, bytes, attempt_ms)
+      sock = p.req_socket(at, attempt_ms)
+      buf = +""
+      unless ZMQ::Util.resultcode_ok?(sock.send_string(bytes)) && ZMQ::Util.resultcode_ok?(sock.recv_string(buf))
+        p.discard_req(at)
+        return nil
+      end
+      reply = MessagePack.unpack(buf)
+      raise ControlError, "herald: control reply is not a map" unless reply.is_a?(Hash)
+
+      reply
+    rescue MessagePack::MalformedFormatError => e
+      raise ControlError, "herald: control reply is not msgpack: #{e.message}"
+    end
+
+    def s_now
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
 
     def pool
       @config_lock.synchronize { @pool ||= Pool.new(@config ||= Config.new.validate!) }

@@ -136,6 +136,59 @@ module HeraldHarness
     end
   end
 
+  # A hot standby pair (the Ruby twin of harness.Pair): a primary and a
+  # backup herald-broker, each binding its pair endpoint and connecting to
+  # the other's. ingest and control are "primary,backup" lists. Only the
+  # active broker binds ingest and HTTP, so serving?(i) tells who is active.
+  class Pair
+    KEYS = %w[ingest publish control undelivered http pair].freeze
+    attr_reader :ingest, :publish, :control, :procs, :ports
+
+    def initialize(pair_timeout_ms: 1000)
+      @pair_timeout_ms = pair_timeout_ms
+      @ports = Array.new(2) { KEYS.to_h { |k| [k, HeraldHarness.free_port] } }
+      ep = ->(i, k) { "tcp://127.0.0.1:#{@ports[i][k]}" }
+      @ingest = "#{ep.(0, 'ingest')},#{ep.(1, 'ingest')}"
+      @publish = "#{ep.(0, 'publish')},#{ep.(1, 'publish')}"
+      @control = "#{ep.(0, 'control')},#{ep.(1, 'control')}"
+      @procs = [nil, nil]
+    end
+
+    def start(i)
+      p = @ports[i]
+      argv = [File.join(BIN, "herald-broker"), "--role", %w[primary backup][i],
+              "--pair-bind", "tcp://127.0.0.1:#{p['pair']}",
+              "--pair-connect", "tcp://127.0.0.1:#{@ports[1 - i]['pair']}",
+              "--pair-timeout-ms", @pair_timeout_ms.to_s, "--http", "127.0.0.1:#{p['http']}"]
+      %w[ingest publish control undelivered].each { |k| argv += ["--#{k}", "tcp://127.0.0.1:#{p[k]}"] }
+      @procs[i] = Child.new(argv, name: %w[primary backup][i])
+    end
+
+    # Starts both and waits until the primary serves and sees its backup passive.
+    def start_both
+      start(0)
+      start(1)
+      HeraldHarness.wait_until("the primary to serve", timeout: 20) { serving?(0) }
+      HeraldHarness.wait_until("the backup to be passive", timeout: 20) do
+        metrics(0)[/^herald_broker_pair_peer_state (\d+)/, 1] == "4"
+      end
+    end
+
+    def serving?(i)
+      HeraldHarness.http_status("http://127.0.0.1:#{@ports[i]['http']}/healthz") == 200
+    end
+
+    def metrics(i)
+      Net::HTTP.get(URI("http://127.0.0.1:#{@ports[i]['http']}/metrics"))
+    rescue StandardError
+      ""
+    end
+
+    def stop
+      @procs.each { |c| c&.stop }
+    end
+  end
+
   class Gateway < Child
     attr_reader :url, :http, :port
 

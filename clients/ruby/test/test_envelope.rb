@@ -42,6 +42,8 @@ class TestEnvelope < Minitest::Test
       -> { Herald::Envelope.pack("a", "x", nil, id: "i" * 129) },
       -> { Herald::Envelope.pack("a", "x", nil, ttl: -1) },
       -> { Herald::Envelope.pack("a", "x", "z" * 70_000) },
+      -> { Herald::Envelope.pack("a", "x", nil, idempotency_key: "") },
+      -> { Herald::Envelope.pack("a", "x", nil, idempotency_key: "k" * 129) },
     ]
     bad.each_with_index do |call, i|
       assert_raises(ArgumentError, "input #{i} breaks a protocol rule and is refused before sending") { call.call }
@@ -55,5 +57,25 @@ class TestEnvelope < Minitest::Test
                  [cfg.ingest, cfg.control, cfg.secret, cfg.on_full], "HERALD_* variables set the defaults"
     cfg.on_full = :explode
     assert_raises(Herald::ConfigError, "an unknown on_full policy is refused at configure time") { cfg.validate! }
+  end
+
+  def test_idempotency_key_and_publish_op
+    env = unpack(Herald::Envelope.pack("a", "x", 1, idempotency_key: "k-1", op: "publish"))
+    assert_equal({ "op" => "publish", "event" => "x", "to" => "a", "data" => 1, "idempotency_key" => "k-1" }, env,
+                 "a confirmed send is the envelope with op publish, its key carried as idempotency_key")
+  end
+
+  def test_pair_endpoint_lists
+    cfg = Herald::Config.new("HERALD_INGEST" => "tcp://a:1,tcp://b:1", "HERALD_CONTROL" => "tcp://a:3, tcp://b:3")
+    cfg.validate!
+    assert_equal [%w[tcp://a:1 tcp://b:1], %w[tcp://a:3 tcp://b:3]], [cfg.ingest_endpoints, cfg.control_endpoints],
+                 "EP1,EP2 is a pair, primary first"
+    ["tcp://a:1,tcp://b:1,tcp://c:1", "tcp://a:1,", ""].each do |bad|
+      cfg = Herald::Config.new("HERALD_CONTROL" => bad)
+      assert_raises(Herald::ConfigError, "control #{bad.inspect} is refused") { cfg.validate! }
+    end
+    cfg = Herald::Config.new
+    cfg.confirm_timeout_ms = 0
+    assert_raises(Herald::ConfigError, "timeouts must be positive") { cfg.validate! }
   end
 end

@@ -3,9 +3,11 @@ module Herald
   # Every setting has a default taken from the environment (read when the
   # Config is created) so a 12-factor app needs no initializer at all.
   class Config
-    # ZeroMQ endpoint of the broker's PULL (ingest) socket.
+    # ZeroMQ endpoint of the broker's PULL (ingest) socket; "EP1,EP2" for a
+    # hot standby pair (events go to whichever broker is active).
     attr_accessor :ingest
-    # ZeroMQ endpoint of the broker's ROUTER (control) socket.
+    # ZeroMQ endpoint of the broker's ROUTER (control) socket; "EP1,EP2"
+    # for a pair, primary first (requests fail over between them).
     attr_accessor :control
     # Shared HS256 secret used by Herald.token.
     attr_accessor :secret
@@ -16,6 +18,16 @@ module Herald
     attr_accessor :on_full
     # Milliseconds to wait for a control (presence) reply.
     attr_accessor :control_timeout_ms
+    # With a pair: how long a control request keeps trying the two brokers
+    # (one silent, or passive during a takeover) before Herald::Timeout.
+    attr_accessor :failover_timeout_ms
+    # How long notify(confirm: true) retries one event before raising
+    # Herald::Unconfirmed.
+    attr_accessor :confirm_timeout_ms
+    # With a pair of ingest endpoints: how long notify may wait for a
+    # connection to the active broker when none is up (a thread's first
+    # event, a takeover) before the queue counts as full.
+    attr_accessor :pair_wait_ms
     # Milliseconds queued events may still be flushed when a socket closes
     # (process exit, Herald.reset!). Bounded so exit never hangs on a dead broker.
     attr_accessor :linger_ms
@@ -38,6 +50,9 @@ module Herald
       @send_hwm = Integer(env.fetch("HERALD_SEND_HWM", "10000"))
       @on_full = env.fetch("HERALD_ON_FULL", "raise").to_sym
       @control_timeout_ms = Integer(env.fetch("HERALD_CONTROL_TIMEOUT_MS", "1000"))
+      @failover_timeout_ms = Integer(env.fetch("HERALD_FAILOVER_TIMEOUT_MS", "5000"))
+      @confirm_timeout_ms = Integer(env.fetch("HERALD_CONFIRM_TIMEOUT_MS", "15000"))
+      @pair_wait_ms = Integer(env.fetch("HERALD_PAIR_WAIT_MS", "1000"))
       @linger_ms = Integer(env.fetch("HERALD_LINGER_MS", "1000"))
       @max_event_bytes = Integer(env.fetch("HERALD_MAX_EVENT_BYTES", "65536"))
       @token_ttl = 3600
@@ -53,14 +68,38 @@ module Herald
         raise ConfigError, "on_full must be :raise or :drop, not #{@on_full.inspect}"
       end
       raise ConfigError, "send_hwm must be a positive Integer" unless @send_hwm.is_a?(Integer) && @send_hwm.positive?
-      raise ConfigError, "ingest endpoint is empty" if @ingest.to_s.empty?
-      raise ConfigError, "control endpoint is empty" if @control.to_s.empty?
+      ingest_endpoints
+      control_endpoints
+      %i[control_timeout_ms failover_timeout_ms confirm_timeout_ms pair_wait_ms].each do |name|
+        value = public_send(name)
+        raise ConfigError, "#{name} must be a positive Integer" unless value.is_a?(Integer) && value.positive?
+      end
 
       s_load_curve
       self
     end
 
+    # The ingest endpoints: one, or a pair's two.
+    def ingest_endpoints
+      s_endpoints("ingest", @ingest)
+    end
+
+    # The control endpoints: one, or a pair's two (primary first).
+    def control_endpoints
+      s_endpoints("control", @control)
+    end
+
     private
+
+    def s_endpoints(name, value)
+      list = value.to_s.split(",", -1).map(&:strip)
+      raise ConfigError, "#{name} endpoint is empty" if value.to_s.empty?
+      if list.size > 2 || list.any?(&:empty?)
+        raise ConfigError, "#{name} takes one endpoint, or two separated by a comma (a hot standby pair): #{value.inspect}"
+      end
+
+      list
+    end
 
     # Reads the certificates now, so a wrong path fails at boot.
     def s_load_curve

@@ -16,11 +16,17 @@ module Herald
     # Returns the msgpack bytes of one envelope. `to` is a user id or an
     # Array of them; `data` is anything msgpack can carry (objects that
     # answer as_json, like ActiveRecord models, are converted first).
-    def pack(to, event, data, id: nil, ttl: nil, max_bytes: 65_536)
-      env = { "event" => check_event(event), "to" => check_to(to) }
+    # idempotency_key: 1-128 bytes, routed once by the broker within its
+    # window. op: "publish" makes it the control request of a confirmed send.
+    def pack(to, event, data, id: nil, ttl: nil, idempotency_key: nil, op: nil, max_bytes: 65_536)
+      env = {}
+      env["op"] = op unless op.nil?
+      env["event"] = check_event(event)
+      env["to"] = check_to(to)
       env["data"] = plain(data) unless data.nil?
       env["id"] = check_id(id) unless id.nil?
       env["ttl"] = check_ttl(ttl) unless ttl.nil?
+      env["idempotency_key"] = check_idempotency_key(idempotency_key) unless idempotency_key.nil?
       bytes = MessagePack.pack(env)
       if bytes.bytesize > max_bytes
         raise ArgumentError, "herald: envelope is #{bytes.bytesize} bytes, over the #{max_bytes}-byte limit"
@@ -56,6 +62,13 @@ module Herald
     def check_id(id)
       s = id.to_s
       raise ArgumentError, "herald: id must be at most 128 bytes" if s.bytesize > 128
+
+      s
+    end
+
+    def check_idempotency_key(key)
+      s = key.to_s
+      raise ArgumentError, "herald: idempotency_key must be 1-128 bytes" if s.empty? || s.bytesize > 128
 
       s
     end

@@ -12,6 +12,19 @@ module Herald
   # config.control_timeout (broker down, wrong endpoint).
   class Timeout < Error; end
 
+  # Raised by notify(confirm: true) when no broker answered within
+  # config.confirm_timeout_ms: the event may or may not have been accepted.
+  # Sending it again with the same idempotency_key is safe (the broker
+  # routes a key once within its --idempotency-window).
+  class Unconfirmed < Timeout
+    attr_reader :idempotency_key
+
+    def initialize(message, idempotency_key)
+      super(message)
+      @idempotency_key = idempotency_key
+    end
+  end
+
   # Raised when the broker answers a control request with {"error": ...}.
   class ControlError < Error; end
 

@@ -12,43 +12,100 @@ module Herald
   #
   # Sockets live in a registry so they can be closed when their thread
   # has died (reaped when the next socket is made) and at process exit.
+  #
+  # A hot standby pair ("EP1,EP2"): the PUSH socket connects to both with
+  # ZMQ_IMMEDIATE (only the active broker binds ingest, and nothing may
+  # queue towards the other); control requests go to one endpoint at a
+  # time, the same for every thread, moved by control_silent and
+  # control_passive with the gateway's rules (proto/PROTOCOL.md).
   class Pool
+    REQ_KEYS = %i[req0 req1].freeze
+    # A passive's refusal does not move us back to an endpoint that was
+    # silent this recently: the passive is taking over (our request is its vote).
+    STAY_MS = 5000
+
     def initialize(config)
       @config = config
       @lock = Mutex.new
       @pid = nil
       @context = nil
-      @entries = {} # Thread => { push: Socket, req: Socket }
+      @entries = {} # Thread => { push: Socket, req0: Socket, req1: Socket }
       @generation = 0
+      @control_endpoints = config.control_endpoints
+      @control_at = 0
+      @silent_at = [nil, nil] # monotonic seconds each control endpoint last timed out
     end
 
-    # The calling thread's PUSH socket to the ingest endpoint, connected
+    # The calling thread's PUSH socket to the ingest endpoint(s), connected
     # with the configured SNDHWM so sends never block: once that many
     # messages are queued (broker down or slow), a DONTWAIT send fails with
     # EAGAIN instead of waiting.
     def push_socket
       entry = s_entry
-      entry[:push] ||= s_open(ZMQ::PUSH, @config.ingest) do |sock|
+      endpoints = @config.ingest_endpoints
+      entry[:push] ||= s_open(ZMQ::PUSH, endpoints) do |sock|
         s_check(sock.setsockopt(ZMQ::SNDHWM, @config.send_hwm), "SNDHWM")
         s_check(sock.setsockopt(ZMQ::LINGER, @config.linger_ms), "LINGER")
+        if endpoints.size > 1
+          s_check(sock.setsockopt(ZMQ::IMMEDIATE, 1), "IMMEDIATE")
+          # a blocking send (Herald.notify's second try) waits this long at most
+          s_check(sock.setsockopt(ZMQ::SNDTIMEO, @config.pair_wait_ms), "SNDTIMEO")
+        end
       end
     end
 
-    # The calling thread's REQ socket to the control endpoint. A REQ socket
-    # that timed out waiting for a reply is stuck in its state machine, so
-    # callers drop it with discard_req and get a fresh one next time.
-    def req_socket
-      entry = s_entry
-      entry[:req] ||= s_open(ZMQ::REQ, @config.control) do |sock|
-        s_check(sock.setsockopt(ZMQ::LINGER, 0), "LINGER")
-        s_check(sock.setsockopt(ZMQ::RCVTIMEO, @config.control_timeout_ms), "RCVTIMEO")
-        s_check(sock.setsockopt(ZMQ::SNDTIMEO, @config.control_timeout_ms), "SNDTIMEO")
+    # The control endpoint requests go to now (an index into
+    # config.control_endpoints).
+    def control_at
+      @lock.synchronize { @control_at }
+    end
+
+    def control_endpoint(index)
+      @control_endpoints[index]
+    end
+
+    # Endpoint `index` did not answer in time: requests move to the other
+    # one of a pair.
+    def control_silent(index)
+      @lock.synchronize do
+        @silent_at[index] = s_now
+        @control_at = 1 - index if @control_endpoints.size == 2 && @control_at == index
       end
     end
 
-    def discard_req
+    # Endpoint `index` answered as a passive broker. True when requests
+    # moved to the other endpoint; false when they stay (one endpoint, or
+    # the other was silent lately: this one is about to take over).
+    def control_passive(index)
+      @lock.synchronize do
+        return false unless @control_endpoints.size == 2
+
+        other = @silent_at[1 - index]
+        return false if other && s_now - other < STAY_MS / 1000.0
+
+        @control_at = 1 - index if @control_at == index
+        true
+      end
+    end
+
+    # The calling thread's REQ socket to control endpoint `index`, whose
+    # receive timeout is timeout_ms. A REQ socket that timed out waiting for
+    # a reply is stuck in its state machine, so callers drop it with
+    # discard_req and get a fresh one next time.
+    def req_socket(index, timeout_ms)
       entry = s_entry
-      sock = entry.delete(:req)
+      key = REQ_KEYS.fetch(index)
+      sock = entry[key] ||= s_open(ZMQ::REQ, [@control_endpoints[index]]) do |s|
+        s_check(s.setsockopt(ZMQ::LINGER, 0), "LINGER")
+        s_check(s.setsockopt(ZMQ::SNDTIMEO, @config.control_timeout_ms), "SNDTIMEO")
+      end
+      s_check(sock.setsockopt(ZMQ::RCVTIMEO, timeout_ms), "RCVTIMEO")
+      sock
+    end
+
+    def discard_req(index)
+      entry = s_entry
+      sock = entry.delete(REQ_KEYS.fetch(index))
       sock&.close
     end
 
@@ -124,7 +181,11 @@ module Herald
       end
     end
 
-    def s_open(type, endpoint)
+    def s_now
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
+
+    def s_open(type, endpoints)
       ctx = @lock.synchronize { @context }
       sock = ctx.socket(type)
       raise SocketError, "herald: cannot create a ZeroMQ socket: #{ZMQ::Util.error_string}" unless sock
@@ -133,7 +194,7 @@ module Herald
         yield sock
         # CURVE options must be set before connect to apply
         Curve.apply(sock, @config.curve_keys) if @config.curve_keys
-        s_check(sock.connect(endpoint), "connect #{endpoint}")
+        endpoints.each { |ep| s_check(sock.connect(ep), "connect #{ep}") }
       rescue StandardError
         sock.close
         raise
