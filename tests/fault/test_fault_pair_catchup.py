@@ -29,8 +29,8 @@ import unittest
 
 import websockets
 
-from harness import Gateway, Pair, PacedProducer, make_token, metric, wait_until
-from test_fault_pair_kill import Client, ticks
+from harness import Gateway, Pair, PacedProducer, RecordingClient, make_token, metric, wait_until
+from test_fault_pair_kill import ticks
 from test_fault_pair_partition import PairChecks
 
 USERS = 200
@@ -82,7 +82,7 @@ class PairCatchup(PairChecks, unittest.TestCase):
         result = {}
 
         async def body():
-            clients = [Client(u, gateways[i % 2]) for i, u in enumerate(users)]
+            clients = [RecordingClient(u, gateways[i % 2]) for i, u in enumerate(users)]
             for i in range(0, len(clients), 100):
                 await asyncio.gather(*(c.connect() for c in clients[i:i + 100]))
             epoch = clients[0].welcomes[0]["epoch"]
