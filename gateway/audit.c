@@ -105,7 +105,7 @@ s_round (gw_audit_t *self, uint64_t now)
     gw_fanout_cursor_t cursor = { 0 };
     for (;;) {
         hp_buf_reset (&self->ids);
-        size_t n = gw_fanout_list_users (self->fanout, &cursor, &self->ids,
+        size_t n = gw_fanout_list_keys (self->fanout, &cursor, &self->ids,
                                          HP_WIRE_AUDIT_USERS_MAX,
                                          HP_WIRE_AUDIT_REQUEST_MAX - HP_WIRE_AUDIT_REQUEST_HEAD);
         if (n == 0)

@@ -10,12 +10,13 @@
 #include "link.h"
 #include "metrics.h"
 
-/* A user's last events, dropped with nothing after them, leave no prev to
- * show the gap. When drops are suspected (a gap elsewhere, a tick number
- * that jumped, a stalled loop, a link that came back) the audit asks the
- * broker for the last offset it routed to every local user, in batches of
- * HP_WIRE_AUDIT_USERS_MAX; fanout checks each answer line against what it
- * saw (seen.c). Nothing is sent while nothing is suspected. */
+/* A stream's last events (a user's, a channel's, the broadcasts), dropped
+ * with nothing after them, leave no prev to show the gap. When drops are
+ * suspected (a gap elsewhere, a tick number that jumped, a stalled loop, a
+ * link that came back) the audit asks the broker for the last offset it
+ * routed to every local stream (by stream key), in requests within the
+ * broker's 1 KiB; fanout checks each answer line against what it saw
+ * (seen.c). Nothing is sent while nothing is suspected. */
 typedef struct gw_audit gw_audit_t;
 
 /* Starts its 250 ms timer in loop. NULL on out of memory. */

@@ -1,8 +1,9 @@
-/* client.c -- the browser's frames: collecting them, the flood limit, auth, ping, refresh; token expiry.
+/* client.c -- the browser's frames: collecting them, the flood limit, auth, ping, refresh, subscribe; token expiry.
  *
  * Every frame type the client protocol knows is answered here (PROTOCOL.md,
  * client protocol) once client_frame.c has parsed it; delivery.c writes,
- * sub.c follows streams. */
+ * sub.c follows streams, channel_auth.c says which channels may be
+ * followed and chanset.c holds them. */
 #include "client.h"
 
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <libwebsockets.h>
 
 #include "auth.h"
@@ -35,6 +37,7 @@ void
 gw_client_fini (gw_client_t *self)
 {
     s_rx_free (self);
+    gw_channel_claim_destroy (&self->channels);
     if (self->out)
         lws_sul_cancel (&self->expiry);
 }
@@ -83,6 +86,7 @@ s_on_expiry (lws_sorted_usec_list_t *sul)
 static gw_auth_result_t
 s_verify (const gw_config_t *config, const gw_client_frame_t *frame, gw_auth_claims_t *claims)
 {
+    claims->channels = NULL;    /* holds nothing unless verified (fini is safe) */
     return frame->token
         ? gw_auth_verify (config->secret, config->secret_len, &config->token,
                           frame->token, time (NULL), claims)
@@ -109,8 +113,12 @@ s_handle_auth (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
         return result == GW_AUTH_EXPIRED ? 4002 : 4001;
     }
     gw_stream_t *stream = gw_fanout_attach (env->fanout, GW_STREAM_USER, claims.user, claims.user_len, user);
-    if (!stream)
+    if (!stream) {
+        gw_auth_claims_fini (&claims);
         return 1011;
+    }
+    self->channels = claims.channels;   /* taken */
+    claims.channels = NULL;
     self->authed = true;
     self->out = out;
     self->exp = claims.exp;
@@ -156,12 +164,18 @@ s_handle_refresh (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
     char text[128];
     int n;
     if (detail) {
+        gw_auth_claims_fini (&claims);
         metrics->refreshes_total[0]++;
         n = snprintf (text, sizeof text,
                       "{\"type\":\"error\",\"reason\":\"refresh\",\"detail\":\"%s\"}", detail);
     }
     else {
         metrics->refreshes_total[1]++;
+        /* later subscribes are checked against the new token's claim;
+         * channels held already stay */
+        gw_channel_claim_destroy (&self->channels);
+        self->channels = claims.channels;
+        claims.channels = NULL;
         self->exp = claims.exp;
         s_arm_expiry (self);
         n = snprintf (text, sizeof text, "{\"type\":\"refreshed\",\"exp\":%.0f}",
@@ -170,10 +184,95 @@ s_handle_refresh (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
     return s_reply (out, text, n > 0 && (size_t) n < sizeof text ? n : -1);
 }
 
+/* --- channels --------------------------------------------------------------- */
+
+/* {"type":T,"channel":C} (C omitted when NULL), with "reason":R when R is
+ * given. jansson escapes C: an invalid name is echoed as the client sent it. */
+static int
+s_reply_channel (gw_delivery_t *out, const char *type, const char *channel, size_t len,
+                 const char *reason)
+{
+    json_t *obj = json_pack ("{s:s}", "type", type);
+    if (obj && channel)
+        json_object_set_new (obj, "channel", json_stringn (channel, len));
+    if (obj && reason)
+        json_object_set_new (obj, "reason", json_string (reason));
+    char *text = obj ? json_dumps (obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref (obj);
+    int rc = s_reply (out, text ? text : "", text ? (int) strlen (text) : -1);
+    free (text);
+    return rc;
+}
+
+/* A refused subscribe or unsubscribe: counted, answered with an error frame. */
+static int
+s_refuse (gw_delivery_t *out, const gw_client_frame_t *frame, gw_subrefused_t reason)
+{
+    out->env->metrics->subscribe_refused_total[reason]++;
+    return s_reply_channel (out, "error", frame->channel, frame->channel_len,
+                            gw_metrics_subrefused_name (reason));
+}
+
+/* {"type":"subscribe","channel":C,"resume":{...},"token":T}: checked in the
+ * order bad_channel, held already (answered subscribed again), authorized
+ * (forbidden, bad_token), limit; then the channel is followed and its
+ * `subscribed` comes with the resume reply. Returns 0 or a close code. */
+static int
+s_handle_subscribe (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
+                    gw_chanset_t **channels, const gw_client_frame_t *frame)
+{
+    const gw_config_t *config = out->env->config;
+    if (!frame->channel || !hp_channel_name_valid (frame->channel, frame->channel_len))
+        return s_refuse (out, frame, GW_SUBREFUSED_BAD_CHANNEL);
+    gw_sub_t *held = gw_chanset_find (*channels, frame->channel, frame->channel_len);
+    if (held) {
+        /* one subscription per channel and connection: LIVE answers at
+         * once, a pending one with the reply it waits for */
+        gw_sub_again (held);
+        return 0;
+    }
+    size_t user_len;
+    const char *user_name = gw_stream_name (user->stream, &user_len);
+    gw_channel_auth_ctx_t ctx = {
+        .user = user_name, .user_len = user_len, .claim = self->channels,
+        .secret = config->secret, .secret_len = config->secret_len, .policy = &config->token,
+    };
+    switch (gw_channel_authorize (&ctx, frame->channel, frame->channel_len, frame->token,
+                                  time (NULL))) {
+    case GW_CHANNEL_AUTH_OK:
+        break;
+    case GW_CHANNEL_AUTH_FORBIDDEN:
+        return s_refuse (out, frame, GW_SUBREFUSED_FORBIDDEN);
+    case GW_CHANNEL_AUTH_BAD_TOKEN:
+        return s_refuse (out, frame, GW_SUBREFUSED_BAD_TOKEN);
+    }
+    if (gw_chanset_count (*channels) >= config->max_channels_per_connection)
+        return s_refuse (out, frame, GW_SUBREFUSED_LIMIT);
+    if (!*channels && !(*channels = gw_chanset_new (out, user)))
+        return 1011;
+    if (gw_chanset_add (*channels, frame->channel, frame->channel_len, frame->has_resume,
+                        frame->resume_epoch, frame->resume_offset) != 0)
+        return 1011;
+    return 0;
+}
+
+/* {"type":"unsubscribe","channel":C} -> {"type":"unsubscribed","channel":C}
+ * after every frame already queued for it. Returns 0 or a close code. */
+static int
+s_handle_unsubscribe (gw_delivery_t *out, gw_chanset_t *channels,
+                      const gw_client_frame_t *frame)
+{
+    if (!frame->channel || !hp_channel_name_valid (frame->channel, frame->channel_len))
+        return s_refuse (out, frame, GW_SUBREFUSED_BAD_CHANNEL);
+    if (gw_chanset_remove (channels, frame->channel, frame->channel_len) != 0)
+        return s_refuse (out, frame, GW_SUBREFUSED_NOT_SUBSCRIBED);
+    return s_reply_channel (out, "unsubscribed", frame->channel, frame->channel_len, NULL);
+}
+
 /* A frame after auth. Returns 0 or the close code (a second auth is 4000). */
 static int
 s_handle_frame (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
-                const gw_client_frame_t *frame)
+                gw_chanset_t **channels, const gw_client_frame_t *frame)
 {
     switch (frame->type) {
         case GW_CLIENT_FRAME_PING:
@@ -181,34 +280,22 @@ s_handle_frame (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
             return 0;
         case GW_CLIENT_FRAME_REFRESH:
             return s_handle_refresh (self, out, user, frame);
-        case GW_CLIENT_FRAME_AUTH:
-        case GW_CLIENT_FRAME_SUBSCRIBE:     /* not served yet: unknown as before */
+        case GW_CLIENT_FRAME_SUBSCRIBE:
+            return s_handle_subscribe (self, out, user, channels, frame);
         case GW_CLIENT_FRAME_UNSUBSCRIBE:
+            return s_handle_unsubscribe (out, *channels, frame);
+        case GW_CLIENT_FRAME_AUTH:
             break;
     }
     return GW_CLIENT_FRAME_MALFORMED;
 }
 
-/* One complete message: parsed once, then answered by the connection's state. */
-static int
-s_handle_message (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
-                  const char *msg, size_t len)
-{
-    gw_client_frame_t frame;
-    if (gw_client_frame_parse (&frame, msg, len) != 0) {
-        if (!self->authed)
-            out->env->metrics->auth_failures_total[GW_AUTHFAIL_MALFORMED]++;
-        return GW_CLIENT_FRAME_MALFORMED;
-    }
-    int code = self->authed ? s_handle_frame (self, out, user, &frame)
-                            : s_handle_auth (self, out, user, &frame);
-    gw_client_frame_fini (&frame);
-    return code;
-}
-
-/* True when this frame passes the flood limit. */
+/* True when this frame passes the flood limit. Subscribe and unsubscribe
+ * frames have a budget of their own, the channel bound on top of the usual
+ * one: a client re-subscribing every channel after a reconnect sends up to
+ * --max-channels-per-connection of them at once. */
 static bool
-s_rate_ok (gw_client_t *self)
+s_rate_ok (gw_client_t *self, const gw_delivery_t *out, gw_client_frame_type_t type)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC_COARSE, &ts);
@@ -216,13 +303,36 @@ s_rate_ok (gw_client_t *self)
     if (second != self->rate_second) {
         self->rate_second = second;
         self->rate_count = 0;
+        self->channel_rate_count = 0;
     }
+    if (type == GW_CLIENT_FRAME_SUBSCRIBE || type == GW_CLIENT_FRAME_UNSUBSCRIBE)
+        return ++self->channel_rate_count
+            <= GW_CLIENT_RATE_MAX + out->env->config->max_channels_per_connection;
     return ++self->rate_count <= GW_CLIENT_RATE_MAX;
+}
+
+/* One complete message: parsed once, then answered by the connection's state. */
+static int
+s_handle_message (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
+                  gw_chanset_t **channels, const char *msg, size_t len)
+{
+    gw_client_frame_t frame;
+    if (gw_client_frame_parse (&frame, msg, len) != 0) {
+        if (!self->authed)
+            out->env->metrics->auth_failures_total[GW_AUTHFAIL_MALFORMED]++;
+        return self->authed && !s_rate_ok (self, out, GW_CLIENT_FRAME_PING) ? 1008
+             : GW_CLIENT_FRAME_MALFORMED;
+    }
+    int code = !self->authed ? s_handle_auth (self, out, user, &frame)
+             : !s_rate_ok (self, out, frame.type) ? 1008
+             : s_handle_frame (self, out, user, channels, &frame);
+    gw_client_frame_fini (&frame);
+    return code;
 }
 
 int
 gw_client_on_receive (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
-                      const void *in, size_t len)
+                      gw_chanset_t **channels, const void *in, size_t len)
 {
     if (gw_delivery_closing (out))
         return 0;       /* closing: the rest of what the peer sends is ignored */
@@ -254,8 +364,7 @@ gw_client_on_receive (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
         msg = self->rx;
         msg_len = self->rx_len;
     }
-    int code = !self->authed || s_rate_ok (self)
-             ? s_handle_message (self, out, user, msg, msg_len) : 1008;
+    int code = s_handle_message (self, out, user, channels, msg, msg_len);
     s_rx_free (self);
     return code ? gw_delivery_close_now (out, code) : 0;
 }

@@ -8,6 +8,8 @@
 
 #include <libwebsockets.h>
 
+#include "chanset.h"
+#include "channel_auth.h"
 #include "delivery.h"
 #include "sub.h"
 
@@ -22,14 +24,16 @@
 typedef struct {
     char *rx;                   /* a client message arriving in pieces */
     uint32_t rx_len;
-    uint32_t rate_second;       /* the second rate_count counts frames in */
+    uint32_t rate_second;       /* the second the rate counts count frames in */
     uint8_t rate_count;
+    uint16_t channel_rate_count;    /* subscribe and unsubscribe frames, apart */
     bool authed;
     /* Token expiry: at exp (+ leeway) the connection closes with 4002
      * unless a refresh moved exp later. An lws sorted-usec-list entry of
      * its own, since the connection's one lws timer serves the handshake. */
     lws_sorted_usec_list_t expiry;
     double exp;                 /* the current token's exp claim */
+    gw_channel_claim_t *channels;   /* the current token's channels claim, or NULL */
     gw_delivery_t *out;         /* set at auth, for the expiry callback */
 } gw_client_t;
 
@@ -46,10 +50,12 @@ gw_client_authed (const gw_client_t *self)
 
 /* A piece of a client message (lws RECEIVE). Handles each complete message:
  * the first must be auth (then user starts following the token's user and
- * the expiry timer runs), later ones ping or refresh. Returns 0, or -1 when the callback must return -1 to
- * close (the close reason is set on out). */
+ * the expiry timer runs), later ones ping, refresh, subscribe or
+ * unsubscribe (channels: the connection's set, made on the first
+ * subscribe). Returns 0, or -1 when the callback must return -1 to close
+ * (the close reason is set on out). */
 int gw_client_on_receive (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
-                          const void *in, size_t len);
+                          gw_chanset_t **channels, const void *in, size_t len);
 
 /* No auth frame in time: counts it; returns -1 with 4008 set on out. */
 int gw_client_on_auth_timeout (gw_client_t *self, gw_delivery_t *out);

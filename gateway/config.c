@@ -21,6 +21,8 @@
  * sweep's second the bound is under a minute */
 #define GW_DEFAULT_IDLE_TIMEOUT 55.0
 #define GW_DEFAULT_MAX_UNAUTH 10000
+#define GW_DEFAULT_MAX_CHANNELS 128
+#define GW_MAX_CHANNELS_MAX 10000
 
 void
 gw_config_usage (FILE *out)
@@ -69,12 +71,15 @@ gw_config_usage (FILE *out)
 "                           --listen; both files are read again on SIGHUP (open\n"
 "                           connections keep theirs). Needs --tls-key\n"
 "  --tls-key FILE           PEM private key of --tls-cert\n"
+"  --max-channels-per-connection N  channels one connection may subscribe at\n"
+"                           once, 0-10000; past it a subscribe is refused\n"
+"                           (reason limit) (default %d)\n"
 "  -h, --help               this text\n"
 "  --version                print the version and exit\n"
 "\n"
 "Endpoints: ws://ADDR:PORT/ws, GET /healthz, GET /metrics, GET /herald.js.\n"
 "The secret is never logged. Exit status: 0 clean shutdown, 1 failure, 2 usage.\n",
-    GW_DEFAULT_MAX_CONNECTIONS, GW_DEFAULT_TOKEN_LEEWAY);
+    GW_DEFAULT_MAX_CONNECTIONS, GW_DEFAULT_TOKEN_LEEWAY, GW_DEFAULT_MAX_CHANNELS);
 }
 
 /* Splits "host:port" (or "[v6]:port") into host and port. Returns 0 or -1. */
@@ -166,7 +171,7 @@ enum { OPT_LISTEN = 1, OPT_BROKER, OPT_CONTROL, OPT_SECRET_FILE, OPT_AUTH_TIMEOU
        OPT_MAX_QUEUE, OPT_MAX_CONN, OPT_TOKEN_AUD, OPT_TOKEN_ISS, OPT_TOKEN_MAX_TTL,
        OPT_TOKEN_LEEWAY, OPT_CURVE_CERT, OPT_CURVE_SERVER, OPT_IDLE_TIMEOUT,
        OPT_MAX_UNAUTH, OPT_MAX_PER_IP, OPT_ORIGINS, OPT_METRICS, OPT_TLS_CERT,
-       OPT_TLS_KEY, OPT_COUNT };
+       OPT_TLS_KEY, OPT_MAX_CHANNELS, OPT_COUNT };
 
 static const char *s_env_names[OPT_COUNT] = {
     NULL, "HERALD_LISTEN", "HERALD_BROKER", "HERALD_CONTROL", "HERALD_SECRET_FILE",
@@ -174,14 +179,15 @@ static const char *s_env_names[OPT_COUNT] = {
     "HERALD_TOKEN_AUD", "HERALD_TOKEN_ISS", "HERALD_TOKEN_MAX_TTL", "HERALD_TOKEN_LEEWAY",
     "HERALD_CURVE_CERT", "HERALD_CURVE_SERVER", "HERALD_IDLE_TIMEOUT",
     "HERALD_MAX_UNAUTHENTICATED", "HERALD_MAX_CONNECTIONS_PER_IP", "HERALD_ALLOWED_ORIGINS",
-    "HERALD_METRICS", "HERALD_TLS_CERT", "HERALD_TLS_KEY"
+    "HERALD_METRICS", "HERALD_TLS_CERT", "HERALD_TLS_KEY", "HERALD_MAX_CHANNELS_PER_CONNECTION"
 };
 
 static const char *s_flag_names[OPT_COUNT] = {
     NULL, "--listen", "--broker", "--control", "--secret-file", "--auth-timeout",
     "--max-queue-bytes", "--max-connections", "--token-aud", "--token-iss",
     "--token-max-ttl", "--token-leeway", "--curve-cert", "--curve-server", "--idle-timeout",
-    "--max-unauthenticated", "--max-connections-per-ip", "--allowed-origins", "--metrics", "--tls-cert", "--tls-key"
+    "--max-unauthenticated", "--max-connections-per-ip", "--allowed-origins", "--metrics", "--tls-cert", "--tls-key",
+    "--max-channels-per-connection"
 };
 
 /* Applies one setting; `from` names where it came from, for the error. */
@@ -227,6 +233,12 @@ s_apply (gw_config_t *cfg, int opt, const char *value, const char **secret_file,
     case OPT_ORIGINS:
         if (*value && !strchr (value, ' ')) {
             cfg->allowed_origins = value;
+            return 0;
+        }
+        break;
+    case OPT_MAX_CHANNELS:
+        if (s_parse_size (value, 0, GW_MAX_CHANNELS_MAX, &v) == 0) {
+            cfg->max_channels_per_connection = (unsigned) v;
             return 0;
         }
         break;
@@ -311,6 +323,7 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
     cfg->token.leeway = GW_DEFAULT_TOKEN_LEEWAY;
     cfg->idle_timeout = GW_DEFAULT_IDLE_TIMEOUT;
     cfg->max_unauthenticated = GW_DEFAULT_MAX_UNAUTH;
+    cfg->max_channels_per_connection = GW_DEFAULT_MAX_CHANNELS;
     const char *secret_file = NULL;
 
     for (int opt = 1; opt < OPT_COUNT; opt++) {
@@ -340,6 +353,7 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
         { "metrics", required_argument, NULL, OPT_METRICS },
         { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
         { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+        { "max-channels-per-connection", required_argument, NULL, OPT_MAX_CHANNELS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }

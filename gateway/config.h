@@ -31,6 +31,7 @@ typedef struct {
     int    metrics_port;
     const char *tls_cert;               /* --tls-cert, or NULL: plain ws:// */
     const char *tls_key;                /* --tls-key */
+    unsigned max_channels_per_connection;   /* --max-channels-per-connection */
     unsigned char secret[GW_SECRET_MAX];
     size_t secret_len;
 } gw_config_t;

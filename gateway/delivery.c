@@ -1,6 +1,8 @@
 /* delivery.c -- a connection's output: the bounded queue, the write path, pongs, the close. */
 #include "delivery.h"
 
+#include <time.h>
+
 #include <libwebsockets.h>
 
 /* Frames one WRITEABLE callback writes at most before yielding. */
@@ -36,14 +38,22 @@ gw_delivery_fini (gw_delivery_t *self)
 void
 gw_delivery_timer (gw_delivery_t *self, int64_t usec)
 {
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    if (usec < 1)
+        usec = 1;
+    if (self->timer_at && self->timer_at <= now + usec)
+        return;     /* fires first anyway; whoever is due then re-arms */
+    self->timer_at = now + usec;
     lws_set_timer_usecs (self->wsi, (lws_usec_t) usec);
     lws_cancel_service (lws_get_context (self->wsi));
 }
 
 void
-gw_delivery_timer_cancel (gw_delivery_t *self)
+gw_delivery_timer_fired (gw_delivery_t *self)
 {
-    lws_set_timer_usecs (self->wsi, LWS_SET_TIMER_USEC_CANCEL);
+    self->timer_at = 0;
 }
 
 int

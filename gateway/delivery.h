@@ -20,6 +20,7 @@ typedef struct {
     struct lws *wsi;
     gw_queue_t *queue;          /* outgoing frames, allocated on first use */
     gw_session_env_t *env;
+    int64_t timer_at;           /* monotonic usec the lws timer is armed for, 0: none */
     uint16_t close_code;        /* set once we decided to close */
     uint16_t peer_code;         /* the close code the client sent, if any */
     uint8_t pongs_due;
@@ -39,10 +40,13 @@ gw_delivery_closing (const gw_delivery_t *self)
     return self->close_code != 0;
 }
 
-/* Arms the connection's one lws timer (waking lws, which a timer set from a
- * ZeroMQ callback would not do by itself). */
+/* Arms the connection's one lws timer for usec from now, unless it is armed
+ * for earlier already (waking lws, which a timer set from a ZeroMQ
+ * callback would not do by itself). Its users (the close, each sub's
+ * retries) check on firing whether their own time has come. */
 void gw_delivery_timer (gw_delivery_t *self, int64_t usec);
-void gw_delivery_timer_cancel (gw_delivery_t *self);
+/* The timer fired (the session's TIMER callback): nothing is armed now. */
+void gw_delivery_timer_fired (gw_delivery_t *self);
 
 /* Closes from inside this connection's lws callback: sets the close reason;
  * the caller returns -1. Returns -1. */

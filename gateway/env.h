@@ -19,6 +19,7 @@ typedef struct {
     gw_fanout_t *fanout;
     const gw_link_t *link;
     gw_blob_t *pong;          /* the one {"type":"pong"} frame, shared */
+    uint64_t next_conn_id;    /* the last connection id handed out (presence topics) */
     hp_buf_t scratch;
 } gw_session_env_t;
 

@@ -2,7 +2,10 @@
  *
  * Broker messages come down from upstream and go on to the subs (one per
  * connection following the stream); this file never calls upstream, it
- * sends its subscriptions through the gw_link_t interface. */
+ * sends its subscriptions through the gw_link_t interface. Streams are
+ * users' and channels'; broadcasts have no stream of their own here: they
+ * go into every user stream (a user's resume at the broker covers them),
+ * with their own prev chain checked in `broadcast`. */
 #include "fanout.h"
 #include "hash.h"
 
@@ -37,6 +40,8 @@ struct gw_fanout {
     size_t bucket_count;        /* power of two */
     size_t stream_count;
     size_t user_count;
+    size_t channel_count;
+    gw_seen_t broadcast;        /* the broadcast chain: how far it arrived */
     gw_metrics_t *metrics;
     const gw_link_t *link;
     gw_audit_t *audit;
@@ -67,6 +72,10 @@ gw_fanout_new (gw_metrics_t *metrics)
         return NULL;
     }
     self->metrics = metrics;
+    /* broadcasts need no sync: every gateway subscribes their topic at
+     * start, before any user's, so each user's first resume covers what
+     * came before the first broadcast that arrives here */
+    self->broadcast.synced = true;
     return self;
 }
 
@@ -129,6 +138,21 @@ s_find_user (const gw_fanout_t *self, hp_str_t name)
                    s_hash (GW_STREAM_USER, name.ptr, name.len));
 }
 
+/* The local stream a user's or channel's head or reply names, or NULL
+ * (also for the broadcast stream, which has none). */
+static gw_stream_t *
+s_find_stream (const gw_fanout_t *self, const hp_stream_t *stream)
+{
+    gw_stream_kind_t kind;
+    switch (stream->kind) {
+    case HP_STREAM_USER:    kind = GW_STREAM_USER; break;
+    case HP_STREAM_CHANNEL: kind = GW_STREAM_CHANNEL; break;
+    default:                return NULL;
+    }
+    return s_find (self, kind, stream->name.ptr, stream->name.len,
+                   s_hash (kind, stream->name.ptr, stream->name.len));
+}
+
 static void
 s_grow (gw_fanout_t *self)
 {
@@ -158,6 +182,10 @@ s_count (gw_fanout_t *self, const gw_stream_t *stream, int delta)
     if (stream->kind == GW_STREAM_USER) {
         self->user_count += (size_t) delta;
         self->metrics->users = self->user_count;
+    }
+    else {
+        self->channel_count += (size_t) delta;
+        self->metrics->channels = self->channel_count;
     }
 }
 
@@ -248,7 +276,7 @@ gw_fanout_resubscribe (gw_fanout_t *self, gw_stream_t *stream)
  * is delivered: a sub that starts a repair now holds that event. */
 static void
 s_apply (gw_fanout_t *self, gw_stream_t *stream, gw_seen_verdict_t verdict, uint64_t need,
-         uint64_t epoch, uint64_t offset)
+         uint64_t from, uint64_t epoch, uint64_t offset)
 {
     /* a connection may close itself inside a callback but stays in the
      * array until its CLOSED callback, so the loops are safe */
@@ -259,7 +287,7 @@ s_apply (gw_fanout_t *self, gw_stream_t *stream, gw_seen_verdict_t verdict, uint
         break;
     case GW_SEEN_GAP:
         for (uint32_t i = 0; i < stream->count; i++)
-            gw_sub_on_gap (stream->subs[i], need);
+            gw_sub_on_gap (stream->subs[i], need, from, GW_CHAIN_OWN);
         /* what was lost here may have been lost for others too, with no
          * later message to show it */
         gw_audit_suspect (self->audit, GW_AUDIT_GAP);
@@ -278,13 +306,13 @@ s_apply (gw_fanout_t *self, gw_stream_t *stream, gw_seen_verdict_t verdict, uint
 void
 gw_fanout_on_sync (gw_fanout_t *self, const hp_wire_head_t *head)
 {
-    gw_stream_t *stream = s_find_user (self, head->user);
+    gw_stream_t *stream = s_find_stream (self, &head->stream);
     if (!stream)
         return;     /* unsubscribed meanwhile */
-    uint64_t need = 0;
+    uint64_t need = 0, from = stream->seen.seen;
     gw_seen_verdict_t verdict = gw_seen_on_sync (&stream->seen, head->epoch, head->offset,
                                                  head->aux, &need);
-    s_apply (self, stream, verdict, need, head->epoch, head->offset);
+    s_apply (self, stream, verdict, need, from, head->epoch, head->offset);
 }
 
 /* One event for one stream held here: the gap check, then every sub. */
@@ -292,23 +320,94 @@ static void
 s_deliver (gw_fanout_t *self, gw_stream_t *stream, const hp_wire_head_t *head, uint64_t prev,
            gw_blob_t *blob)
 {
-    uint64_t need = 0;
+    uint64_t need = 0, from = stream->seen.seen;
     gw_seen_verdict_t verdict = gw_seen_on_event (&stream->seen, head->epoch, head->offset,
                                                   prev, &need);
-    s_apply (self, stream, verdict, need, head->epoch, head->offset ? head->offset - 1 : 0);
+    s_apply (self, stream, verdict, need, from, head->epoch, head->offset ? head->offset - 1 : 0);
     for (uint32_t i = 0; i < stream->count; i++)
-        gw_sub_on_event (stream->subs[i], blob);
+        gw_sub_on_event (stream->subs[i], blob, GW_CHAIN_OWN);
+}
+
+/* Calls fn on every sub of every user stream: O(streams) per call, as a
+ * broadcast reaches every connection anyway. */
+static void
+s_each_user_sub (gw_fanout_t *self, void (*fn) (gw_fanout_t *, gw_stream_t *, void *),
+                 void *arg)
+{
+    for (size_t b = 0; b < self->bucket_count; b++)
+        for (gw_stream_t *stream = self->buckets[b]; stream; stream = stream->next)
+            if (stream->kind == GW_STREAM_USER)
+                fn (self, stream, arg);
+}
+
+typedef struct {
+    const hp_wire_head_t *head;
+    gw_blob_t *blob;
+    uint64_t need, from;        /* a gap of the broadcast chain: (from, need] */
+} s_broadcast_t;
+
+static void
+s_broadcast_gap (gw_fanout_t *self, gw_stream_t *stream, void *arg)
+{
+    (void) self;
+    const s_broadcast_t *b = arg;
+    for (uint32_t i = 0; i < stream->count; i++)
+        gw_sub_on_gap (stream->subs[i], b->need, b->from, GW_CHAIN_BROADCAST);
+}
+
+static void
+s_broadcast_one (gw_fanout_t *self, gw_stream_t *stream, void *arg)
+{
+    const s_broadcast_t *b = arg;
+    const hp_wire_head_t *head = b->head;
+    /* a broadcast of a new epoch restarts the user's subs as any event of
+     * it would; the user's own chain is not moved (seen.c) */
+    gw_seen_verdict_t verdict = gw_seen_on_other (&stream->seen, head->epoch, head->offset);
+    s_apply (self, stream, verdict, 0, 0, head->epoch, head->offset ? head->offset - 1 : 0);
+    for (uint32_t i = 0; i < stream->count; i++)
+        gw_sub_on_event (stream->subs[i], b->blob, GW_CHAIN_BROADCAST);
+    self->metrics->broadcast_frames_total += stream->count;
+}
+
+/* A broadcast: into every local user's stream, one shared frame. A hole in
+ * the broadcast chain (prev above what arrived) is a gap for every user
+ * stream: each connection repairs through its user resume, which covers
+ * broadcasts. */
+static void
+s_on_broadcast (gw_fanout_t *self, const hp_wire_head_t *head, const void *json, size_t len)
+{
+    s_broadcast_t b = { .head = head, .from = self->broadcast.seen };
+    gw_seen_verdict_t verdict = gw_seen_on_event (&self->broadcast, head->epoch, head->offset,
+                                                  head->aux, &b.need);
+    if (verdict == GW_SEEN_GAP) {
+        s_each_user_sub (self, s_broadcast_gap, &b);
+        gw_audit_suspect (self->audit, GW_AUDIT_GAP);
+    }
+    if (self->user_count == 0)
+        return;
+    if (!(b.blob = gw_blob_new (json, len, head->offset))) {
+        self->metrics->events_dropped_total[GW_DROP_NO_MEMORY]++;
+        return;
+    }
+    s_each_user_sub (self, s_broadcast_one, &b);
+    gw_blob_release (&b.blob);
 }
 
 void
 gw_fanout_on_event (gw_fanout_t *self, const hp_wire_head_t *head, const void *json,
                     size_t len)
 {
-    gw_stream_t *stream = s_find_user (self, head->user);
+    if (head->stream.kind == HP_STREAM_BROADCAST) {
+        s_on_broadcast (self, head, json, len);
+        return;
+    }
+    gw_stream_t *stream = s_find_stream (self, &head->stream);
     if (!stream || stream->count == 0) {
         self->metrics->events_dropped_total[GW_DROP_NO_SESSION]++;
         return;
     }
+    if (stream->kind == GW_STREAM_CHANNEL)
+        self->metrics->channel_frames_total += stream->count;
     /* one copy of the frame for all of this stream's connections */
     gw_blob_t *blob = gw_blob_new (json, len, head->offset);
     if (!blob) {
@@ -362,31 +461,68 @@ gw_fanout_on_audit_answer (gw_fanout_t *self, const hp_wire_head_t *head,
     uint64_t last;
     int rc;
     while ((rc = hp_wire_next_entry (&cursor, end, true, &name, &last)) == 1) {
-        gw_stream_t *stream = s_find_user (self, name);
+        hp_stream_t key;
+        if (hp_stream_from_key (name.ptr, name.len, &key) != 0) {
+            rc = -1;
+            break;
+        }
+        uint64_t need = 0;
+        if (key.kind == HP_STREAM_BROADCAST) {
+            /* broadcasts the broker routed after the last one that came */
+            uint64_t from = self->broadcast.seen;
+            if (gw_seen_on_audit (&self->broadcast, head->epoch, last, &need) == GW_SEEN_GAP) {
+                s_broadcast_t b = { .head = head, .need = need, .from = from };
+                s_each_user_sub (self, s_broadcast_gap, &b);
+            }
+            continue;
+        }
+        gw_stream_t *stream = s_find_stream (self, &key);
         if (!stream)
             continue;   /* gone since the request */
-        uint64_t need = 0;
+        uint64_t from = stream->seen.seen;
         gw_seen_verdict_t verdict = gw_seen_on_audit (&stream->seen, head->epoch, last, &need);
-        s_apply (self, stream, verdict, need, head->epoch, head->offset);
+        s_apply (self, stream, verdict, need, from, head->epoch, head->offset);
     }
     if (rc != 0)
         self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
     gw_audit_on_answer (self->audit, head->aux);
 }
 
+/* Appends a stream's key and a NUL to out within max_bytes: 0 or -1. */
+static int
+s_put_key (hp_buf_t *out, const hp_stream_t *stream, size_t max_bytes)
+{
+    unsigned char entry[HP_WIRE_ENTRY_MAX];
+    unsigned char *end = hp_wire_put_stream_entry (entry, stream, false, 0);
+    size_t len = end ? (size_t) (end - entry) : 0;
+    if (!end || out->len + len > max_bytes)
+        return -1;
+    return hp_buf_append (out, entry, len);
+}
+
 size_t
-gw_fanout_list_users (const gw_fanout_t *self, gw_fanout_cursor_t *cursor, hp_buf_t *out,
-                      size_t max, size_t max_bytes)
+gw_fanout_list_keys (const gw_fanout_t *self, gw_fanout_cursor_t *cursor, hp_buf_t *out,
+                     size_t max, size_t max_bytes)
 {
     size_t n = 0;
+    if (!cursor->broadcast_listed) {
+        /* the broadcast chain first: it concerns every connection */
+        hp_stream_t broadcast = hp_stream_broadcast ();
+        if (max == 0 || s_put_key (out, &broadcast, max_bytes) != 0)
+            return 0;
+        cursor->broadcast_listed = true;
+        n++;
+    }
     for (; cursor->bucket < self->bucket_count; cursor->bucket++, cursor->skip = 0) {
         size_t i = 0;
         for (gw_stream_t *stream = self->buckets[cursor->bucket]; stream;
              stream = stream->next, i++) {
-            if (i < cursor->skip || stream->kind != GW_STREAM_USER)
+            if (i < cursor->skip)
                 continue;
-            if (n == max || out->len + stream->len + 1 > max_bytes
-            ||  hp_buf_append (out, stream->name, stream->len + 1) != 0) {
+            hp_stream_t key = stream->kind == GW_STREAM_USER
+                            ? hp_stream_user (stream->name, stream->len)
+                            : hp_stream_channel (stream->name, stream->len);
+            if (n == max || s_put_key (out, &key, max_bytes) != 0) {
                 cursor->skip = i;
                 return n;
             }
@@ -414,7 +550,7 @@ gw_fanout_on_disconnect (gw_fanout_t *self, hp_str_t name)
 void
 gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply)
 {
-    gw_stream_t *stream = s_find_user (self, reply->user);
+    gw_stream_t *stream = s_find_stream (self, &reply->stream);
     if (stream && reply->rid)
         for (uint32_t i = 0; i < stream->count; i++)
             if (gw_sub_rid (stream->subs[i]) == reply->rid) {
@@ -434,6 +570,9 @@ gw_fanout_on_link_lost (gw_fanout_t *self)
             for (uint32_t i = 0; i < stream->count; i++)
                 gw_sub_on_link_lost (stream->subs[i]);
         }
+    /* broadcasts lost meanwhile show in the next one's prev; the users'
+     * relink syncs repair them anyway (their resume covers broadcasts) */
+    gw_seen_on_link_lost (&self->broadcast);
     /* ticks restart their count on the new link only if the broker did */
     gw_audit_suspect (self->audit, GW_AUDIT_LINK);
 }

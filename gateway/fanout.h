@@ -43,8 +43,9 @@ void gw_fanout_detach (gw_fanout_t *self, gw_stream_t *stream, gw_sub_t *sub);
  * the first one did not arrive in time); unsubscribing later undoes all. */
 void gw_fanout_resubscribe (gw_fanout_t *self, gw_stream_t *stream);
 
-/* Broker messages, from upstream; heads as hp_wire_head_parse made them.
- * Each is checked for a gap first (seen.c), then delivered. */
+/* Broker messages, from upstream; heads as hp_wire_head_parse made them
+ * (user, channel or broadcast topics). Each is checked for a gap first
+ * (seen.c), then delivered: a broadcast to every local user stream. */
 void gw_fanout_on_sync (gw_fanout_t *self, const hp_wire_head_t *head);
 void gw_fanout_on_event (gw_fanout_t *self, const hp_wire_head_t *head,
                          const void *json, size_t len);
@@ -54,7 +55,7 @@ void gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
                              const void *json, size_t len);
 /* A tick: a jump in its number means messages were dropped. */
 void gw_fanout_on_tick (gw_fanout_t *self, const hp_wire_head_t *head);
-/* The answer to an audit request: body lists (user, last routed offset). */
+/* The answer to an audit request: body lists (stream key, last routed offset). */
 void gw_fanout_on_audit_answer (gw_fanout_t *self, const hp_wire_head_t *head,
                                 const void *body, size_t len);
 /* The backend disconnected the user: every connection of theirs here is
@@ -62,17 +63,19 @@ void gw_fanout_on_audit_answer (gw_fanout_t *self, const hp_wire_head_t *head,
 void gw_fanout_on_disconnect (gw_fanout_t *self, hp_str_t name);
 void gw_fanout_on_resume_reply (gw_fanout_t *self, const hp_resume_reply_t *reply);
 
-/* Where gw_fanout_list_users goes on from; starts zeroed. */
+/* Where gw_fanout_list_keys goes on from; starts zeroed. */
 typedef struct {
     size_t bucket;
     size_t skip;        /* streams of that bucket already listed */
+    bool broadcast_listed;
 } gw_fanout_cursor_t;
 
-/* Appends the ids of up to max local user streams, each with a NUL, to out,
- * from cursor on (which moves past them), while out stays within max_bytes.
- * Returns how many; 0 at the end. */
-size_t gw_fanout_list_users (const gw_fanout_t *self, gw_fanout_cursor_t *cursor,
-                             hp_buf_t *out, size_t max, size_t max_bytes);
+/* Appends the stream keys (stream.h: a user id, 0x01 + channel, and first
+ * the broadcast stream's 0x02) of up to max local streams, each with a
+ * NUL, to out, from cursor on (which moves past them), while out stays
+ * within max_bytes. Returns how many; 0 at the end. */
+size_t gw_fanout_list_keys (const gw_fanout_t *self, gw_fanout_cursor_t *cursor,
+                            hp_buf_t *out, size_t max, size_t max_bytes);
 
 /* The SUB link to the broker dropped: events may be lost until it is back.
  * Every stream waits for a new sync (ZeroMQ re-sends the subscriptions on

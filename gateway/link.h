@@ -10,10 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What a stream is: a user's own events (topic "u:<id>\0"); channels
- * ("c:<name>\0") will be the second kind. */
+/* What a stream is: a user's own events (topic "u:<id>\0"; broadcasts are
+ * folded into it), or a channel's ("c:<name>\0"). */
 typedef enum {
     GW_STREAM_USER = 0,
+    GW_STREAM_CHANNEL,
 } gw_stream_kind_t;
 
 typedef struct {
@@ -29,10 +30,16 @@ typedef struct {
     int (*resume) (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name,
                    size_t len, bool has_position, uint64_t epoch, uint64_t offset);
     /* Asks the broker, in band on the subscription link, for the last
-     * offset it routed to each listed user (ids: each a user id and a NUL,
-     * at most HP_WIRE_AUDIT_USERS_MAX). The answer comes back on the link
-     * behind every event published before it. Returns 0 or -1. */
+     * offset it routed to each listed stream (ids: each a stream key -- a
+     * user id, 0x01 + channel, 0x02 -- and a NUL, at most
+     * HP_WIRE_AUDIT_USERS_MAX). The answer comes back on the link behind
+     * every event published before it. Returns 0 or -1. */
     int (*audit) (void *ctx, uint64_t rid, const char *ids, size_t ids_len);
+    /* Adds (on) or removes (!on) one connection's presence in a channel
+     * (its "p:" topic: channel, user, this gateway's id, conn_id).
+     * Returns 0 or -1. */
+    int (*presence) (void *ctx, const char *channel, size_t channel_len, const char *user,
+                     size_t user_len, uint64_t conn_id, bool on);
 } gw_link_t;
 
 #endif

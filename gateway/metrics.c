@@ -25,6 +25,16 @@ static const char *s_drop_names[GW_DROP_LABELS] = {
     "stale_reply", "epoch_change", "link_lost", "no_memory"
 };
 
+static const char *s_subrefused_names[GW_SUBREFUSED_LABELS] = {
+    "forbidden", "bad_channel", "limit", "bad_token", "not_subscribed"
+};
+
+const char *
+gw_metrics_subrefused_name (gw_subrefused_t reason)
+{
+    return reason < GW_SUBREFUSED_LABELS ? s_subrefused_names[reason] : "unknown";
+}
+
 static const char *s_audit_names[GW_AUDIT_LABELS] = {
     "gap", "tick", "stall", "link", "retry"
 };
@@ -153,5 +163,18 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_line (out, "herald_gateway_idle_closes_total", NULL, self->idle_closes_total);
     rc |= s_head (out, "herald_gateway_pings_sent_total", "counter", "WebSocket pings sent to connections silent for half of --idle-timeout.");
     rc |= s_line (out, "herald_gateway_pings_sent_total", NULL, self->pings_sent_total);
+    rc |= s_head (out, "herald_gateway_channel_subscriptions", "gauge", "Channel subscriptions held by connections (one per connection and channel).");
+    rc |= s_line (out, "herald_gateway_channel_subscriptions", NULL, self->channel_subscriptions);
+    rc |= s_head (out, "herald_gateway_channels", "gauge", "Channels with at least one subscribed connection here.");
+    rc |= s_line (out, "herald_gateway_channels", NULL, self->channels);
+    rc |= s_head (out, "herald_gateway_subscribe_refused_total", "counter", "Subscribe and unsubscribe frames refused, by reason.");
+    for (int i = 0; i < GW_SUBREFUSED_LABELS; i++) {
+        snprintf (labels, sizeof labels, "{reason=\"%s\"}", s_subrefused_names[i]);
+        rc |= s_line (out, "herald_gateway_subscribe_refused_total", labels, self->subscribe_refused_total[i]);
+    }
+    rc |= s_head (out, "herald_gateway_channel_frames_total", "counter", "Channel events handed to subscribed connections (one per connection).");
+    rc |= s_line (out, "herald_gateway_channel_frames_total", NULL, self->channel_frames_total);
+    rc |= s_head (out, "herald_gateway_broadcast_frames_total", "counter", "Broadcasts handed to connections (one per connection).");
+    rc |= s_line (out, "herald_gateway_broadcast_frames_total", NULL, self->broadcast_frames_total);
     return rc ? -1 : 0;
 }

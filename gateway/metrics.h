@@ -82,6 +82,17 @@ typedef enum {
     GW_REFUSED_LABELS
 } gw_refused_t;
 
+/* Why a subscribe (or unsubscribe) frame was refused: the error frame's
+ * reason (PROTOCOL.md, client protocol). */
+typedef enum {
+    GW_SUBREFUSED_FORBIDDEN = 0,  /* neither the channels claim nor a token allows it */
+    GW_SUBREFUSED_BAD_CHANNEL,    /* no channel, or not a valid channel name */
+    GW_SUBREFUSED_LIMIT,          /* --max-channels-per-connection held already */
+    GW_SUBREFUSED_BAD_TOKEN,      /* the subscription token does not grant it */
+    GW_SUBREFUSED_NOT_SUBSCRIBED, /* unsubscribe of a channel the connection does not hold */
+    GW_SUBREFUSED_LABELS
+} gw_subrefused_t;
+
 /* Plain counters, written by the module that sees the fact; transparent so
  * an increment is one instruction on the hot path. One per process, owned
  * by main's wiring. Gauges are kept up to date by their owners. */
@@ -110,10 +121,18 @@ typedef struct {
     uint64_t disconnects_total;    /* connections closed with 4003 by the backend's disconnect */
     uint64_t idle_closes_total;    /* connections killed: nothing arrived for --idle-timeout */
     uint64_t pings_sent_total;     /* WebSocket pings to connections silent for half of it */
+    uint64_t channel_subscriptions;    /* gauge: (connection, channel) subscriptions held */
+    uint64_t channels;                 /* gauge: channels with a local subscriber */
+    uint64_t subscribe_refused_total[GW_SUBREFUSED_LABELS];
+    uint64_t channel_frames_total;     /* channel events handed to subscribed connections */
+    uint64_t broadcast_frames_total;   /* broadcasts handed to connections */
 } gw_metrics_t;
 
 /* Counts a close with the given WebSocket code. */
 void gw_metrics_count_close (gw_metrics_t *self, int code);
+
+/* The label of a subscribe refusal ("forbidden", ...), as the error frame says it. */
+const char *gw_metrics_subrefused_name (gw_subrefused_t reason);
 
 /* Maps a token check result to its auth failure label. */
 gw_authfail_t gw_metrics_authfail_of (gw_auth_result_t result);

@@ -78,6 +78,14 @@ gw_seen_on_event (gw_seen_t *self, uint64_t epoch, uint64_t offset, uint64_t pre
 }
 
 gw_seen_verdict_t
+gw_seen_on_other (gw_seen_t *self, uint64_t epoch, uint64_t offset)
+{
+    if (self->epoch_known && self->epoch == epoch)
+        return GW_SEEN_OK;
+    return s_new_epoch (self, epoch, offset ? offset - 1 : 0);
+}
+
+gw_seen_verdict_t
 gw_seen_on_audit (gw_seen_t *self, uint64_t epoch, uint64_t last, uint64_t *need)
 {
     if (!self->synced || !self->epoch_known || self->epoch != epoch)

@@ -37,6 +37,12 @@ gw_seen_verdict_t gw_seen_on_sync (gw_seen_t *self, uint64_t epoch, uint64_t off
 gw_seen_verdict_t gw_seen_on_event (gw_seen_t *self, uint64_t epoch, uint64_t offset,
                                     uint64_t prev, uint64_t *need);
 
+/* An event of another chain delivered into this stream (a broadcast into
+ * each user's): it proves nothing about this stream's own chain, so seen
+ * does not move, but a new epoch starts here as for an event (GW_SEEN_EPOCH
+ * when one was known; else GW_SEEN_OK). */
+gw_seen_verdict_t gw_seen_on_other (gw_seen_t *self, uint64_t epoch, uint64_t offset);
+
 /* An audit answer's line for this stream: last = the broker's last routed
  * offset. Comes in order behind every event published before it. */
 gw_seen_verdict_t gw_seen_on_audit (gw_seen_t *self, uint64_t epoch, uint64_t last,

@@ -9,6 +9,7 @@
 
 #include <libwebsockets.h>
 
+#include "chanset.h"
 #include "client.h"
 #include "delivery.h"
 #include "fanout.h"
@@ -18,9 +19,10 @@
  * lws's own state. What a live event reads (the sub, then the delivery)
  * comes first. */
 struct gw_session {
-    gw_sub_t user;              /* the user's own events */
+    gw_sub_t user;              /* the user's own events and the broadcasts */
     gw_delivery_t out;
     gw_client_t client;
+    gw_chanset_t *channels;     /* the channels it follows; NULL until the first */
 };
 
 gw_session_t *
@@ -45,6 +47,8 @@ gw_session_destroy (gw_session_t **self_p)
         return;
     gw_session_t *self = *self_p;
     gw_session_env_t *env = self->out.env;
+    /* channels first: their presence topics name the user */
+    gw_chanset_destroy (&self->channels);
     if (self->user.stream)
         gw_fanout_detach (env->fanout, self->user.stream, &self->user);
     gw_sub_fini (&self->user);
@@ -59,7 +63,8 @@ gw_session_destroy (gw_session_t **self_p)
 int
 gw_session_on_receive (gw_session_t *self, const void *in, size_t len)
 {
-    return gw_client_on_receive (&self->client, &self->out, &self->user, in, len);
+    return gw_client_on_receive (&self->client, &self->out, &self->user, &self->channels,
+                                 in, len);
 }
 
 int
@@ -75,7 +80,9 @@ gw_session_on_timer (gw_session_t *self)
         return gw_delivery_close_now (&self->out, self->out.close_code);
     if (!gw_client_authed (&self->client))
         return gw_client_on_auth_timeout (&self->client, &self->out);
+    gw_delivery_timer_fired (&self->out);
     gw_sub_on_timer (&self->user);
+    gw_chanset_on_timer (self->channels);
     return 0;
 }
 

@@ -1,5 +1,10 @@
-/* sub.c -- a connection's subscription to one stream: sync -> resume -> live, and its repair. */
+/* sub.c -- a connection's subscription to one stream: sync -> resume -> live, and its repair.
+ *
+ * The same machine serves a user's stream and each channel a connection
+ * follows; only the frame that opens it differs (welcome, subscribed). */
 #include "sub.h"
+
+#include <time.h>
 
 #include <libwebsockets.h>
 
@@ -31,10 +36,29 @@ gw_sub_set_position (gw_sub_t *self, uint64_t epoch, uint64_t offset)
     self->resume_offset = offset;
 }
 
+static void s_repair (gw_sub_t *self);
+
 static gw_metrics_t *
 s_metrics (const gw_sub_t *self)
 {
     return self->out->env->metrics;
+}
+
+static int64_t
+s_now_usec (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* This sub's retry in usec. Several subs share the connection's one lws
+ * timer: each keeps its own deadline and the delivery arms the earliest. */
+static void
+s_arm (gw_sub_t *self, int64_t usec)
+{
+    self->retry_at = s_now_usec () + usec;
+    gw_delivery_timer (self->out, usec);
 }
 
 /* Frees the held events, counting them as dropped for why. */
@@ -66,7 +90,7 @@ s_request_resume (gw_sub_t *self)
     /* on failure the retry timer sends it again */
     link->resume (link->ctx, self->rid, gw_stream_kind (self->stream), name, len,
                   self->has_position, self->resume_epoch, self->resume_offset);
-    gw_delivery_timer (self->out, GW_RETRY_USEC);
+    s_arm (self, GW_RETRY_USEC);
 }
 
 void
@@ -77,19 +101,28 @@ gw_sub_start (gw_sub_t *self, gw_stream_t *stream)
         s_request_resume (self);
     else {
         self->state = GW_SUB_SYNC_WAIT;
-        gw_delivery_timer (self->out, GW_RETRY_USEC);
+        s_arm (self, GW_RETRY_USEC);
     }
 }
 
 void
 gw_sub_on_timer (gw_sub_t *self)
 {
+    if (!self->retry_at)
+        return;
+    int64_t now = s_now_usec ();
+    if (self->retry_at > now) {
+        /* the timer fired for another sub of the connection */
+        gw_delivery_timer (self->out, self->retry_at - now);
+        return;
+    }
+    self->retry_at = 0;
     switch (self->state) {
     case GW_SUB_SYNC_WAIT:
         /* the sync may have been lost (broker restart, XPUB high-water
          * mark): subscribing again makes the broker publish a new one */
         gw_fanout_resubscribe (self->out->env->fanout, self->stream);
-        gw_delivery_timer (self->out, GW_RETRY_USEC);
+        s_arm (self, GW_RETRY_USEC);
         break;
     case GW_SUB_RESUME_WAIT:
         s_request_resume (self);
@@ -98,10 +131,13 @@ gw_sub_on_timer (gw_sub_t *self)
         /* as in SYNC_WAIT: the sync after a link drop is overdue */
         if (self->relink && gw_stream_relinking (self->stream)) {
             gw_fanout_resubscribe (self->out->env->fanout, self->stream);
-            gw_delivery_timer (self->out, GW_RETRY_USEC);
+            s_arm (self, GW_RETRY_USEC);
         }
-        else
+        else {
             self->relink = false;
+            if (self->held)
+                s_repair (self);    /* what was held while relinking goes out after it */
+        }
         break;
     default:
         break;
@@ -127,11 +163,24 @@ s_repair (gw_sub_t *self)
     s_request_resume (self);
 }
 
+/* True when a live event of the chain other than the gapped one went out
+ * above the hole's start: the hole may lie below the client's position. */
+static bool
+s_overtaken (const gw_sub_t *self, uint64_t from, gw_chain_t chain)
+{
+    uint64_t start = from > self->covered ? from : self->covered;
+    return self->live[chain == GW_CHAIN_OWN ? GW_CHAIN_BROADCAST : GW_CHAIN_OWN] > start;
+}
+
 void
-gw_sub_on_gap (gw_sub_t *self, uint64_t need)
+gw_sub_on_gap (gw_sub_t *self, uint64_t need, uint64_t from, gw_chain_t chain)
 {
     if (gw_delivery_closing (self->out))
         return;
+    /* after a link drop nothing went out (held), so the relink repair from
+     * the last offset is in order */
+    if (!self->relink && s_overtaken (self, from, chain))
+        self->overtaken = true;
     if (self->state == GW_SUB_LIVE) {
         self->relink = false;
         self->need = need;
@@ -161,7 +210,7 @@ gw_sub_on_link_lost (gw_sub_t *self)
      * hole in it raises its need like any gap. */
     if (self->state == GW_SUB_LIVE) {
         self->relink = true;
-        gw_delivery_timer (self->out, GW_RETRY_USEC);
+        s_arm (self, GW_RETRY_USEC);
     }
 }
 
@@ -189,7 +238,7 @@ s_hold (gw_sub_t *self, gw_blob_t *event)
 }
 
 void
-gw_sub_on_event (gw_sub_t *self, gw_blob_t *event)
+gw_sub_on_event (gw_sub_t *self, gw_blob_t *event, gw_chain_t chain)
 {
     if (gw_delivery_closing (self->out))
         return;
@@ -198,8 +247,14 @@ gw_sub_on_event (gw_sub_t *self, gw_blob_t *event)
             s_metrics (self)->events_dropped_total[GW_DROP_DUPLICATE]++;
             return;
         }
-        if (gw_delivery_live (self->out, event) == 0)
+        if (self->relink) {
+            s_hold (self, event);
+            return;
+        }
+        if (gw_delivery_live (self->out, event) == 0) {
             self->last_offset = event->offset;
+            self->live[chain] = event->offset;
+        }
     }
     else if (self->state == GW_SUB_RESUME_WAIT)
         s_hold (self, event);
@@ -214,7 +269,9 @@ s_welcome (gw_sub_t *self, uint64_t epoch, uint64_t offset, bool recovered)
     const char *name = gw_stream_name (self->stream, &len);
     hp_buf_t *buf = &self->out->env->scratch;
     hp_buf_reset (buf);
-    if (hp_frame_welcome (buf, name, len, epoch, offset, recovered) != 0)
+    if ((gw_stream_kind (self->stream) == GW_STREAM_USER
+         ? hp_frame_welcome (buf, name, len, epoch, offset, recovered)
+         : hp_frame_subscribed (buf, name, len, epoch, offset, recovered)) != 0)
         return NULL;
     return gw_blob_new (buf->data, buf->len, 0);
 }
@@ -241,6 +298,9 @@ gw_sub_on_epoch_change (gw_sub_t *self, uint64_t epoch, uint64_t offset)
     if (gw_delivery_closing (self->out))
         return;
     bool welcomed = self->state == GW_SUB_LIVE || self->silent || self->epoch_start;
+    /* offsets start over: the old epoch's say nothing of the new one */
+    self->live[GW_CHAIN_OWN] = self->live[GW_CHAIN_BROADCAST] = self->covered = 0;
+    self->overtaken = false;
     self->silent = false;
     self->relink = false;
     self->need = 0;
@@ -260,6 +320,16 @@ gw_sub_on_epoch_change (gw_sub_t *self, uint64_t epoch, uint64_t offset)
         s_request_resume (self);    /* the pending reply speaks of the old broker */
     else if (self->state == GW_SUB_SYNC_WAIT && gw_stream_synced (self->stream))
         s_request_resume (self);    /* the new epoch's first sync was its sync */
+}
+
+bool
+gw_sub_again (gw_sub_t *self)
+{
+    if (self->state != GW_SUB_LIVE || gw_delivery_closing (self->out))
+        return false;
+    if (s_push_welcome (self, gw_stream_epoch (self->stream), self->last_offset, true) == 0)
+        gw_delivery_kick (self->out);
+    return true;
 }
 
 uint64_t
@@ -289,12 +359,16 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
         return;
     gw_metrics_t *metrics = s_metrics (self);
     gw_delivery_t *out = self->out;
-    gw_delivery_timer_cancel (out);
+    self->retry_at = 0;     /* a timer already armed finds nothing to do */
     self->rid = 0;
     self->state = GW_SUB_LIVE;
     bool same_epoch = self->has_position && reply->epoch == self->resume_epoch;
+    /* a repair overtaken by the other chain is told as history that no
+     * longer reaches back: the client reloads rather than miss it */
+    bool reply_recovered = reply->recovered && !self->overtaken;
+    self->overtaken = false;
     /* a gap fill the history covered needs no new welcome */
-    bool fill = self->silent && reply->recovered && same_epoch;
+    bool fill = self->silent && reply_recovered && same_epoch;
     bool silent = self->silent;
     self->silent = false;
     /* a new epoch's welcome always says recovered:false (the old epoch's
@@ -302,7 +376,7 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
      * that tracks its position (herald.js) takes every event after it */
     bool epoch_start = self->epoch_start;
     self->epoch_start = false;
-    bool recovered = reply->recovered && !epoch_start;
+    bool recovered = reply_recovered && !epoch_start;
     uint64_t welcome_offset = epoch_start && same_epoch ? 0 : reply->offset;
     metrics->resumes_total[recovered ? 1 : 0]++;
 
@@ -311,9 +385,9 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
      * repair history no longer covers starts over too: its welcome says
      * recovered:false at the broker's latest, and herald.js moves there. */
     uint64_t last = reply->offset;
-    if (same_epoch && self->resume_offset < reply->offset && (!silent || reply->recovered))
+    if (same_epoch && self->resume_offset < reply->offset && (!silent || reply_recovered))
         last = self->resume_offset;
-    if (silent && !reply->recovered)
+    if (silent && !reply_recovered)
         self->unrecovered = true;
 
     /* after what is queued already: the welcome, then the replay, then what
@@ -370,6 +444,8 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
     }
     gw_queue_destroy (&held);
     self->last_offset = last;
+    /* in order up to the reply's offset: a later hole starts above it */
+    self->covered = reply->offset;
     s_count_repair (self);
     gw_delivery_kick (out);
 }

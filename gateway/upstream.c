@@ -82,6 +82,8 @@ static uint64_t s_link_next_rid (void *ctx);
 static int s_link_audit (void *ctx, uint64_t rid, const char *ids, size_t ids_len);
 static int s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name,
                           size_t len, bool has_position, uint64_t epoch, uint64_t offset);
+static int s_link_presence (void *ctx, const char *channel, size_t channel_len,
+                            const char *user, size_t user_len, uint64_t conn_id, bool on);
 
 static void *
 s_socket (gw_upstream_t *self, int type, const gw_failover_t *eps, const hp_curve_t *curve)
@@ -148,12 +150,13 @@ s_watch (gw_upstream_t *self, uv_loop_t *loop, void *sock, uv_poll_t *poll)
 }
 
 /* An XSUB (un)subscribes by sending 1 or 0 and the topic. It never blocks:
- * past the send HWM libzmq would drop it, which GW_SUB_SNDHWM rules out. */
+ * past the send HWM libzmq would drop it, which GW_SUB_SNDHWM rules out.
+ * Presence topics are the longest. */
 static int
 s_subscription (gw_upstream_t *self, char op, const char *topic, size_t len)
 {
-    char msg[1 + HP_TOPIC_MAX];
-    if (!self->sub || len > HP_TOPIC_MAX)
+    char msg[1 + HP_TOPIC_PRESENCE_MAX];
+    if (!self->sub || len > HP_TOPIC_PRESENCE_MAX)
         return -1;
     msg[0] = op;
     memcpy (msg + 1, topic, len);
@@ -174,7 +177,7 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     self->id = hp_epoch_new ();
     self->link = (gw_link_t) { .ctx = self, .subscribe = s_link_subscribe,
                                .next_rid = s_link_next_rid, .resume = s_link_resume,
-                               .audit = s_link_audit };
+                               .audit = s_link_audit, .presence = s_link_presence };
     hp_buf_init (&self->request, 64 * 1024);
     self->loop = loop;
     if (gw_failover_parse (&self->sub_eps, sub_endpoint) != 0
@@ -218,11 +221,13 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     }
     uv_idle_init (loop, &self->idle);
     self->idle.data = self;
-    /* events for many users come once on the multicast topic */
-    /* and the answers to our audits on our own topic */
+    /* events for many users come once on the multicast topic, broadcasts
+     * (for every connection) on theirs, and the answers to our audits on
+     * our own topic */
     char own[HP_WIRE_GATEWAY_TOPIC_LEN];
     hp_wire_gateway_topic (own, self->id);
     if (s_subscription (self, 1, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN) != 0
+    ||  s_subscription (self, 1, HP_WIRE_BROADCAST_TOPIC, HP_WIRE_BROADCAST_TOPIC_LEN) != 0
     ||  s_subscription (self, 1, own, sizeof own) != 0) {
         fprintf (stderr, "herald-gateway: cannot subscribe to multicast: %s\n", zmq_strerror (errno));
         goto fail;
@@ -513,7 +518,24 @@ s_link_subscribe (void *ctx, gw_stream_kind_t kind, const char *name, size_t len
 {
     gw_upstream_t *self = ctx;
     char topic[HP_TOPIC_MAX];
-    size_t topic_len = kind == GW_STREAM_USER ? hp_topic_user (topic, name, len) : 0;
+    hp_stream_t stream = kind == GW_STREAM_USER ? hp_stream_user (name, len)
+                                                : hp_stream_channel (name, len);
+    size_t topic_len = kind == GW_STREAM_USER ? hp_topic_user (topic, name, len)
+                                              : hp_topic_stream (topic, &stream);
+    if (!topic_len || s_subscription (self, on ? 1 : 0, topic, topic_len) != 0)
+        return -1;
+    s_kick (self, S_SUB);
+    return 0;
+}
+
+static int
+s_link_presence (void *ctx, const char *channel, size_t channel_len, const char *user,
+                 size_t user_len, uint64_t conn_id, bool on)
+{
+    gw_upstream_t *self = ctx;
+    char topic[HP_TOPIC_PRESENCE_MAX];
+    size_t topic_len = hp_topic_presence (topic, channel, channel_len, user, user_len,
+                                          self->id, conn_id);
     if (!topic_len || s_subscription (self, on ? 1 : 0, topic, topic_len) != 0)
         return -1;
     s_kick (self, S_SUB);
@@ -532,10 +554,13 @@ s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const char *name,
                bool has_position, uint64_t epoch, uint64_t offset)
 {
     gw_upstream_t *self = ctx;
-    if (!self->dealer || kind != GW_STREAM_USER)
+    if (!self->dealer)
         return -1;
     hp_buf_reset (&self->request);
-    if (hp_control_pack_resume (&self->request, rid, name, len, has_position, epoch, offset) != 0)
+    hp_stream_t stream = kind == GW_STREAM_USER ? hp_stream_user (name, len)
+                                                : hp_stream_channel (name, len);
+    if (hp_control_pack_resume_stream (&self->request, rid, &stream, has_position, epoch,
+                                       offset) != 0)
         return -1;
     int rc = 0;
     if (zmq_send (self->dealer, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0

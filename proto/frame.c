@@ -62,15 +62,16 @@ fail:
     return -1;
 }
 
-int
-hp_frame_welcome (hp_buf_t *out, const char *user, size_t user_len,
-                  uint64_t epoch, uint64_t offset, bool recovered)
+/* welcome and subscribed differ only in their type and what they name */
+static int
+s_welcome (hp_buf_t *out, const char *head, const char *name, size_t name_len,
+           uint64_t epoch, uint64_t offset, bool recovered)
 {
     size_t mark = out->len;
     char epoch_text [HP_EPOCH_TEXT_LEN + 1];
     hp_epoch_format (epoch_text, epoch);
-    if (hp_buf_puts (out, "{\"type\":\"welcome\",\"user\":")
-    ||  hp_json_put_string (out, user ? user : "", user ? user_len : 0)
+    if (hp_buf_puts (out, head)
+    ||  hp_json_put_string (out, name ? name : "", name ? name_len : 0)
     ||  hp_buf_puts (out, ",\"epoch\":\"")
     ||  hp_buf_append (out, epoch_text, HP_EPOCH_TEXT_LEN)
     ||  hp_buf_puts (out, "\",\"offset\":")
@@ -80,4 +81,20 @@ hp_frame_welcome (hp_buf_t *out, const char *user, size_t user_len,
         return -1;
     }
     return 0;
+}
+
+int
+hp_frame_welcome (hp_buf_t *out, const char *user, size_t user_len,
+                  uint64_t epoch, uint64_t offset, bool recovered)
+{
+    return s_welcome (out, "{\"type\":\"welcome\",\"user\":", user, user_len, epoch, offset,
+                      recovered);
+}
+
+int
+hp_frame_subscribed (hp_buf_t *out, const char *channel, size_t channel_len,
+                     uint64_t epoch, uint64_t offset, bool recovered)
+{
+    return s_welcome (out, "{\"type\":\"subscribed\",\"channel\":", channel, channel_len,
+                      epoch, offset, recovered);
 }

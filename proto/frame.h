@@ -19,4 +19,9 @@ int hp_frame_event (hp_buf_t *out, const hp_envelope_t *env, uint64_t offset);
 int hp_frame_welcome (hp_buf_t *out, const char *user, size_t user_len,
                       uint64_t epoch, uint64_t offset, bool recovered);
 
+/* Builds {"type":"subscribed","channel":C,"epoch":E,"offset":N,"recovered":B},
+ * a channel subscription's welcome. */
+int hp_frame_subscribed (hp_buf_t *out, const char *channel, size_t channel_len,
+                         uint64_t epoch, uint64_t offset, bool recovered);
+
 #endif

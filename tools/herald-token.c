@@ -15,6 +15,10 @@
 #define HT_TTL_DEFAULT   3600
 #define HT_TTL_MAX       (10L * 365 * 24 * 3600)   /* ten years: a typo guard */
 #define HT_SECRET_MAX    4096                       /* bytes read from a secret file */
+#define HT_CHANNELS_MAX  256                        /* --channel flags */
+/* herald-gateway closes on client frames over 8 KiB: the token, inside its
+ * auth or subscribe frame, must leave room for the rest of it */
+#define HT_TOKEN_MAX     8000
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -24,6 +28,7 @@ s_usage (FILE *out)
     fprintf (out,
 "Usage: herald-token --user USER [--ttl SECONDS] [--aud AUD] [--iss ISS]\n"
 "                    [--nbf SECONDS] [--secret-file PATH]\n"
+"                    [--channel NAME]... | [--subscription CHANNEL]\n"
 "\n"
 "Prints a JSON Web Token (HS256) for USER, for a browser to send in its\n"
 "{\"type\":\"auth\"} frame to herald-gateway. Claims: sub = USER, iat = now,\n"
@@ -34,6 +39,13 @@ s_usage (FILE *out)
 "  --aud AUD            audience claim (herald-gateway --token-aud checks it)\n"
 "  --iss ISS            issuer claim (herald-gateway --token-iss checks it)\n"
 "  --nbf SECONDS        not valid before now + SECONDS (0 to ttl)\n"
+"  --channel NAME       may be given up to %d times: the channels claim, which\n"
+"                       channels the connection may subscribe: a name\n"
+"                       (order:17) or a prefix ending in * (order:*; * alone:\n"
+"                       every channel)\n"
+"  --subscription CHANNEL  a subscription token instead: it lets USER's\n"
+"                       connection subscribe CHANNEL, sent as \"token\" in the\n"
+"                       subscribe frame (claims sub, channel, iat, exp)\n"
 "  --secret-file PATH   read the shared secret from PATH (env HERALD_SECRET_FILE);\n"
 "                       one trailing newline is ignored. Without it the secret\n"
 "                       comes from the environment variable HERALD_SECRET.\n"
@@ -42,7 +54,38 @@ s_usage (FILE *out)
 "\n"
 "The secret must be the one herald-gateway checks tokens with. It is never\n"
 "printed. Exit status: 0 printed a token; 1 no secret or signing failed;\n"
-"2 bad flags.\n", HT_TTL_DEFAULT);
+"2 bad flags.\n", HT_TTL_DEFAULT, HT_CHANNELS_MAX);
+}
+
+/* A channels claim entry: a channel name, or a prefix of one ending in '*'
+ * ("*" alone: every channel), as herald-gateway reads the claim. */
+static bool
+s_channel_entry_valid (const char *s)
+{
+    size_t len = strlen (s);
+    if (len > 0 && s [len - 1] == '*')
+        return len == 1 || hp_channel_name_valid (s, len - 1);
+    return hp_channel_name_valid (s, len);
+}
+
+/* Adds "channels":[...] to the token. Entries are channel-name bytes and
+ * '*' only, so they need no JSON escaping. Returns 0 or -1. */
+static int
+s_add_channels (jwt_t *jwt, const char *const *channels, int count)
+{
+    size_t cap = 16;
+    for (int i = 0; i < count; i++)
+        cap += strlen (channels [i]) + 3;
+    char *json = malloc (cap);
+    if (!json)
+        return -1;
+    size_t len = (size_t) snprintf (json, cap, "{\"channels\":[");
+    for (int i = 0; i < count; i++)
+        len += (size_t) snprintf (json + len, cap - len, "%s\"%s\"", i ? "," : "", channels [i]);
+    snprintf (json + len, cap - len, "]}");
+    int rc = jwt_add_grants_json (jwt, json);
+    free (json);
+    return rc == 0 ? 0 : -1;
 }
 
 /* Reads the secret from path into buf (cap bytes), dropping one trailing
@@ -84,6 +127,8 @@ main (int argc, char *argv [])
         { "aud",         required_argument, NULL, 'a' },
         { "iss",         required_argument, NULL, 'i' },
         { "nbf",         required_argument, NULL, 'n' },
+        { "channel",     required_argument, NULL, 'c' },
+        { "subscription", required_argument, NULL, 'S' },
         { "help",        no_argument,       NULL, 'h' },
         { "version",     no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -92,6 +137,9 @@ main (int argc, char *argv [])
     long ttl = HT_TTL_DEFAULT;
     const char *aud = NULL, *iss = NULL;
     long nbf = -1;      /* -1: no nbf claim */
+    const char *channels [HT_CHANNELS_MAX];
+    int channel_count = 0;
+    const char *subscription = NULL;
     const char *secret_file = getenv ("HERALD_SECRET_FILE");
     if (secret_file && !*secret_file)
         secret_file = NULL;
@@ -136,6 +184,27 @@ main (int argc, char *argv [])
                 }
                 break;
             }
+            case 'c':
+                if (!s_channel_entry_valid (optarg)) {
+                    fprintf (stderr, "herald-token: --channel \"%s\" is neither a channel name "
+                             "(1-%d bytes of [A-Za-z0-9_.:@/=-]) nor such a prefix ending in *\n",
+                             optarg, HP_CHANNEL_MAX);
+                    return EXIT_USAGE;
+                }
+                if (channel_count == HT_CHANNELS_MAX) {
+                    fprintf (stderr, "herald-token: at most %d --channel flags\n", HT_CHANNELS_MAX);
+                    return EXIT_USAGE;
+                }
+                channels [channel_count++] = optarg;
+                break;
+            case 'S':
+                if (!hp_channel_name_valid (optarg, strlen (optarg))) {
+                    fprintf (stderr, "herald-token: --subscription \"%s\" is not a channel name "
+                             "(1-%d bytes of [A-Za-z0-9_.:@/=-])\n", optarg, HP_CHANNEL_MAX);
+                    return EXIT_USAGE;
+                }
+                subscription = optarg;
+                break;
             case 'h':
                 s_usage (stdout);
                 return EXIT_SUCCESS;
@@ -160,6 +229,11 @@ main (int argc, char *argv [])
     }
     if (!user) {
         fprintf (stderr, "herald-token: --user is required (see --help)\n");
+        return EXIT_USAGE;
+    }
+    if (subscription && channel_count) {
+        fprintf (stderr, "herald-token: --subscription makes a token for one channel; "
+                 "--channel belongs in a connection token\n");
         return EXIT_USAGE;
     }
     if (!hp_user_id_valid (user, strlen (user))) {
@@ -201,9 +275,15 @@ main (int argc, char *argv [])
     ||  (aud && jwt_add_grant (jwt, "aud", aud) != 0)
     ||  (iss && jwt_add_grant (jwt, "iss", iss) != 0)
     ||  (nbf >= 0 && jwt_add_grant_int (jwt, "nbf", (long) now + nbf) != 0)
+    ||  (subscription && jwt_add_grant (jwt, "channel", subscription) != 0)
+    ||  (channel_count && s_add_channels (jwt, channels, channel_count) != 0)
     ||  jwt_set_alg (jwt, JWT_ALG_HS256, secret, (int) secret_len) != 0
     ||  (token = jwt_encode_str (jwt)) == NULL)
         fprintf (stderr, "herald-token: cannot sign the token: %s\n", strerror (errno));
+    else if (strlen (token) > HT_TOKEN_MAX)
+        fprintf (stderr, "herald-token: the token would be %zu bytes, over the %d that fit in "
+                 "herald-gateway's 8 KiB client frame: fewer --channel, or prefixes\n",
+                 strlen (token), HT_TOKEN_MAX);
     else {
         puts (token);
         status = fflush (stdout) == 0 ? EXIT_SUCCESS : EXIT_FAIL;

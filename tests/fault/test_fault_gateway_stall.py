@@ -63,14 +63,15 @@ def flood(ingest, users, seconds, counts):
     sock.close(linger=5000)
 
 
-def silent_gaps(log, sent):
-    """What breaks the promise in one client's log: offsets not strictly
-    increasing, or a hole in its numbered events (the tail included) with no
-    welcome recovered:false since the event before it."""
+def silent_gaps(log, sent, opening="welcome"):
+    """What breaks the promise in one client's log of one stream (its first
+    frame the stream's opening: a welcome, or a channel's subscribed):
+    offsets not strictly increasing, or a hole in its numbered events (the
+    tail included) with no opening recovered:false since the event before it."""
     problems = []
     last_offset, expect, told = 0, 0, False
     for msg in log[1:]:
-        if msg["type"] == "welcome":
+        if msg["type"] == opening:
             told = told or not msg["recovered"]
             continue
         if msg["offset"] <= last_offset:

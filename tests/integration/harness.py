@@ -389,6 +389,22 @@ class Producer:
     def send_raw(self, raw):
         self.sock.send(raw)
 
+    def publish(self, channel, event, data=None, **extra):
+        """A channel event: every connection subscribed to channel."""
+        env = {"event": event, "channel": channel}
+        if data is not None:
+            env["data"] = data
+        env.update(extra)
+        self.sock.send(msgpack.packb(env, use_bin_type=True))
+
+    def broadcast(self, event, data=None, **extra):
+        """A broadcast: every connection."""
+        env = {"event": event, "broadcast": True}
+        if data is not None:
+            env["data"] = data
+        env.update(extra)
+        self.sock.send(msgpack.packb(env, use_bin_type=True))
+
     def close(self):
         self.sock.close()
 
@@ -594,6 +610,26 @@ class RecordingClient:
             await self.ws.close()
         if self.task:
             await self.task
+
+
+async def ws_subscribe(ws, channel, resume=None, token=None, timeout=5.0):
+    """Sends a subscribe frame and returns the gateway's answer for that
+    channel (subscribed, or error), skipping other frames before it."""
+    import asyncio
+    frame = {"type": "subscribe", "channel": channel}
+    if resume:
+        frame["resume"] = resume
+    if token:
+        frame["token"] = token
+    await ws.send(json.dumps(frame))
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no answer to the subscribe of %r" % (channel,))
+        msg = json.loads(await asyncio.wait_for(ws.recv(), left))
+        if msg.get("type") in ("subscribed", "error") and msg.get("channel") == channel:
+            return msg
 
 
 def run_async(cls):

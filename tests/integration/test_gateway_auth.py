@@ -82,7 +82,7 @@ class GatewayCloseCodes(unittest.TestCase):
 
     async def test_4000_second_auth_and_unknown_type_after_auth(self):
         for frame, what in ((json.dumps({"type": "auth", "token": make_token("twice")}), "a second auth"),
-                            ('{"type":"subscribe"}', "an unknown type after auth"),
+                            ('{"type":"publish"}', "an unknown type after auth"),
                             ("not json", "non-JSON after auth")):
             before = self.count('herald_gateway_closes_total{code="4000"}')
             ws, welcome = await ws_connect(self.gateway.url, make_token("twice"))

@@ -85,6 +85,11 @@ test_welcome_frame (void **state)
     //  The user id is JSON-escaped; recovered false.
     s_expect (&out, "{\"type\":\"welcome\",\"user\":\"jo\\\"e\",\"epoch\":\"ffffffffffffffff\","
                     "\"offset\":0,\"recovered\":false}");
+    hp_buf_reset (&out);
+    //  A channel subscription's welcome: the same shape, naming the channel.
+    assert_int_equal (hp_frame_subscribed (&out, "order:17", 8, 0x1234abcdULL, 9, true), 0);
+    s_expect (&out, "{\"type\":\"subscribed\",\"channel\":\"order:17\",\"epoch\":\"000000001234abcd\","
+                    "\"offset\":9,\"recovered\":true}");
     hp_buf_free (&out);
 }
 

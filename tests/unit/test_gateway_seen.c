@@ -115,6 +115,22 @@ test_new_epoch (void **state)
     assert_true (seen.epoch == EPOCH + 2);
 }
 
+static void
+test_other_chain_moves_nothing_but_the_epoch (void **state)
+{
+    gw_seen_t seen = s_synced (10);
+    uint64_t need = 0;
+    //  A broadcast folded into the user's stream says nothing of the user's
+    //  own chain: seen stays, so a user event lost before it still shows.
+    assert_int_equal (gw_seen_on_other (&seen, EPOCH, 14), GW_SEEN_OK);
+    assert_true (seen.seen == 10);
+    assert_int_equal (gw_seen_on_event (&seen, EPOCH, 15, 12, &need), GW_SEEN_GAP);
+    assert_true (need == 12);
+    //  A broadcast of a new epoch starts it, as an event would.
+    assert_int_equal (gw_seen_on_other (&seen, EPOCH + 1, 3), GW_SEEN_EPOCH);
+    assert_true (seen.epoch == EPOCH + 1 && seen.seen == 2);
+}
+
 int
 main (void)
 {
@@ -125,6 +141,7 @@ main (void)
         cmocka_unit_test (test_link_drop_keeps_detecting_and_repairs_at_the_sync),
         cmocka_unit_test (test_audit_finds_trailing_drops),
         cmocka_unit_test (test_new_epoch),
+        cmocka_unit_test (test_other_chain_moves_nothing_but_the_epoch),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
