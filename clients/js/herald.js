@@ -6,6 +6,8 @@
 //   h.on('connect', (info) => ...);            // info: {recovered, epoch, offset, resumed, user}
 //   h.on('disconnect', (info) => ...);         // info: {code, reason, reconnect, delay}
 //   h.on('error', (err) => ...);
+//   const sub = h.subscribe('order:17', (event, data, meta) => ...);   // a channel
+//   sub.unsubscribe();
 //   h.close();
 //
 // Reconnect policy (see clients/js/README.md):
@@ -25,7 +27,10 @@
 //     closes with 4002 at exp;
 //   - each connect sends resume {epoch, offset} of the last event seen, so
 //     the gateway replays what was missed; positions are kept in
-//     sessionStorage (per URL and user) so a page reload resumes too.
+//     sessionStorage (per URL and user) so a page reload resumes too;
+//   - after each welcome every channel subscribed is subscribed again with
+//     its own resume {epoch, offset} (channels keep positions of their own,
+//     stored the same way).
 //
 // No dependencies; works in browsers and in Node (pass `WebSocket` from 'ws').
 
@@ -101,6 +106,7 @@ class Connection {
     this.epoch = null;
     this.offset = null;
     this.storageKey = null;
+    this.channels = new Map(); // channel name -> its subscription state
     this._onOnline = () => { if (this.timer && !this.closed) this._reconnectNow(); };
     if (typeof globalThis.addEventListener === 'function') {
       globalThis.addEventListener('online', this._onOnline);
@@ -119,6 +125,143 @@ class Connection {
   off(name, fn) {
     const set = this.handlers.get(name);
     if (set) set.delete(fn);
+  }
+
+  // Follows a channel: handler(event, data, meta) for each of its events,
+  // meta = {offset, id, event, channel}. options: token (a subscription
+  // token, string or function, sent when the connection token's channels
+  // claim does not cover the channel), onSubscribed(info) on every
+  // `subscribed` ({channel, recovered, epoch, offset, resumed}), onError(err)
+  // when the gateway refuses (err.reason: forbidden, bad_token, ...; the
+  // subscription then ends). Subscribed again, with its position, after
+  // every reconnect. Returns {channel, unsubscribe()}.
+  subscribe(channel, handler, options = {}) {
+    if (typeof channel !== 'string' || channel === '') throw new Error('herald: subscribe needs a channel name');
+    if (typeof handler !== 'function') throw new Error('herald: subscribe needs a handler function');
+    let sub = this.channels.get(channel);
+    const fresh = !sub;
+    if (fresh) {
+      sub = { channel, handlers: new Set(), options, epoch: null, offset: null, resumed: false,
+              loaded: false };
+      this.channels.set(channel, sub);
+    } else {
+      sub.options = Object.assign({}, sub.options, options);
+    }
+    const entry = { handler, options };
+    sub.handlers.add(entry);
+    if (fresh && this.state === 'open') this._sendSubscribe(sub, this.ws);
+    return {
+      channel,
+      unsubscribe: () => this._unsubscribe(channel, entry),
+    };
+  }
+
+  _unsubscribe(channel, entry) {
+    const sub = this.channels.get(channel);
+    if (!sub || !sub.handlers.delete(entry) || sub.handlers.size > 0) return;
+    this.channels.delete(channel);
+    if (this.ws && this.state === 'open') {
+      try { this.ws.send(JSON.stringify({ type: 'unsubscribe', channel })); } catch (e) { /* closing */ }
+    }
+  }
+
+  async _sendSubscribe(sub, ws) {
+    const frame = { type: 'subscribe', channel: sub.channel };
+    const t = sub.options.token;
+    if (t !== undefined && t !== null) {
+      try {
+        frame.token = typeof t === 'function' ? await t(sub.channel) : t;
+      } catch (err) {
+        this._emit('error', err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+    }
+    if (ws !== this.ws || this.channels.get(sub.channel) !== sub) return;
+    if (!sub.loaded) {
+      // the stored position is per user, known once the token was read
+      sub.loaded = true;
+      if (sub.epoch === null) this._loadChannelPosition(sub);
+    }
+    sub.resumed = sub.epoch !== null && sub.offset !== null;
+    if (sub.resumed) frame.resume = { epoch: sub.epoch, offset: sub.offset };
+    try { ws.send(JSON.stringify(frame)); } catch (e) { /* closing: sent again after the next welcome */ }
+  }
+
+  _channelKey(sub) {
+    return this.storageKey ? this.storageKey + '#' + sub.channel : null;
+  }
+
+  _loadChannelPosition(sub) {
+    const key = this._channelKey(sub);
+    if (!this.storage || !key) return;
+    try {
+      const saved = JSON.parse(this.storage.getItem(key) || 'null');
+      if (saved && typeof saved.epoch === 'string' && Number.isSafeInteger(saved.offset)) {
+        sub.epoch = saved.epoch;
+        sub.offset = saved.offset;
+      }
+    } catch (e) {
+      // A corrupt stored position only costs a replay.
+    }
+  }
+
+  _saveChannelPosition(sub) {
+    const key = this._channelKey(sub);
+    if (!this.storage || !key || sub.epoch === null) return;
+    try {
+      this.storage.setItem(key, JSON.stringify({ epoch: sub.epoch, offset: sub.offset }));
+    } catch (e) {
+      // Storage full or denied: resume still works within this page's life.
+    }
+  }
+
+  _subscribed(msg) {
+    const sub = this.channels.get(msg.channel);
+    if (!sub) return; // unsubscribed meanwhile
+    // The same rule as the welcome's: within one epoch a resumed channel
+    // keeps its own position (the replay moves it); otherwise take the
+    // gateway's.
+    const sameEpoch = sub.epoch === msg.epoch && sub.offset !== null;
+    if (!sameEpoch || !sub.resumed) {
+      sub.epoch = msg.epoch;
+      if (!sameEpoch || sub.offset < msg.offset) sub.offset = msg.offset;
+    }
+    const info = { channel: msg.channel, recovered: msg.recovered === true, epoch: msg.epoch,
+                   offset: msg.offset, resumed: sub.resumed };
+    sub.resumed = false; // a later subscribed on this socket is a broker restart or a lost gap
+    this._saveChannelPosition(sub);
+    for (const entry of Array.from(sub.handlers)) {
+      if (typeof entry.options.onSubscribed !== 'function') continue;
+      try { entry.options.onSubscribed(info); } catch (err) { this._emit('error', err); }
+    }
+  }
+
+  _channelRefused(msg) {
+    const sub = this.channels.get(msg.channel);
+    if (!sub) return;
+    this.channels.delete(msg.channel);
+    const err = new Error('herald: subscribe to ' + msg.channel + ' refused (' + msg.reason + ')');
+    err.channel = msg.channel;
+    err.reason = msg.reason;
+    let told = false;
+    for (const entry of Array.from(sub.handlers)) {
+      if (typeof entry.options.onError !== 'function') continue;
+      told = true;
+      try { entry.options.onError(err); } catch (e) { this._emit('error', e); }
+    }
+    if (!told) this._emit('error', err);
+  }
+
+  _channelEvent(msg) {
+    const sub = this.channels.get(msg.channel);
+    if (!sub) return; // in flight when it was unsubscribed
+    if (typeof msg.offset === 'number' && sub.offset !== null && msg.offset <= sub.offset) return;
+    if (typeof msg.offset === 'number') sub.offset = msg.offset;
+    this._saveChannelPosition(sub);
+    const meta = { offset: msg.offset, id: msg.id, event: msg.event, channel: msg.channel };
+    for (const entry of Array.from(sub.handlers)) {
+      try { entry.handler(msg.event, msg.data, meta); } catch (err) { this._emit('error', err); }
+    }
   }
 
   // Closes the connection and stops reconnecting. The resume position stays
@@ -247,11 +390,21 @@ class Connection {
       }
       if (!msg || typeof msg !== 'object') return;
       if (msg.type === 'welcome') {
+        const first = this.state !== 'open';
         this._welcome(msg, resumed);
         resumed = false; // a later welcome on this socket is a broker restart
         this._scheduleRefresh(ws);
+        // after a reconnect every channel is followed again from its own
+        // position (a broker restart's welcome leaves them to the gateway)
+        if (first) for (const sub of this.channels.values()) this._sendSubscribe(sub, ws);
+      } else if (msg.type === 'event' && typeof msg.channel === 'string') {
+        this._channelEvent(msg);
       } else if (msg.type === 'event') {
         this._event(msg);
+      } else if (msg.type === 'subscribed') {
+        this._subscribed(msg);
+      } else if (msg.type === 'error' && typeof msg.channel === 'string') {
+        this._channelRefused(msg);
       } else if (msg.type === 'refreshed') {
         if (typeof msg.exp === 'number') this.tokenExp = msg.exp;
         this._scheduleRefresh(ws);

@@ -357,3 +357,99 @@ test('a backend disconnect (4003) is reported and not retried, even with a token
     h.close();
   }
 });
+
+// --- channels (h.subscribe) and broadcasts ----------------------------------
+
+const channelToken = (user, channels) => makeToken(user, { claims: { channels } });
+
+test('subscribe: channel events reach the handler with meta.channel; the user position is apart', async () => {
+  const user = fresh('chan');
+  const room = fresh('room');
+  const h = connect(gateway.url, { token: channelToken(user, [room]), WebSocket, ...FAST });
+  const log = record(h, ['own']);
+  const got = [];
+  const subscribed = [];
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect');
+    const welcomeOffset = h.offset;
+    const sub = h.subscribe(room, (event, data, meta) => got.push({ event, data, meta }),
+      { onSubscribed: (info) => subscribed.push(info) });
+    assert.equal(sub.channel, room, 'the handle names its channel');
+    await waitUntil(() => subscribed.length === 1, 'subscribed');
+    assert.equal(subscribed[0].recovered, false, 'a first subscribe has nothing to recover');
+    assert.equal(subscribed[0].resumed, false, 'and sent no position');
+    await broker.send({ event: 'bid', channel: room, data: { amount: 7 }, id: 'b-1' });
+    await waitUntil(() => got.length === 1, 'channel event');
+    assert.deepEqual(got[0].data, { amount: 7 }, 'the handler gets the data');
+    assert.equal(got[0].event, 'bid', 'and the event name');
+    assert.equal(got[0].meta.channel, room, 'meta names the channel');
+    assert.equal(got[0].meta.id, 'b-1', 'meta carries the id');
+    assert.equal(h.offset, welcomeOffset, 'a channel event does not move the user position');
+    assert.equal(log.events.length, 0, 'channel events do not reach on(event) handlers');
+    await broker.send({ event: 'own', broadcast: true, data: 'all' });
+    await waitUntil(() => log.events.length === 1, 'broadcast through on()');
+    assert.equal(log.events[0].data, 'all', 'a broadcast arrives through the normal on(event) handlers');
+    assert.ok(h.offset > welcomeOffset, 'and moves the user position');
+    sub.unsubscribe();
+    await broker.send({ event: 'bid', channel: room, data: { amount: 8 } });
+    await broker.post('own', user, 'after');
+    await waitUntil(() => log.events.length === 2, 'a user event after the unsubscribe');
+    assert.equal(got.length, 1, 'nothing of the channel arrives after unsubscribe()');
+  } finally {
+    h.close();
+  }
+});
+
+test('subscribe: after a reconnect every channel is subscribed again with its resume', async () => {
+  const user = fresh('resub');
+  const room = fresh('room');
+  const h = connect(gateway.url, { token: () => channelToken(user, [room]), WebSocket, ...FAST });
+  const log = record(h, []);
+  const got = [];
+  const subscribed = [];
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect');
+    h.subscribe(room, (event, data) => got.push(data), { onSubscribed: (info) => subscribed.push(info) });
+    await waitUntil(() => subscribed.length === 1, 'subscribed');
+    await broker.send({ event: 'm', channel: room, data: 1 });
+    await waitUntil(() => got.length === 1, 'event 1');
+
+    await gateway.kill();
+    await waitUntil(() => log.disconnect.length >= 1, 'disconnect after the gateway died');
+    // published while no gateway follows the channel: kept in its history
+    await broker.send({ event: 'm', channel: room, data: 2 });
+    await broker.send({ event: 'm', channel: room, data: 3 });
+
+    gateway = await startGateway(broker, { port: gateway.port });
+    await waitUntil(() => subscribed.length === 2, 're-subscribed after the reconnect', 20000);
+    assert.equal(subscribed[1].resumed, true, 'the re-subscribe sent resume {epoch, offset}');
+    assert.equal(subscribed[1].recovered, true, 'the gateway replayed everything the channel missed');
+    await waitUntil(() => got.length === 3, 'missed channel events replayed');
+    await broker.send({ event: 'm', channel: room, data: 4 });
+    await waitUntil(() => got.length === 4, 'live channel event');
+    assert.deepEqual(got, [1, 2, 3, 4], 'every channel event once, in order, across the outage');
+  } finally {
+    h.close();
+  }
+});
+
+test('subscribe: a refused channel calls onError; a subscription token opens it', async () => {
+  const user = fresh('refused');
+  const h = connect(gateway.url, { token: makeToken(user), WebSocket, ...FAST });
+  const log = record(h, []);
+  const errors = [];
+  const subscribed = [];
+  try {
+    await waitUntil(() => log.connect.length === 1, 'connect');
+    h.subscribe('secret', () => {}, { onError: (err) => errors.push(err) });
+    await waitUntil(() => errors.length === 1, 'refusal');
+    assert.equal(errors[0].reason, 'forbidden', 'no claim and no token: forbidden');
+    assert.equal(errors[0].channel, 'secret', 'the error names the channel');
+    const grant = makeToken(user, { claims: { channel: 'secret' } });
+    h.subscribe('secret', () => {}, { token: async () => grant, onSubscribed: (i) => subscribed.push(i) });
+    await waitUntil(() => subscribed.length === 1, 'subscribed with a subscription token');
+    assert.equal(subscribed[0].channel, 'secret', 'the token function opened the channel');
+  } finally {
+    h.close();
+  }
+});

@@ -63,10 +63,10 @@ function b64url(buf) {
 }
 
 // An HS256 JWT minted with node:crypto (independent of the code under test).
-export function makeToken(user, { secret = SECRET, ttl = 300 } = {}) {
+export function makeToken(user, { secret = SECRET, ttl = 300, claims = {} } = {}) {
   const now = Math.floor(Date.now() / 1000);
   const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify({ sub: user, iat: now, exp: now + ttl }));
+  const body = b64url(JSON.stringify({ sub: user, iat: now, exp: now + ttl, ...claims }));
   const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
   return `${head}.${body}.${sig}`;
 }
@@ -142,6 +142,9 @@ export async function startBroker(ports) {
     p.stderr.on('data', (d) => { err += d; });
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`control request failed: ${err}`))));
   });
+  // Publishes one envelope (a channel event, a broadcast, ...) through
+  // control's confirmed publish; resolves to the broker's reply.
+  b.send = (envelope) => b.controlRequest({ op: 'publish', ...envelope });
   b.stop = () => b.child.stop();
   b.kill = () => b.child.kill();
   // Publishes one event through the broker's HTTP API; resolves to the status.
