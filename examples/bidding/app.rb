@@ -8,7 +8,11 @@ module Bidding
   # demo stand-in for a login session):
   #   GET  /                      page for ?as=..., or the list of demo users
   #   GET  /app.js, /style.css    the page's script and style
-  #   GET  /api/token?as=         a Herald token for that user (text)
+  #   GET  /api/token?as=         a Herald token for that user (text); a
+  #                               vendor's lets it follow the board channel
+  #   GET  /api/subscription?as=&channel=order:ID
+  #                               a subscription token for an order's
+  #                               negotiation thread, for its participants
   #   GET  /api/state?as=         the orders as that user sees them (JSON)
   #   POST /api/orders            {title, details}            customer
   #   POST /api/orders/:id/bids   {amount, note}              vendor
@@ -20,11 +24,12 @@ module Bidding
     TYPES = { ".js" => "text/javascript; charset=utf-8", ".css" => "text/css; charset=utf-8" }.freeze
     USER_RE = /\A(customer|vendor):([A-Za-z0-9_.-]{1,40})\z/
 
-    def initialize(store:, gateway_url:, gateway_http:, token:, log: $stderr)
+    def initialize(store:, gateway_url:, gateway_http:, token:, subscription:, log: $stderr)
       @store = store
       @gateway_url = gateway_url
       @gateway_http = gateway_http
       @token = token
+      @subscription = subscription
       @log = log
     end
 
@@ -48,7 +53,13 @@ module Bidding
       role, user = s_user(req)
       case [req.request_method, path]
       in ["GET", "/api/token"]
-        [200, { "content-type" => "text/plain", "cache-control" => "no-store" }, [@token.call(user)]]
+        channels = role == "vendor" ? [Store::BOARD] : []
+        s_text(@token.call(user, channels))
+      in ["GET", "/api/subscription"]
+        channel = req.params["channel"].to_s
+        raise Refused.new("you do not take part in #{channel}", 403) unless @store.participant?(role, user, channel)
+
+        s_text(@subscription.call(user, channel))
       in ["GET", "/api/state"]
         s_json(200, { user: user, role: role, vendors: @store.vendors, orders: @store.view(role, user) })
       in ["POST", "/api/orders"]
@@ -97,6 +108,10 @@ module Bidding
       raise Refused, "body must be a JSON object" unless data.is_a?(Hash)
 
       data
+    end
+
+    def s_text(text)
+      [200, { "content-type" => "text/plain", "cache-control" => "no-store" }, [text]]
     end
 
     def s_json(status, obj)

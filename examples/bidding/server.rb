@@ -31,9 +31,24 @@ rescue Herald::Error, ArgumentError => e
   warn "bidding: notify #{event} failed: #{e.message}"
 end
 
-store = Bidding::Store.new(vendors: vendors, notifier: notifier)
-app = Bidding::App.new(store: store, gateway_url: gateway_url, gateway_http: gateway_http,
-                       token: ->(user) { Herald.token(user, ttl: 3600) })
+# A channel event goes through the broker's control op publish (answered
+# once the event is stored); a broker that does not answer in time costs a
+# warning, not the request.
+publisher = lambda do |channel, event, data, id|
+  Herald.control_request({ "op" => "publish", "channel" => channel, "event" => event,
+                           "data" => data, "id" => id, "ttl" => 3600 })
+rescue Herald::Error => e
+  warn "bidding: publish #{event} on #{channel} failed: #{e.message}"
+end
+
+store = Bidding::Store.new(vendors: vendors, notifier: notifier, publisher: publisher)
+app = Bidding::App.new(
+  store: store, gateway_url: gateway_url, gateway_http: gateway_http,
+  # the connection token: a vendor's "channels" claim lets it follow the board
+  token: ->(user, channels) { Herald.token(user, ttl: 3600, claims: channels.empty? ? {} : { channels: channels }) },
+  # an order's thread is opened per participant with a subscription token
+  subscription: ->(user, channel) { Herald.token(user, ttl: 300, claims: { channel: channel }) }
+)
 
 server = WEBrick::HTTPServer.new(BindAddress: bind, Port: port, AccessLog: [],
                                  Logger: WEBrick::Log.new($stderr, WEBrick::Log::WARN))

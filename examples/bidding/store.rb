@@ -14,14 +14,24 @@ module Bidding
 
   # Orders, bids and negotiation messages in memory, behind one mutex.
   # Each method that changes something calls the notifier (Herald.notify in
-  # the app, a recorder in tests) outside the lock, the way a Rails
-  # controller would after its transaction commits.
+  # the app: to users) or the publisher (to a channel) outside the lock,
+  # the way a Rails controller would after its transaction commits.
+  #
+  # Channels: "board" is the live order board every vendor follows; each
+  # order has its negotiation thread "order:<id>", followed by its customer
+  # and the vendors who bid (participant? decides who may subscribe).
   class Store
     MAX_TEXT = 500
+    BOARD = "board"
 
-    def initialize(vendors:, notifier:)
+    def self.thread(order_id)
+      "order:#{order_id}"
+    end
+
+    def initialize(vendors:, notifier:, publisher:)
       @vendors = vendors
       @notify = notifier
+      @publish = publisher
       @lock = Mutex.new
       @orders = {}
       @seq = 0
@@ -29,7 +39,7 @@ module Bidding
 
     attr_reader :vendors
 
-    # A customer posts an order; every vendor hears of it.
+    # A customer posts an order; it appears on every vendor's board.
     def create_order(customer, title, details)
       title = s_text(title, "title", 120)
       details = s_text(details.to_s.empty? ? "-" : details, "details", MAX_TEXT)
@@ -38,7 +48,7 @@ module Bidding
         @orders[@seq] = { id: @seq, customer: customer, title: title, details: details, status: "open",
                           bids: {}, messages: [], chosen: nil, created_at: s_now }
       end
-      @notify.call(@vendors, "order.new", s_public(order), "order-#{order[:id]}")
+      @publish.call(BOARD, "order.new", s_public(order), "order-#{order[:id]}")
       order
     end
 
@@ -62,20 +72,22 @@ module Bidding
       bid
     end
 
-    # The customer asks every vendor who bid on the order to reconsider.
+    # The customer asks every vendor who bid on the order to reconsider: a
+    # message on the order's negotiation thread.
     def negotiate(customer, order_id, text)
       text = s_text(text, "message", MAX_TEXT)
-      order, msg, bidders = @lock.synchronize do
+      order, msg = @lock.synchronize do
         o = s_owned(customer, order_id)
         raise Refused, "no bids to negotiate yet" if o[:bids].empty?
         raise Refused, "order #{o[:id]} is no longer open" unless o[:status] == "open"
 
         m = { text: text, at: s_now, n: o[:messages].size + 1 }
         o[:messages] << m
-        [o, m, o[:bids].keys]
+        [o, m]
       end
-      @notify.call(bidders, "negotiate", { order: order[:id], title: order[:title], customer: customer, **msg },
-                   "neg-#{order[:id]}-#{msg[:n]}")
+      @publish.call(Store.thread(order[:id]), "negotiate",
+                    { order: order[:id], title: order[:title], customer: customer, **msg },
+                    "neg-#{order[:id]}-#{msg[:n]}")
       msg
     end
 
@@ -113,6 +125,18 @@ module Bidding
         @notify.call(others, "closed", { order: order[:id], title: order[:title] }, "closed-#{order[:id]}")
       end
       order
+    end
+
+    # May user follow channel? The board: every vendor. An order's thread:
+    # its customer and the vendors who bid on it.
+    def participant?(role, user, channel)
+      return role == "vendor" if channel == BOARD
+
+      m = /\Aorder:(\d+)\z/.match(channel) or return false
+      @lock.synchronize do
+        o = @orders[Integer(m[1])] or return false
+        role == "customer" ? o[:customer] == user : o[:bids].key?(user)
+      end
     end
 
     # What the page of `user` shows: a customer's own orders, or a vendor's

@@ -1,9 +1,12 @@
-// bidding.e2e.mjs -- the bidding demo in Debian's chromium: customer and two vendors walk the whole flow.
+// bidding.e2e.mjs -- the bidding demo in Debian's chromium: customer and vendors walk the whole flow.
 //
 // Starts herald-broker, herald-gateway and examples/bidding/server.rb on
-// free ports, drives three pages by clicking (playwright-core), reloads a
-// vendor page while an event is sent to it, and saves a screenshot of each
-// page to $HERALD_TEST_OUTPUT (default build/test-output/bidding).
+// free ports, drives the pages by clicking (playwright-core), reloads a
+// vendor page while an event is sent to it, has a vendor open the live
+// board late and resume it after being away, and saves a screenshot of
+// each page to $HERALD_TEST_OUTPUT (default build/test-output/bidding).
+// New orders travel on the "board" channel, negotiation messages on each
+// order's "order:<id>" channel, the rest to users.
 // Bounded: a watchdog kills everything after 170 s.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -59,6 +62,7 @@ async function main() {
     env: {
       HERALD_INGEST: broker.ingest, HERALD_CONTROL: broker.control, HERALD_SECRET: SECRET,
       HERALD_GATEWAY_URL: gateway.url, HERALD_GATEWAY_HTTP: gateway.http, PORT: String(port),
+      BIDDING_VENDORS: 'v1,v2,v3',
     },
   });
   started.push(app);
@@ -82,7 +86,7 @@ async function main() {
     const page = await context.newPage();
     page.on('pageerror', (e) => consoleErrors.push(`${as}: ${e.message}`));
     await page.goto(`${base}/?as=${as}`);
-    await waitUntil(async () => (await page.getByTestId('status').getAttribute('data-state')) === 'live',
+    await waitUntil(async () => (await page.locator('div.status[data-testid="status"]').getAttribute('data-state')) === 'live',
       `${as} page live`, STEP_MS);
     return page;
   };
@@ -144,6 +148,34 @@ async function main() {
   await sees(v2, 'messages', 'Final call', 'and in the order, from the backend state');
   assert.equal(await v2.getByTestId('feed').getByText('Final call').count(), 1, 'the missed message is listed once');
   ok('the missed message is listed exactly once');
+  const thread = (await v2.evaluate(() => window.heraldChannels)).filter((c) => c.channel === 'order:1').pop();
+  assert.ok(thread && thread.resumed && thread.recovered, `v2 resumed the order:1 thread, recovered (${JSON.stringify(thread)})`);
+  ok("v2's negotiation thread (channel order:1) resumed with recovered: true");
+
+  // 5b. v3 opens the live board late: order #1 comes from the backend. It
+  //     goes away, a second order is posted on the board, and when v3 comes
+  //     back the board channel resumes from v3's stored position: the new
+  //     order lands in its activity, once.
+  const v3 = await open('vendor:v3');
+  await sees(v3, 'order-1', '200 branded mugs', 'v3, opening the board late, sees the existing order (backend state)');
+  const late = (await v3.evaluate(() => window.heraldChannels)).find((c) => c.channel === 'board');
+  assert.ok(late && !late.resumed, 'its first board subscription had no position to resume from');
+  const v3url = v3.url();
+  await v3.goto('about:blank');
+  await waitUntil(async () => (await broker.post('probe', 'v3', 0)) === 404, 'v3 offline while its page is away', STEP_MS);
+  await carol.getByLabel('title').fill('5 kg coffee beans');
+  await carol.getByLabel('details').fill('Single origin');
+  await carol.getByRole('button', { name: 'Post order' }).click();
+  await sees(carol, 'order-2', 'No bids yet', 'the customer posts a second order');
+  await sees(v1, 'order-2', 'coffee beans', 'v1, on the board all along, sees it live');
+  await v3.goto(v3url);
+  await sees(v3, 'feed', 'New order #2 from carol', 'v3, back, has the order posted while it was away in its activity');
+  assert.equal(await v3.getByTestId('feed').getByText('New order #2').count(), 1, 'listed once');
+  const board = (await v3.evaluate(() => window.heraldChannels)).filter((c) => c.channel === 'board').pop();
+  assert.ok(board && board.resumed && board.recovered, `v3 resumed the board, recovered (${JSON.stringify(board)})`);
+  ok('the board channel resumed for the late vendor with recovered: true, the missed order listed once');
+  await v3.screenshot({ path: path.join(OUT, 'vendor-v3-board.png'), animations: 'disabled' });
+  await v3.close();
 
   // 6. v1 lowers its bid; the customer chooses it; v1 is notified at once and confirms.
   await bid(v1, 105, 'Ships Friday, coasters included');

@@ -3,8 +3,14 @@
 // The backend is the source of truth: the page fetches /api/state on load,
 // on every (re)connect and after every event. Herald tells it *when* to look
 // and what happened; the activity feed is kept in sessionStorage so a reload
-// keeps it, and herald.js resumes from its stored position so events sent
+// keeps it, and herald.js resumes from its stored positions so events sent
 // while the page was away still land in the feed.
+//
+// Channels: a vendor follows the live order board ("board", allowed by its
+// token's channels claim); every page follows the negotiation thread
+// ("order:<id>") of each order it takes part in, with a subscription token
+// the backend gives participants. Each channel resumes from its own stored
+// position.
 
 const cfg = JSON.parse(document.getElementById('config').textContent);
 const who = `as=${encodeURIComponent(cfg.as)}`;
@@ -103,6 +109,7 @@ async function refresh() {
       try {
         state = await api('GET', '/api/state');
         render();
+        followThreads();
       } catch (e) {
         toast(`Could not load orders: ${e.message}`);
       }
@@ -263,6 +270,52 @@ function vendorView() {
 
 // ---- herald --------------------------------------------------------------
 
+let h$ = null;
+const followed = new Set();
+// What herald.js said on each `subscribed` (the browser test reads it).
+window.heraldChannels = [];
+
+function onEvent(name, data, meta) {
+  // the customer's own negotiation messages come back on the thread
+  if (name === 'negotiate' && cfg.role === 'customer' && data.customer === cfg.user) {
+    refresh();
+    return;
+  }
+  const text = describe(name, data);
+  addFeed(name, text, meta.id || `${meta.channel || ''}${meta.offset}`);
+  toast(text);
+  refresh();
+}
+
+function follow(channel, token) {
+  if (!h$ || followed.has(channel)) return;
+  followed.add(channel);
+  h$.subscribe(channel, (event, data, meta) => onEvent(event, data, meta), {
+    token,
+    onSubscribed: (info) => {
+      window.heraldChannels.push(info);
+      if (info.resumed && !info.recovered) {
+        addFeed('note', `Some updates of ${channel} could not be replayed; the orders shown are up to date.`);
+      }
+    },
+    onError: (err) => {
+      followed.delete(channel);
+      console.warn('herald:', err.message);
+    },
+  });
+}
+
+// The negotiation threads of the orders this page takes part in.
+function followThreads() {
+  for (const o of state.orders) {
+    if (cfg.role === 'customer' || o.my_bid) {
+      const channel = `order:${o.id}`;
+      follow(channel, () => fetch(`/api/subscription?${who}&channel=${encodeURIComponent(channel)}`)
+        .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`subscription: HTTP ${r.status}`)))));
+    }
+  }
+}
+
 function setStatus(s, text) {
   const el = document.querySelector('[data-testid="status"]');
   el.dataset.state = s;
@@ -286,7 +339,7 @@ async function start() {
     addFeed('note', `Could not load herald.js from ${cfg.heraldJs}: ${e.message}`);
     return;
   }
-  const h$ = herald.connect(cfg.gatewayUrl, {
+  h$ = herald.connect(cfg.gatewayUrl, {
     // A function, so every reconnect gets a fresh token from the backend.
     token: () => fetch(`/api/token?${who}`).then((r) => (r.ok ? r.text() : Promise.reject(new Error(`token: HTTP ${r.status}`)))),
   });
@@ -300,14 +353,12 @@ async function start() {
   });
   h$.on('disconnect', (info) => setStatus(info.reconnect ? 'connecting' : 'stopped', info.reconnect ? 'reconnecting…' : 'offline'));
   h$.on('error', (err) => console.warn('herald:', err.message));
-  for (const name of ['order.new', 'bid', 'negotiate', 'chosen', 'confirmed', 'closed']) {
-    h$.on(name, (data, meta) => {
-      const text = describe(name, data);
-      addFeed(name, text, meta.id || `${meta.offset}`);
-      toast(text);
-      refresh();
-    });
+  // events for this user: bids (customer), chosen, confirmed, closed
+  for (const name of ['bid', 'chosen', 'confirmed', 'closed']) {
+    h$.on(name, (data, meta) => onEvent(name, data, meta));
   }
+  if (cfg.role === 'vendor') follow('board');
+  followThreads();
 }
 
 start();
