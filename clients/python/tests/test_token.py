@@ -64,7 +64,9 @@ class Unit(unittest.TestCase):
         self.assertEqual(set(claims), {"sub", "channel", "iat", "exp"})
         self.assertEqual((claims["sub"], claims["channel"], claims["exp"] - claims["iat"]),
                          ("carol", "order:17", 30))
-        for bad in (["no spaces"], ["a*b"], "order:17", [7]):
+        _, claims = decode(self.h.token("carol", channels=["c" * 128, "c" * 128 + "*"]))
+        self.assertEqual(len(claims["channels"]), 2, "names and prefixes up to the gateway's 128 bytes")
+        for bad in (["no spaces"], ["a*b"], "order:17", [7], ["c" * 129], ["**"]):
             with self.assertRaises((TypeError, ValueError), msg=repr(bad)):
                 self.h.token("carol", channels=bad)
         with self.assertRaises(ValueError):

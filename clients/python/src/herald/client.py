@@ -17,7 +17,7 @@ from . import envelope, token as jwt
 from .config import Config
 from .control import Control
 from .errors import ConfigError, ControlError
-from .sender import Sender
+from .sender import Closed, Sender
 
 _instances = weakref.WeakSet()
 # What a forked child inherited: kept referenced so no destructor of the
@@ -107,7 +107,12 @@ class Herald:
     def _send(self, env, confirm):
         raw = envelope.pack(env, self.config.max_event_bytes)
         if not confirm:
-            return self._get_sender().offer(raw)
+            try:
+                return self._get_sender().offer(raw)
+            except Closed:
+                # another thread's flush() retired that sender just now (it
+                # takes it out of self._sender first): the next one is new
+                return self._get_sender().offer(raw)
         if "idempotency_key" not in env and self.config.control_tries > 1:
             # a retry after a timeout or a failover must not route it twice
             env["idempotency_key"] = "herald-py:" + uuid.uuid4().hex

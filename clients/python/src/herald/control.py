@@ -57,6 +57,8 @@ class Control:
                 sock.send_multipart([b"", body], copy=False)
                 if sock.poll(cfg.control_timeout_ms, zmq.POLLIN):
                     reply = sock.recv_multipart()[-1]
+            except zmq.Again:
+                pass    # its queue is full: as good as unanswered
             except zmq.ZMQError as e:
                 self._give_back(at, sock, ok=False)
                 raise SocketError("herald: control request to %s failed: %s" % (eps[at], e)) from None

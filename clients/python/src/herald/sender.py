@@ -24,6 +24,10 @@ import zmq
 from . import curve
 from .errors import QueueFull, SocketError
 
+class Closed(Exception):
+    """offer() on a sender that flush/close retired: take a new one."""
+
+
 HWM_ZMQ = 1000        # messages ZeroMQ itself may hold: the rest waits here
 SEND_POLL_MS = 100    # how often a blocked send looks at the close deadline
 
@@ -54,7 +58,7 @@ class Sender:
             if self._error is not None:
                 raise SocketError("herald: the ingest socket failed: %s" % self._error)
             if self._deadline is not None:
-                raise SocketError("herald: this client is closing")
+                raise Closed()
             if (len(self._queue) + self._busy >= cfg.send_hwm
                     or self._bytes + len(raw) > cfg.send_queue_bytes):
                 if cfg.on_full == "drop":
@@ -124,7 +128,7 @@ class Sender:
     def _run(self):
         try:
             ctx, sock = self._open()
-        except (zmq.ZMQError, SocketError) as e:
+        except Exception as e:    # reported by the next offer, never lost in this thread
             with self._cond:
                 self._error = e
                 self.dropped += len(self._queue)

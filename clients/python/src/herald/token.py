@@ -18,7 +18,7 @@ from . import envelope
 from .errors import ConfigError
 
 # An exact channel name, or a prefix of one followed by "*" ("*" alone: all)
-CHANNEL_PATTERN_RE = re.compile(r"(?:[A-Za-z0-9_.:@/=\-]{1,128}|[A-Za-z0-9_.:@/=\-]{0,127}\*)\Z")
+CHANNEL_PATTERN_RE = re.compile(r"(?:[A-Za-z0-9_.:@/=\-]{1,128}|[A-Za-z0-9_.:@/=\-]{0,128}\*)\Z")
 TTL_MAX = 10 * 365 * 24 * 3600   # as herald-token: a typo guard
 
 
