@@ -28,7 +28,7 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(cfg.control_endpoints, ["tcp://a:1", "tcp://b:1"])
         self.assertEqual(cfg.ingest_endpoints, ["tcp://a:2", "tcp://b:2"])
         self.assertEqual(cfg.control_tries, 8, "a pair retries on the other broker")
-        for bad in ("a,b,c", "tcp://a:1,", ""):
+        for bad in ("a,b,c", "tcp://a:1,", "", "127.0.0.1:7401", "tcp://a b:1"):
             with self.assertRaises(herald.ConfigError, msg=repr(bad)):
                 Config(env={}, control=bad) if bad else Config(env={"HERALD_CONTROL": ","})
 

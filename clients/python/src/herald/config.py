@@ -4,6 +4,7 @@ Every setting has a default taken from the environment, so a 12-factor
 app needs no set-up code at all; keyword arguments win over variables.
 """
 import os
+import re
 
 from . import curve
 from .errors import ConfigError
@@ -26,6 +27,9 @@ SETTINGS = {
     "curve_server": ("HERALD_CURVE_SERVER", None, "str"),
     "default": (None, None, "callable"),
 }
+
+# a ZeroMQ endpoint: caught here, not by the sender thread after notify returned
+ENDPOINT_RE = re.compile(r"(tcp|ipc|inproc|pgm|epgm|vmci|ws|wss)://\S+\Z")
 
 # lower bounds of the integer settings
 _MINIMUM = {"send_hwm": 1, "send_queue_bytes": 1024, "control_timeout_ms": 1, "control_tries": 1,
@@ -91,9 +95,9 @@ class Config:
             if not isinstance(value, str):
                 raise ConfigError("herald: %s must be a str of endpoints" % source)
             eps = [e.strip() for e in value.split(",")]
-            if not 1 <= len(eps) <= 2 or not all(eps):
-                raise ConfigError("herald: %s must be one endpoint or a pair \"EP1,EP2\" "
-                                  "(primary first), not %r" % (source, value))
+            if not 1 <= len(eps) <= 2 or not all(ENDPOINT_RE.match(e) for e in eps):
+                raise ConfigError("herald: %s must be one ZeroMQ endpoint (tcp://HOST:PORT) or a "
+                                  "pair \"EP1,EP2\" (primary first), not %r" % (source, value))
             return eps
         if kind == "callable":
             if not callable(value):

@@ -80,17 +80,6 @@ class Sender:
         with self._cond:
             return len(self._queue) + self._busy
 
-    def wait_idle(self, timeout):
-        """Waits until everything queued was handed to ZeroMQ; True if so."""
-        end = time.monotonic() + timeout
-        with self._cond:
-            while self._queue or self._busy:
-                left = end - time.monotonic()
-                if left <= 0 or self._thread is None or self._error is not None:
-                    return False
-                self._cond.wait(left)
-        return True
-
     def close(self, timeout):
         """Stops queuing, hands what is queued to ZeroMQ and lets it flush,
         all within timeout seconds, then closes the socket. Returns True
