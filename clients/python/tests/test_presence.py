@@ -1,6 +1,8 @@
 """test_presence.py -- online/presence and disconnect ask the real broker, and fail clearly when none answers."""
 import unittest
 
+import zmq
+
 from support import StackCase, fresh_user, harness, herald
 
 
@@ -31,12 +33,29 @@ class Presence(StackCase, unittest.TestCase):
         self.assertEqual(frame["code"], 4003, "the gateway closed the connection for the backend")
         self.assertEqual(self.h.disconnect(fresh_user("nobody"))["online"], False)
 
-    def test_channel_presence_request(self):
+    def test_channel_presence(self):
+        channel = "order:" + fresh_user("p")
+        self.assertEqual(self.h.channel_presence(channel),
+                         {"users": [], "connections": 0, "exact": True, "truncated": False})
+        # a gateway holding two connections of carol on the channel subscribes
+        # one presence topic per connection (PROTOCOL.md, "Presence topics")
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.connect(self.stack.broker.publish)
+        for conn in ("0" * 15 + "1", "0" * 15 + "2"):
+            sub.setsockopt(zmq.SUBSCRIBE, ("p:%s\0carol\0%s%s" % (channel, "a" * 16, conn)).encode())
         try:
-            answer = self.h.channel_presence("order:none")
-        except herald.ControlError as e:
-            self.skipTest("this broker has no channel presence yet (issue 11): %s" % e)
-        self.assertEqual(answer, {"users": [], "connections": 0, "exact": True, "truncated": False})
+            answer = harness.wait_until(
+                lambda: (lambda a: a if a["connections"] == 2 else None)(self.h.channel_presence(channel)),
+                what="two connections counted")
+            self.assertEqual(answer, {"users": ["carol"], "connections": 2, "exact": True,
+                                      "truncated": False})
+        finally:
+            sub.close()
+        harness.wait_until(lambda: self.h.channel_presence(channel)["connections"] == 0,
+                           what="the channel empty once the gateway is gone")
+        with self.assertRaises(ValueError):
+            self.h.channel_presence("bad channel")
 
     def test_broker_errors_raise_control_error(self):
         with self.assertRaises(herald.ControlError) as caught:
