@@ -82,7 +82,8 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
     fn (arg, "herald_broker_history_bytes", "gauge",
         "Bytes held by history (frames and bookkeeping).", NULL, g->history_bytes);
     fn (arg, "herald_broker_history_users", "gauge",
-        "User records held by history.", NULL, g->history_users);
+        "Stream records held by history (users, channels, the broadcast stream).",
+        NULL, g->history_users);
     static const char *reasons[] = { "count", "bytes", "ttl" };
     uint64_t evicted[] = { g->evicted_count, g->evicted_bytes, g->evicted_ttl };
     for (int r = 0; r < 3; r++) {

@@ -477,6 +477,26 @@ class ChannelPairTest(unittest.TestCase):
             reply = control.request({"op": "resume", "user": "bob", "epoch": epoch,
                                      "offset": 0})
             self.assertEqual(([o for o, _ in reply["events"]], reply["recovered"]), ([4], True))
+            gw = zmq.Context.instance().socket(zmq.XSUB)
+            gw.setsockopt(zmq.LINGER, 0)
+            gw.setsockopt(zmq.RCVTIMEO, 5000)
+            gw.connect(pair.publish.split(",")[1])
+            try:
+                gw.send(b"\x01b:\x00")
+                gw.send(b"\x01c:probe\x00")
+                head = parse_head(gw.recv_multipart())
+                self.assertEqual(head[:2], (b"c:probe\x00", b"S"))
+                producer.send_raw(msgpack.packb({"event": "banner", "broadcast": True}))
+                while True:
+                    head = parse_head(gw.recv_multipart())
+                    if head[1] != b"T":
+                        break
+                # proves: the new active continues the broadcast chain from its
+                # copy: the next broadcast's aux is offset 4, replicated before
+                self.assertEqual((head[0], head[1], head[4]), (b"b:\x00", b"E", 4))
+                self.assertGreater(head[3], 1 << 24)   # offsets jumped at the takeover
+            finally:
+                gw.close()
             producer.close()
             control.close()
         finally:
