@@ -13,6 +13,9 @@
  *                   message: 8 or more online recipients)
  *   pull+unicast    main.c's ingest loop: zmq_msg_recv from a PULL fed by a
  *                   PUSH thread (inproc), then hb_router_route
+ *   channel         hb_router_route, a channel event (the unicast case's data,
+ *                   "channel" instead of "to") to one of 100 subscribed
+ *                   channels: stored in the channel's ring, one publish
  *   bench           what `scripts/bench --only broker` sends: the producer's
  *                   small envelope ({ts, seq} data) to one user picked at
  *                   random among 10,000, so presence, history and the
@@ -24,7 +27,7 @@
  * Each case warms up (fills the rings) before it is timed.
  *
  * usage: route_bench [events-per-case [case]]   (default 1,000,000, all cases;
- *        case: decode, unicast, fanout, pull or bench, to profile one alone) */
+ *        case: decode, unicast, fanout, pull, channel or bench, to profile one alone) */
 #define _GNU_SOURCE                 /* pthread_setname_np */
 #include "envelope.h"
 #include "frame.h"
@@ -52,6 +55,7 @@
 #define S_POOL      1024        /* distinct envelopes cycled through */
 #define S_BENCH_POOL 65536      /* bench case: random recipients, read in order */
 #define S_FANOUT    10
+#define S_CHANNELS  100         /* channels the SUB subscribes (channel case) */
 
 typedef struct {
     char  *data;
@@ -91,7 +95,8 @@ s_pack_str (msgpack_packer *pk, const char *s)
 }
 
 /* A small bidding-style event: about 100 bytes of data with strings,
- * integers and one float, to `fanout` users starting at `first`. */
+ * integers and one float, to `fanout` users starting at `first` (fanout 0:
+ * to the channel "room:<first % S_CHANNELS>"). */
 static s_env_t
 s_envelope (int first, int fanout, int seq)
 {
@@ -103,7 +108,13 @@ s_envelope (int first, int fanout, int seq)
     msgpack_pack_map (&pk, 4);
     s_pack_str (&pk, "event");
     s_pack_str (&pk, "bid.placed");
-    s_pack_str (&pk, "to");
+    if (fanout == 0) {
+        s_pack_str (&pk, "channel");
+        snprintf (text, sizeof text, "room:%d", first % S_CHANNELS);
+        s_pack_str (&pk, text);
+    }
+    else
+        s_pack_str (&pk, "to");
     if (fanout > 1)
         msgpack_pack_array (&pk, (size_t) fanout);
     for (int i = 0; i < fanout; i++) {
@@ -186,7 +197,8 @@ s_drainer (void *sub)
             hp_wire_head_t h;
             if (head && hp_wire_head_parse (zmq_msg_data (&msg), zmq_msg_size (&msg), &h) == 0
                 && h.kind == HP_WIRE_EVENT) {
-                atomic_fetch_add (&s_drained, h.recipient_count);
+                /* a channel event is one delivery per gateway (its topic lists nobody) */
+                atomic_fetch_add (&s_drained, h.recipient_count ? h.recipient_count : 1);
             }
             head = !zmq_msg_more (&msg);
         }
@@ -260,6 +272,10 @@ s_broker_start (s_broker_t *b)
         int n = snprintf (topic, sizeof topic, "u:user%d", i);
         zmq_setsockopt (b->sub, ZMQ_SUBSCRIBE, topic, (size_t) n + 1);   /* with the NUL */
     }
+    for (int i = 0; i < S_CHANNELS; i++) {
+        int n = snprintf (topic, sizeof topic, "c:room:%d", i);
+        zmq_setsockopt (b->sub, ZMQ_SUBSCRIBE, topic, (size_t) n + 1);
+    }
     b->presence = hb_presence_new (1 << 20);
     b->history = hb_history_new (100, 64 << 20);
     if (b->presence && b->history)
@@ -275,7 +291,7 @@ s_broker_start (s_broker_t *b)
     zmq_msg_init (&msg);
     int seen = 0;
     double deadline = s_wall_ns () + 10e9;
-    while (seen < S_SUBSCRIBED + 1 && s_wall_ns () < deadline) {   /* + multicast */
+    while (seen < S_SUBSCRIBED + 1 + S_CHANNELS && s_wall_ns () < deadline) {   /* + multicast */
         zmq_pollitem_t item = { b->xpub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, 100) <= 0)
             continue;
@@ -288,6 +304,13 @@ s_broker_start (s_broker_t *b)
     if (hb_presence_count (b->presence) != S_SUBSCRIBED) {
         fprintf (stderr, "route_bench: only %zu of %d users came online\n",
                  hb_presence_count (b->presence), S_SUBSCRIBED);
+        return -1;
+    }
+    hb_gauges_t gauges;
+    hb_router_gauges (b->router, &gauges);
+    if (gauges.channels_subscribed != S_CHANNELS) {
+        fprintf (stderr, "route_bench: only %llu of %d channels subscribed\n",
+                 (unsigned long long) gauges.channels_subscribed, S_CHANNELS);
         return -1;
     }
     return pthread_create (&b->drainer, NULL, s_drainer, b->sub) == 0 ? 0 : -1;
@@ -484,10 +507,11 @@ main (int argc, char **argv)
         fprintf (stderr, "usage: route_bench [events-per-case [case]]\n");
         return 2;
     }
-    s_env_t uni[S_POOL], fan[S_POOL];
+    s_env_t uni[S_POOL], fan[S_POOL], chan[S_POOL];
     for (int i = 0; i < S_POOL; i++) {
         uni[i] = s_envelope (i, 1, i);
         fan[i] = s_envelope (i, S_FANOUT, i);
+        chan[i] = s_envelope (i, 0, i);
     }
     /* The producer's xorshift, so the recipients are as scattered. */
     s_env_t *bench = malloc (S_BENCH_POOL * sizeof *bench);
@@ -501,7 +525,7 @@ main (int argc, char **argv)
     s_broker_t broker;
     if (s_broker_start (&broker) != 0)
         return 1;
-    s_result_t results[5];
+    s_result_t results[6];
     int ran = 0;
     if (!only || strcmp (only, "decode") == 0)
         s_decode_case (uni, count, &results[ran++]);
@@ -513,6 +537,9 @@ main (int argc, char **argv)
                       "10 recipients", &results[ran++]);
     if (!only || strcmp (only, "pull") == 0)
         s_pull_case (&broker, uni, count, &results[ran++]);
+    if (!only || strcmp (only, "channel") == 0)
+        s_route_case (&broker, chan, S_POOL, count, count / 5 + 1000, 1, "channel",
+                      &results[ran++]);
     if (!only || strcmp (only, "bench") == 0)
         s_route_case (&broker, bench, S_BENCH_POOL, count, count >= 100000 ? 300000 : count / 5 + 1000,
                       1, "bench", &results[ran++]);
@@ -536,6 +563,7 @@ main (int argc, char **argv)
     for (int i = 0; i < S_POOL; i++) {
         free (uni[i].data);
         free (fan[i].data);
+        free (chan[i].data);
     }
     for (int i = 0; i < S_BENCH_POOL; i++)
         free (bench[i].data);
