@@ -26,6 +26,7 @@ struct hb_idem {
     uint64_t   window;
     size_t     max_bytes;
     hb_idem_stats_t stats;
+    hb_idem_hooks_t hooks;
 };
 
 hb_idem_t *
@@ -57,6 +58,8 @@ static void
 s_drop_head (hb_idem_t *self)
 {
     s_entry_t *e = self->head;
+    if (self->hooks.drop)
+        self->hooks.drop (self->hooks.arg, e->key, e->len);
     hb_umap_remove (self->map, e->hash, e->key, e->len);
     self->head = e->next;
     if (!self->head)
@@ -67,11 +70,18 @@ s_drop_head (hb_idem_t *self)
 }
 
 void
+hb_idem_set_hooks (hb_idem_t *self, const hb_idem_hooks_t *hooks)
+{
+    self->hooks = *hooks;
+}
+
+void
 hb_idem_destroy (hb_idem_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     hb_idem_t *self = *self_p;
+    self->hooks.drop = NULL;            /* going away is not the keys leaving */
     while (self->head)
         s_drop_head (self);
     hb_umap_destroy (&self->map);
@@ -92,6 +102,36 @@ hb_idem_sweep (hb_idem_t *self, uint64_t now)
         s_drop_head (self);
 }
 
+/* Appends key (not held) accepted at monotonic second at; the byte bound
+ * evicts the oldest first. 0, or -1 when not kept (memory, or a key over
+ * the whole bound). */
+static int
+s_insert (hb_idem_t *self, const char *key, size_t len, uint64_t hash, uint64_t offset,
+          uint64_t at)
+{
+    s_entry_t *e = malloc (sizeof *e + len);
+    if (!e)
+        return -1;        /* not remembered: a retry would be routed again */
+    *e = (s_entry_t) { NULL, offset, at, hash, len };
+    memcpy (e->key, key, len);
+    while (self->head && self->stats.bytes + s_cost (e) > self->max_bytes) {
+        s_drop_head (self);
+        self->stats.evicted++;
+    }
+    if (s_cost (e) > self->max_bytes || hb_umap_put (self->map, hash, e->key, len, e) != 0) {
+        free (e);
+        return -1;
+    }
+    if (self->tail)
+        self->tail->next = e;
+    else
+        self->head = e;
+    self->tail = e;
+    self->stats.keys++;
+    self->stats.bytes += s_cost (e);
+    return 0;
+}
+
 bool
 hb_idem_claim (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
                uint64_t now, uint64_t *original)
@@ -107,27 +147,24 @@ hb_idem_claim (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
             *original = found->offset;
         return true;
     }
-    s_entry_t *e = malloc (sizeof *e + len);
-    if (!e)
-        return false;     /* not remembered: a retry would be routed again */
-    *e = (s_entry_t) { NULL, offset, now, hash, len };
-    memcpy (e->key, key, len);
-    while (self->head && self->stats.bytes + s_cost (e) > self->max_bytes) {
-        s_drop_head (self);
-        self->stats.evicted++;
-    }
-    if (s_cost (e) > self->max_bytes || hb_umap_put (self->map, hash, e->key, len, e) != 0) {
-        free (e);
-        return false;
-    }
-    if (self->tail)
-        self->tail->next = e;
-    else
-        self->head = e;
-    self->tail = e;
-    self->stats.keys++;
-    self->stats.bytes += s_cost (e);
+    if (s_insert (self, key, len, hash, offset, now) == 0 && self->hooks.keep)
+        self->hooks.keep (self->hooks.arg, key, len, offset);
     return false;
+}
+
+bool
+hb_idem_restore (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
+                 uint64_t age_s, uint64_t now)
+{
+    if (self->window == 0 || len == 0 || age_s >= self->window)
+        return false;
+    /* a clock that started late (a reboot) clamps at 0: the key then keeps
+     * its window somewhat longer, never shorter */
+    uint64_t at = now > age_s ? now - age_s : 0;
+    uint64_t hash = hb_hash (key, len);
+    if (hb_umap_get (self->map, hash, key, len))
+        return true;
+    return s_insert (self, key, len, hash, offset, at) == 0;
 }
 
 void

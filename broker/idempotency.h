@@ -29,6 +29,23 @@ void hb_idem_destroy (hb_idem_t **self_p);
 bool hb_idem_claim (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
                     uint64_t now, uint64_t *original);
 
+/* Puts back a key accepted age_s seconds before now (a broker restarted
+ * on its data directory, idem_store.c): as claim would have left it, but
+ * without the keep hook. Keys must come oldest first. Returns true when
+ * kept, false when its window has ended (or memory ran out). */
+bool hb_idem_restore (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
+                      uint64_t age_s, uint64_t now);
+
+/* Persistence (idem_store.c): keep is called for every key claim
+ * remembers, drop for every key that leaves (its window ended, or the byte
+ * bound), with the key's bytes valid during the call. */
+typedef struct {
+    void  *arg;
+    void (*keep) (void *arg, const char *key, size_t len, uint64_t offset);
+    void (*drop) (void *arg, const char *key, size_t len);
+} hb_idem_hooks_t;
+void hb_idem_set_hooks (hb_idem_t *self, const hb_idem_hooks_t *hooks);
+
 /* Drops the keys whose window has ended (the loop calls it once a second,
  * so an idle broker gives the memory back). */
 void hb_idem_sweep (hb_idem_t *self, uint64_t now);

@@ -7,6 +7,7 @@
 #include "history.h"
 #include "http.h"
 #include "http_check.h"
+#include "idem_store.h"
 #include "idempotency.h"
 #include "metrics.h"
 #include "pair.h"
@@ -215,6 +216,7 @@ typedef struct {
     hb_store_t       *store;          /* --data-dir, or NULL */
     hb_pair_t        *pair;           /* --role, or NULL */
     hb_idem_t        *idem;           /* idempotency keys (--idempotency-window) */
+    hb_idem_store_t  *idem_store;     /* their copy in --data-dir, or NULL */
     bool              serving;        /* sockets bound, router running */
     const hb_config_t *cfg;
     void             *ctx;
@@ -238,6 +240,7 @@ s_broker_destroy (s_broker_t *b)
     hb_presence_destroy (&b->presence);
     hb_chanpres_destroy (&b->chanpres);   /* after the router that fed it */
     hb_pair_destroy (&b->pair);
+    hb_idem_store_close (&b->idem_store);   /* unhooks the window */
     hb_idem_destroy (&b->idem);       /* after the router and pair that used it */
     hb_zap_destroy (&b->zap);
     hb_sockmon_destroy (&b->sockmon);
@@ -324,6 +327,32 @@ s_now_ms (void)
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+/* The router's replication hooks (router.h): the pair's, and, at each
+ * commit, the idempotency store's commit right after the event store's and
+ * before anything is published or answered (idem_store.h says why). */
+static void
+s_replica_add (void *ctx, uint64_t offset, const char *bytes, size_t len)
+{
+    s_broker_t *b = ctx;
+    hb_pair_add (b->pair, offset, bytes, len);
+}
+
+static void
+s_replica_flush (void *ctx)
+{
+    s_broker_t *b = ctx;
+    hb_idem_store_commit (b->idem_store);
+    if (b->pair)
+        hb_pair_flush (b->pair);
+}
+
+static void
+s_replica_gauges (const void *ctx, hb_gauges_t *out)
+{
+    const s_broker_t *b = ctx;
+    hb_pair_gauges (b->pair, out);
+}
+
 /* Binds ingest, publish and undelivered and starts routing: at start, or
  * when a broker of a pair becomes active. epoch and after: where offsets
  * continue. 0, or -1 (logged). */
@@ -344,8 +373,9 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
         hb_router_start_at (b->router, after);
         hb_router_set_channel_presence (b->router, b->chanpres);
         hb_router_set_idempotency (b->router, b->idem);
-        if (b->pair) {
-            hb_router_replica_t replica = { b->pair, hb_pair_add, hb_pair_flush, hb_pair_gauges };
+        if (b->pair || b->idem_store) {
+            hb_router_replica_t replica = { b, b->pair ? s_replica_add : NULL, s_replica_flush,
+                                            b->pair ? s_replica_gauges : NULL };
             hb_router_set_replica (b->router, &replica);
         }
         b->control = hb_control_new (s->control, b->router, b->presence, b->history,
@@ -495,6 +525,9 @@ s_loop (s_broker_t *b, s_sockets_t *s)
             long due = hb_store_tick (b->store, s_now_ms ());
             if (due >= 0 && due < timeout)
                 timeout = due;
+            due = hb_idem_store_tick (b->idem_store, s_now_ms ());
+            if (due >= 0 && due < timeout)
+                timeout = due;
         }
         if (zmq_poll (items, (int) nitems, timeout) < 0 && zmq_errno () != EINTR)
             break;
@@ -519,6 +552,8 @@ s_loop (s_broker_t *b, s_sockets_t *s)
                 hb_idem_sweep (b->idem, now);
                 swept = now;
             }
+            /* the keys a passive learned from its copy, and swept ones */
+            hb_idem_store_commit (b->idem_store);
             continue;
         }
         int n;
@@ -554,6 +589,7 @@ s_loop (s_broker_t *b, s_sockets_t *s)
             if (b->zap)
                 hb_zap_refresh (b->zap, false);
             swept = now;
+            hb_idem_store_commit (b->idem_store);   /* the keys the sweep dropped */
         }
     }
     zmq_msg_close (&msg);
@@ -639,6 +675,18 @@ main (int argc, char **argv)
         && hb_history_attach (broker.history, broker.store, &stored, hb_now_sec ()) != 0)
         fprintf (stderr, "herald-broker: out of memory rebuilding history: some events are "
                  "missing from it (resumes that needed them answer recovered:false)\n");
+    if (broker.store && cfg.idempotency_window > 0) {
+        uint64_t restored = 0;
+        broker.idem_store = hb_idem_store_open (cfg.data_dir, broker.idem, cfg.idempotency_bytes,
+                                                (hb_fsync_t) cfg.fsync,
+                                                (unsigned) cfg.fsync_interval_ms, stored.fresh,
+                                                hb_now_sec (), &restored);
+        if (!broker.idem_store)
+            goto done;
+        fprintf (stderr, "herald-broker: idempotency: %llu key(s) still inside the %zu s window "
+                 "restored from the data dir\n", (unsigned long long) restored,
+                 cfg.idempotency_window);
+    }
     if (broker.store)
         fprintf (stderr, "herald-broker: data dir %s (--fsync %s): %s epoch, %llu events stored, "
                  "%zu kept in history, offsets continue after %llu\n", cfg.data_dir,

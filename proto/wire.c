@@ -1,5 +1,6 @@
 /* wire.c -- the broker -> gateway message layout (and the gateway's in-band audit request), and epochs. */
 #include "wire.h"
+#include "bigendian.h"
 #include "topic.h"
 
 #include <errno.h>
@@ -8,36 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Big-endian u64s: one byte swap and one (unaligned-safe) copy each, not a
- * byte loop, as every publish packs two of them. */
-static void
-s_put_u64 (unsigned char *out, uint64_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64 (v);
-#endif
-    memcpy (out, &v, sizeof v);
-}
-
-static uint64_t
-s_get_u64 (const unsigned char *in)
-{
-    uint64_t v;
-    memcpy (&v, in, sizeof v);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64 (v);
-#endif
-    return v;
-}
-
 void
 hp_wire_header_pack (unsigned char out [HP_WIRE_HEADER_LEN], char kind,
                      uint64_t epoch, uint64_t offset, uint64_t aux)
 {
     out [0] = (unsigned char) kind;
-    s_put_u64 (out + 1, epoch);
-    s_put_u64 (out + 9, offset);
-    s_put_u64 (out + 17, aux);
+    hp_be64_put (out + 1, epoch);
+    hp_be64_put (out + 9, offset);
+    hp_be64_put (out + 17, aux);
 }
 
 int
@@ -51,9 +30,9 @@ hp_wire_header_unpack (const void *frame, size_t len, char *kind,
     &&  p [0] != HP_WIRE_TICK && p [0] != HP_WIRE_AUDIT && p [0] != HP_WIRE_DISCONNECT)
         return -1;
     *kind = (char) p [0];
-    *epoch = s_get_u64 (p + 1);
-    *offset = s_get_u64 (p + 9);
-    *aux = s_get_u64 (p + 17);
+    *epoch = hp_be64_get (p + 1);
+    *offset = hp_be64_get (p + 9);
+    *aux = hp_be64_get (p + 17);
     return 0;
 }
 
@@ -111,7 +90,7 @@ hp_wire_put_entry (unsigned char *out, const char *id, size_t len, uint64_t valu
 {
     memcpy (out, id, len);
     out [len] = 0;
-    s_put_u64 (out + len + 1, value);
+    hp_be64_put (out + len + 1, value);
     return out + len + 9;
 }
 
@@ -133,7 +112,7 @@ hp_wire_next_entry (const char **cursor, const char *end, bool with_value,
         return -1;
     *id = (hp_str_t) { p, len };
     if (with_value && value)
-        *value = s_get_u64 ((const unsigned char *) nul + 1);
+        *value = hp_be64_get ((const unsigned char *) nul + 1);
     *cursor = p + need;
     return 1;
 }
@@ -248,8 +227,8 @@ hp_wire_audit_request_head (unsigned char out [HP_WIRE_AUDIT_REQUEST_HEAD],
                             uint64_t gateway_id, uint64_t rid)
 {
     out [0] = HP_WIRE_AUDIT_REQUEST;
-    s_put_u64 (out + 1, gateway_id);
-    s_put_u64 (out + 9, rid);
+    hp_be64_put (out + 1, gateway_id);
+    hp_be64_put (out + 9, rid);
 }
 
 int
@@ -259,8 +238,8 @@ hp_wire_audit_request_parse (const void *msg, size_t len, uint64_t *gateway_id,
     const unsigned char *p = msg;
     if (!p || len < HP_WIRE_AUDIT_REQUEST_HEAD || p [0] != HP_WIRE_AUDIT_REQUEST)
         return -1;
-    *gateway_id = s_get_u64 (p + 1);
-    *rid = s_get_u64 (p + 9);
+    *gateway_id = hp_be64_get (p + 1);
+    *rid = hp_be64_get (p + 9);
     *ids = (const char *) p + HP_WIRE_AUDIT_REQUEST_HEAD;
     *ids_len = len - HP_WIRE_AUDIT_REQUEST_HEAD;
     return 0;

@@ -11,9 +11,19 @@ control op publish and a raw SUB socket standing in for a gateway:
   offset, {"error":"invalid","reason":R} for a bad envelope;
 - a pair's passive learns the keys of the events it copies: after a
   takeover a retry of a replicated event is answered duplicate, never
-  routed twice, and a passive refuses publish with {"error":"passive"}.
+  routed twice, and a passive refuses publish with {"error":"passive"};
+- with --data-dir the window survives a restart (SIGTERM or kill -9): a
+  retry inside the window is answered duplicate with the first offset by
+  the restarted broker, a key whose window ended meanwhile is new again, a
+  smaller --idempotency-bytes keeps only the newest keys, a new epoch (the
+  event store damaged) forgets the keys (their offsets named the old
+  epoch's events), and a damaged idempotency store is moved aside.
 """
+import glob
 import json
+import os
+import shutil
+import tempfile
 import time
 import unittest
 
@@ -200,6 +210,112 @@ class PairWindow(unittest.TestCase):
             ctl.close()
         finally:
             pair.stop()
+
+
+class Persisted(unittest.TestCase):
+    """The window in --data-dir (broker/idem_store.c)."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="herald-idem-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.broker = None
+        self.addCleanup(lambda: self.broker and self.broker.stop())
+
+    def start(self, **flags):
+        flags.setdefault("idempotency_window", 300)
+        if self.broker:
+            self.broker = self.broker.restart(data_dir=self.dir, **flags)
+        else:
+            self.broker = Broker(data_dir=self.dir, **flags)
+        return Control(self.broker)
+
+    def publish(self, control, key, n=0):
+        return control.request({"op": "publish", "event": "bid", "to": "alice", "data": {"n": n},
+                                "idempotency_key": key})
+
+    def test_restart_keeps_the_window(self):
+        control = self.start()
+        first = self.publish(control, "k-1")
+        producer = Producer(self.broker)
+        producer.send("alice", "bid", {"n": 2}, idempotency_key="k-2")
+        wait_until(lambda: counter(self.broker, "herald_broker_events_accepted_total") == 2,
+                   what="the pushed event accepted")
+        producer.close()
+        control.close()
+        for how in ("SIGTERM", "kill -9"):
+            if how == "kill -9":
+                self.broker.kill()
+            control = self.start()
+            self.assertEqual(counter(self.broker, "herald_broker_idempotency_keys"), 2,
+                             "%s: both keys restored" % how)
+            sub, epoch = subscribe(self.broker, "alice")
+            self.assertEqual("%016x" % epoch, first["epoch"], "same epoch on the data dir")
+            self.assertEqual(self.publish(control, "k-1"), dict(first, duplicate=True),
+                             "%s: the retry of a confirmed event gets its first offset" % how)
+            dup = self.publish(control, "k-2")
+            self.assertEqual(dup, {"offset": first["offset"] + 1, "epoch": first["epoch"],
+                                   "duplicate": True}, "a key first seen on ingest too")
+            self.assertEqual(events(sub), [], "%s: nothing routed again" % how)
+            sub.close()
+            control.close()
+
+    def test_window_ends_across_a_restart(self):
+        control = self.start(idempotency_window=2)
+        first = self.publish(control, "w-1")
+        control.close()
+        self.broker.stop()
+        time.sleep(2.2)            # the key's 2 s window ends while the broker is down
+        control = self.start(idempotency_window=2)
+        self.assertEqual(counter(self.broker, "herald_broker_idempotency_keys"), 0)
+        again = self.publish(control, "w-1")
+        self.assertNotIn("duplicate", again, "a key past its window is new again")
+        self.assertGreater(again["offset"], first["offset"])
+        control.close()
+
+    def test_smaller_bound_keeps_the_newest(self):
+        control = self.start()
+        for n in range(60):
+            self.publish(control, "b-%03d" % n)
+        control.close()
+        control = self.start(idempotency_bytes=4096)
+        self.assertLess(counter(self.broker, "herald_broker_idempotency_keys"), 30)
+        self.assertTrue(self.publish(control, "b-059").get("duplicate"), "the newest key kept")
+        self.assertNotIn("duplicate", self.publish(control, "b-000"), "the oldest left")
+        control.close()
+        control = self.start(idempotency_bytes=4096)
+        self.assertNotIn("duplicate", self.publish(control, "b-001"),
+                         "what the bound dropped left the disk too")
+        control.close()
+
+    def test_new_epoch_forgets_keys(self):
+        control = self.start()
+        first = self.publish(control, "e-1")
+        control.close()
+        self.broker.stop()
+        with open(os.path.join(self.dir, "data.mdb"), "r+b") as f:
+            f.write(b"garbage, not LMDB" * 64)
+        control = self.start()
+        again = self.publish(control, "e-1")
+        self.assertNotEqual(again["epoch"], first["epoch"], "a damaged store starts a new epoch")
+        self.assertNotIn("duplicate", again,
+                         "the key named an event of the old epoch: it is new in the new one")
+        control.close()
+
+    def test_damaged_idempotency_store_moved_aside(self):
+        control = self.start()
+        self.publish(control, "d-1")
+        control.close()
+        self.broker.stop()
+        with open(os.path.join(self.dir, "idempotency", "data.mdb"), "r+b") as f:
+            f.write(b"garbage, not LMDB" * 64)
+        control = self.start()
+        self.assertIn("idempotency store", self.broker.output())
+        self.assertEqual(len(glob.glob(os.path.join(self.dir, "idempotency",
+                                                    "data.mdb.damaged-*"))), 1)
+        first = self.publish(control, "d-1")
+        self.assertNotIn("duplicate", first, "started with no keys")
+        self.assertTrue(self.publish(control, "d-1").get("duplicate"), "and keeps new ones")
+        control.close()
 
 
 if __name__ == "__main__":

@@ -117,6 +117,80 @@ test_long_keys (void **state)
     hb_idem_destroy (&w);
 }
 
+/* What the hooks saw (idem_store.c mirrors the window through them). */
+typedef struct {
+    int  kept, dropped;
+    char last_kept[32], last_dropped[32];
+    uint64_t last_offset;
+} s_seen_t;
+
+static void
+s_keep (void *arg, const char *key, size_t len, uint64_t offset)
+{
+    s_seen_t *seen = arg;
+    seen->kept++;
+    snprintf (seen->last_kept, sizeof seen->last_kept, "%.*s", (int) len, key);
+    seen->last_offset = offset;
+}
+
+static void
+s_drop (void *arg, const char *key, size_t len)
+{
+    s_seen_t *seen = arg;
+    seen->dropped++;
+    snprintf (seen->last_dropped, sizeof seen->last_dropped, "%.*s", (int) len, key);
+}
+
+/* keep for each key claim remembers (not for duplicates), drop for each
+ * key that leaves by its window or the byte bound, none at destroy. */
+static void
+test_hooks (void **state)
+{
+    hb_idem_t *w = hb_idem_new (10, 1 << 20);
+    s_seen_t seen = { 0 };
+    hb_idem_set_hooks (w, &(hb_idem_hooks_t) { &seen, s_keep, s_drop });
+    assert_false (s_claim (w, "a", 1, 100, NULL));
+    assert_true (s_claim (w, "a", 2, 101, NULL));
+    assert_false (s_claim (w, "b", 3, 105, NULL));
+    assert_int_equal (seen.kept, 2);
+    assert_string_equal (seen.last_kept, "b");
+    assert_int_equal (seen.last_offset, 3);
+    hb_idem_sweep (w, 110);                 /* a's window ends */
+    assert_int_equal (seen.dropped, 1);
+    assert_string_equal (seen.last_dropped, "a");
+    hb_idem_destroy (&w);
+    assert_int_equal (seen.dropped, 1);
+}
+
+/* Restored keys are duplicates for what is left of their window, oldest
+ * first; one older than the window is not kept; restore calls no keep. */
+static void
+test_restore (void **state)
+{
+    hb_idem_t *w = hb_idem_new (300, 1 << 20);
+    s_seen_t seen = { 0 };
+    hb_idem_set_hooks (w, &(hb_idem_hooks_t) { &seen, s_keep, s_drop });
+    assert_false (hb_idem_restore (w, "old", 3, 5, 300, 1000));
+    assert_true (hb_idem_restore (w, "k1", 2, 7, 290, 1000));
+    assert_true (hb_idem_restore (w, "k2", 2, 8, 10, 1000));
+    assert_int_equal (seen.kept, 0);
+    uint64_t original = 0;
+    assert_true (s_claim (w, "k1", 50, 1005, &original));
+    assert_int_equal (original, 7);
+    assert_false (s_claim (w, "k1", 51, 1010, &original));   /* 290 + 10 s: its window ended */
+    assert_int_equal (seen.dropped, 1);
+    assert_true (s_claim (w, "k2", 52, 1200, &original));
+    assert_int_equal (original, 8);
+    hb_idem_destroy (&w);
+    /* a clock younger than the age (a reboot) clamps at 0: kept, not
+     * wrapped, its window ending at 300 */
+    w = hb_idem_new (300, 1 << 20);
+    assert_true (hb_idem_restore (w, "k3", 2, 9, 200, 50));
+    assert_true (s_claim (w, "k3", 60, 299, &original));
+    assert_false (s_claim (w, "k3", 61, 300, &original));
+    hb_idem_destroy (&w);
+}
+
 int
 main (void)
 {
@@ -126,6 +200,8 @@ main (void)
         cmocka_unit_test (test_byte_bound_evicts_oldest),
         cmocka_unit_test (test_window_off),
         cmocka_unit_test (test_long_keys),
+        cmocka_unit_test (test_hooks),
+        cmocka_unit_test (test_restore),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
