@@ -38,7 +38,8 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-"Usage: herald-push --to USER[,USER...] --event NAME [--data JSON] [--id ID]\n"
+"Usage: herald-push --to USER[,USER...] | --channel NAME | --broadcast\n"
+"                   --event NAME [--data JSON] [--id ID]\n"
 "                   [--ttl SECONDS] [--idempotency-key KEY] [--ingest EP]\n"
 "                   [--timeout SECONDS] [--curve-cert FILE --curve-server FILE]\n"
 "       herald-push - | --stdin [--ingest EP] [--timeout SECONDS] [--curve-...]\n"
@@ -52,6 +53,9 @@ s_usage (FILE *out)
 "  --to USER[,USER...]  recipients (1-10,000 user ids, each 1-128 bytes of UTF-8\n"
 "                       without control characters); may be given more than once;\n"
 "                       a user id with a comma in it can be sent with --stdin\n"
+"  --channel NAME       instead of --to: every connection subscribed to the\n"
+"                       channel (1-128 bytes of [A-Za-z0-9_.:@/=-])\n"
+"  --broadcast          instead of --to: every connection\n"
 "  --event NAME         event name: 1-64 bytes of [A-Za-z0-9_.:-]\n"
 "  --data JSON          payload: any JSON value (integers stay integers)\n"
 "  --id ID              your own id for the event (at most 128 bytes)\n"
@@ -83,7 +87,8 @@ s_usage (FILE *out)
 "                       and exits 1, saying what was not sent. With --confirm:\n"
 "                       how long each event is retried (default %d)\n"
 "  -, --stdin           read one JSON object per line from stdin:\n"
-"                       {\"to\":\"alice\" or [\"alice\",\"bob\"], \"event\":\"bid\",\n"
+"                       {\"to\":\"alice\" or [\"alice\",\"bob\"] (or \"channel\":\"order:17\",\n"
+"                        or \"broadcast\":true), \"event\":\"bid\",\n"
 "                        \"data\":..., \"id\":\"...\", \"ttl\":60,\n"
 "                        \"idempotency_key\":\"...\"}\n"
 "                       (to as a string is one user id). Bad lines are reported\n"
@@ -109,7 +114,8 @@ s_usage (FILE *out)
              HT_CONFIRM_WINDOW, HT_TIMEOUT_DEFAULT, HT_CONFIRM_TIMEOUT_DEFAULT);
 }
 
-/* Checks a spec object ({to, event, data, id, ttl, idempotency_key}) and
+/* Checks a spec object ({to | channel | broadcast, event, data, id, ttl,
+ * idempotency_key}) and
  * packs it as the producer envelope into sbuf; publish adds "op":"publish"
  * (the control request of --confirm). Returns 0, or -1 with a message in err. */
 static int
@@ -126,14 +132,17 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
         //  Refused here (the broker would ignore them) because a typo such as
         //  "evnt" should not silently become an event without a name.
         if (strcmp (key, "to") && strcmp (key, "event") && strcmp (key, "data")
-        &&  strcmp (key, "id") && strcmp (key, "ttl") && strcmp (key, "idempotency_key")) {
-            snprintf (err, errlen, "unknown key \"%.40s\" (expected to, event, data, id, ttl, "
-                      "idempotency_key)", key);
+        &&  strcmp (key, "id") && strcmp (key, "ttl") && strcmp (key, "idempotency_key")
+        &&  strcmp (key, "channel") && strcmp (key, "broadcast")) {
+            snprintf (err, errlen, "unknown key \"%.40s\" (expected to, channel, broadcast, "
+                      "event, data, id, ttl, idempotency_key)", key);
             return -1;
         }
     }
     const json_t *event = json_object_get (spec, "event");
     const json_t *to = json_object_get (spec, "to");
+    const json_t *channel = json_object_get (spec, "channel");
+    const json_t *broadcast = json_object_get (spec, "broadcast");
     const json_t *data = json_object_get (spec, "data");
     const json_t *id = json_object_get (spec, "id");
     const json_t *ttl = json_object_get (spec, "ttl");
@@ -145,17 +154,35 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
                   HP_EVENT_NAME_MAX);
         return -1;
     }
+    if ((to != NULL) + (channel != NULL) + (broadcast != NULL) != 1) {
+        snprintf (err, errlen, "give exactly one of to (users), channel or broadcast");
+        return -1;
+    }
+    if (channel && (!json_is_string (channel)
+                    || !hp_channel_name_valid (json_string_value (channel),
+                                               json_string_length (channel)))) {
+        snprintf (err, errlen, "channel must be a string of 1-%d bytes of [A-Za-z0-9_.:@/=-]",
+                  HP_CHANNEL_MAX);
+        return -1;
+    }
+    if (broadcast && !json_is_true (broadcast)) {
+        snprintf (err, errlen, "broadcast must be true");
+        return -1;
+    }
     size_t recipients = 0;
-    if (to && json_is_string (to))
+    if (!to)
+        ;
+    else
+    if (json_is_string (to))
         recipients = 1;
     else
-    if (to && json_is_array (to))
+    if (json_is_array (to))
         recipients = json_array_size (to);
     else {
         snprintf (err, errlen, "to must be a user id or an array of user ids");
         return -1;
     }
-    if (recipients < 1 || recipients > HP_RECIPIENTS_MAX) {
+    if (to && (recipients < 1 || recipients > HP_RECIPIENTS_MAX)) {
         snprintf (err, errlen, "to must name 1-%d users, not %zu", HP_RECIPIENTS_MAX, recipients);
         return -1;
     }
@@ -196,8 +223,19 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
     }
     rc |= msgpack_pack_str_with_body (&pk, "event", 5);
     rc |= ht_json_pack (&pk, event, 0);
-    rc |= msgpack_pack_str_with_body (&pk, "to", 2);
-    rc |= ht_json_pack (&pk, to, 1);
+    if (to) {
+        rc |= msgpack_pack_str_with_body (&pk, "to", 2);
+        rc |= ht_json_pack (&pk, to, 1);
+    }
+    else
+    if (channel) {
+        rc |= msgpack_pack_str_with_body (&pk, "channel", 7);
+        rc |= ht_json_pack (&pk, channel, 0);
+    }
+    else {
+        rc |= msgpack_pack_str_with_body (&pk, "broadcast", 9);
+        rc |= msgpack_pack_true (&pk);
+    }
     if (data) {
         rc |= msgpack_pack_str_with_body (&pk, "data", 4);
         if (ht_json_pack (&pk, data, HT_DATA_DEPTH_MAX) != 0) {
@@ -593,6 +631,8 @@ main (int argc, char *argv [])
         { "confirm", no_argument,       NULL, 'c' },
         { "control", required_argument, NULL, 'K' },
         { "idempotency-key", required_argument, NULL, 'k' },
+        { "channel", required_argument, NULL, 'n' },
+        { "broadcast", no_argument,     NULL, 'b' },
         { "help",    no_argument,       NULL, 'h' },
         { "version", no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -667,6 +707,19 @@ main (int argc, char *argv [])
                 break;
             case 'c':
                 confirm = true;
+                break;
+            case 'n':
+                if (!hp_channel_name_valid (optarg, strlen (optarg))) {
+                    fprintf (stderr, "herald-push: --channel: \"%.60s\" is not a channel name "
+                             "(1-%d bytes of [A-Za-z0-9_.:@/=-])\n", optarg, HP_CHANNEL_MAX);
+                    goto done;
+                }
+                json_object_set_new (spec, "channel", json_string_nocheck (optarg));
+                event_flags = true;
+                break;
+            case 'b':
+                json_object_set_new (spec, "broadcast", json_true ());
+                event_flags = true;
                 break;
             case 'K':
                 control = optarg;
@@ -769,8 +822,12 @@ main (int argc, char *argv [])
         char err [HT_ERR_MAX];
         if (json_array_size (to) > 0)
             json_object_set (spec, "to", to);
-        if (!json_object_get (spec, "to")) {
-            fprintf (stderr, "herald-push: --to is required\n");
+        int addressing = (json_object_get (spec, "to") != NULL)
+                       + (json_object_get (spec, "channel") != NULL)
+                       + (json_object_get (spec, "broadcast") != NULL);
+        if (addressing != 1) {
+            fprintf (stderr, addressing ? "herald-push: give one of --to, --channel and --broadcast\n"
+                                        : "herald-push: --to (or --channel, or --broadcast) is required\n");
             msgpack_sbuffer_destroy (&sbuf);
             goto done;
         }

@@ -116,6 +116,11 @@ class ShellWalkThrough(unittest.TestCase):
             (["--to", "alice", "--event", "x", "--id", "i" * 129], "id"),
             (["--to", "alice", "--event", "e" * 65], "event"),
             (["--to", "alice", "--event", "x", "--data", "[" * 32 + "]" * 32], "nests"),
+            (["--channel", "no spaces", "--event", "x"], "channel"),
+            (["--to", "alice", "--channel", "c", "--event", "x"], "one of"),
+            (["--broadcast", "--channel", "c", "--event", "x"], "one of"),
+            (["--to", "alice", "--event", "x", "--idempotency-key", ""], "idempotency"),
+            (["--to", "alice", "--event", "x", "--idempotency-key", "k" * 129], "idempotency"),
             (["--bogus"], "--bogus"),
             (["-", "--to", "alice"], "stdin"),
             ([], "Usage"),
@@ -161,6 +166,40 @@ class ShellWalkThrough(unittest.TestCase):
                          "the envelope holds exactly the fields given")
         self.assertIsInstance(env["data"]["n"], int, "a JSON integer is a msgpack integer, exactly")
         self.assertIsInstance(env["data"]["f"], float, "a JSON real stays a float, even 1.0")
+
+    def test_push_channel_broadcast_and_keys(self):
+        """--channel, --broadcast and idempotency keys as herald-push sends them (a bare PULL)."""
+        pull = zmq.Context.instance().socket(zmq.PULL)
+        self.addCleanup(pull.close, 0)
+        port = pull.bind_to_random_port("tcp://127.0.0.1")
+        pull.setsockopt(zmq.RCVTIMEO, 10000)
+        ingest = "tcp://127.0.0.1:%d" % port
+        r = run([tool("herald-push"), "--ingest", ingest, "--channel", "order:17", "--event", "bid",
+                 "--idempotency-key", "k-1"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(msgpack.unpackb(pull.recv(), raw=False),
+                         {"event": "bid", "channel": "order:17", "idempotency_key": "k-1"})
+        r = run([tool("herald-push"), "--ingest", ingest, "--broadcast", "--event", "banner",
+                 "--data", '"hi"'])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(msgpack.unpackb(pull.recv(), raw=False),
+                         {"event": "banner", "broadcast": True, "data": "hi"})
+        lines = "\n".join([
+            '{"channel":"order:18","event":"bid","idempotency_key":"k-2"}',
+            '{"broadcast":true,"event":"banner"}',
+            '{"broadcast":false,"event":"banner"}',
+            '{"to":"alice","channel":"order:1","event":"bid"}',
+            '{"channel":"bad name","event":"bid"}',
+            '{"to":"alice","event":"bid","idempotency_key":""}',
+        ]) + "\n"
+        r = run([tool("herald-push"), "--ingest", ingest, "-"], stdin=lines)
+        self.assertEqual(r.returncode, 1, "bad lines make the exit status 1")
+        for n, hint in ((3, "broadcast must be true"), (4, "give exactly one of"), (5, "channel must be"),
+                        (6, "idempotency_key must be")):
+            self.assertIn("line %d: %s" % (n, hint), r.stderr)
+        self.assertEqual([msgpack.unpackb(pull.recv(), raw=False) for _ in range(2)],
+                         [{"event": "bid", "channel": "order:18", "idempotency_key": "k-2"},
+                          {"event": "banner", "broadcast": True}], "the good lines, in order")
 
     def test_push_gives_up_without_broker(self):
         r = run([tool("herald-push"), "--ingest", "tcp://127.0.0.1:%d" % free_port(),

@@ -18,6 +18,8 @@ require_relative "herald/pool"
 #   Herald.online?("carol")            # => true / false
 #   Herald.presence(%w[v1 v2])         # => { "v1" => true, "v2" => false }
 #   Herald.token("carol", ttl: 3600)   # => "eyJ..." for herald.js
+#   Herald.publish("order:42", "bid", { amount: 95 })   # a channel
+#   Herald.broadcast("maintenance", { at: "22:00" })   # everyone
 #
 # Every public method is safe to call from any thread and after fork.
 module Herald
@@ -94,17 +96,28 @@ module Herald
     # Herald::ControlError when the broker refuses it ("invalid (bad_to)",
     # "forbidden").
     def notify(to, event, data = nil, id: nil, ttl: nil, idempotency_key: nil, confirm: false)
-      cfg = config
-      if confirm
-        key = idempotency_key || s_new_key
-        bytes = Envelope.pack(to, event, data, id: id, ttl: ttl, idempotency_key: key, op: "publish",
-                                               max_bytes: cfg.max_event_bytes)
-        return s_publish_confirmed(bytes, key)
-      end
+      raise ArgumentError, "herald: notify needs a user id or an Array of them" if to.nil?
 
-      bytes = Envelope.pack(to, event, data, id: id, ttl: ttl, idempotency_key: idempotency_key,
-                                             max_bytes: cfg.max_event_bytes)
-      s_push(bytes)
+      s_send(event, data, { to: to }, id: id, ttl: ttl, idempotency_key: idempotency_key, confirm: confirm)
+    end
+
+    # Sends one event to every connection subscribed to channel (1-128
+    # characters of [A-Za-z0-9_.:@/=-]); browsers subscribe with
+    # herald.js's subscribe(channel, ...) when their token's channels claim
+    # (Herald.token(user, channels: [...])) or a subscription token
+    # (Herald.subscription_token) allows it. Options and return value as
+    # for notify (confirm: true included). No undelivered notices: a
+    # channel has no recipients the broker knows of.
+    def publish(channel, event, data = nil, id: nil, ttl: nil, idempotency_key: nil, confirm: false)
+      s_send(event, data, { channel: channel }, id: id, ttl: ttl, idempotency_key: idempotency_key,
+                                                confirm: confirm)
+    end
+
+    # Sends one event to every connection on every gateway. Options and
+    # return value as for notify.
+    def broadcast(event, data = nil, id: nil, ttl: nil, idempotency_key: nil, confirm: false)
+      s_send(event, data, { broadcast: true }, id: id, ttl: ttl, idempotency_key: idempotency_key,
+                                               confirm: confirm)
     end
 
     # True when the user has at least one live connection on any gateway.
@@ -124,6 +137,21 @@ module Herald
       raise ControlError, "herald: presence reply without 'online': #{reply.inspect}" unless online.is_a?(Hash)
 
       list.to_h { |u| [u, online[u] == true] }
+    end
+
+    # Who is subscribed to channel, counted from the gateways' presence
+    # topics: { users: [...] (distinct, at most 10,000), connections: N,
+    # exact: false while subscriptions refused by the broker's bound may be
+    # held, truncated: true when there were more users than listed }.
+    def channel_presence(channel)
+      name = Envelope.check_channel(channel)
+      reply = control_request({ "op" => "presence", "channel" => name })
+      unless reply["users"].is_a?(Array) && reply["connections"].is_a?(Integer)
+        raise ControlError, "herald: channel presence reply without users and connections: #{reply.inspect}"
+      end
+
+      { users: reply["users"], connections: reply["connections"], exact: reply["exact"] != false,
+        truncated: reply["truncated"] == true }
     end
 
     # Closes every connection of user on every gateway with 4003 (herald.js
@@ -158,11 +186,15 @@ module Herald
     # An HS256 JWT for herald.js: sub = user, iat = now, exp = now + ttl,
     # aud/iss when given (a string, or for aud an array of strings: the
     # gateway's --token-aud/--token-iss check them, and a gateway without
-    # --token-aud refuses a token that carries an aud). Other extra claims
-    # may be given (the gateway ignores them).
-    def token(user, ttl: nil, aud: nil, iss: nil, claims: {})
-      secret = config.secret
-      raise ConfigError, "herald: no secret (set HERALD_SECRET or config.secret)" if secret.nil? || secret.empty?
+    # --token-aud refuses a token that carries an aud). channels: the
+    # channels the connection may subscribe to (the "channels" claim): exact
+    # names, or prefixes ending in "*" ("order:*"; "*" alone: all). Other
+    # extra claims may be given (the gateway ignores them).
+    def token(user, ttl: nil, aud: nil, iss: nil, channels: nil, claims: {})
+      secret = s_secret
+      unless channels.nil? || channels.is_a?(Array)
+        raise ArgumentError, "herald: channels must be an Array of channel names or prefixes ending in '*'"
+      end
       unless aud.nil? || aud.is_a?(String) || (aud.is_a?(Array) && aud.all? { |a| a.is_a?(String) })
         raise ArgumentError, "herald: aud must be a string or an array of strings"
       end
@@ -172,6 +204,30 @@ module Herald
       payload = claims.transform_keys(&:to_s).merge(
         "sub" => Envelope.check_user(user), "iat" => now, "exp" => now + (ttl || config.token_ttl)
       )
+      payload["aud"] = aud unless aud.nil?
+      payload["iss"] = iss unless iss.nil?
+      payload["channels"] = channels.map { |c| Envelope.check_channel_pattern(c) }.uniq unless channels.nil?
+      JWT.encode(payload, secret, "HS256")
+    end
+
+    # A subscription token: lets user's connection subscribe to this one
+    # channel, sent as "token" in the subscribe frame (herald.js:
+    # subscribe(channel, handler, { token })). HS256 with the gateways'
+    # secret, claims sub, channel, iat and exp = now + ttl (default
+    # config.token_ttl); aud/iss as for token (the gateway checks them as
+    # it checks a connection's token). Mint it when the user is allowed in,
+    # e.g. on the order page of an order they take part in.
+    def subscription_token(user, channel, ttl: nil, aud: nil, iss: nil)
+      secret = s_secret
+      raise ArgumentError, "herald: ttl must be a positive Integer (seconds)" unless ttl.nil? || (ttl.is_a?(Integer) && ttl.positive?)
+      raise ArgumentError, "herald: iss must be a string" unless iss.nil? || iss.is_a?(String)
+      unless aud.nil? || aud.is_a?(String) || (aud.is_a?(Array) && aud.all? { |a| a.is_a?(String) })
+        raise ArgumentError, "herald: aud must be a string or an array of strings"
+      end
+
+      now = Time.now.to_i
+      payload = { "sub" => Envelope.check_user(user), "channel" => Envelope.check_channel(channel),
+                  "iat" => now, "exp" => now + (ttl || config.token_ttl) }
       payload["aud"] = aud unless aud.nil?
       payload["iss"] = iss unless iss.nil?
       JWT.encode(payload, secret, "HS256")
@@ -192,6 +248,28 @@ module Herald
     end
 
     private
+
+    def s_secret
+      secret = config.secret
+      raise ConfigError, "herald: no secret (set HERALD_SECRET or config.secret)" if secret.nil? || secret.empty?
+
+      secret
+    end
+
+    # notify, publish and broadcast: addr is { to: } or { channel: } or
+    # { broadcast: true }.
+    def s_send(event, data, addr, id:, ttl:, idempotency_key:, confirm:)
+      cfg = config
+      opts = { id: id, ttl: ttl, channel: addr[:channel], broadcast: addr[:broadcast] == true,
+               max_bytes: cfg.max_event_bytes }
+      if confirm
+        key = idempotency_key || s_new_key
+        bytes = Envelope.pack(addr[:to], event, data, **opts, idempotency_key: key, op: "publish")
+        return s_publish_confirmed(bytes, key)
+      end
+
+      s_push(Envelope.pack(addr[:to], event, data, **opts, idempotency_key: idempotency_key))
+    end
 
     # Queues envelope bytes on this thread's PUSH socket (see notify).
     def s_push(bytes)

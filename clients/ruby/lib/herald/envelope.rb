@@ -7,6 +7,10 @@ module Herald
   # caller, where the mistake can be fixed.
   module Envelope
     EVENT_RE = /\A[A-Za-z0-9_.:\-]{1,64}\z/
+    CHANNEL_RE = %r{\A[A-Za-z0-9_.:@/=\-]{1,128}\z}
+    # A token's channels claim: exact names, or prefixes ending in "*"
+    # ("order:*"; "*" alone matches every channel).
+    CHANNEL_PATTERN_RE = %r{\A(?:[A-Za-z0-9_.:@/=\-]{1,128}|[A-Za-z0-9_.:@/=\-]{0,127}\*)\z}
     # C0 controls, DEL and C1 controls are refused in user ids.
     CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/
     MAX_RECIPIENTS = 10_000
@@ -18,11 +22,23 @@ module Herald
     # answer as_json, like ActiveRecord models, are converted first).
     # idempotency_key: 1-128 bytes, routed once by the broker within its
     # window. op: "publish" makes it the control request of a confirmed send.
-    def pack(to, event, data, id: nil, ttl: nil, idempotency_key: nil, op: nil, max_bytes: 65_536)
+    # Instead of `to` (nil then): channel: a channel name (every connection
+    # subscribed to it), or broadcast: true (every connection).
+    def pack(to, event, data, id: nil, ttl: nil, idempotency_key: nil, op: nil, channel: nil,
+             broadcast: false, max_bytes: 65_536)
       env = {}
       env["op"] = op unless op.nil?
       env["event"] = check_event(event)
-      env["to"] = check_to(to)
+      given = [!to.nil?, !channel.nil?, broadcast == true].count(true)
+      raise ArgumentError, "herald: give exactly one of to, channel and broadcast" unless given == 1
+
+      if channel
+        env["channel"] = check_channel(channel)
+      elsif broadcast
+        env["broadcast"] = true
+      else
+        env["to"] = check_to(to)
+      end
       env["data"] = plain(data) unless data.nil?
       env["id"] = check_id(id) unless id.nil?
       env["ttl"] = check_ttl(ttl) unless ttl.nil?
@@ -64,6 +80,22 @@ module Herald
       raise ArgumentError, "herald: id must be at most 128 bytes" if s.bytesize > 128
 
       s
+    end
+
+    def check_channel(channel)
+      name = channel.to_s
+      return name if CHANNEL_RE.match?(name)
+
+      raise ArgumentError, "herald: channel #{channel.inspect} must be 1-128 characters of [A-Za-z0-9_.:@/=-]"
+    end
+
+    # One entry of a token's channels claim: a channel name or a prefix
+    # ending in "*".
+    def check_channel_pattern(pattern)
+      s = pattern.to_s
+      return s if CHANNEL_PATTERN_RE.match?(s)
+
+      raise ArgumentError, "herald: channels entry #{pattern.inspect} must be a channel name or a prefix ending in '*'"
     end
 
     def check_idempotency_key(key)
