@@ -45,7 +45,7 @@ static const s_option_t s_options[] = {
       "ADDR:PORT of a listener of its own for /metrics and /healthz (default: on --http)" },
     { "http-body-timeout", S_SIZE, 1, 3600, "seconds a request's headers and body may take" },
     { "http-idle-timeout", S_SIZE, 1, 3600, "seconds an idle keep-alive HTTP connection is kept" },
-    { "data-dir",         S_PATH, 0, 0, "keep epoch, offsets and history in this directory (LMDB)" },
+    { "data-dir",         S_PATH, 0, 0, "keep epoch, offsets, history and idempotency keys in this directory (LMDB)" },
     { "fsync",            S_FSYNC, 0, 0, "with --data-dir: always|batch|none (broker/README.md)" },
     { "fsync-interval-ms", S_SIZE, 1, 60000, "--fsync batch: the longest a commit waits for its sync" },
     { "role",             S_PATH, 0, 0, "primary|backup: run as one of a hot standby pair (with --pair-bind/--pair-connect)" },
