@@ -273,7 +273,8 @@ s_load (hb_idem_store_t *self, s_loaded_t **out, size_t *count, uint64_t *bad, c
 static uint64_t
 s_restore (hb_idem_store_t *self, s_loaded_t *list, size_t count, uint64_t now)
 {
-    qsort (list, count, sizeof *list, s_by_age);
+    if (count > 1)
+        qsort (list, count, sizeof *list, s_by_age);
     uint64_t wall = (uint64_t) time (NULL), restored = 0;
     for (size_t i = 0; i < count; i++) {
         s_loaded_t *e = &list[i];
