@@ -107,6 +107,10 @@ class WsClient:
                 out.append(frame)
         return out
 
+    def send(self, frame):
+        """Sends one frame (a dict, as JSON) on the connection."""
+        asyncio.run_coroutine_threadsafe(self._ws.send(json.dumps(frame)), self._loop).result(5)
+
     def close(self):
         """Drops the connection (no closing handshake: the gateway sees the
         peer gone, as when a browser tab dies)."""
@@ -143,10 +147,11 @@ class StackCase:
             ws.close()
         self.h.close(timeout=1)
 
-    def ws_for(self, user, client=None):
-        """A websocket of user, welcomed, and once the broker has them online."""
+    def ws_for(self, user, client=None, token=None):
+        """A websocket of user (with token, or a fresh one), welcomed, and
+        once the broker has them online."""
         h = client or self.h
-        ws = WsClient(self.stack.gateway.url, h.token(user, ttl=300))
+        ws = WsClient(self.stack.gateway.url, token or h.token(user, ttl=300))
         self.ws_clients.append(ws)
         self.assertEqual(ws.welcome()["user"], str(user), "the gateway welcomed the token's subject")
         harness.wait_until(lambda: h.online(user), what="%s online" % user)
