@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { S_ENDPOINT, S_HOSTPORT, S_SIZE, S_PATH, S_BOOL, S_FSYNC } s_kind_t;
+typedef enum { S_ENDPOINT, S_HOSTPORT, S_SIZE, S_PATH, S_BOOL, S_FSYNC, S_WORD } s_kind_t;
 
 typedef struct {
     const char *flag;
@@ -58,6 +58,8 @@ static const s_option_t s_options[] = {
       "bytes the idempotency keys may take; past it the oldest leave early (counted)" },
     { "max-channel-presence", S_SIZE, 1, (size_t) 1 << 32,
       "(connection, channel) presence entries kept; past it refused (counted) and answers not exact" },
+    { "log-format",       S_WORD, 0, 0, "text|json: log lines as text, or one JSON object each" },
+    { "log-level",        S_WORD, 0, 0, "debug|info|warn|error: the lowest level logged" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -128,6 +130,11 @@ s_usage (FILE *out, const hb_config_t *d)
         "Channels:\n"
         "  --max-channel-presence N %s (default %zu)\n",
         s_options[27].help, d->max_channel_presence);
+    fprintf (out,
+        "Logs (stderr; RFC 3339 UTC time, level, process on every line):\n"
+        "  --log-format F         %s (default text)\n"
+        "  --log-level L          %s (default info)\n",
+        s_options[28].help, s_options[29].help);
 }
 
 static int
@@ -285,8 +292,14 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 25: rc = s_parse_size (value, opt->min, opt->max, &self->idempotency_window); break;
         case 26: rc = s_parse_size (value, opt->min, opt->max, &self->idempotency_bytes); break;
         case 27: rc = s_parse_size (value, opt->min, opt->max, &self->max_channel_presence); break;
+        case 28: rc = hp_log_parse_format (value, &self->log_format); break;
+        case 29: rc = hp_log_parse_level (value, &self->log_level); break;
     }
     if (rc != 0) {
+        if (opt->kind == S_WORD)
+            fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s (%.*s)\n", source, value,
+                     opt->flag, (int) strcspn (opt->help, ":"), opt->help);
+        else
         if (opt->kind == S_FSYNC)
             fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s (always, batch or none)\n",
                      source, value, opt->flag);
@@ -323,6 +336,8 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
     self->idempotency_window = 300;
     self->idempotency_bytes = 32u << 20;
     self->max_channel_presence = 1u << 20;
+    self->log_format = HP_LOG_TEXT;
+    self->log_level = HP_LOG_INFO;
     hb_config_t defaults = *self;
 
     for (size_t i = 0; i < S_OPTION_COUNT; i++) {

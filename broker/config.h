@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "log.h"
+
 /* --role: no pair (one broker), or one of a hot standby pair. */
 #define HB_ROLE_NONE    0
 #define HB_ROLE_PRIMARY 1
@@ -42,6 +44,8 @@ typedef struct {
     size_t idempotency_window;  /* --idempotency-window S  HERALD_IDEMPOTENCY_WINDOW (0 = off) */
     size_t idempotency_bytes;   /* --idempotency-bytes N   HERALD_IDEMPOTENCY_BYTES */
     size_t max_channel_presence;   /* --max-channel-presence N HERALD_MAX_CHANNEL_PRESENCE */
+    hp_log_format_t log_format; /* --log-format text|json  HERALD_LOG_FORMAT */
+    hp_log_level_t log_level;   /* --log-level debug|info|warn|error  HERALD_LOG_LEVEL */
 } hb_config_t;
 
 /* Fills self from defaults, then the environment, then argv (a flag wins over

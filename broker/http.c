@@ -10,6 +10,7 @@
  * and /healthz move there and the --http listener answers only /message).
  * The rules a request must pass are in http_check.c. */
 #include "http.h"
+#include "log.h"
 #include "envelope.h"
 #include "http_body.h"
 #include "http_check.h"
@@ -506,9 +507,9 @@ s_lws_log (int level, const char *line)
     atomic_store (&s_log_second, now);
     uint64_t dropped = atomic_exchange (&s_log_suppressed, 0);
     if (dropped)
-        fprintf (stderr, "herald-broker: http: (%llu similar lines suppressed)\n",
+        hp_warn ("http: (%llu similar lines suppressed)",
                  (unsigned long long) dropped);
-    fprintf (stderr, "herald-broker: http: %s", line);
+    hp_warn ("http: %s", line);
 }
 
 static void *
@@ -560,7 +561,7 @@ s_vhost (hb_http_t *self, const char *name, const char *host, int port,
     vi.timeout_secs_ah_idle = o->body_timeout;  /* headers that never end */
     vi.keepalive_timeout = (int) o->idle_timeout;
     if (!lws_create_vhost (self->ctx, &vi)) {
-        fprintf (stderr, "herald-broker: cannot serve HTTP on %s:%d\n", host, port);
+        hp_error ("cannot serve HTTP on %s:%d", host, port);
         return -1;
     }
     return 0;
@@ -588,7 +589,7 @@ hb_http_new (void *zmq_ctx, const hb_http_options_t *o)
     if (!self->pair
         || zmq_setsockopt (self->pair, ZMQ_LINGER, &linger, sizeof linger) != 0
         || zmq_connect (self->pair, HB_HTTP_BRIDGE_ENDPOINT) != 0) {
-        fprintf (stderr, "herald-broker: http bridge: %s\n", zmq_strerror (zmq_errno ()));
+        hp_error ("http bridge: %s", zmq_strerror (zmq_errno ()));
         hb_http_destroy (&self);
         return NULL;
     }
@@ -606,7 +607,7 @@ hb_http_new (void *zmq_ctx, const hb_http_options_t *o)
         || (self->split && s_vhost (self, "metrics", o->metrics_host, o->metrics_port,
                                     &self->roles[1], o) != 0)) {
         if (!self->ctx)
-            fprintf (stderr, "herald-broker: cannot start libwebsockets\n");
+            hp_error ("cannot start libwebsockets");
         hb_http_destroy (&self);
         return NULL;
     }
@@ -617,7 +618,7 @@ hb_http_new (void *zmq_ctx, const hb_http_options_t *o)
     int rc = pthread_create (&self->thread, NULL, s_thread, self);
     pthread_sigmask (SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        fprintf (stderr, "herald-broker: cannot start the HTTP thread\n");
+        hp_error ("cannot start the HTTP thread");
         hb_http_destroy (&self);
         return NULL;
     }

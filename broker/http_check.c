@@ -1,5 +1,6 @@
 /* http_check.c -- the broker's rules for an HTTP request: framing, the Bearer key, body types, the /message path. */
 #include "http_check.h"
+#include "log.h"
 #include "envelope.h"
 
 #include <errno.h>
@@ -78,7 +79,7 @@ hb_http_key_load (const char *path, char *key, size_t cap)
 {
     FILE *f = fopen (path, "rb");
     if (!f) {
-        fprintf (stderr, "herald-broker: cannot read --http-key-file %s: %s\n", path, strerror (errno));
+        hp_error ("cannot read --http-key-file %s: %s", path, strerror (errno));
         return -1;
     }
     char buf[HB_HTTP_KEY_MAX + 4];
@@ -89,14 +90,14 @@ hb_http_key_load (const char *path, char *key, size_t cap)
     if (n && buf[n - 1] == '\r')
         n--;
     if (n < HB_HTTP_KEY_MIN || n > HB_HTTP_KEY_MAX || n >= cap) {
-        fprintf (stderr, "herald-broker: --http-key-file %s: the key must be %d-%d bytes "
-                 "(e.g. openssl rand -hex 32)\n", path, HB_HTTP_KEY_MIN, HB_HTTP_KEY_MAX);
+        hp_error ("--http-key-file %s: the key must be %d-%d bytes "
+                  "(e.g. openssl rand -hex 32)", path, HB_HTTP_KEY_MIN, HB_HTTP_KEY_MAX);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
         if (buf[i] <= ' ' || buf[i] > '~') {
-            fprintf (stderr, "herald-broker: --http-key-file %s: the key must be visible "
-                     "ASCII without spaces (one line)\n", path);
+            hp_error ("--http-key-file %s: the key must be visible "
+                      "ASCII without spaces (one line)", path);
             return -1;
         }
     memcpy (key, buf, n);

@@ -11,6 +11,7 @@
  * writes: pointers into LMDB's map would not survive the deletes of the
  * same write transaction. */
 #include "idem_store.h"
+#include "log.h"
 #include "bigendian.h"
 #include "datadir.h"
 #include "envelope.h"
@@ -295,7 +296,7 @@ hb_idem_store_open (const char *dir, hb_idem_t *idem, size_t max_bytes, hb_fsync
     *restored = 0;
     hb_idem_store_t *self = calloc (1, sizeof *self);
     if (!self) {
-        fprintf (stderr, "herald-broker: out of memory opening the idempotency store\n");
+        hp_error ("out of memory opening the idempotency store");
         return NULL;
     }
     self->idem = idem;
@@ -303,7 +304,7 @@ hb_idem_store_open (const char *dir, hb_idem_t *idem, size_t max_bytes, hb_fsync
     self->interval_ms = interval_ms;
     if (snprintf (self->dir, sizeof self->dir, "%s" S_SUBDIR, dir) >= (int) sizeof self->dir
     ||  hb_datadir_prepare (self->dir, why, sizeof why) != 0) {
-        fprintf (stderr, "herald-broker: --data-dir: %s%s: %s\n", dir, S_SUBDIR,
+        hp_info ("--data-dir: %s%s: %s", dir, S_SUBDIR,
                  why[0] ? why : "path too long");
         free (self);
         return NULL;
@@ -335,11 +336,11 @@ hb_idem_store_open (const char *dir, hb_idem_t *idem, size_t max_bytes, hb_fsync
             r = S_FAILED;
             break;
         }
-        fprintf (stderr, "herald-broker: the idempotency store in %s was damaged (%s): moved "
-                 "aside as %s; starting with no keys\n", self->dir, why, moved);
+        hp_error ("the idempotency store in %s was damaged (%s): moved "
+                  "aside as %s; starting with no keys", self->dir, why, moved);
     }
     if (r != S_OK) {
-        fprintf (stderr, "herald-broker: --data-dir: the idempotency store in %s: %s\n",
+        hp_info ("--data-dir: the idempotency store in %s: %s",
                  self->dir, why);
         s_env_close (self);
         free (self);
@@ -352,8 +353,8 @@ hb_idem_store_open (const char *dir, hb_idem_t *idem, size_t max_bytes, hb_fsync
     s_loaded_free (list, count);
     if (bad) {
         self->failures += bad;
-        fprintf (stderr, "herald-broker: the idempotency store dropped %llu damaged record(s)\n",
-                 (unsigned long long) bad);
+        hp_error ("the idempotency store dropped %llu damaged record(s)",
+                  (unsigned long long) bad);
     }
     hb_idem_store_commit (self);
     return self;

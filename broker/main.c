@@ -1,5 +1,6 @@
 /* main.c -- herald-broker: wiring of config, sockets, modules, the loop and signals. */
 #include "config.h"
+#include "log.h"
 #include "control.h"
 #include "control_srv.h"
 #include "curve.h"
@@ -115,15 +116,15 @@ s_socket (void *ctx, int type, const char *endpoint, const char *role,
     if (curve && hp_curve_apply_server (curve, sock, role) != 0)
         goto fail;
     if (watch && hb_sockmon_watch (watch->sockmon, sock, which, watch->zap) != 0) {
-        fprintf (stderr, "herald-broker: cannot monitor the %s socket\n", role);
+        hp_error ("cannot monitor the %s socket", role);
         goto fail;
     }
     if (zmq_bind (sock, endpoint) != 0)
         goto fail;
     return sock;
 fail:
-    fprintf (stderr, "herald-broker: cannot bind the %s socket to %s: %s\n",
-             role, endpoint, zmq_strerror (zmq_errno ()));
+    hp_error ("cannot bind the %s socket to %s: %s",
+              role, endpoint, zmq_strerror (zmq_errno ()));
     if (sock)
         zmq_close (sock);
     return NULL;
@@ -388,7 +389,7 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
     if (!b->pending)
         b->pending = malloc (S_BATCH_INGEST * sizeof *b->pending);
     if (!b->control || !b->batch || !b->pending) {
-        fprintf (stderr, "herald-broker: out of memory at start\n");
+        hp_error ("out of memory at start");
         return -1;
     }
     hb_http_options_t http_options = {
@@ -407,16 +408,16 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
     b->serving = true;
     char epoch_text[HP_EPOCH_TEXT_LEN + 1];
     hp_epoch_format (epoch_text, epoch);
-    fprintf (stderr, "herald-broker: epoch %s; ingest %s, publish %s, control %s, "
-             "undelivered %s, http %s:%d; %s; offsets continue after %llu\n", epoch_text,
+    hp_info ("epoch %s; ingest %s, publish %s, control %s, "
+             "undelivered %s, http %s:%d; %s; offsets continue after %llu", epoch_text,
              cfg->ingest, cfg->publish, cfg->control, cfg->undelivered, cfg->http_host,
              cfg->http_port,
              b->zap ? "CURVE on" : cfg->insecure ? "no CURVE (--insecure)" : "no CURVE (loopback)",
              (unsigned long long) after);
     if (cfg->metrics_host[0])
-        fprintf (stderr, "herald-broker: /metrics and /healthz on %s:%d\n",
+        hp_info ("/metrics and /healthz on %s:%d",
                  cfg->metrics_host, cfg->metrics_port);
-    fprintf (stderr, "herald-broker: POST /message %s\n", b->http_key_len > 0
+    hp_info ("POST /message %s", b->http_key_len > 0
              ? "needs the Bearer key of --http-key-file" : "is open to whoever reaches --http");
     return 0;
 }
@@ -430,10 +431,10 @@ s_pair_turn (s_broker_t *b, s_sockets_t *s, bool control_waiting, int *exit_code
 {
     uint64_t now_ms = s_now_ms ();
     if (hb_pair_handle (b->pair, now_ms) == HB_PAIR_FATAL) {
-        fprintf (stderr, "herald-broker: pair: this broker (%s) and its peer cannot both be "
-                 "what they are (two actives after a partition, a takeover while this one "
-                 "was stopped, two passives, or the same --role twice): stopping; restarted, it joins its peer as passive\n",
-                 hb_pair_state_name (hb_pair_state (b->pair)));
+        hp_error ("pair: this broker (%s) and its peer cannot both be "
+                  "what they are (two actives after a partition, a takeover while this one "
+                  "was stopped, two passives, or the same --role twice): stopping; restarted, it joins its peer as passive",
+                  hb_pair_state_name (hb_pair_state (b->pair)));
         *exit_code = 3;
         return -1;
     }
@@ -484,9 +485,9 @@ s_sockets_recut (s_broker_t *b, s_sockets_t *s)
     hb_router_set_xpub (b->router, s->publish);
     hb_undelivered_set_push (b->undelivered, s->undelivered);
     if (hb_presence_clear (b->presence) != 0)
-        fprintf (stderr, "herald-broker: out of memory clearing presence after a revocation\n");
-    fprintf (stderr, "herald-broker: publish and undelivered sockets made anew: every gateway "
-             "and worker connects again through ZAP\n");
+        hp_error ("out of memory clearing presence after a revocation");
+    hp_info ("publish and undelivered sockets made anew: every gateway "
+             "and worker connects again through ZAP");
     return 0;
 }
 
@@ -600,9 +601,11 @@ int
 main (int argc, char **argv)
 {
     hb_config_t cfg;
+    hp_log_init ("herald-broker");
     int rc = hb_config_load (&cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    hp_log_configure (cfg.log_format, cfg.log_level);
     /* lws stops accepting at half the limit (http.c); sockmon.c sheds
      * what libzmq's listeners cannot accept: headroom first */
     hp_fd_limit_raise ();
@@ -613,7 +616,7 @@ main (int argc, char **argv)
 
     void *ctx = zmq_ctx_new ();
     if (!ctx) {
-        fprintf (stderr, "herald-broker: zmq_ctx_new: %s\n", zmq_strerror (zmq_errno ()));
+        hp_error ("zmq_ctx_new: %s", zmq_strerror (zmq_errno ()));
         return 1;
     }
     s_sockets_t sockets = { 0 };
@@ -640,7 +643,7 @@ main (int argc, char **argv)
     if (cfg.curve_cert[0]) {
         char err[512];
         if (!(broker.curve = hp_curve_new (cfg.curve_cert, NULL, err, sizeof err))) {
-            fprintf (stderr, "herald-broker: --curve-cert: %s\n", err);
+            hp_error ("--curve-cert: %s", err);
             goto done;
         }
         /* the handler must be bound before any CURVE socket, or libzmq
@@ -664,7 +667,7 @@ main (int argc, char **argv)
     broker.history = hb_history_new (cfg.history_events, cfg.history_bytes);
     broker.idem = hb_idem_new (cfg.idempotency_window, cfg.idempotency_bytes);
     if (!broker.presence || !broker.chanpres || !broker.history || !broker.idem) {
-        fprintf (stderr, "herald-broker: out of memory at start\n");
+        hp_error ("out of memory at start");
         goto done;
     }
     if (cfg.http_key_file[0]
@@ -673,8 +676,8 @@ main (int argc, char **argv)
         goto done;
     if (broker.store
         && hb_history_attach (broker.history, broker.store, &stored, hb_now_sec ()) != 0)
-        fprintf (stderr, "herald-broker: out of memory rebuilding history: some events are "
-                 "missing from it (resumes that needed them answer recovered:false)\n");
+        hp_error ("out of memory rebuilding history: some events are "
+                  "missing from it (resumes that needed them answer recovered:false)");
     if (broker.store && cfg.idempotency_window > 0) {
         uint64_t restored = 0;
         broker.idem_store = hb_idem_store_open (cfg.data_dir, broker.idem, cfg.idempotency_bytes,
@@ -683,13 +686,13 @@ main (int argc, char **argv)
                                                 hb_now_sec (), &restored);
         if (!broker.idem_store)
             goto done;
-        fprintf (stderr, "herald-broker: idempotency: %llu key(s) still inside the %zu s window "
-                 "restored from the data dir\n", (unsigned long long) restored,
+        hp_info ("idempotency: %llu key(s) still inside the %zu s window "
+                 "restored from the data dir", (unsigned long long) restored,
                  cfg.idempotency_window);
     }
     if (broker.store)
-        fprintf (stderr, "herald-broker: data dir %s (--fsync %s): %s epoch, %llu events stored, "
-                 "%zu kept in history, offsets continue after %llu\n", cfg.data_dir,
+        hp_info ("data dir %s (--fsync %s): %s epoch, %llu events stored, "
+                 "%zu kept in history, offsets continue after %llu", cfg.data_dir,
                  hb_fsync_name ((hb_fsync_t) cfg.fsync), stored.fresh ? "new" : "same",
                  (unsigned long long) stored.events, hb_history_events (broker.history),
                  (unsigned long long) stored.last);
@@ -708,11 +711,11 @@ main (int argc, char **argv)
          * (sockmon.c cannot shed this listener's backlog) */
         if (broker.zap && hb_sockmon_watch (broker.sockmon, hb_pair_socket (broker.pair), HB_ZAP_PAIR,
                                             broker.zap) != 0) {
-            fprintf (stderr, "herald-broker: cannot monitor the pair socket's handshakes\n");
+            hp_error ("cannot monitor the pair socket's handshakes");
             goto done;
         }
-        fprintf (stderr, "herald-broker: pair: starting as %s (bind %s, partner %s, timeout "
-                 "%zu ms, %s); control %s answers while not active\n",
+        hp_info ("pair: starting as %s (bind %s, partner %s, timeout "
+                 "%zu ms, %s); control %s answers while not active",
                  cfg.role == HB_ROLE_PRIMARY ? "primary" : "backup", cfg.pair_bind,
                  cfg.pair_connect, cfg.pair_timeout_ms, broker.zap ? "CURVE" : "no CURVE",
                  cfg.control);
@@ -720,7 +723,7 @@ main (int argc, char **argv)
     else if (s_serve (&broker, &sockets, epoch, stored.last) != 0)
         goto done;
     exit_code = s_loop (&broker, &sockets);
-    fprintf (stderr, "herald-broker: stopping\n");
+    hp_info ("stopping");
 done:
     s_broker_destroy (&broker);
     s_sockets_close (&sockets);

@@ -10,6 +10,7 @@
  * never answers recovered:true for what it does not hold. */
 #include "pair.h"
 #include "pair_catchup.h"
+#include "log.h"
 #include "envelope.h"
 #include "frame.h"
 #include "ratelog.h"
@@ -130,24 +131,24 @@ hb_pair_new (void *ctx, const hb_pair_config_t *cfg, hb_history_t **history,
     ||  zmq_setsockopt (self->out, ZMQ_LINGER, &zero, sizeof zero) != 0
     ||  zmq_setsockopt (self->out, ZMQ_IMMEDIATE, &one, sizeof one) != 0
     ||  zmq_setsockopt (self->out, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0) {
-        fprintf (stderr, "herald-broker: pair sockets: %s\n", zmq_strerror (zmq_errno ()));
+        hp_error ("pair sockets: %s", zmq_strerror (zmq_errno ()));
         goto fail;
     }
     /* CURVE before bind and connect, or libzmq would not apply it; the
      * partner passes ZAP under domain pair (role pair, zap.c) */
     if (cfg->curve && (hp_curve_apply_server (cfg->curve, self->in, HP_ZAP_DOMAIN_PAIR) != 0
                        || hp_curve_apply_client_key (cfg->curve, self->out, cfg->partner_key) != 0)) {
-        fprintf (stderr, "herald-broker: pair sockets: CURVE: %s\n", zmq_strerror (zmq_errno ()));
+        hp_error ("pair sockets: CURVE: %s", zmq_strerror (zmq_errno ()));
         goto fail;
     }
     if (zmq_bind (self->in, cfg->bind) != 0) {
-        fprintf (stderr, "herald-broker: cannot bind --pair-bind %s: %s\n", cfg->bind,
-                 zmq_strerror (zmq_errno ()));
+        hp_error ("cannot bind --pair-bind %s: %s", cfg->bind,
+                  zmq_strerror (zmq_errno ()));
         goto fail;
     }
     if (zmq_connect (self->out, cfg->connect) != 0) {
-        fprintf (stderr, "herald-broker: cannot connect --pair-connect %s: %s\n", cfg->connect,
-                 zmq_strerror (zmq_errno ()));
+        hp_error ("cannot connect --pair-connect %s: %s", cfg->connect,
+                  zmq_strerror (zmq_errno ()));
         goto fail;
     }
     return self;
@@ -264,8 +265,8 @@ s_start_copy (hb_pair_t *self, uint64_t epoch, uint64_t floor, const char *why)
     do
         want = (uint32_t) hp_epoch_new ();
     while (want == 0 || want == self->want);
-    fprintf (stderr, "herald-broker: pair: copying epoch %016llx: asking the active peer for its "
-             "history, catch-up %08x (%s)\n", (unsigned long long) epoch, want, why);
+    hp_info ("pair: copying epoch %016llx: asking the active peer for its "
+             "history, catch-up %08x (%s)", (unsigned long long) epoch, want, why);
     self->copying = true;
     self->catching_up = true;
     self->want = want;
@@ -281,8 +282,8 @@ static void
 s_drop_partial (hb_pair_t *self)
 {
     uint64_t fresh = hp_epoch_new ();
-    fprintf (stderr, "herald-broker: pair: the peer restarted during catch-up %08x: the partial "
-             "copy is dropped; new epoch %016llx\n", self->want, (unsigned long long) fresh);
+    hp_info ("pair: the peer restarted during catch-up %08x: the partial "
+             "copy is dropped; new epoch %016llx", self->want, (unsigned long long) fresh);
     if (s_new_history (self, fresh, 0) == 0) {
         self->epoch = fresh;
         self->last = 0;
@@ -317,8 +318,8 @@ s_on_heartbeat (hb_pair_t *self, const unsigned char *p, uint64_t now_ms)
     if (after == HB_PAIR_PASSIVE && peer == HB_PAIR_ACTIVE && self->cfg.stored && !self->copying
     &&  self->peer_epoch == self->epoch && self->peer_last == self->last) {
         self->copying = true;
-        fprintf (stderr, "herald-broker: pair: the stored copy (epoch %016llx up to offset %llu) "
-                 "is in step with the active peer: going on with it\n",
+        hp_info ("pair: the stored copy (epoch %016llx up to offset %llu) "
+                 "is in step with the active peer: going on with it",
                  (unsigned long long) self->epoch, (unsigned long long) self->last);
     }
     if (after == HB_PAIR_PASSIVE && peer == HB_PAIR_ACTIVE
@@ -335,8 +336,8 @@ s_on_heartbeat (hb_pair_t *self, const unsigned char *p, uint64_t now_ms)
     if (before == HB_PAIR_PRIMARY && after == HB_PAIR_ACTIVE && peer == HB_PAIR_BACKUP
     &&  self->peer_epoch == self->epoch && self->peer_last > self->last) {
         uint64_t fresh = hp_epoch_new ();
-        fprintf (stderr, "herald-broker: pair: the backup holds epoch %016llx up to offset %llu, "
-                 "past this broker's %llu: starting a new epoch %016llx\n",
+        hp_info ("pair: the backup holds epoch %016llx up to offset %llu, "
+                 "past this broker's %llu: starting a new epoch %016llx",
                  (unsigned long long) self->epoch, (unsigned long long) self->peer_last,
                  (unsigned long long) self->last, (unsigned long long) fresh);
         if (s_new_history (self, fresh, 0) != 0)
@@ -348,8 +349,8 @@ s_on_heartbeat (hb_pair_t *self, const unsigned char *p, uint64_t now_ms)
         if (after == HB_PAIR_ACTIVE) {
             self->took_over = true;
             self->takeovers++;
-            fprintf (stderr, "herald-broker: pair: peer restarted; taking over epoch %016llx "
-                     "after offset %llu\n", (unsigned long long) self->epoch,
+            hp_info ("pair: peer restarted; taking over epoch %016llx "
+                     "after offset %llu", (unsigned long long) self->epoch,
                      (unsigned long long) self->last);
         }
         else {
@@ -366,7 +367,7 @@ s_on_heartbeat (hb_pair_t *self, const unsigned char *p, uint64_t now_ms)
             hb_catchup_tx_cancel (self->tx, *self->history);
     }
     if (after == HB_PAIR_ACTIVE && before != HB_PAIR_ACTIVE && !self->took_over)
-        fprintf (stderr, "herald-broker: pair: active (peer is %s)\n", hb_pair_state_name (peer));
+        hp_info ("pair: active (peer is %s)", hb_pair_state_name (peer));
     if (self->fsm.state == HB_PAIR_ACTIVE && self->lagging && self->peer_epoch == self->epoch
     &&  self->peer_last >= self->sent_last)
         self->lagging = false;
@@ -458,8 +459,8 @@ s_on_chunk (hb_pair_t *self, const unsigned char *p, size_t len, zmq_msg_t *msg)
             apply = false;
         else {
             self->last = head.floor;
-            fprintf (stderr, "herald-broker: pair: catch-up %08x: receiving epoch %016llx "
-                     "(everything up to offset %llu counts as lost)\n", self->want,
+            hp_info ("pair: catch-up %08x: receiving epoch %016llx "
+                     "(everything up to offset %llu counts as lost)", self->want,
                      (unsigned long long) head.epoch, (unsigned long long) head.floor);
         }
     }
@@ -507,8 +508,8 @@ s_on_chunk (hb_pair_t *self, const unsigned char *p, size_t len, zmq_msg_t *msg)
         self->last = tail.last;
         self->catching_up = false;
         self->rx.completed++;
-        fprintf (stderr, "herald-broker: pair: catch-up %08x: done, the copy holds epoch %016llx "
-                 "up to offset %llu (%zu events); copying live batches\n", self->want,
+        hp_info ("pair: catch-up %08x: done, the copy holds epoch %016llx "
+                 "up to offset %llu (%zu events); copying live batches", self->want,
                  (unsigned long long) self->epoch, (unsigned long long) self->last,
                  hb_history_events (*self->history));
     }
@@ -613,8 +614,8 @@ s_stalled (const hb_pair_t *self, uint64_t now_ms)
 static void
 s_hold (hb_pair_t *self, uint64_t now_ms)
 {
-    fprintf (stderr, "herald-broker: pair: this %s broker did not run for %llu ms (stopped?): "
-             "hearing its peer for %llu ms before it acts\n",
+    hp_warn ("pair: this %s broker did not run for %llu ms (stopped?): "
+             "hearing its peer for %llu ms before it acts",
              hb_pair_state_name (self->fsm.state),
              (unsigned long long) (now_ms - self->heartbeat_ms),
              (unsigned long long) self->cfg.timeout_ms);
@@ -631,8 +632,8 @@ s_hold (hb_pair_t *self, uint64_t now_ms)
     self->holding = false;
     self->heartbeat_ms = 0;           /* the next turn announces us at once */
     if (self->superseded)
-        fprintf (stderr, "herald-broker: pair: the peer took over while this broker was "
-                 "stopped: yielding\n");
+        hp_warn ("pair: the peer took over while this broker was "
+                 "stopped: yielding");
 }
 
 bool
@@ -684,13 +685,13 @@ hb_pair_vote (hb_pair_t *self, uint64_t now_ms)
     if (before == HB_PAIR_PASSIVE) {
         self->took_over = true;
         self->takeovers++;
-        fprintf (stderr, "herald-broker: pair: peer silent for %llu ms and a client could not "
-                 "reach it: taking over epoch %016llx after offset %llu\n",
+        hp_warn ("pair: peer silent for %llu ms and a client could not "
+                 "reach it: taking over epoch %016llx after offset %llu",
                  (unsigned long long) self->cfg.timeout_ms, (unsigned long long) self->epoch,
                  (unsigned long long) self->last);
     }
     else
-        fprintf (stderr, "herald-broker: pair: active alone (no peer heard for %llu ms)\n",
+        hp_info ("pair: active alone (no peer heard for %llu ms)",
                  (unsigned long long) self->cfg.timeout_ms);
     return true;
 }

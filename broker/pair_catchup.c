@@ -4,6 +4,7 @@
  * chunks; the passive's side parses and applies them (pair.c owns when).
  * The wire is in pair_catchup.h. */
 #include "pair_catchup.h"
+#include "log.h"
 #include "envelope.h"
 #include "ratelog.h"
 
@@ -137,8 +138,8 @@ s_start (hb_catchup_tx_t *self, hb_history_t *history, uint32_t want, uint64_t n
     self->overflow = false;
     self->progress_ms = now_ms;
     hp_buf_reset (&self->lost);
-    fprintf (stderr, "herald-broker: pair: catch-up %08x: sending the history (%zu events) "
-             "to the passive peer\n", want, hb_history_events (history));
+    hp_info ("pair: catch-up %08x: sending the history (%zu events) "
+             "to the passive peer", want, hb_history_events (history));
 }
 
 void
@@ -308,8 +309,8 @@ hb_catchup_tx_ack (hb_catchup_tx_t *self, const unsigned char *p, size_t len, ui
     if (self->final_sent && seq == self->final_seq) {
         self->state = HB_CATCHUP_DONE;
         self->stats.completed++;
-        fprintf (stderr, "herald-broker: pair: catch-up %08x: done (%u chunks); the passive "
-                 "copies live batches\n", self->want, self->next_seq);
+        hp_info ("pair: catch-up %08x: done (%u chunks); the passive "
+                 "copies live batches", self->want, self->next_seq);
     }
 }
 

@@ -1,5 +1,6 @@
 /* ratelog.c -- log lines about bad input, at most one a second per reason. */
 #include "ratelog.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@ hb_ratelog (hb_ratelog_t *self, unsigned reason, const char *fmt, ...)
         reason = HB_RATELOG_REASONS - 1;
     /* +1 so second 0 of the clock is distinguishable from "never logged" */
     uint64_t now = hb_now_sec () + 1;
+    if (!hp_log_enabled (HP_LOG_WARN))
+        return;
     if (self->last_sec[reason] == now) {
         self->suppressed[reason]++;
         return;
@@ -31,9 +34,9 @@ hb_ratelog (hb_ratelog_t *self, unsigned reason, const char *fmt, ...)
     vsnprintf (line, sizeof line, fmt, ap);
     va_end (ap);
     if (self->suppressed[reason])
-        fprintf (stderr, "herald-broker: %s (%llu similar lines suppressed)\n", line,
+        hp_warn ("%s (%llu similar lines suppressed)", line,
                  (unsigned long long) self->suppressed[reason]);
     else
-        fprintf (stderr, "herald-broker: %s\n", line);
+        hp_warn ("%s", line);
     self->suppressed[reason] = 0;
 }

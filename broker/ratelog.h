@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 /* A limiter for up to HB_RATELOG_REASONS distinct reasons (small ints chosen
- * by the caller). Lines go to stderr; a line printed after a quiet spell
+ * by the caller). Lines go to proto/log.h at level warn; a line printed after a quiet spell
  * says how many were suppressed in between. Single-threaded. */
 #define HB_RATELOG_REASONS 32
 
@@ -14,7 +14,7 @@ typedef struct {
     uint64_t suppressed[HB_RATELOG_REASONS];
 } hb_ratelog_t;
 
-/* Logs "herald-broker: <what>" unless reason already logged this second. */
+/* Logs <what> at level warn (proto/log.h) unless reason already logged this second. */
 void hb_ratelog (hb_ratelog_t *self, unsigned reason, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 

@@ -34,6 +34,7 @@
  * libzmq keeps one monitor per socket. */
 #define _GNU_SOURCE
 #include "sockmon.h"
+#include "log.h"
 #include "ratelog.h"
 
 #include <errno.h>
@@ -89,7 +90,7 @@ hb_sockmon_new (void *ctx, hb_metrics_t *metrics)
         self->watches[i].listener = -1;
     self->reserve = s_reserve_open ();
     if (self->reserve < 0) {
-        fprintf (stderr, "herald-broker: cannot open a reserve descriptor: %s\n", strerror (errno));
+        hp_error ("cannot open a reserve descriptor: %s", strerror (errno));
         hb_sockmon_destroy (&self);
     }
     return self;

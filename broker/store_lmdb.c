@@ -16,6 +16,7 @@
  * process loses nothing committed; the OS writes it back later, or
  * mdb_env_sync does (--fsync batch). */
 #include "store_lmdb.h"
+#include "log.h"
 #include "datadir.h"
 #include "ratelog.h"
 #include "stream.h"
@@ -450,7 +451,7 @@ hb_store_open (const char *dir, size_t history_bytes, hb_fsync_t mode, unsigned 
     *refused = false;
     memset (state, 0, sizeof *state);
     if (strlen (dir) >= sizeof ((hb_store_t *) 0)->dir - 16) {
-        fprintf (stderr, "herald-broker: --data-dir: path too long\n");
+        hp_error ("--data-dir: path too long");
         *refused = true;
         return NULL;
     }
@@ -464,7 +465,7 @@ hb_store_open (const char *dir, size_t history_bytes, hb_fsync_t mode, unsigned 
     hb_datadir_boot_id (self->boot_id, sizeof self->boot_id);
     if (hb_datadir_prepare (dir, why, sizeof why) != 0
         || (self->lock_fd = hb_datadir_lock (dir, why, sizeof why)) < 0) {
-        fprintf (stderr, "herald-broker: --data-dir: %s\n", why);
+        hp_error ("--data-dir: %s", why);
         *refused = true;
         hb_store_close (&self);
         return NULL;
@@ -483,17 +484,17 @@ hb_store_open (const char *dir, size_t history_bytes, hb_fsync_t mode, unsigned 
         if (rc == S_OPEN_DAMAGED && attempt == 0
             && hb_datadir_move_aside (dir, moved, sizeof moved, why + strlen (why),
                                       sizeof why - strlen (why)) == 0) {
-            fprintf (stderr, "herald-broker: --data-dir %s: the store is damaged (%s); moved it "
-                     "to %s and starting a new epoch\n", dir, why, moved);
+            hp_error ("--data-dir %s: the store is damaged (%s); moved it "
+                      "to %s and starting a new epoch", dir, why, moved);
             continue;
         }
-        fprintf (stderr, "herald-broker: --data-dir %s: %s\n", dir, why);
+        hp_error ("--data-dir %s: %s", dir, why);
         *refused = rc == S_OPEN_REFUSED || rc == S_OPEN_DAMAGED;
         hb_store_close (&self);
         return NULL;
     }
     if (state->fresh)
-        fprintf (stderr, "herald-broker: --data-dir %s: new epoch (%s)\n", dir, why);
+        hp_warn ("--data-dir %s: new epoch (%s)", dir, why);
     return self;
 }
 
@@ -517,8 +518,8 @@ hb_store_close (hb_store_t **self_p)
         if (rc == 0)
             rc = mdb_env_sync (self->env, 1);
         if (rc != 0)
-            fprintf (stderr, "herald-broker: could not record a clean stop in the data "
-                     "directory: %s\n", mdb_strerror (rc));
+            hp_error ("could not record a clean stop in the data "
+                      "directory: %s", mdb_strerror (rc));
     }
     s_env_close (self);
     if (self->lock_fd >= 0)

@@ -29,6 +29,7 @@
  * It runs on the broker's main thread, polled with the other sockets:
  * libzmq's I/O thread waits for the reply without blocking anyone. */
 #include "zap.h"
+#include "log.h"
 #include "ratelog.h"
 
 #include <czmq.h>
@@ -184,7 +185,7 @@ s_load (hb_zap_t *self, uint64_t signature)
 {
     DIR *d = opendir (self->dir);
     if (!d) {
-        fprintf (stderr, "herald-broker: --curve-allow %s: %s\n", self->dir, strerror (errno));
+        hp_error ("--curve-allow %s: %s", self->dir, strerror (errno));
         return -1;
     }
     zcertstore_t *store = zcertstore_new (NULL);
@@ -212,26 +213,26 @@ s_load (hb_zap_t *self, uint64_t signature)
         ||  stat (path, &st) != 0 || !S_ISREG (st.st_mode))
             continue;
         if (count == S_CERTS_MAX) {
-            fprintf (stderr, "herald-broker: --curve-allow: over %d certificates; %s and "
-                     "later files ignored\n", S_CERTS_MAX, e->d_name);
+            hp_warn ("--curve-allow: over %d certificates; %s and "
+                     "later files ignored", S_CERTS_MAX, e->d_name);
             break;
         }
         zcert_t *cert = zcert_load (path);
         if (!cert) {
-            fprintf (stderr, "herald-broker: --curve-allow: %s is not a certificate; ignored\n", path);
+            hp_warn ("--curve-allow: %s is not a certificate; ignored", path);
             continue;
         }
         char bad[40];
         unsigned r = s_parse_roles (zcert_meta (cert, "role"), bad, sizeof bad);
         if (bad[0])
-            fprintf (stderr, "herald-broker: --curve-allow: %s: unknown role '%s' ignored "
-                     "(roles: gateway, producer, worker, pair)\n", path, bad);
+            hp_warn ("--curve-allow: %s: unknown role '%s' ignored "
+                     "(roles: gateway, producer, worker, pair)", path, bad);
         if (r == 0)
-            fprintf (stderr, "herald-broker: --curve-allow: %s has no role, so admits to no "
-                     "socket (herald-keygen NAME --role gateway|producer|worker|pair)\n", path);
+            hp_warn ("--curve-allow: %s has no role, so admits to no "
+                     "socket (herald-keygen NAME --role gateway|producer|worker|pair)", path);
         if (zcertstore_lookup (store, zcert_public_txt (cert))) {
-            fprintf (stderr, "herald-broker: --curve-allow: %s repeats a key already loaded; "
-                     "ignored\n", path);
+            hp_warn ("--curve-allow: %s repeats a key already loaded; "
+                     "ignored", path);
             zcert_destroy (&cert);
             continue;
         }
@@ -259,15 +260,15 @@ s_load (hb_zap_t *self, uint64_t signature)
     if (gone) {
         self->revoked = true;
         self->metrics->curve_revocations += gone;
-        fprintf (stderr, "herald-broker: --curve-allow: %zu keys removed or lost a role: "
-                 "their connections are cut\n", gone);
+        hp_info ("--curve-allow: %zu keys removed or lost a role: "
+                 "their connections are cut", gone);
     }
     self->signature = signature;
     memcpy (self->pair_keys, pair_keys, sizeof pair_keys);
     self->pair_count = pair_count;
     self->metrics->curve_certificates = count;
-    fprintf (stderr, "herald-broker: --curve-allow %s: %zu certificates (%zu gateway, "
-             "%zu producer, %zu worker, %zu pair)\n", self->dir, count, roles[0], roles[1],
+    hp_info ("--curve-allow %s: %zu certificates (%zu gateway, "
+             "%zu producer, %zu worker, %zu pair)", self->dir, count, roles[0], roles[1],
              roles[2], roles[3]);
     return 0;
 }
@@ -296,8 +297,8 @@ hb_zap_new (void *ctx, const char *allow_dir, hb_metrics_t *metrics)
     if (!self->dir || !self->handler
     ||  zmq_setsockopt (self->handler, ZMQ_LINGER, &linger, sizeof linger) != 0
     ||  zmq_bind (self->handler, S_ZAP_ENDPOINT) != 0) {
-        fprintf (stderr, "herald-broker: cannot start the ZAP handler: %s\n",
-                 zmq_strerror (zmq_errno ()));
+        hp_error ("cannot start the ZAP handler: %s",
+                  zmq_strerror (zmq_errno ()));
         hb_zap_destroy (&self);
         return NULL;
     }
@@ -464,9 +465,9 @@ hb_zap_pair_partner (const hb_zap_t *self, const char *own_txt, char out[41])
             memcpy (out, own_txt, 41);
         return 0;
     }
-    fprintf (stderr, "herald-broker: --curve-allow %s: %s certificate with role pair for the "
-             "partner broker (herald-keygen NAME --role pair; both brokers may share one "
-             "key pair)\n", self->dir, others ? "more than one" : "no");
+    hp_error ("--curve-allow %s: %s certificate with role pair for the "
+              "partner broker (herald-keygen NAME --role pair; both brokers may share one "
+              "key pair)", self->dir, others ? "more than one" : "no");
     return -1;
 }
 

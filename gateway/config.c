@@ -74,6 +74,9 @@ gw_config_usage (FILE *out)
 "  --max-channels-per-connection N  channels one connection may subscribe at\n"
 "                           once, 0-10000; past it a subscribe is refused\n"
 "                           (reason limit) (default %d)\n"
+"  --log-format text|json   log lines as text, or one JSON object each (default\n"
+"                           text); every line has an RFC 3339 UTC time and a level\n"
+"  --log-level LEVEL        debug, info, warn or error: the lowest logged (default info)\n"
 "  -h, --help               this text\n"
 "  --version                print the version and exit\n"
 "\n"
@@ -171,7 +174,7 @@ enum { OPT_LISTEN = 1, OPT_BROKER, OPT_CONTROL, OPT_SECRET_FILE, OPT_AUTH_TIMEOU
        OPT_MAX_QUEUE, OPT_MAX_CONN, OPT_TOKEN_AUD, OPT_TOKEN_ISS, OPT_TOKEN_MAX_TTL,
        OPT_TOKEN_LEEWAY, OPT_CURVE_CERT, OPT_CURVE_SERVER, OPT_IDLE_TIMEOUT,
        OPT_MAX_UNAUTH, OPT_MAX_PER_IP, OPT_ORIGINS, OPT_METRICS, OPT_TLS_CERT,
-       OPT_TLS_KEY, OPT_MAX_CHANNELS, OPT_COUNT };
+       OPT_TLS_KEY, OPT_MAX_CHANNELS, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_COUNT };
 
 static const char *s_env_names[OPT_COUNT] = {
     NULL, "HERALD_LISTEN", "HERALD_BROKER", "HERALD_CONTROL", "HERALD_SECRET_FILE",
@@ -179,7 +182,8 @@ static const char *s_env_names[OPT_COUNT] = {
     "HERALD_TOKEN_AUD", "HERALD_TOKEN_ISS", "HERALD_TOKEN_MAX_TTL", "HERALD_TOKEN_LEEWAY",
     "HERALD_CURVE_CERT", "HERALD_CURVE_SERVER", "HERALD_IDLE_TIMEOUT",
     "HERALD_MAX_UNAUTHENTICATED", "HERALD_MAX_CONNECTIONS_PER_IP", "HERALD_ALLOWED_ORIGINS",
-    "HERALD_METRICS", "HERALD_TLS_CERT", "HERALD_TLS_KEY", "HERALD_MAX_CHANNELS_PER_CONNECTION"
+    "HERALD_METRICS", "HERALD_TLS_CERT", "HERALD_TLS_KEY", "HERALD_MAX_CHANNELS_PER_CONNECTION",
+    "HERALD_LOG_FORMAT", "HERALD_LOG_LEVEL"
 };
 
 static const char *s_flag_names[OPT_COUNT] = {
@@ -187,7 +191,7 @@ static const char *s_flag_names[OPT_COUNT] = {
     "--max-queue-bytes", "--max-connections", "--token-aud", "--token-iss",
     "--token-max-ttl", "--token-leeway", "--curve-cert", "--curve-server", "--idle-timeout",
     "--max-unauthenticated", "--max-connections-per-ip", "--allowed-origins", "--metrics", "--tls-cert", "--tls-key",
-    "--max-channels-per-connection"
+    "--max-channels-per-connection", "--log-format", "--log-level"
 };
 
 /* Applies one setting; `from` names where it came from, for the error. */
@@ -248,6 +252,17 @@ s_apply (gw_config_t *cfg, int opt, const char *value, const char **secret_file,
     case OPT_TLS_KEY:
         cfg->tls_key = value;
         return 0;
+    case OPT_LOG_FORMAT:
+        if (hp_log_parse_format (value, &cfg->log_format) == 0)
+            return 0;
+        fprintf (err, "herald-gateway: bad value '%s' for %s (text or json)\n", value, from);
+        return -1;
+    case OPT_LOG_LEVEL:
+        if (hp_log_parse_level (value, &cfg->log_level) == 0)
+            return 0;
+        fprintf (err, "herald-gateway: bad value '%s' for %s (debug, info, warn or error)\n",
+                 value, from);
+        return -1;
     case OPT_METRICS: {
         char host[sizeof cfg->metrics_host];
         int port;
@@ -324,6 +339,8 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
     cfg->idle_timeout = GW_DEFAULT_IDLE_TIMEOUT;
     cfg->max_unauthenticated = GW_DEFAULT_MAX_UNAUTH;
     cfg->max_channels_per_connection = GW_DEFAULT_MAX_CHANNELS;
+    cfg->log_format = HP_LOG_TEXT;
+    cfg->log_level = HP_LOG_INFO;
     const char *secret_file = NULL;
 
     for (int opt = 1; opt < OPT_COUNT; opt++) {
@@ -354,6 +371,8 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
         { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
         { "tls-key", required_argument, NULL, OPT_TLS_KEY },
         { "max-channels-per-connection", required_argument, NULL, OPT_MAX_CHANNELS },
+        { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "auth.h"
+#include "log.h"
 
 #define GW_SECRET_MAX 4096
 
@@ -32,6 +33,8 @@ typedef struct {
     const char *tls_cert;               /* --tls-cert, or NULL: plain ws:// */
     const char *tls_key;                /* --tls-key */
     unsigned max_channels_per_connection;   /* --max-channels-per-connection */
+    hp_log_format_t log_format;         /* --log-format text|json */
+    hp_log_level_t log_level;           /* --log-level debug|info|warn|error */
     unsigned char secret[GW_SECRET_MAX];
     size_t secret_len;
 } gw_config_t;

@@ -8,6 +8,7 @@
  * descriptors free for ZeroMQ, whose reconnects fail hard without them. */
 #define _GNU_SOURCE
 #include "listener.h"
+#include "log.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -137,7 +138,7 @@ gw_listener_new (uv_loop_t *loop, const char *host, int port, struct lws_vhost *
 {
     int fd = s_bind (host, port);
     if (fd < 0) {
-        fprintf (stderr, "herald-gateway: cannot listen on %s:%d: %s\n", host, port, strerror (errno));
+        hp_error ("cannot listen on %s:%d: %s", host, port, strerror (errno));
         return NULL;
     }
     gw_listener_t *self = calloc (1, sizeof *self);

@@ -4,6 +4,7 @@
  * not turn into a flood of log lines: the issue measured a million lines a
  * second from lws's accept loop. One process-wide budget per second. */
 #include "lwslog.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,8 +29,8 @@ s_admit (void)
         s_second = ts.tv_sec;
         s_lines = 0;
         if (s_held) {
-            fprintf (stderr, "herald-gateway: %llu log lines suppressed (over %d a second)\n",
-                     s_held, GW_LOG_LINES_PER_SECOND);
+            hp_warn ("%llu log lines suppressed (over %d a second)", s_held,
+                     GW_LOG_LINES_PER_SECOND);
             s_held = 0;
             s_lines = 1;
         }
@@ -47,20 +48,22 @@ s_admit (void)
 void
 gw_log (const char *fmt, ...)
 {
-    if (!s_admit ())
+    if (!hp_log_enabled (HP_LOG_WARN) || !s_admit ())
         return;
     char line[512];
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (line, sizeof line, fmt, ap);
     va_end (ap);
-    fprintf (stderr, "herald-gateway: %s\n", line);
+    hp_warn ("%s", line);
 }
 
 static void
 s_emit (int level, const char *line)
 {
-    (void) level;
+    hp_log_level_t ours = level & LLL_ERR ? HP_LOG_ERROR : HP_LOG_WARN;
+    if (!hp_log_enabled (ours))
+        return;
     /* our refusals write their own answer and are counted by reason */
     if (strstr (line, "User code denied connection"))
         return;
@@ -69,7 +72,7 @@ s_emit (int level, const char *line)
     size_t len = strlen (line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         len--;
-    fprintf (stderr, "herald-gateway: lws: %.*s\n", (int) len, line);
+    hp_log (ours, "lws: %.*s", (int) len, line);
 }
 
 void

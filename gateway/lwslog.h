@@ -4,7 +4,7 @@
 
 #include "metrics.h"
 
-/* At most this many lines a second reach stderr; the rest are counted in
+/* At most this many of these lines a second reach stderr; the rest are counted in
  * herald_gateway_log_lines_suppressed_total and summed up in one line. */
 #define GW_LOG_LINES_PER_SECOND 20
 
@@ -12,7 +12,7 @@
  * dropped: per-connection chatter). Call before creating the lws context. */
 void gw_log_init (gw_metrics_t *metrics);
 
-/* One "herald-gateway: ..." line on stderr, unless the limit is reached. */
+/* One line at level warn (proto/log.h), unless the limit is reached. */
 void gw_log (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
 #endif

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "audit.h"
+#include "log.h"
 #include "config.h"
 #include "fanout.h"
 #include "fdlimit.h"
@@ -52,7 +53,7 @@ static void
 s_on_signal (uv_signal_t *handle, int signum)
 {
     gw_main_t *app = handle->data;
-    fprintf (stderr, "herald-gateway: signal %d, closing connections\n", signum);
+    hp_info ("signal %d, closing connections", signum);
     gw_server_shutdown (app->server, s_on_server_done, app);
 }
 
@@ -60,6 +61,7 @@ int
 main (int argc, char **argv)
 {
     static gw_config_t config;      /* static: holds the 4 KiB secret buffer */
+    hp_log_init ("herald-gateway");
     switch (gw_config_parse (&config, argc, argv, stderr)) {
     case GW_CONFIG_HELP:
         gw_config_usage (stdout);
@@ -72,6 +74,7 @@ main (int argc, char **argv)
     case GW_CONFIG_RUN:
         break;
     }
+    hp_log_configure (config.log_format, config.log_level);
     signal (SIGPIPE, SIG_IGN);
     /* server.c sizes lws's tables by the soft limit, listener.c keeps its
      * reserve below it: raised first, --max-connections is not capped by it */
@@ -106,7 +109,7 @@ main (int argc, char **argv)
         uv_signal_init (&loop, &app.sighup);
         app.sighup.data = &app;
         uv_signal_start (&app.sighup, s_on_sighup, SIGHUP);
-        fprintf (stderr, "herald-gateway: listening on %s://%s:%d/ws, broker %s, control %s\n",
+        hp_info ("listening on %s://%s:%d/ws, broker %s, control %s",
                  config.tls_cert ? "wss" : "ws", config.listen_host, config.listen_port,
                  config.broker, config.control);
         uv_run (&loop, UV_RUN_DEFAULT);
@@ -123,7 +126,7 @@ main (int argc, char **argv)
     gw_audit_destroy (&app.audit);
     gw_fanout_destroy (&fanout);
     if (uv_loop_close (&loop) != 0)
-        fprintf (stderr, "herald-gateway: event loop still had open handles at exit\n");
+        hp_error ("event loop still had open handles at exit");
     gw_config_clear (&config);
     return rc;
 }

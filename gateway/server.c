@@ -1,5 +1,6 @@
 /* server.c -- the libwebsockets side: /ws sessions and the plain HTTP endpoints. */
 #include "server.h"
+#include "log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -576,14 +577,14 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     info.vhost_name = "herald";
     self->context = lws_create_context (&info);
     if (!self->context || !(self->vhost = lws_create_vhost (self->context, &info))) {
-        fprintf (stderr, "herald-gateway: cannot create the libwebsockets context\n");
+        hp_error ("cannot create the libwebsockets context");
         goto fail;
     }
     if (!(self->listener = gw_listener_new (loop, config->listen_host, config->listen_port,
                                             self->vhost, fds, metrics)))
         goto fail;
     if (config->tls_cert && !self->tls_ctx) {
-        fprintf (stderr, "herald-gateway: TLS context not set up for %s\n", config->tls_cert);
+        hp_error ("TLS context not set up for %s", config->tls_cert);
         goto fail;
     }
     if (config->metrics_port) {
@@ -620,13 +621,13 @@ gw_server_reload_tls (gw_server_t *self)
     if (gw_tls_reload (self->tls_ctx, self->config->tls_cert, self->config->tls_key,
                        why, sizeof why) == 0) {
         self->metrics->tls_reloads_total[1]++;
-        fprintf (stderr, "herald-gateway: SIGHUP: TLS certificate %s reloaded\n",
+        hp_info ("SIGHUP: TLS certificate %s reloaded",
                  self->config->tls_cert);
     }
     else {
         self->metrics->tls_reloads_total[0]++;
-        fprintf (stderr, "herald-gateway: SIGHUP: TLS certificate %s not reloaded (%s); "
-                 "the previous one stays\n", self->config->tls_cert, why);
+        hp_error ("SIGHUP: TLS certificate %s not reloaded (%s); "
+                  "the previous one stays", self->config->tls_cert, why);
     }
 }
 

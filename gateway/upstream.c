@@ -6,6 +6,7 @@
  * XSUB sends the same subscribe/unsubscribe messages, counts them the same
  * way and re-sends them when the link reconnects. */
 #include "upstream.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -95,8 +96,8 @@ s_socket (gw_upstream_t *self, int type, const gw_failover_t *eps, const hp_curv
     zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero);
     /* before connect, or libzmq would not apply it */
     if (curve && hp_curve_apply_client (curve, sock) != 0) {
-        fprintf (stderr, "herald-gateway: cannot set CURVE on the broker link: %s\n",
-                 zmq_strerror (errno));
+        hp_error ("cannot set CURVE on the broker link: %s",
+                  zmq_strerror (errno));
         zmq_close (sock);
         return NULL;
     }
@@ -127,8 +128,8 @@ s_socket (gw_upstream_t *self, int type, const gw_failover_t *eps, const hp_curv
     /* the XSUB to every endpoint of the list, the DEALER to the current one */
     for (int i = type == ZMQ_XSUB ? 0 : eps->at; i < eps->count; i++) {
         if (zmq_connect (sock, eps->ep[i]) != 0) {
-            fprintf (stderr, "herald-gateway: cannot connect to %s: %s\n", eps->ep[i],
-                     zmq_strerror (errno));
+            hp_error ("cannot connect to %s: %s", eps->ep[i],
+                      zmq_strerror (errno));
             zmq_close (sock);
             return NULL;
         }
@@ -182,8 +183,8 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     self->loop = loop;
     if (gw_failover_parse (&self->sub_eps, sub_endpoint) != 0
     ||  gw_failover_parse (&self->control_eps, control_endpoint) != 0) {
-        fprintf (stderr, "herald-gateway: --broker and --control take one endpoint, or two "
-                 "separated by a comma (a hot standby pair, primary first)\n");
+        hp_error ("--broker and --control take one endpoint, or two "
+                  "separated by a comma (a hot standby pair, primary first)");
         free (self);
         return NULL;
     }
@@ -191,13 +192,13 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     if (curve_cert) {
         char err[512];
         if (!(curve = hp_curve_new (curve_cert, curve_server, err, sizeof err))) {
-            fprintf (stderr, "herald-gateway: --curve-cert/--curve-server: %s\n", err);
+            hp_error ("--curve-cert/--curve-server: %s", err);
             goto fail;
         }
     }
     else if (!hp_endpoint_is_loopback (sub_endpoint) || !hp_endpoint_is_loopback (control_endpoint))
-        fprintf (stderr, "herald-gateway: warning: the broker link to %s leaves this host "
-                 "without CURVE (--curve-cert/--curve-server)\n", sub_endpoint);
+        hp_warn ("the broker link to %s leaves this host "
+                 "without CURVE (--curve-cert/--curve-server)", sub_endpoint);
     self->zctx = zmq_ctx_new ();
     if (self->zctx) {
         self->sub = s_socket (self, ZMQ_XSUB, &self->sub_eps, curve);
@@ -216,7 +217,7 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
                             ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0
     ||  !(self->monitor = zmq_socket (self->zctx, ZMQ_PAIR))
     ||  zmq_connect (self->monitor, monitor_ep) != 0) {
-        fprintf (stderr, "herald-gateway: cannot monitor the broker link: %s\n", zmq_strerror (errno));
+        hp_error ("cannot monitor the broker link: %s", zmq_strerror (errno));
         goto fail;
     }
     uv_idle_init (loop, &self->idle);
@@ -229,13 +230,13 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     if (s_subscription (self, 1, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN) != 0
     ||  s_subscription (self, 1, HP_WIRE_BROADCAST_TOPIC, HP_WIRE_BROADCAST_TOPIC_LEN) != 0
     ||  s_subscription (self, 1, own, sizeof own) != 0) {
-        fprintf (stderr, "herald-gateway: cannot subscribe to multicast: %s\n", zmq_strerror (errno));
+        hp_error ("cannot subscribe to multicast: %s", zmq_strerror (errno));
         goto fail;
     }
     if (s_watch (self, loop, self->sub, &self->sub_poll) != 0
     ||  s_watch (self, loop, self->dealer, &self->dealer_poll) != 0
     ||  s_watch (self, loop, self->monitor, &self->monitor_poll) != 0) {
-        fprintf (stderr, "herald-gateway: cannot watch the broker sockets\n");
+        hp_error ("cannot watch the broker sockets");
         goto fail;
     }
     self->handles_open = true;
@@ -353,11 +354,11 @@ s_control_switch (gw_upstream_t *self, bool timed_out)
     const char *from = eps->ep[eps->at];
     zmq_disconnect (self->dealer, from);
     int to = gw_failover_switch (eps, uv_now (self->loop), timed_out);
-    fprintf (stderr, "herald-gateway: control %s %s: trying %s\n", from,
+    hp_warn ("control %s %s: trying %s", from,
              timed_out ? "does not answer" : "is passive", eps->ep[to]);
     if (zmq_connect (self->dealer, eps->ep[to]) != 0)
-        fprintf (stderr, "herald-gateway: cannot connect to %s: %s\n", eps->ep[to],
-                 zmq_strerror (errno));
+        hp_error ("cannot connect to %s: %s", eps->ep[to],
+                  zmq_strerror (errno));
 }
 
 /* What a control reply is besides a resume reply: a passive broker's
