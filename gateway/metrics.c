@@ -93,6 +93,9 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     char info[256];
     int n = hp_version_metric (info, sizeof info);
     rc |= n < 0 ? -1 : hp_buf_append (out, info, (size_t) n);
+    rc |= s_head (out, "herald_gateway_broker_link_up", "gauge",
+                  "1 while a publish link to a broker is up and the broker spoke within 3 s.");
+    rc |= s_line (out, "herald_gateway_broker_link_up", NULL, self->broker_link_up);
     rc |= s_head (out, "herald_gateway_connections", "gauge", "Open WebSocket connections.");
     rc |= s_line (out, "herald_gateway_connections", NULL, self->connections);
     rc |= s_head (out, "herald_gateway_users", "gauge", "Users with at least one connection here.");

@@ -126,6 +126,7 @@ typedef struct {
     uint64_t subscribe_refused_total[GW_SUBREFUSED_LABELS];
     uint64_t channel_frames_total;     /* channel events handed to subscribed connections */
     uint64_t broadcast_frames_total;   /* broadcasts handed to connections */
+    uint64_t broker_link_up;       /* gauge: 1 while the broker link is live (health.h) */
 } gw_metrics_t;
 
 /* Counts a close with the given WebSocket code. */

@@ -70,6 +70,7 @@ struct gw_server {
     const gw_config_t *config;
     gw_metrics_t *metrics;
     gw_session_env_t env;
+    gw_upstream_t *upstream;    /* the broker link, for /healthz */
     uv_timer_t shutdown_timer;
     uv_timer_t idle_timer;      /* the sweep for dead connections */
     uint32_t idle_ms;           /* --idle-timeout, 0: off */
@@ -158,12 +159,22 @@ s_route (gw_server_t *self, struct lws *wsi, const char *uri)
     bool ops = strcmp (uri, "/healthz") == 0 || strcmp (uri, "/metrics") == 0;
     if (self->metrics_vhost && ops != on_metrics)
         return s_reply_new (HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n", 10);
-    if (strcmp (uri, "/healthz") == 0)
-        return s_reply_new (HTTP_STATUS_OK, "text/plain", "ok\n", 3);
+    if (strcmp (uri, "/healthz") == 0) {
+        /* 503 while no broker link is live: a balancer sends no browser
+         * here that would wait for a welcome that cannot come */
+        char why[512], body[600];
+        if (gw_upstream_health (self->upstream, why, sizeof why) == GW_HEALTH_UP)
+            return s_reply_new (HTTP_STATUS_OK, "text/plain", "ok\n", 3);
+        int n = snprintf (body, sizeof body, "no broker link: %s\n", why);
+        return s_reply_new (HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", body,
+                            n > 0 && (size_t) n < sizeof body ? (size_t) n : strlen (body));
+    }
     if (strcmp (uri, "/metrics") == 0) {
         hp_buf_t text;
         hp_buf_init (&text, GW_METRICS_MAX);
         self->metrics->users = gw_fanout_user_count (self->env.fanout);
+        char why[8];
+        self->metrics->broker_link_up = gw_upstream_health (self->upstream, why, sizeof why) == GW_HEALTH_UP;
         gw_http_reply_t *reply = gw_metrics_render (self->metrics, &text) == 0
             ? s_reply_new (HTTP_STATUS_OK, "text/plain; version=0.0.4", text.data, text.len)
             : s_reply_new (HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6);
@@ -529,6 +540,7 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     self->env.metrics = metrics;
     self->env.fanout = fanout;
     self->env.link = gw_upstream_link (upstream);
+    self->upstream = upstream;
     hp_buf_init (&self->env.scratch, 4096);
     static const char pong[] = "{\"type\":\"pong\"}";
     self->env.pong = gw_blob_new (pong, sizeof pong - 1, 0);

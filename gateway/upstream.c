@@ -18,6 +18,7 @@
 
 #include "control.h"
 #include "failover.h"
+#include "health.h"
 #include "curve.h"
 #include "topic.h"
 #include "wire.h"
@@ -67,8 +68,13 @@ struct gw_upstream {
     uv_loop_t *loop;
     gw_failover_t control_eps;
     gw_failover_t sub_eps;
-    int links_up;               /* XSUB connections whose handshake succeeded */
     uv_timer_t ping_timer;
+    gw_health_t health;         /* XSUB handshakes, the last message heard */
+    bool reported_up;           /* what the log said last: up, */
+    bool reported_down;         /* or down (neither before the first word) */
+    uint64_t started_ms;
+    uv_timer_t health_timer;    /* notices silence, logs lost/back */
+    const char *sub_text;       /* --broker as given, for messages */
 };
 
 #define S_PING_MS 500
@@ -76,6 +82,7 @@ struct gw_upstream {
 static void s_on_poll (uv_poll_t *handle, int status, int events);
 static void s_on_idle (uv_idle_t *handle);
 static void s_on_ping_timer (uv_timer_t *handle);
+static void s_on_health_timer (uv_timer_t *handle);
 static void s_kick (gw_upstream_t *self, unsigned sock);
 static int s_link_subscribe (void *ctx, gw_stream_kind_t kind, const char *name, size_t len,
                              bool on);
@@ -181,6 +188,8 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
                                .audit = s_link_audit, .presence = s_link_presence };
     hp_buf_init (&self->request, 64 * 1024);
     self->loop = loop;
+    self->sub_text = sub_endpoint;
+    self->started_ms = uv_now (loop);
     if (gw_failover_parse (&self->sub_eps, sub_endpoint) != 0
     ||  gw_failover_parse (&self->control_eps, control_endpoint) != 0) {
         hp_error ("--broker and --control take one endpoint, or two "
@@ -245,6 +254,9 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
         self->ping_timer.data = self;
         uv_timer_start (&self->ping_timer, s_on_ping_timer, S_PING_MS, S_PING_MS);
     }
+    uv_timer_init (loop, &self->health_timer);
+    self->health_timer.data = self;
+    uv_timer_start (&self->health_timer, s_on_health_timer, 500, 500);
     s_kick (self, S_MONITOR | S_SUB | S_DEALER);   /* setup may have taken an edge */
     return self;
 fail:
@@ -266,7 +278,8 @@ gw_upstream_stop (gw_upstream_t *self)
                                (uv_handle_t *) &self->dealer_poll,
                                (uv_handle_t *) &self->monitor_poll,
                                (uv_handle_t *) &self->idle,
-                               (uv_handle_t *) &self->ping_timer };
+                               (uv_handle_t *) &self->ping_timer,
+                               (uv_handle_t *) &self->health_timer };
     for (size_t i = 0; i < sizeof handles / sizeof *handles; i++)
         if (handles[i]->loop && !uv_is_closing (handles[i]))
             uv_close (handles[i], NULL);
@@ -313,6 +326,37 @@ s_kick (gw_upstream_t *self, unsigned sock)
 
 /* --- incoming ------------------------------------------------------------- */
 
+/* Logs the link going (warn) and coming back (info) once per change, a
+ * gateway that never got a link once after GW_HEALTH_SILENCE_MS, and keeps
+ * herald_gateway_broker_link_up current. */
+static void
+s_health_update (gw_upstream_t *self)
+{
+    char why[512];
+    uint64_t now = uv_now (self->loop);
+    bool up = gw_health_reason (&self->health, now, self->sub_text, why, sizeof why) == GW_HEALTH_UP;
+    self->metrics->broker_link_up = up;
+    if (up && !self->reported_up)
+        hp_info ("broker link up (%s), epoch %016llx", self->sub_text,
+                 (unsigned long long) self->health.epoch);
+    else
+    if (!up && self->reported_up)
+        hp_warn ("broker link lost: %s; /healthz answers 503 until it is back", why);
+    else
+    if (!up && !self->reported_down && now - self->started_ms > GW_HEALTH_SILENCE_MS)
+        hp_warn ("no broker link yet: %s; /healthz answers 503 until there is", why);
+    else
+        return;
+    self->reported_up = up;
+    self->reported_down = !up;
+}
+
+static void
+s_on_health_timer (uv_timer_t *handle)
+{
+    s_health_update (handle->data);
+}
+
 static void
 s_handle_broadcast (gw_upstream_t *self, zmq_msg_t *parts, int count)
 {
@@ -322,6 +366,13 @@ s_handle_broadcast (gw_upstream_t *self, zmq_msg_t *parts, int count)
         self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
         return;
     }
+    uint64_t was;
+    if (gw_health_heard (&self->health, uv_now (self->loop), head.epoch, &was))
+        hp_warn ("broker epoch changed from %016llx to %016llx (a broker restart without "
+                 "--data-dir, or a new epoch after a takeover)", (unsigned long long) was,
+                 (unsigned long long) head.epoch);
+    if (!self->reported_up)
+        s_health_update (self);
     const void *json = zmq_msg_data (&parts[1]);
     size_t json_len = zmq_msg_size (&parts[1]);
     if (head.multicast) {
@@ -420,12 +471,12 @@ s_handle_monitor (gw_upstream_t *self, zmq_msg_t *parts, int count)
         return;
     memcpy (&event, zmq_msg_data (&parts[0]), sizeof event);
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-        self->links_up++;
+        gw_health_link (&self->health, true);
     if (event == ZMQ_EVENT_DISCONNECTED) {
-        if (self->links_up > 0)
-            self->links_up--;
+        gw_health_link (&self->health, false);
         gw_fanout_on_link_lost (self->fanout);
     }
+    s_health_update (self);
 }
 
 /* Reads up to a batch of messages. Returns 1 when the socket may hold more,
@@ -580,7 +631,7 @@ static void
 s_on_ping_timer (uv_timer_t *handle)
 {
     gw_upstream_t *self = handle->data;
-    if (self->links_up > 0 || !self->dealer)
+    if (self->health.links_up > 0 || !self->dealer)
         return;
     static const char stats[] = "\x81\xa2op\xa5stats";   /* {"op":"stats"} */
     if (zmq_send (self->dealer, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
@@ -611,6 +662,12 @@ s_link_audit (void *ctx, uint64_t rid, const char *ids, size_t ids_len)
     }
     s_kick (self, S_SUB);
     return 0;
+}
+
+gw_health_state_t
+gw_upstream_health (gw_upstream_t *self, char *why, size_t cap)
+{
+    return gw_health_reason (&self->health, uv_now (self->loop), self->sub_text, why, cap);
 }
 
 const gw_link_t *

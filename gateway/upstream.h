@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "fanout.h"
+#include "health.h"
 #include "link.h"
 #include "metrics.h"
 
@@ -29,5 +30,8 @@ void gw_upstream_destroy (gw_upstream_t **self_p);
 /* The requests towards the broker (subscriptions, resume), for the modules
  * below this one. Valid until destroy. */
 const gw_link_t *gw_upstream_link (gw_upstream_t *self);
+
+/* Whether the broker link is live (health.h); why gets the reason when not. */
+gw_health_state_t gw_upstream_health (gw_upstream_t *self, char *why, size_t cap);
 
 #endif

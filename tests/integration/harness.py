@@ -267,13 +267,21 @@ class Gateway(Process):
         e = {"HERALD_SECRET": secret}
         e.update(env or {})
         super().__init__(argv, env=e, name="gateway")
-        wait_until(lambda: not self.alive() or http_get(self.http + "/healthz")[0] == 200,
+        # /healthz answers 503 until the broker link is live: wait for the
+        # gateway to serve HTTP, not for the link (tests start gateways
+        # before or without their broker)
+        wait_until(lambda: not self.alive() or http_get(self.http + "/healthz")[0] in (200, 503),
                    what="gateway /healthz")
         if not self.alive():
             raise AssertionError("gateway exited at start:\n" + self.output())
 
     def metrics(self):
         return http_get(self.http + "/metrics")[1]
+
+    def wait_linked(self, timeout=10.0):
+        """Until /healthz says the broker link is live (200)."""
+        wait_until(lambda: http_get(self.http + "/healthz")[0] == 200, timeout=timeout,
+                   what="gateway linked to its broker")
 
 
 class Pair:

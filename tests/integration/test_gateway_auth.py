@@ -153,6 +153,7 @@ class GatewayCloseCodes(unittest.TestCase):
         with self.assertRaises(Exception, msg="a WebSocket upgrade on another path is refused"):
             await ws_connect(self.gateway.url.replace("/ws", "/other"))
         from harness import http_get
+        self.gateway.wait_linked()      # 503 until the broker's first tick (test_gateway_health)
         self.assertEqual(http_get(self.gateway.http + "/healthz"), (200, b"ok\n"), "/healthz answers ok")
         self.assertEqual(http_get(self.gateway.http + "/nothing-here")[0], 404, "unknown paths are 404")
 

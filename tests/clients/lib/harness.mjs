@@ -164,7 +164,8 @@ export async function startGateway(broker, { port, secret = SECRET, args = [] } 
   g.http = `http://127.0.0.1:${g.port}`;
   g.child = new Child([path.join(BIN, 'herald-gateway'), '--listen', `127.0.0.1:${g.port}`,
     '--broker', broker.publish, '--control', broker.control, ...args], { env: { HERALD_SECRET: secret }, name: 'gateway' });
-  await waitUntil(async () => !g.child.alive() || await httpStatus(`${g.http}/healthz`) === 200, 'gateway /healthz');
+  // 503 until the broker link is live: wait for HTTP, not for the link
+  await waitUntil(async () => !g.child.alive() || [200, 503].includes(await httpStatus(`${g.http}/healthz`)), 'gateway /healthz');
   if (!g.child.alive()) throw new Error(`gateway exited at start:\n${g.child.output()}`);
   g.stop = () => g.child.stop();
   g.kill = () => g.child.kill();
