@@ -2,6 +2,7 @@
 #include "config.h"
 #include "curve.h"
 #include "envelope.h"
+#include "envcheck.h"
 #include "store_lmdb.h"
 #include "version.h"
 
@@ -296,18 +297,34 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 29: rc = hp_log_parse_level (value, &self->log_level); break;
     }
     if (rc != 0) {
+        /* a variable is named as such: a stray one in the caller's
+         * environment must not look like a bad flag */
+        char what[160];
+        if (strcmp (source, "flag") == 0)
+            snprintf (what, sizeof what, "--%s", opt->flag);
+        else
+            snprintf (what, sizeof what, "environment variable %s (--%s; fix or unset it)",
+                      source, opt->flag);
         if (opt->kind == S_WORD)
-            fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s (%.*s)\n", source, value,
-                     opt->flag, (int) strcspn (opt->help, ":"), opt->help);
+            fprintf (stderr, "herald-broker: bad value '%s' for %s: %.*s\n", value, what,
+                     (int) strcspn (opt->help, ":"), opt->help);
         else
         if (opt->kind == S_FSYNC)
-            fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s (always, batch or none)\n",
-                     source, value, opt->flag);
-        else if (opt->kind == S_SIZE)
-            fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s (an integer %zu-%zu)\n",
-                     source, value, opt->flag, opt->min, opt->max);
+            fprintf (stderr, "herald-broker: bad value '%s' for %s: always, batch or none\n",
+                     value, what);
         else
-            fprintf (stderr, "herald-broker: %s: bad value '%s' for --%s\n", source, value, opt->flag);
+        if (opt->kind == S_SIZE)
+            fprintf (stderr, "herald-broker: bad value '%s' for %s: an integer %zu-%zu\n",
+                     value, what, opt->min, opt->max);
+        else
+        if (opt->kind == S_HOSTPORT)
+            fprintf (stderr, "herald-broker: bad value '%s' for %s: ADDR:PORT\n", value, what);
+        else
+        if (opt->kind == S_BOOL)
+            fprintf (stderr, "herald-broker: bad value '%s' for %s: 1/true/yes or 0/false/no\n",
+                     value, what);
+        else
+            fprintf (stderr, "herald-broker: bad value '%s' for %s\n", value, what);
     }
     return rc;
 }
@@ -346,7 +363,7 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
         for (const char *c = s_options[i].flag; *c && n + 1 < sizeof var; c++)
             var[n++] = *c == '-' ? '_' : (char) toupper ((unsigned char) *c);
         var[n] = '\0';
-        const char *value = getenv (var);
+        const char *value = hp_env_get (var);
         if (value && *value && s_apply (self, i, value, var) != 0)
             return -1;
     }

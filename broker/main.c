@@ -1,6 +1,7 @@
 /* main.c -- herald-broker: wiring of config, sockets, modules, the loop and signals. */
 #include "config.h"
 #include "log.h"
+#include "envcheck.h"
 #include "control.h"
 #include "control_srv.h"
 #include "curve.h"
@@ -606,6 +607,7 @@ main (int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     hp_log_configure (cfg.log_format, cfg.log_level);
+    hp_env_report ();
     /* lws stops accepting at half the limit (http.c); sockmon.c sheds
      * what libzmq's listeners cannot accept: headroom first */
     hp_fd_limit_raise ();

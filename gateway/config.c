@@ -1,5 +1,6 @@
 /* config.c -- herald-gateway settings from flags and HERALD_* environment variables. */
 #include "config.h"
+#include "envcheck.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -32,11 +33,15 @@ gw_config_usage (FILE *out)
 "\n"
 "Holds browsers' WebSocket connections and delivers each user's events from\n"
 "herald-broker. Every flag is also an environment variable (--max-queue-bytes\n"
-"is HERALD_MAX_QUEUE_BYTES); a flag wins over its variable.\n"
+"is HERALD_MAX_QUEUE_BYTES); a flag wins over its variable. HERALD_PUBLISH\n"
+"and HERALD_CONTROL are the broker's addresses, the same the broker binds\n"
+"(HERALD_BROKER, the old name of HERALD_PUBLISH, is still read).\n"
 "\n"
 "  --listen ADDR:PORT       HTTP + WebSocket address (default " GW_DEFAULT_LISTEN ")\n"
-"  --broker EP              the broker's XPUB endpoint (default " GW_DEFAULT_BROKER ")\n"
-"  --control EP             the broker's control ROUTER (default " GW_DEFAULT_CONTROL ")\n"
+"  --broker EP              the broker's publish (XPUB) endpoint, also --publish,\n"
+"                           HERALD_PUBLISH (default " GW_DEFAULT_BROKER ")\n"
+"  --control EP             the broker's control (ROUTER) endpoint, HERALD_CONTROL\n"
+"                           (default " GW_DEFAULT_CONTROL ")\n"
 "  --secret-file PATH       read the token secret from PATH (one trailing newline\n"
 "                           is ignored); else the secret is HERALD_SECRET\n"
 "  --auth-timeout SECONDS   time a client has to send its auth frame (default 10)\n"
@@ -177,7 +182,7 @@ enum { OPT_LISTEN = 1, OPT_BROKER, OPT_CONTROL, OPT_SECRET_FILE, OPT_AUTH_TIMEOU
        OPT_TLS_KEY, OPT_MAX_CHANNELS, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_COUNT };
 
 static const char *s_env_names[OPT_COUNT] = {
-    NULL, "HERALD_LISTEN", "HERALD_BROKER", "HERALD_CONTROL", "HERALD_SECRET_FILE",
+    NULL, "HERALD_LISTEN", "HERALD_PUBLISH", "HERALD_CONTROL", "HERALD_SECRET_FILE",
     "HERALD_AUTH_TIMEOUT", "HERALD_MAX_QUEUE_BYTES", "HERALD_MAX_CONNECTIONS",
     "HERALD_TOKEN_AUD", "HERALD_TOKEN_ISS", "HERALD_TOKEN_MAX_TTL", "HERALD_TOKEN_LEEWAY",
     "HERALD_CURVE_CERT", "HERALD_CURVE_SERVER", "HERALD_IDLE_TIMEOUT",
@@ -344,14 +349,17 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
     const char *secret_file = NULL;
 
     for (int opt = 1; opt < OPT_COUNT; opt++) {
-        const char *value = getenv (s_env_names[opt]);
-        if (value && *value
-        &&  s_apply (cfg, opt, value, &secret_file, err, s_env_names[opt]) != 0)
+        const char *value = hp_env_get (s_env_names[opt]);
+        char from[96];
+        snprintf (from, sizeof from, "environment variable %s (%s; fix or unset it)",
+                  s_env_names[opt], s_flag_names[opt]);
+        if (value && s_apply (cfg, opt, value, &secret_file, err, from) != 0)
             return GW_CONFIG_ERROR;
     }
     static const struct option options[] = {
         { "listen", required_argument, NULL, OPT_LISTEN },
         { "broker", required_argument, NULL, OPT_BROKER },
+        { "publish", required_argument, NULL, OPT_BROKER },     /* HERALD_PUBLISH's flag */
         { "control", required_argument, NULL, OPT_CONTROL },
         { "secret-file", required_argument, NULL, OPT_SECRET_FILE },
         { "auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT },

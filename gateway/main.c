@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "envcheck.h"
 #include "config.h"
 #include "fanout.h"
 #include "fdlimit.h"
@@ -75,6 +76,7 @@ main (int argc, char **argv)
         break;
     }
     hp_log_configure (config.log_format, config.log_level);
+    hp_env_report ();
     signal (SIGPIPE, SIG_IGN);
     /* server.c sizes lws's tables by the soft limit, listener.c keeps its
      * reserve below it: raised first, --max-connections is not capped by it */

@@ -199,7 +199,7 @@ class Broker(Process):
     before exec (e.g. to lower its descriptor limit)."""
     sanitizer_checked = True
 
-    def __init__(self, ports=None, preexec=None, **flags):
+    def __init__(self, ports=None, preexec=None, env=None, **flags):
         self.ports = ports or {k: free_port() for k in ("ingest", "publish", "control", "undelivered", "http")}
         p = self.ports
         self.ingest = "tcp://127.0.0.1:%d" % p["ingest"]
@@ -214,7 +214,7 @@ class Broker(Process):
         for k, v in flags.items():
             argv += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
         self.metrics_http = "http://" + flags["metrics"] if "metrics" in flags else self.http
-        super().__init__(argv, name="broker", preexec=preexec)
+        super().__init__(argv, env=env, name="broker", preexec=preexec)
         wait_until(lambda: not self.alive() or http_get(self.metrics_http + "/healthz")[0] == 200,
                    what="broker /healthz")
         if not self.alive():

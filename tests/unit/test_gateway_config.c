@@ -30,6 +30,9 @@ s_setup (void **state)
     unsetenv ("HERALD_SECRET_FILE");
     unsetenv ("HERALD_LISTEN");
     unsetenv ("HERALD_MAX_QUEUE_BYTES");
+    unsetenv ("HERALD_PUBLISH");
+    unsetenv ("HERALD_BROKER");
+    unsetenv ("HERALD_LOG_LEVEL");
     return 0;
 }
 
@@ -83,6 +86,39 @@ test_refusals (void **state)
     assert_int_equal (s_parse (2, unknown), GW_CONFIG_ERROR);
     char *help[] = { "herald-gateway", "--help", NULL };
     assert_int_equal (s_parse (2, help), GW_CONFIG_HELP);
+}
+
+/* HERALD_PUBLISH is the broker's publish endpoint (--broker, --publish);
+ * the old HERALD_BROKER is read only while it is unset. */
+static void
+test_publish_rename (void **state)
+{
+    setenv ("HERALD_SECRET", "x", 1);
+    char *none[] = { "herald-gateway", NULL };
+    setenv ("HERALD_BROKER", "tcp://127.0.0.1:1", 1);
+    assert_int_equal (s_parse (1, none), GW_CONFIG_RUN);
+    assert_string_equal (s_cfg.broker, "tcp://127.0.0.1:1");
+    setenv ("HERALD_PUBLISH", "tcp://127.0.0.1:2", 1);
+    assert_int_equal (s_parse (1, none), GW_CONFIG_RUN);
+    assert_string_equal (s_cfg.broker, "tcp://127.0.0.1:2");
+    char *flag[] = { "herald-gateway", "--publish", "tcp://127.0.0.1:3", NULL };
+    assert_int_equal (s_parse (3, flag), GW_CONFIG_RUN);
+    assert_string_equal (s_cfg.broker, "tcp://127.0.0.1:3");
+}
+
+/* A malformed variable is refused with its name in the message. */
+static void
+test_bad_variable_named (void **state)
+{
+    setenv ("HERALD_SECRET", "x", 1);
+    setenv ("HERALD_LOG_LEVEL", "loud", 1);
+    char buf[512] = "";
+    FILE *err = fmemopen (buf, sizeof buf - 1, "w");
+    char *none[] = { "herald-gateway", NULL };
+    assert_int_equal (gw_config_parse (&s_cfg, 1, none, err), GW_CONFIG_ERROR);
+    fclose (err);
+    assert_non_null (strstr (buf, "environment variable HERALD_LOG_LEVEL"));
+    assert_non_null (strstr (buf, "'loud'"));
 }
 
 /* The edge flags: defaults, values, refusals. */
@@ -185,6 +221,8 @@ main (void)
         cmocka_unit_test_setup (test_refusals, s_setup),
         cmocka_unit_test_setup (test_secret_file, s_setup),
         cmocka_unit_test_setup (test_edge_flags, s_setup),
+        cmocka_unit_test_setup (test_publish_rename, s_setup),
+        cmocka_unit_test_setup (test_bad_variable_named, s_setup),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
