@@ -364,7 +364,8 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
             var[n++] = *c == '-' ? '_' : (char) toupper ((unsigned char) *c);
         var[n] = '\0';
         const char *value = hp_env_get (var);
-        if (value && *value && s_apply (self, i, value, var) != 0)
+        if (value && *value && !hp_args_have_flag (argc, argv, s_options[i].flag)
+        &&  s_apply (self, i, value, var) != 0)
             return -1;
     }
 

@@ -353,7 +353,10 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
         char from[96];
         snprintf (from, sizeof from, "environment variable %s (%s; fix or unset it)",
                   s_env_names[opt], s_flag_names[opt]);
-        if (value && s_apply (cfg, opt, value, &secret_file, err, from) != 0)
+        /* a flag given for it makes the variable moot, however malformed */
+        bool flagged = hp_args_have_flag (argc, argv, s_flag_names[opt] + 2)
+                    || (opt == OPT_BROKER && hp_args_have_flag (argc, argv, "publish"));
+        if (value && !flagged && s_apply (cfg, opt, value, &secret_file, err, from) != 0)
             return GW_CONFIG_ERROR;
     }
     static const struct option options[] = {

@@ -71,6 +71,21 @@ hp_env_get (const char *name)
 }
 
 bool
+hp_args_have_flag (int argc, char **argv, const char *flag)
+{
+    size_t len = strlen (flag);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp (a, "--") == 0)
+            break;
+        if (strncmp (a, "--", 2) == 0 && strncmp (a + 2, flag, len) == 0
+        &&  (a[2 + len] == '\0' || a[2 + len] == '='))
+            return true;
+    }
+    return false;
+}
+
+bool
 hp_env_is_known (const char *name)
 {
     for (size_t i = 0; i < S_KNOWN_COUNT; i++)

@@ -16,6 +16,11 @@
  * or the value is empty. */
 const char *hp_env_get (const char *name);
 
+/* True when argv gives the long option flag ("--flag VALUE" or
+ * "--flag=VALUE", before any "--"): its variable then does not matter, and
+ * a malformed value in the caller's environment must not stop the program. */
+bool hp_args_have_flag (int argc, char **argv, const char *flag);
+
 /* True when name is a variable some Herald program, client, demo or test
  * script reads (the list in envcheck.c). */
 bool hp_env_is_known (const char *name);

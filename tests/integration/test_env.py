@@ -44,6 +44,15 @@ class EnvTest(unittest.TestCase):
         self.assertEqual(out.returncode, 2)
         self.assertIn("environment variable HERALD_MAX_CONNECTIONS", out.stderr)
 
+    def test_flag_makes_a_stray_variable_moot(self):
+        # scripts/run passes every endpoint as a flag: a stray HERALD_HTTP=0
+        # in the caller's environment must not stop the broker
+        broker = Broker(env={"HERALD_HTTP": "0"})
+        try:
+            self.assertTrue(broker.alive())
+        finally:
+            broker.stop()
+
     def test_unknown_is_logged_and_ignored(self):
         broker = Broker(env={"HERALD_HISTORY_EVENT": "5", "HERALD_WHATEVER_THIS_IS": "1"})
         try:

@@ -119,6 +119,10 @@ test_bad_variable_named (void **state)
     fclose (err);
     assert_non_null (strstr (buf, "environment variable HERALD_LOG_LEVEL"));
     assert_non_null (strstr (buf, "'loud'"));
+    /* the flag makes it moot: a stray variable does not stop the gateway */
+    char *flag[] = { "herald-gateway", "--log-level=warn", NULL };
+    assert_int_equal (s_parse (2, flag), GW_CONFIG_RUN);
+    assert_int_equal (s_cfg.log_level, HP_LOG_WARN);
 }
 
 /* The edge flags: defaults, values, refusals. */
