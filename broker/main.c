@@ -725,7 +725,11 @@ main (int argc, char **argv)
     else if (s_serve (&broker, &sockets, epoch, stored.last) != 0)
         goto done;
     exit_code = s_loop (&broker, &sockets);
-    hp_info ("stopping");
+    /* what the operator loses with this process, in one line */
+    hp_info ("stopping (exit %d): %zu users online, %llu events accepted, last offset %llu",
+             exit_code, broker.presence ? hb_presence_count (broker.presence) : 0,
+             (unsigned long long) broker.metrics.events_accepted,
+             (unsigned long long) (broker.router ? hb_router_offset (broker.router) : 0));
 done:
     s_broker_destroy (&broker);
     s_sockets_close (&sockets);

@@ -15,6 +15,7 @@
 #include "fdlimit.h"
 #include "lwslog.h"
 #include "metrics.h"
+#include "oplog.h"
 #include "server.h"
 #include "upstream.h"
 #include "version.h"
@@ -26,6 +27,9 @@ typedef struct {
     gw_server_t *server;
     gw_upstream_t *upstream;
     gw_audit_t *audit;
+    gw_metrics_t *metrics;
+    gw_fanout_t *fanout;
+    gw_oplog_t oplog;
 } gw_main_t;
 
 /* Runs once the server has closed its clients and its lws context: what is
@@ -36,6 +40,7 @@ s_on_server_done (void *arg)
     gw_main_t *app = arg;
     gw_upstream_stop (app->upstream);
     gw_audit_stop (app->audit);
+    gw_oplog_stop (&app->oplog);
     uv_close ((uv_handle_t *) &app->sigterm, NULL);
     uv_close ((uv_handle_t *) &app->sigint, NULL);
     uv_close ((uv_handle_t *) &app->sighup, NULL);
@@ -54,7 +59,11 @@ static void
 s_on_signal (uv_signal_t *handle, int signum)
 {
     gw_main_t *app = handle->data;
-    hp_info ("signal %d, closing connections", signum);
+    hp_info ("signal %d: closing %llu connections of %llu users (%llu unauthenticated)", signum,
+             (unsigned long long) app->metrics->connections,
+             (unsigned long long) gw_fanout_user_count (app->fanout),
+             (unsigned long long) app->metrics->unauthenticated);
+    gw_oplog_check (&app->oplog, uv_now (handle->loop), true);   /* the failures not yet told */
     gw_server_shutdown (app->server, s_on_server_done, app);
 }
 
@@ -88,6 +97,7 @@ main (int argc, char **argv)
     gw_log_init (&metrics);
     gw_main_t app;
     memset (&app, 0, sizeof app);
+    app.metrics = &metrics;
     uv_loop_t loop;
     uv_loop_init (&loop);
 
@@ -103,6 +113,8 @@ main (int argc, char **argv)
         app.server = gw_server_new (&loop, &config, &metrics, fanout, app.upstream);
     }
     if (app.server) {
+        app.fanout = fanout;
+        gw_oplog_start (&app.oplog, &loop, &metrics);
         uv_signal_init (&loop, &app.sigterm);
         uv_signal_init (&loop, &app.sigint);
         app.sigterm.data = app.sigint.data = &app;

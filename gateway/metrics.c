@@ -15,6 +15,12 @@ static const char *s_authfail_names[GW_AUTHFAIL_LABELS] = {
     "bad_claim", "not_yet", "too_long", "bad_aud", "bad_iss", "crit"
 };
 
+const char *
+gw_metrics_authfail_name (gw_authfail_t reason)
+{
+    return reason < GW_AUTHFAIL_LABELS ? s_authfail_names[reason] : "other";
+}
+
 static const char *s_refused_names[GW_REFUSED_LABELS] = {
     "limit", "unauthenticated", "per_ip", "path", "shutdown", "version", "origin", "descriptors",
     "bad_request"

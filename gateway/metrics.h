@@ -141,4 +141,7 @@ gw_authfail_t gw_metrics_authfail_of (gw_auth_result_t result);
 /* Appends the Prometheus text form to out. Returns 0 or -1 (out's limit). */
 int gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out);
 
+/* The label of an auth failure reason ("bad_token", ...), as in /metrics. */
+const char *gw_metrics_authfail_name (gw_authfail_t reason);
+
 #endif

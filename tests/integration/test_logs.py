@@ -3,9 +3,11 @@
 A broker and a gateway run with --log-format json (the gateway through
 HERALD_LOG_FORMAT): each line they write parses as one JSON object with
 time, level, process, pid and msg, and the lines an operator needs are
-there (startup, shutdown). --log-level warn drops the info lines; the text
-format carries the same fields in order.
+there: startup, the broker link coming up, failed authentications (summed
+up, not one line each), shutdown with what was open. --log-level warn drops
+the info lines; the text format carries the same fields in order.
 """
+import asyncio
 import json
 import os
 import re
@@ -39,18 +41,41 @@ class LogFormatTest(unittest.TestCase):
         gateway = None
         try:
             gateway = harness.Gateway(broker, env={"HERALD_LOG_FORMAT": "json"})
+            gateway.wait_linked()
+            asyncio.run(self.fail_auth(gateway, 30))
+            harness.wait_until(lambda: "failed authentications" in gateway.output(),
+                               what="the failed-auth summary")
             gateway.stop()
             broker.stop()
             b = json_lines(broker.output(), "herald-broker")
             g = json_lines(gateway.output(), "herald-gateway")
             self.assertTrue(any(r["msg"].startswith("epoch ") for r in b), b)
-            self.assertTrue(any(r["msg"] == "stopping" for r in b), b)
+            self.assertTrue(any(re.match(r"stopping \(exit 0\): \d+ users online", r["msg"])
+                                for r in b), b)
             self.assertTrue(any(r["msg"].startswith("listening on ws://") for r in g), g)
-            self.assertTrue(any("closing connections" in r["msg"] for r in g), g)
+            self.assertTrue(any(r["msg"].startswith("broker link up") for r in g), g)
+            self.assertTrue(any(re.match(r"signal 15: closing \d+ connections of \d+ users", r["msg"])
+                                for r in g), g)
+            # 30 failures, a line or two (rate-limited), all counted
+            auth = [r for r in g if "failed authentications" in r["msg"]]
+            self.assertTrue(1 <= len(auth) <= 2, auth)
+            self.assertEqual(auth[0]["level"], "warn")
+            told = sum(int(re.search(r"bad_token (\d+)", r["msg"]).group(1)) for r in auth)
+            self.assertEqual(told, 30, auth)
         finally:
             if gateway:
                 gateway.stop()
             broker.stop()
+
+    async def fail_auth(self, gateway, count):
+        import websockets
+        for _ in range(count):
+            async with websockets.connect(gateway.url) as ws:
+                await ws.send('{"type":"auth","token":"not.a.token"}')
+                try:
+                    await asyncio.wait_for(ws.recv(), 5)
+                except websockets.ConnectionClosed:
+                    pass
 
     def test_level_and_text(self):
         broker = harness.Broker(log_level="warn")
