@@ -6,13 +6,14 @@
 void
 gw_health_link (gw_health_t *self, bool up)
 {
-    if (up) {
+    if (up)
         self->links_up++;
-        self->heard = false;    /* live again only once the broker speaks */
+    else {
+        if (self->links_up > 0)
+            self->links_up--;
+        if (self->links_up == 0)
+            self->heard = false;    /* gone: live again once the broker speaks */
     }
-    else
-    if (self->links_up > 0)
-        self->links_up--;
 }
 
 bool
@@ -31,10 +32,10 @@ gw_health_heard (gw_health_t *self, uint64_t now_ms, uint64_t epoch, uint64_t *w
 gw_health_state_t
 gw_health_state (const gw_health_t *self, uint64_t now_ms)
 {
-    if (self->links_up <= 0)
-        return GW_HEALTH_NO_LINK;
+    /* a message is proof of a link even when its handshake event came
+     * before the monitor was attached (libzmq does not replay it) */
     if (!self->heard)
-        return GW_HEALTH_WAITING;
+        return self->links_up > 0 ? GW_HEALTH_WAITING : GW_HEALTH_NO_LINK;
     if (now_ms > self->heard_ms && now_ms - self->heard_ms > GW_HEALTH_SILENCE_MS)
         return GW_HEALTH_SILENT;
     return GW_HEALTH_UP;

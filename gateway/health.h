@@ -1,9 +1,8 @@
 /* health.h -- whether the gateway has a live link to a broker: /healthz,
  * herald_gateway_broker_link_up and the link lost/back log lines.
  *
- * Live means: at least one publish (XSUB) connection has completed its
- * handshake, and a message from the broker arrived within
- * GW_HEALTH_SILENCE_MS. The broker publishes a tick on the multicast topic
+ * Live means: a message from the broker arrived within GW_HEALTH_SILENCE_MS
+ * and no publish (XSUB) connection was lost since, leaving none. The broker publishes a tick on the multicast topic
  * at least every second (PROTOCOL.md, kind T) even when idle, so a broker
  * that is stopped (SIGSTOP), wedged or cut off without a TCP reset is
  * noticed within that bound too. Pure state, no I/O: upstream.c feeds it. */
@@ -26,7 +25,7 @@ typedef enum {
 
 typedef struct {
     int      links_up;      /* XSUB connections whose handshake succeeded */
-    bool     heard;         /* anything received since the last link came up */
+    bool     heard;         /* anything received since the last link was lost */
     uint64_t heard_ms;      /* when (loop milliseconds) */
     bool     epoch_known;
     uint64_t epoch;         /* the broker epoch last seen */

@@ -39,6 +39,18 @@ test_states (void **state)
 }
 
 static void
+test_message_without_handshake (void **state)
+{
+    /* the handshake event can come before the monitor is attached: the
+     * broker's tick is proof enough, and a disconnect still counts */
+    gw_health_t h = { 0 };
+    gw_health_heard (&h, 10, 1, NULL);
+    assert_int_equal (gw_health_state (&h, 11), GW_HEALTH_UP);
+    gw_health_link (&h, false);
+    assert_int_equal (gw_health_state (&h, 12), GW_HEALTH_NO_LINK);
+}
+
+static void
 test_two_links (void **state)
 {
     /* a pair: a gateway linked to one of two brokers is live */
@@ -68,6 +80,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_states),
         cmocka_unit_test (test_two_links),
+        cmocka_unit_test (test_message_without_handshake),
         cmocka_unit_test (test_epoch_change),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
