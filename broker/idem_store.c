@@ -304,8 +304,8 @@ hb_idem_store_open (const char *dir, hb_idem_t *idem, size_t max_bytes, hb_fsync
     self->interval_ms = interval_ms;
     if (snprintf (self->dir, sizeof self->dir, "%s" S_SUBDIR, dir) >= (int) sizeof self->dir
     ||  hb_datadir_prepare (self->dir, why, sizeof why) != 0) {
-        hp_info ("--data-dir: %s%s: %s", dir, S_SUBDIR,
-                 why[0] ? why : "path too long");
+        hp_error ("--data-dir: %s%s: %s", dir, S_SUBDIR,
+                  why[0] ? why : "path too long");
         free (self);
         return NULL;
     }
@@ -340,8 +340,8 @@ hb_idem_store_open (const char *dir, hb_idem_t *idem, size_t max_bytes, hb_fsync
                   "aside as %s; starting with no keys", self->dir, why, moved);
     }
     if (r != S_OK) {
-        hp_info ("--data-dir: the idempotency store in %s: %s",
-                 self->dir, why);
+        hp_error ("--data-dir: the idempotency store in %s: %s",
+                  self->dir, why);
         s_env_close (self);
         free (self);
         return NULL;
