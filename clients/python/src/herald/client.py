@@ -266,5 +266,6 @@ def _close_all_at_exit():
             pass
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):    # not on Windows: the PID check alone
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_close_all_at_exit)
