@@ -9,6 +9,7 @@
 
 #include "channel_presence.h"
 #include "topic.h"
+#include "../xorshift.h"
 
 /* Builds the presence topic of (channel, user, gateway, connection) and
  * subscribes (sub) or unsubscribes it, as the router does. */
@@ -134,12 +135,111 @@ test_bound_and_exactness (void **state)
     hb_chanpres_destroy (&cp);
 }
 
+/* Random subscribes and unsubscribes over a small universe (3 channels x 4
+ * users x 12 connections) against a plain model of what the set must say:
+ * held topics under the bound, per channel its distinct users and
+ * connections, the refused count, the overflow and exactness (lost for
+ * good once more refused topics are held than the overflow can follow). */
+#define M_CHANNELS 3
+#define M_USERS    4
+#define M_CONNS    12
+#define M_TOPICS   (M_CHANNELS * M_USERS * M_CONNS)
+
+static void
+s_model (size_t bound, bool expect_lost)
+{
+    static const char *channels[M_CHANNELS] = { "a", "order:17", "room/x" };
+    static const char *users[M_USERS] = { "alice", "bob", "carol", "dave" };
+    bool held[M_TOPICS] = { false }, over[M_TOPICS] = { false };
+    size_t nheld = 0, nover = 0;
+    uint64_t refused = 0;
+    bool lost = false;
+    hb_chanpres_t *cp = hb_chanpres_new (bound);
+    bool was_inexact = false, was_exact_again = false;
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    for (int step = 0; step < 20000; step++) {
+        int t = (int) (xorshift64 (&rng) % M_TOPICS);
+        int c = t / (M_USERS * M_CONNS), u = t / M_CONNS % M_USERS;
+        bool sub = xorshift64 (&rng) % 2;
+        int rc = s_topic (cp, sub, channels[c], users[u], 7, (uint64_t) t);
+        if (sub && !held[t]) {
+            if (nheld < bound) {
+                held[t] = true;
+                nheld++;
+                if (over[t]) {
+                    over[t] = false;
+                    nover--;
+                }
+                assert_int_equal (rc, 0);
+            }
+            else {
+                refused++;
+                if (!over[t] && !lost) {
+                    if (nover < bound) {
+                        over[t] = true;
+                        nover++;
+                    }
+                    else
+                        lost = true;
+                }
+                assert_int_equal (rc, -1);
+            }
+        }
+        else if (!sub && held[t]) {
+            held[t] = false;
+            nheld--;
+        }
+        else if (!sub && over[t]) {
+            over[t] = false;
+            nover--;
+        }
+        assert_int_equal (hb_chanpres_count (cp), nheld);
+        assert_int_equal (hb_chanpres_refused (cp), refused);
+        assert_int_equal (hb_chanpres_overflow (cp), nover);
+        assert_true (hb_chanpres_exact (cp) == (!lost && nover == 0));
+        was_exact_again |= was_inexact && hb_chanpres_exact (cp);
+        was_inexact |= !hb_chanpres_exact (cp);
+        for (int k = 0; k < M_CHANNELS; k++) {
+            uint64_t want_conns = 0;
+            size_t want_users = 0;
+            for (int v = 0; v < M_USERS; v++) {
+                bool any = false;
+                for (int n = 0; n < M_CONNS; n++)
+                    if (held[(k * M_USERS + v) * M_CONNS + n]) {
+                        want_conns++;
+                        any = true;
+                    }
+                want_users += any;
+            }
+            s_users_t got = { .count = 0 };
+            uint64_t conns;
+            assert_int_equal (hb_chanpres_users (cp, channels[k], strlen (channels[k]), 16,
+                                                 s_collect, &got, &conns), want_users);
+            assert_int_equal (conns, want_conns);
+            assert_int_equal (got.count, want_users);
+        }
+    }
+    /* what was exercised: the bound, and either the overflow's bound or
+     * exactness coming back */
+    assert_true (refused > 1000);
+    assert_true (expect_lost ? lost : !lost && was_exact_again);
+    hb_chanpres_destroy (&cp);
+}
+
+static void
+test_against_a_model (void **state)
+{
+    s_model (20, true);     /* more refused topics held than the overflow follows */
+    s_model (60, false);    /* the overflow never fills: exactness comes back */
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_users_and_connections),
         cmocka_unit_test (test_bound_and_exactness),
+        cmocka_unit_test (test_against_a_model),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
