@@ -19,7 +19,10 @@ event meant for it exactly once, in order; a resume from offset 0 answers
 recovered:true with every event the client got -- including those
 accepted before the backup existed, which only the catch-up can have
 carried; and new connections resuming from 0 through a gateway get a
-welcome with recovered:true and those events replayed.
+welcome with recovered:true and those events replayed. Channel events
+pushed before the backup joined (streams keyed 0x01+channel, not users)
+are on the survivor too: a channel resume from 0 answers recovered:true
+with every one the primary held.
 """
 import asyncio
 import json
@@ -27,15 +30,18 @@ import shutil
 import tempfile
 import unittest
 
+import msgpack
 import websockets
 
-from harness import Gateway, Pair, PacedProducer, RecordingClient, make_token, metric, wait_until
+from harness import (Control, Gateway, PacedProducer, Pair, Producer, RecordingClient,
+                     make_token, metric, wait_until)
 from test_fault_pair_kill import ticks
 from test_fault_pair_partition import PairChecks
 
 USERS = 200
 RATE = 200           # events per second
 RESUMERS = 10        # fresh connections resuming from 0 after the takeover
+CHANNELS = ["order:17", "room/2"]
 
 
 class PairCatchup(PairChecks, unittest.TestCase):
@@ -74,6 +80,14 @@ class PairCatchup(PairChecks, unittest.TestCase):
         finally:
             await ws.close()
 
+    def channel_history(self, control, epoch):
+        """Per channel: (recovered, offsets) of a resume from 0 on the active."""
+        out = {}
+        for ch in CHANNELS:
+            r = control.request({"op": "resume", "channel": ch, "epoch": epoch, "offset": 0})
+            out[ch] = (r["recovered"], [e[0] for e in r["events"]])
+        return out
+
     def run_case(self, seed, restart_backup_empty, dirs=None):
         flags = {}
         if dirs:
@@ -88,8 +102,16 @@ class PairCatchup(PairChecks, unittest.TestCase):
             epoch = clients[0].welcomes[0]["epoch"]
             pusher = PacedProducer(pair.ingest, RATE, ticks(users), seed=seed)
             pusher.start()
+            control = Control(pair)
+            self.addCleanup(control.close)
             try:
+                channels = Producer(pair.ingest)
+                for i in range(40):
+                    channels.send_raw(msgpack.packb({"event": "news", "channel": CHANNELS[i % 2],
+                                                     "data": {"n": i}}))
+                channels.close()
                 await asyncio.sleep(4)                 # history the backup has no copy of
+                result["channels_before"] = self.channel_history(control, epoch)
                 result["before_join"] = metric(pair.metrics(0), "herald_broker_offset")
                 pair.start(1)
                 wait_until(lambda: self.caught_up(pair, 1), timeout=30,
@@ -115,6 +137,7 @@ class PairCatchup(PairChecks, unittest.TestCase):
             finally:
                 await asyncio.get_running_loop().run_in_executor(None, pusher.stop)
             result["stats"], history = await self.survivor(pair, clients, users, epoch)
+            result["channels_after"] = self.channel_history(control, epoch)
             result.update(epoch=epoch, clients=clients, history=history, sent=pusher.sent,
                           log=pair.procs[1].output())
             fresh = {}
@@ -151,6 +174,12 @@ class PairCatchup(PairChecks, unittest.TestCase):
                              "got, from before the backup joined on" % c.user)
         early = sum(1 for c in clients for o in c.offsets if o <= result["before_join"])
         self.assertGreater(early, 0, "clients got events before the backup joined")
+        for ch in CHANNELS:
+            recovered, offsets = result["channels_before"][ch]
+            self.assertTrue(recovered)
+            self.assertEqual(len(offsets), 20, "%s: the primary held its events" % ch)
+            self.assertEqual(result["channels_after"][ch], (True, offsets),
+                             "%s: the survivor holds the channel's history, complete" % ch)
         for user, (welcome, offsets) in result["fresh"].items():
             c = next(c for c in clients if c.user == user)
             self.assertTrue(welcome.get("recovered"), "%s: resuming from 0 through a gateway: "
