@@ -17,8 +17,8 @@ import unittest
 import msgpack
 import zmq
 
-from harness import (BIN, SECRET, Broker, Gateway, free_port, ws_close_code,
-                     ws_connect, ws_recv_events)
+from harness import (BIN, SECRET, Broker, Gateway, free_port, make_token, ws_close_code,
+                     ws_connect, ws_recv_events, ws_subscribe)
 
 
 def tool(name):
@@ -102,6 +102,34 @@ class ShellWalkThrough(unittest.TestCase):
             [ev] = await ws_recv_events(ws, 1)
             self.assertEqual(ev["event"], "sentinel", "the bad lines produced no event")
             await ws.close()
+        asyncio.run(body())
+
+    def test_push_channel_and_broadcast_delivered(self):
+        async def body():
+            sub, _ = await ws_connect(self.gateway.url,
+                                      make_token("vendor", claims={"channels": ["order:*"]}))
+            other, _ = await ws_connect(self.gateway.url, make_token("bystander"))
+            answer = await ws_subscribe(sub, "order:17")
+            self.assertEqual(answer["type"], "subscribed", answer)
+            r = self.push("--channel", "order:17", "--event", "bid", "--data", '{"n":1}')
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run([tool("herald-push"), "--confirm", "--control", self.broker.control,
+                     "--channel", "order:17", "--event", "bid", "--data", '{"n":2}'])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            confirmed = json.loads(r.stdout)
+            # ingest and control are two sockets: either event may be routed first
+            got = sorted(await ws_recv_events(sub, 2), key=lambda e: e["data"]["n"])
+            self.assertEqual([(e["channel"], e["data"]["n"]) for e in got],
+                             [("order:17", 1), ("order:17", 2)], "the channel's events")
+            self.assertEqual(got[1]["offset"], confirmed["offset"], "at the confirmed offset")
+            r = self.push("--broadcast", "--event", "banner")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for ws in (sub, other):
+                [ev] = await ws_recv_events(ws, 1)
+                self.assertEqual((ev["event"], ev.get("broadcast")), ("banner", True),
+                                 "a broadcast reaches every connection, once")
+            await sub.close()
+            await other.close()
         asyncio.run(body())
 
     def test_push_refuses_bad_flags(self):

@@ -208,9 +208,11 @@ module HeraldHarness
   # then prints every frame it receives (welcome, events) as one JSON line,
   # or {"type":"closed","code":N} when the gateway closes.
   class WsClient
-    def initialize(url, token, resume: nil)
+    # send: frames sent after the welcome (e.g. subscribes).
+    def initialize(url, token, resume: nil, send: nil)
       argv = ["/usr/bin/python3", WS_CLIENT, url, token]
-      argv << JSON.generate(resume) if resume
+      argv << JSON.generate(resume) if resume || send
+      argv << JSON.generate(send) if send
       @io = IO.popen(argv, "r")
       @buf = +""
     end
@@ -241,6 +243,19 @@ module HeraldHarness
       raise Minitest::Assertion, "expected welcome, got #{frame.inspect}" unless frame["type"] == "welcome"
 
       frame
+    end
+
+    # The next frame of `type` (skipping others), within timeout seconds.
+    def frame_of(type, timeout: 10.0)
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+      loop do
+        left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        raise Minitest::Assertion, "no #{type} frame in time" if left <= 0
+
+        frame = next_frame(timeout: left)
+        return frame if frame["type"] == type
+        raise Minitest::Assertion, "connection closed: #{frame.inspect}" if frame["type"] == "closed"
+      end
     end
 
     # The next `count` event frames.

@@ -69,3 +69,47 @@ class TestChannels < Minitest::Test
     assert_raises(Herald::ConfigError) { Herald.subscription_token("carol", "order:17") }
   end
 end
+
+# The same through the real broker and gateway: a subscriber gets the
+# channel's events, every connection the broadcasts.
+class TestChannelsLive < HeraldTestCase
+  def subscriber(user, channel, token: nil, claim: nil)
+    frame = { "type" => "subscribe", "channel" => channel }
+    frame["token"] = token if token
+    client = WsClient.new(gateway.url, Herald.token(user, ttl: 300, channels: claim), send: [frame])
+    @clients = (@clients || []) << client
+    client.welcome
+    subscribed = client.frame_of("subscribed")
+    assert_equal channel, subscribed["channel"], "the gateway subscribed #{user} to #{channel}"
+    client
+  end
+
+  def test_publish_reaches_subscribers_only
+    configure_for_stack
+    channel = "order:#{SecureRandom.hex(3)}"
+    by_claim = subscriber(fresh_user("v"), channel, claim: ["order:*"])
+    customer = fresh_user("c")
+    by_token = subscriber(customer, channel, token: Herald.subscription_token(customer, channel, ttl: 60))
+    bystander = ws_for(fresh_user("b"))
+    wait_until("two connections on #{channel}") { Herald.channel_presence(channel)[:connections] == 2 }
+    presence = Herald.channel_presence(channel)
+    assert_includes presence[:users], customer, "channel presence names the subscribers"
+    assert_equal false, presence[:truncated]
+
+    assert Herald.publish(channel, "bid", { amount: 95 }, id: "b-1"), "queued"
+    confirmed = Herald.publish(channel, "bid", { amount: 90 }, confirm: true)
+    [by_claim, by_token].each do |c|
+      # the push (ingest) and the confirmed publish (control) take different
+      # sockets: either may reach the broker first
+      got = c.events(2).sort_by { |e| e["data"]["amount"] }
+      assert_equal [channel, channel], got.map { |e| e["channel"] }, "channel events name their channel"
+      assert_equal [{ "amount" => 90 }, { "amount" => 95 }], got.map { |e| e["data"] }
+      assert_equal confirmed[:offset], got.first["offset"], "delivered at the confirmed offset"
+    end
+    Herald.broadcast("banner", { text: "hello" })
+    [by_claim, by_token, bystander].each do |c|
+      ev = c.events(1).first
+      assert_equal ["banner", true], [ev["event"], ev["broadcast"]], "a broadcast reaches every connection"
+    end
+  end
+end
