@@ -151,6 +151,8 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_line (out, "herald_gateway_unauthenticated", NULL, self->unauthenticated);
     rc |= s_head (out, "herald_gateway_unauthenticated_evicted_total", "counter", "Unauthenticated connections closed (4008) to make room for a new one in a full --max-unauthenticated pool.");
     rc |= s_line (out, "herald_gateway_unauthenticated_evicted_total", NULL, self->unauthenticated_evicted_total);
+    rc |= s_head (out, "herald_gateway_http_unanswered_total", "counter", "Connections closed before a request reached the gateway (lws's own answers to a bad %-escape or %00, header timeouts, silent peers).");
+    rc |= s_line (out, "herald_gateway_http_unanswered_total", NULL, self->http_unanswered_total);
     rc |= s_head (out, "herald_gateway_accept_errors_total", "counter", "accept() failures (descriptors, memory); each pauses accepting.");
     rc |= s_line (out, "herald_gateway_accept_errors_total", NULL, self->accept_errors_total);
     rc |= s_head (out, "herald_gateway_log_lines_suppressed_total", "counter", "Log lines dropped by the rate limit.");

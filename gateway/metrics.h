@@ -110,6 +110,7 @@ typedef struct {
     uint64_t refused_total[GW_REFUSED_LABELS];
     uint64_t unauthenticated;      /* gauge: connections that have not authenticated yet */
     uint64_t unauthenticated_evicted_total;   /* closed 4008 to make room in that pool */
+    uint64_t http_unanswered_total; /* closed before a request reached us (lws's own answers, timeouts) */
     uint64_t accept_errors_total;  /* accept() failures (EMFILE, ENFILE, ...): accepting paused */
     uint64_t log_lines_suppressed_total; /* log lines over the per-second budget */
     uint64_t tls_reloads_total[2]; /* SIGHUP reloads of --tls-cert: [0] failed, [1] ok */

@@ -43,6 +43,7 @@ typedef struct gw_pss {
     bool pinged;                /* a WebSocket ping went out since last_rx_ms */
     bool unauthed;              /* counted in metrics->unauthenticated, in the pool */
     bool answered;              /* the raw fallback wrote its 400 */
+    bool requested;             /* a request reached us (HTTP route or upgrade check) */
 } gw_pss_t;
 
 /* One HTTP answer waiting for WRITEABLE. */
@@ -390,6 +391,8 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
         return 0;
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (pss)
+            pss->requested = true;
         return gw_upgrade_check (wsi, self->config, self->metrics, self->peers,
                                  self->shutting_down, !s_on_metrics_port (self, wsi),
                                  s_unauth_evict, self);
@@ -462,6 +465,7 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 
     case LWS_CALLBACK_HTTP:
         pss->kind = GW_PSS_HTTP;
+        pss->requested = true;
         s_reply_destroy ((gw_http_reply_t **) &pss->ptr);   /* keep-alive: a new request */
         if (!(pss->ptr = s_route (self, wsi, in)))
             return -1;
@@ -477,6 +481,12 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
             s_reply_destroy ((gw_http_reply_t **) &pss->ptr);
             pss->kind = GW_PSS_NONE;
         }
+        /* Closed before any request reached us: lws's own answers to a bad
+         * %-escape (403) or %00 in the path (none), which fail inside its
+         * URL decoding with no callback first, its header timeout, and
+         * peers that sent nothing. Counted, as on the broker's --http. */
+        if (reason == LWS_CALLBACK_CLOSED_HTTP && (!pss || !pss->requested) && self && !self->shutting_down)
+            self->metrics->http_unanswered_total++;
         return 0;
 
     default:

@@ -2,13 +2,14 @@
 --allowed-origins: a Sec-WebSocket-Version other than 13 (8, 99, none) gets
 426 with Sec-WebSocket-Version: 13; an Origin not in the list gets 403; an
 upgrade without Origin (not a browser) and a listed one get 101; an upgrade
-on another path gets 404; a first line lws cannot parse gets a JSON 400.
+on another path gets 404; a first line lws cannot parse gets a JSON 400;
+what lws answers itself (a bad %-escape, %00) is counted as unanswered.
 Each refusal counted by reason."""
 import socket
 import unittest
 
 from gateway_case import GatewayCase
-from harness import make_token
+from harness import make_token, metric
 from wsraw import RawWS
 
 ALLOWED = "https://app.example.com,http://localhost:3000"
@@ -68,6 +69,37 @@ class GatewayRFC6455(GatewayCase):
             self.assertIn(b"application/json", reply)
             self.assertTrue(reply.endswith(b'{"error":"not an HTTP request we serve"}\n'), reply)
         self.assertEqual(self.refused("bad_request"), before + 3)
+
+    def unanswered(self):
+        return metric(self.gateway.metrics(), "herald_gateway_http_unanswered_total", exact=True)
+
+    def test_paths_lws_answers_itself_are_counted(self):
+        """A bad %-escape (lws's own 403) and %00 (closed unanswered) fail
+        inside lws's URL decoding before any callback; each such connection
+        is still counted, and an answered request or a 400 is not."""
+        before = self.unanswered()
+        for path in (b"/%zz", b"/ws%00"):
+            s = socket.create_connection(("127.0.0.1", self.gateway.port), timeout=5)
+            s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = b""
+            while True:
+                try:
+                    chunk = s.recv(4096)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break       # proves: lws closed it
+                reply += chunk
+            s.close()
+            self.assertFalse(reply.startswith(b"HTTP/1.1 200"), (path, reply[:60]))
+        # answered requests are not counted: a 404 and a JSON 400
+        RawWS(self.gateway.port, path="/other").close()
+        s = socket.create_connection(("127.0.0.1", self.gateway.port), timeout=5)
+        s.sendall(b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n")
+        while s.recv(4096):
+            pass
+        s.close()
+        self.assertEqual(self.unanswered(), before + 2)
 
 
 if __name__ == "__main__":
