@@ -7,19 +7,11 @@ int
 gw_failover_parse (gw_failover_t *self, const char *list)
 {
     memset (self, 0, sizeof *self);
-    const char *p = list;
-    for (;;) {
-        const char *comma = strchr (p, ',');
-        size_t len = comma ? (size_t) (comma - p) : strlen (p);
-        if (len == 0 || len >= GW_FAILOVER_EP_MAX || self->count == GW_FAILOVER_EPS)
-            return -1;
-        memcpy (self->ep[self->count], p, len);
-        self->ep[self->count][len] = '\0';
-        self->count++;
-        if (!comma)
-            return 0;
-        p = comma + 1;
-    }
+    int count = hp_endpoints_parse (list, self->ep);
+    if (count < 0)
+        return -1;
+    self->count = count;
+    return 0;
 }
 
 bool

@@ -5,8 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define GW_FAILOVER_EPS    2
-#define GW_FAILOVER_EP_MAX 256
+#include "endpoints.h"
+
+#define GW_FAILOVER_EPS    HP_ENDPOINTS_MAX
+#define GW_FAILOVER_EP_MAX HP_ENDPOINT_MAX
 /* A control endpoint that answers nothing for this long after a request is
  * left for the other one. */
 #define GW_FAILOVER_TIMEOUT_MS 1000

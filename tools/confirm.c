@@ -18,6 +18,7 @@
  * arrive later and nothing queued for a dead broker is kept. Events in
  * flight are sent again in the order they were added. */
 #include "confirm.h"
+#include "endpoints.h"
 #include "envelope.h"
 
 #include <errno.h>
@@ -28,8 +29,8 @@
 #include <time.h>
 #include <zmq.h>
 
-#define S_EPS     2
-#define S_EP_MAX  256
+#define S_EPS     HP_ENDPOINTS_MAX
+#define S_EP_MAX  HP_ENDPOINT_MAX
 #define S_TEXT_MAX 64            /* longest error/reason/epoch string kept */
 
 typedef struct {
@@ -72,18 +73,11 @@ ht_confirm_now_ms (void)
 static int
 s_parse (ht_confirm_t *self, const char *list)
 {
-    for (const char *p = list;; ) {
-        const char *comma = strchr (p, ',');
-        size_t len = comma ? (size_t) (comma - p) : strlen (p);
-        if (len == 0 || len >= S_EP_MAX || self->count == S_EPS)
-            return -1;
-        memcpy (self->ep[self->count], p, len);
-        self->ep[self->count][len] = '\0';
-        self->count++;
-        if (!comma)
-            return 0;
-        p = comma + 1;
-    }
+    int count = hp_endpoints_parse (list, self->ep);
+    if (count < 0)
+        return -1;
+    self->count = count;
+    return 0;
 }
 
 /* A fresh DEALER to the current endpoint (the old one closed with what it

@@ -14,6 +14,7 @@
 
 #include "confirm.h"
 #include "curve.h"
+#include "endpoints.h"
 #include "envelope.h"
 #include "json_pack.h"
 #include "lines.h"
@@ -271,27 +272,20 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
 static int
 s_connect_list (void *push, const char *list)
 {
-    char ep[1024];
-    int count = 0;
-    for (const char *p = list;; count++) {
-        const char *comma = strchr (p, ',');
-        size_t len = comma ? (size_t) (comma - p) : strlen (p);
-        if (len == 0 || len >= sizeof ep || count == 2) {
-            fprintf (stderr, "herald-push: --ingest takes one endpoint, or two separated by a "
-                     "comma (a hot standby pair): \"%s\"\n", list);
-            return -1;
-        }
-        memcpy (ep, p, len);
-        ep[len] = '\0';
-        if (zmq_connect (push, ep) != 0) {
-            fprintf (stderr, "herald-push: bad ingest endpoint \"%s\": %s\n", ep,
+    char ep[HP_ENDPOINTS_MAX][HP_ENDPOINT_MAX];
+    int count = hp_endpoints_parse (list, ep);
+    if (count < 0) {
+        fprintf (stderr, "herald-push: --ingest takes one endpoint, or two separated by a "
+                 "comma (a hot standby pair): \"%s\"\n", list);
+        return -1;
+    }
+    for (int i = 0; i < count; i++)
+        if (zmq_connect (push, ep[i]) != 0) {
+            fprintf (stderr, "herald-push: bad ingest endpoint \"%s\": %s\n", ep[i],
                      zmq_strerror (errno));
             return -1;
         }
-        if (!comma)
-            return 0;
-        p = comma + 1;
-    }
+    return 0;
 }
 
 /* Hands one envelope to the PUSH socket. ZMQ_IMMEDIATE keeps messages off
