@@ -11,6 +11,7 @@
  * channel without members. Everything is O(1) per subscription message; an
  * answer walks one channel's member list, at most the users it returns. */
 #include "channel_presence.h"
+#include "refusals.h"
 #include "umap.h"
 
 #include <stdlib.h>
@@ -42,17 +43,10 @@ typedef struct {
     char        topic[];
 } s_entry_t;
 
-/* A refused topic, known by its hash only (the key is those 8 bytes), as
- * presence.c keeps refused users: what lets exactness come back. */
-typedef struct {
-    uint64_t hash;
-} s_overflow_t;
-
 struct hb_chanpres {
-    size_t     max_entries;
-    hb_umap_t *entries, *members, *chans, *overflow;
-    bool       lost;            /* the overflow filled: never exact again */
-    uint64_t   refused;
+    size_t         max_entries;
+    hb_umap_t     *entries, *members, *chans;
+    hb_refusals_t *refusals;    /* topics refused, until they leave */
 };
 
 static void
@@ -68,12 +62,13 @@ hb_chanpres_destroy (hb_chanpres_t **self_p)
     if (!self_p || !*self_p)
         return;
     hb_chanpres_t *self = *self_p;
-    hb_umap_t **maps[] = { &self->entries, &self->members, &self->chans, &self->overflow };
+    hb_umap_t **maps[] = { &self->entries, &self->members, &self->chans };
     for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
         if (*maps[i]) {
             hb_umap_each (*maps[i], s_free, NULL);
             hb_umap_destroy (maps[i]);
         }
+    hb_refusals_destroy (&self->refusals);
     free (self);
     *self_p = NULL;
 }
@@ -88,8 +83,8 @@ hb_chanpres_new (size_t max_entries)
     self->entries = hb_umap_new (max_entries);
     self->members = hb_umap_new (max_entries);
     self->chans = hb_umap_new (max_entries);
-    self->overflow = hb_umap_new (max_entries);
-    if (!self->entries || !self->members || !self->chans || !self->overflow)
+    self->refusals = hb_refusals_new (max_entries);
+    if (!self->entries || !self->members || !self->chans || !self->refusals)
         hb_chanpres_destroy (&self);
     return self;
 }
@@ -98,43 +93,19 @@ int
 hb_chanpres_clear (hb_chanpres_t *self)
 {
     hb_chanpres_t *fresh = hb_chanpres_new (self->max_entries);
-    if (!fresh)
+    if (!fresh || hb_refusals_forget (self->refusals) != 0) {
+        hb_chanpres_destroy (&fresh);
         return -1;
+    }
     hb_chanpres_t old = *self;
     self->entries = fresh->entries;
     self->members = fresh->members;
     self->chans = fresh->chans;
-    self->overflow = fresh->overflow;
-    self->lost = false;
     fresh->entries = old.entries;
     fresh->members = old.members;
     fresh->chans = old.chans;
-    fresh->overflow = old.overflow;
     hb_chanpres_destroy (&fresh);       /* the old maps and their records */
     return 0;
-}
-
-static void
-s_overflow_add (hb_chanpres_t *self, uint64_t hash)
-{
-    self->refused++;
-    if (self->lost || hb_umap_get (self->overflow, hash, (const char *) &hash, sizeof hash))
-        return;
-    s_overflow_t *o = malloc (sizeof *o);
-    if (o) {
-        o->hash = hash;
-        if (hb_umap_put (self->overflow, hash, (const char *) &o->hash, sizeof o->hash, o) == 0)
-            return;
-        free (o);
-    }
-    self->lost = true;
-}
-
-static void
-s_overflow_remove (hb_chanpres_t *self, uint64_t hash)
-{
-    if (hb_umap_count (self->overflow))
-        free (hb_umap_remove (self->overflow, hash, (const char *) &hash, sizeof hash));
 }
 
 /* The member leaves when its last connection does, the channel with its
@@ -237,12 +208,12 @@ hb_chanpres_add (hb_chanpres_t *self, const char *topic, size_t len,
     m->chan->connections++;
     /* refused before, recorded now (its unsubscribe and a new subscribe
      * from a reconnected gateway can cross) */
-    s_overflow_remove (self, hash);
+    hb_refusals_remove (self->refusals, hash);
     return 0;
 refused:
     if (m)
         s_member_release (self, m);   /* a member made for it alone goes */
-    s_overflow_add (self, hash);
+    hb_refusals_add (self->refusals, hash);
     return -1;
 }
 
@@ -255,7 +226,7 @@ hb_chanpres_remove (hb_chanpres_t *self, const char *topic, size_t len,
     uint64_t hash = hb_hash (topic, len);
     s_entry_t *e = hb_umap_remove (self->entries, hash, topic, len);
     if (!e) {
-        s_overflow_remove (self, hash);
+        hb_refusals_remove (self->refusals, hash);
         return;
     }
     s_member_t *m = e->member;
@@ -289,17 +260,17 @@ hb_chanpres_count (const hb_chanpres_t *self)
 uint64_t
 hb_chanpres_refused (const hb_chanpres_t *self)
 {
-    return self->refused;
+    return hb_refusals_total (self->refusals);
 }
 
 size_t
 hb_chanpres_overflow (const hb_chanpres_t *self)
 {
-    return hb_umap_count (self->overflow);
+    return hb_refusals_held (self->refusals);
 }
 
 bool
 hb_chanpres_exact (const hb_chanpres_t *self)
 {
-    return !self->lost && hb_umap_count (self->overflow) == 0;
+    return hb_refusals_exact (self->refusals);
 }
