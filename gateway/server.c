@@ -52,6 +52,7 @@ typedef struct {
     const char *content_type;
     bool headers_sent;
     bool any_origin;            /* Access-Control-Allow-Origin: * */
+    const char *etag;           /* static; set: ETag + no-cache, else no-store */
     size_t len;
     unsigned char *storage;     /* LWS_PRE + len */
     const unsigned char *body;  /* storage + LWS_PRE */
@@ -185,12 +186,23 @@ s_route (gw_server_t *self, struct lws *wsi, const char *uri)
     if (strcmp (uri, "/herald.js") == 0) {
         const unsigned char *js;
         size_t len;
-        if (gw_static_herald_js (&js, &len) == 0) {
+        const char *etag;
+        if (gw_static_herald_js (&js, &len, &etag) == 0) {
             /* Pages on the application's own origin import this module, and
-             * browsers load cross-origin modules only with CORS. */
-            gw_http_reply_t *reply = s_reply_new (HTTP_STATUS_OK, "application/javascript", js, len);
-            if (reply)
+             * browsers load cross-origin modules only with CORS. no-cache
+             * + ETag: a browser asks again on every load (so a new gateway
+             * build is picked up at once) and gets a body-less 304 while
+             * its copy is current. A header too long to copy is no match. */
+            char inm[256];
+            bool current = lws_hdr_copy (wsi, inm, sizeof inm, WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0
+                        && gw_static_etag_matches (inm, etag);
+            gw_http_reply_t *reply = current
+                ? s_reply_new (HTTP_STATUS_NOT_MODIFIED, NULL, NULL, 0)
+                : s_reply_new (HTTP_STATUS_OK, "application/javascript", js, len);
+            if (reply) {
                 reply->any_origin = true;
+                reply->etag = etag;
+            }
             return reply;
         }
     }
@@ -207,16 +219,29 @@ s_http_write (struct lws *wsi, gw_pss_t *pss)
     if (!reply->headers_sent) {
         unsigned char headers[LWS_PRE + 512];
         unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
-        if (lws_add_http_common_headers (wsi, (unsigned) reply->status, reply->content_type,
-                                         reply->len, &p, end)
+        /* a 304 has no body, and no Content-Length unless the 200's
+         * (RFC 9110 8.6): only its status and validators */
+        bool not_modified = reply->status == HTTP_STATUS_NOT_MODIFIED;
+        const char *cache = reply->etag ? "no-cache" : "no-store";
+        if ((not_modified
+             ? lws_add_http_header_status (wsi, (unsigned) reply->status, &p, end)
+             : lws_add_http_common_headers (wsi, (unsigned) reply->status, reply->content_type,
+                                            reply->len, &p, end))
         ||  lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                          (const unsigned char *) "no-store", 8, &p, end)
+                                          (const unsigned char *) cache, (int) strlen (cache), &p, end)
+        ||  (reply->etag
+             && lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_ETAG, (const unsigned char *) reply->etag,
+                                              (int) strlen (reply->etag), &p, end))
         ||  (reply->any_origin
              && lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_ACCESS_CONTROL_ALLOW_ORIGIN,
                                               (const unsigned char *) "*", 1, &p, end))
         ||  lws_finalize_write_http_header (wsi, start, &p, end))
             return -1;
         reply->headers_sent = true;
+        if (not_modified) {
+            s_reply_destroy ((gw_http_reply_t **) &pss->ptr);
+            return lws_http_transaction_completed (wsi) ? -1 : 0;
+        }
         lws_callback_on_writable (wsi);
         return 0;
     }
