@@ -702,20 +702,13 @@ main (int argc, char **argv)
         hb_pair_config_t pc = { cfg.role == HB_ROLE_PRIMARY, cfg.pair_bind, cfg.pair_connect,
                                 cfg.pair_timeout_ms, cfg.max_event_bytes, cfg.history_events,
                                 cfg.history_bytes, stored.last, broker.store != NULL,
-                                broker.curve, partner };
+                                broker.curve, partner, broker.sockmon, broker.zap };
         broker.pair = hb_pair_new (ctx, &pc, &broker.history, &broker.metrics, epoch, s_now_ms ());
         if (!broker.pair)
             goto done;
         hb_pair_set_idempotency (broker.pair, broker.idem);
         if (broker.zap)
             hb_pair_set_zap (broker.pair, broker.zap);
-        /* bound inside hb_pair_new, so the monitor sees only handshakes
-         * (sockmon.c cannot shed this listener's backlog) */
-        if (broker.zap && hb_sockmon_watch (broker.sockmon, hb_pair_socket (broker.pair), HB_ZAP_PAIR,
-                                            broker.zap) != 0) {
-            hp_error ("cannot monitor the pair socket's handshakes");
-            goto done;
-        }
         hp_info ("pair: starting as %s (bind %s, partner %s, timeout "
                  "%zu ms, %s); control %s answers while not active",
                  cfg.role == HB_ROLE_PRIMARY ? "primary" : "backup", cfg.pair_bind,

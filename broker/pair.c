@@ -141,6 +141,13 @@ hb_pair_new (void *ctx, const hb_pair_config_t *cfg, hb_history_t **history,
         hp_error ("pair sockets: CURVE: %s", zmq_strerror (zmq_errno ()));
         goto fail;
     }
+    /* the monitor before the bind, where it learns the listener: at
+     * EMFILE the backlog of --pair-bind is shed like the other listeners' */
+    if (cfg->sockmon && hb_sockmon_watch (cfg->sockmon, self->in, HB_ZAP_PAIR,
+                                          cfg->handshakes) != 0) {
+        hp_error ("cannot monitor the pair socket");
+        goto fail;
+    }
     if (zmq_bind (self->in, cfg->bind) != 0) {
         hp_error ("cannot bind --pair-bind %s: %s", cfg->bind,
                   zmq_strerror (zmq_errno ()));

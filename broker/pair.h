@@ -11,6 +11,7 @@
 #include "idempotency.h"
 #include "metrics.h"
 #include "pair_fsm.h"
+#include "sockmon.h"
 #include "zap.h"
 
 /* Each broker binds a PULL (--pair-bind) and connects a PUSH to its
@@ -40,6 +41,9 @@ typedef struct {
     bool        stored;           /* the history holds a --data-dir store's copy */
     const hp_curve_t *curve;      /* this broker's keys, or NULL: no CURVE */
     const char *partner_key;      /* with curve: the partner's public key (Z85) */
+    hb_sockmon_t *sockmon;        /* watches the PULL from before its bind (its
+                                   * backlog shed at EMFILE, sockmon.c), or NULL */
+    hb_zap_t   *handshakes;       /* with CURVE: hears its failed handshakes, or NULL */
 } hb_pair_config_t;
 
 /* *history is the broker's history (empty, or rebuilt from its --data-dir

@@ -309,7 +309,9 @@ class Pair:
         self.control = ep(0, "control") + "," + ep(1, "control")
         self.http = ["http://127.0.0.1:%d" % self.ports[i]["http"] for i in range(2)]
 
-    def start(self, i):
+    def start(self, i, preexec=None):
+        """Starts broker i; preexec runs in the child before exec (e.g. to
+        lower its descriptor limit)."""
         p = self.ports[i]
         argv = [os.path.join(BIN, "herald-broker"), "--role", ("primary", "backup")[i],
                 "--pair-bind", "tcp://127.0.0.1:%d" % p["pair"],
@@ -319,7 +321,7 @@ class Pair:
         argv += ["--http", "127.0.0.1:%d" % p["http"]]
         for k, v in list(self.flags.items()) + list(self.per_broker[i].items()):
             argv += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
-        self.procs[i] = Process(argv, name=("primary", "backup")[i])
+        self.procs[i] = Process(argv, name=("primary", "backup")[i], preexec=preexec)
         return self.procs[i]
 
     def start_both(self, timeout=20):
