@@ -14,8 +14,6 @@ resume).
 """
 import asyncio
 import json
-import signal
-import threading
 import time
 import unittest
 
@@ -23,7 +21,7 @@ import msgpack
 import websockets
 import zmq
 
-from harness import Broker, Gateway, make_token, metric, run_async
+from harness import Broker, Gateway, make_token, metric, poll_until, run_async, stall_gateway
 from test_fault_gateway_stall import silent_gaps
 
 CLIENTS, CHANNELS, STALL_S, RATE = 60, 6, 4.0, 10000
@@ -111,15 +109,7 @@ class ChannelStall(unittest.TestCase):
             while not all(any(m["type"] == "subscribed" for m in log) for log in logs.values()):
                 self.assertLess(time.monotonic(), deadline, "every client is subscribed")
                 await asyncio.sleep(0.05)
-            gw.signal(signal.SIGSTOP)
-            try:
-                producer = threading.Thread(target=flood,
-                                            args=(broker.ingest, channels, STALL_S - 0.5, counts))
-                producer.start()
-                await asyncio.to_thread(producer.join)
-                await asyncio.sleep(0.5)
-            finally:
-                gw.signal(signal.SIGCONT)
+            await stall_gateway(gw, flood, (broker.ingest, channels, STALL_S - 0.5, counts))
 
             def settled(u):
                 user, channel = streams(logs[u])
@@ -129,9 +119,7 @@ class ChannelStall(unittest.TestCase):
                     return told or (events and events[-1]["data"]["n"] == want - 1)
                 return (done(user, "welcome", counts[None])
                         and done(channel, "subscribed", counts[mine[u]]))
-            deadline = time.monotonic() + 60
-            while not all(settled(u) for u in users) and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
+            await poll_until(lambda: all(settled(u) for u in users), 60)
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -13,8 +13,6 @@ twice: with history deep enough (all repaired) and with 20 events per user
 """
 import asyncio
 import json
-import signal
-import threading
 import time
 import unittest
 
@@ -22,7 +20,7 @@ import msgpack
 import websockets
 import zmq
 
-from harness import Broker, Gateway, make_token, metric, run_async
+from harness import Broker, Gateway, make_token, metric, poll_until, run_async, stall_gateway
 
 # The flood is capped so that the python clients can read it all back in a
 # few seconds; 20,000/s for 4.5 s is still ~60 times what the link holds.
@@ -120,24 +118,14 @@ class GatewayStall(unittest.TestCase):
             while not all(logs.values()):
                 self.assertLess(time.monotonic(), deadline, "every client is welcomed")
                 await asyncio.sleep(0.05)
-            gw.signal(signal.SIGSTOP)
-            try:
-                producer = threading.Thread(target=flood,
-                                            args=(broker.ingest, users, STALL_S - 0.5, counts))
-                producer.start()
-                await asyncio.to_thread(producer.join)
-                await asyncio.sleep(0.5)
-            finally:
-                gw.signal(signal.SIGCONT)
+            await stall_gateway(gw, flood, (broker.ingest, users, STALL_S - 0.5, counts))
             total = sum(counts.values())
             # poll until every client has its last event or was told it lost some
             def settled(u):
                 events = [m for m in logs[u] if m["type"] == "event"]
                 unrecovered = any(not m["recovered"] for m in logs[u][1:] if m["type"] == "welcome")
                 return unrecovered or (events and events[-1]["data"]["n"] == counts[u] - 1)
-            deadline = time.monotonic() + 60
-            while not all(settled(u) for u in users) and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
+            await poll_until(lambda: all(settled(u) for u in users), 60)
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -664,6 +664,28 @@ def run_async(cls):
     return cls
 
 
+async def stall_gateway(gw, flood, args):
+    """SIGSTOPs gw, runs flood(*args) in a thread until it returns, waits
+    0.5 s more (what it sent is still in flight) and SIGCONTs gw, also when
+    the flood failed: the scenario of the gateway stall fault tests."""
+    gw.signal(signal.SIGSTOP)
+    try:
+        producer = threading.Thread(target=flood, args=args)
+        producer.start()
+        await asyncio.to_thread(producer.join)
+        await asyncio.sleep(0.5)
+    finally:
+        gw.signal(signal.SIGCONT)
+
+
+async def poll_until(cond, timeout, interval=0.2):
+    """Awaits until cond() is true or timeout seconds passed; returns cond()."""
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        await asyncio.sleep(interval)
+    return cond()
+
+
 async def recv_json(ws, timeout=5.0):
     """The next frame as a dict, within timeout."""
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
