@@ -11,6 +11,7 @@
 #include <libwebsockets.h>
 
 #include "blob.h"
+#include "http_reply.h"
 #include "listener.h"
 #include "peers.h"
 #include "session.h"
@@ -45,18 +46,6 @@ typedef struct gw_pss {
     bool answered;              /* the raw fallback wrote its 400 */
     bool requested;             /* a request reached us (HTTP route or upgrade check) */
 } gw_pss_t;
-
-/* One HTTP answer waiting for WRITEABLE. */
-typedef struct {
-    int status;
-    const char *content_type;
-    bool headers_sent;
-    bool any_origin;            /* Access-Control-Allow-Origin: * */
-    const char *etag;           /* static; set: ETag + no-cache, else no-store */
-    size_t len;
-    unsigned char *storage;     /* LWS_PRE + len */
-    const unsigned char *body;  /* storage + LWS_PRE */
-} gw_http_reply_t;
 
 struct gw_server {
     uv_loop_t *loop;
@@ -98,39 +87,6 @@ static const struct lws_protocols s_protocols[] = {
 
 /* --- HTTP ---------------------------------------------------------------- */
 
-/* Prepares a reply holding a copy of body: lws_write wants writable
- * headroom before the payload, so even static bodies are copied (/herald.js
- * is small and rarely fetched). */
-static gw_http_reply_t *
-s_reply_new (int status, const char *content_type, const void *body, size_t len)
-{
-    gw_http_reply_t *reply = calloc (1, sizeof *reply);
-    if (!reply)
-        return NULL;
-    reply->status = status;
-    reply->content_type = content_type;
-    reply->len = len;
-    reply->storage = malloc (LWS_PRE + len + 1);
-    if (!reply->storage) {
-        free (reply);
-        return NULL;
-    }
-    if (len)
-        memcpy (reply->storage + LWS_PRE, body, len);
-    reply->body = reply->storage + LWS_PRE;
-    return reply;
-}
-
-static void
-s_reply_destroy (gw_http_reply_t **reply_p)
-{
-    if (*reply_p) {
-        free ((*reply_p)->storage);
-        free (*reply_p);
-        *reply_p = NULL;
-    }
-}
-
 /* True when wsi came in on the --metrics listener. Told by the local
  * port, not lws_get_vhost: lws 4.1 re-binds an HTTP request to the vhost
  * its Host header names among vhosts on the same port, and two
@@ -154,21 +110,21 @@ static gw_http_reply_t *
 s_route (gw_server_t *self, struct lws *wsi, const char *uri)
 {
     if (lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) <= 0)
-        return s_reply_new (HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", "GET only\n", 9);
+        return gw_http_reply_new (HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", "GET only\n", 9);
     /* with --metrics, /metrics and /healthz live on their own listener
      * only, and that listener serves nothing else */
     bool on_metrics = s_on_metrics_port (self, wsi);
     bool ops = strcmp (uri, "/healthz") == 0 || strcmp (uri, "/metrics") == 0;
     if (self->metrics_vhost && ops != on_metrics)
-        return s_reply_new (HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n", 10);
+        return gw_http_reply_new (HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n", 10);
     if (strcmp (uri, "/healthz") == 0) {
         /* 503 while no broker link is live: a balancer sends no browser
          * here that would wait for a welcome that cannot come */
         char why[512], body[600];
         if (gw_upstream_health (self->upstream, why, sizeof why) == GW_HEALTH_UP)
-            return s_reply_new (HTTP_STATUS_OK, "text/plain", "ok\n", 3);
+            return gw_http_reply_new (HTTP_STATUS_OK, "text/plain", "ok\n", 3);
         int n = snprintf (body, sizeof body, "no broker link: %s\n", why);
-        return s_reply_new (HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", body,
+        return gw_http_reply_new (HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", body,
                             n > 0 && (size_t) n < sizeof body ? (size_t) n : strlen (body));
     }
     if (strcmp (uri, "/metrics") == 0) {
@@ -178,8 +134,8 @@ s_route (gw_server_t *self, struct lws *wsi, const char *uri)
         char why[8];
         self->metrics->broker_link_up = gw_upstream_health (self->upstream, why, sizeof why) == GW_HEALTH_UP;
         gw_http_reply_t *reply = gw_metrics_render (self->metrics, &text) == 0
-            ? s_reply_new (HTTP_STATUS_OK, "text/plain; version=0.0.4", text.data, text.len)
-            : s_reply_new (HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6);
+            ? gw_http_reply_new (HTTP_STATUS_OK, "text/plain; version=0.0.4", text.data, text.len)
+            : gw_http_reply_new (HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6);
         hp_buf_free (&text);
         return reply;
     }
@@ -197,8 +153,8 @@ s_route (gw_server_t *self, struct lws *wsi, const char *uri)
             bool current = lws_hdr_copy (wsi, inm, sizeof inm, WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0
                         && gw_static_etag_matches (inm, etag);
             gw_http_reply_t *reply = current
-                ? s_reply_new (HTTP_STATUS_NOT_MODIFIED, NULL, NULL, 0)
-                : s_reply_new (HTTP_STATUS_OK, "application/javascript", js, len);
+                ? gw_http_reply_new (HTTP_STATUS_NOT_MODIFIED, NULL, NULL, 0)
+                : gw_http_reply_new (HTTP_STATUS_OK, "application/javascript", js, len);
             if (reply) {
                 reply->any_origin = true;
                 reply->etag = etag;
@@ -206,51 +162,7 @@ s_route (gw_server_t *self, struct lws *wsi, const char *uri)
             return reply;
         }
     }
-    return s_reply_new (HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n", 10);
-}
-
-/* Writes headers on the first WRITEABLE, the body on the second. */
-static int
-s_http_write (struct lws *wsi, gw_pss_t *pss)
-{
-    gw_http_reply_t *reply = pss->ptr;
-    if (!reply)
-        return 0;
-    if (!reply->headers_sent) {
-        unsigned char headers[LWS_PRE + 512];
-        unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
-        /* a 304 has no body, and no Content-Length unless the 200's
-         * (RFC 9110 8.6): only its status and validators */
-        bool not_modified = reply->status == HTTP_STATUS_NOT_MODIFIED;
-        const char *cache = reply->etag ? "no-cache" : "no-store";
-        if ((not_modified
-             ? lws_add_http_header_status (wsi, (unsigned) reply->status, &p, end)
-             : lws_add_http_common_headers (wsi, (unsigned) reply->status, reply->content_type,
-                                            reply->len, &p, end))
-        ||  lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                          (const unsigned char *) cache, (int) strlen (cache), &p, end)
-        ||  (reply->etag
-             && lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_ETAG, (const unsigned char *) reply->etag,
-                                              (int) strlen (reply->etag), &p, end))
-        ||  (reply->any_origin
-             && lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_ACCESS_CONTROL_ALLOW_ORIGIN,
-                                              (const unsigned char *) "*", 1, &p, end))
-        ||  lws_finalize_write_http_header (wsi, start, &p, end))
-            return -1;
-        reply->headers_sent = true;
-        if (not_modified) {
-            s_reply_destroy ((gw_http_reply_t **) &pss->ptr);
-            return lws_http_transaction_completed (wsi) ? -1 : 0;
-        }
-        lws_callback_on_writable (wsi);
-        return 0;
-    }
-    int n = lws_write (wsi, (unsigned char *) reply->body, reply->len, LWS_WRITE_HTTP_FINAL);
-    bool failed = n < 0 || (size_t) n < reply->len;
-    s_reply_destroy ((gw_http_reply_t **) &pss->ptr);
-    if (failed)
-        return -1;
-    return lws_http_transaction_completed (wsi) ? -1 : 0;
+    return gw_http_reply_new (HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n", 10);
 }
 
 /* --- dead connections ---------------------------------------------------- */
@@ -491,19 +403,19 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
     case LWS_CALLBACK_HTTP:
         pss->kind = GW_PSS_HTTP;
         pss->requested = true;
-        s_reply_destroy ((gw_http_reply_t **) &pss->ptr);   /* keep-alive: a new request */
+        gw_http_reply_destroy ((gw_http_reply_t **) &pss->ptr);   /* keep-alive: a new request */
         if (!(pss->ptr = s_route (self, wsi, in)))
             return -1;
         lws_callback_on_writable (wsi);
         return 0;
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return pss && pss->kind == GW_PSS_HTTP ? s_http_write (wsi, pss) : 0;
+        return pss && pss->kind == GW_PSS_HTTP ? gw_http_reply_write (wsi, (gw_http_reply_t **) &pss->ptr) : 0;
 
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         if (pss && pss->kind == GW_PSS_HTTP) {
-            s_reply_destroy ((gw_http_reply_t **) &pss->ptr);
+            gw_http_reply_destroy ((gw_http_reply_t **) &pss->ptr);
             pss->kind = GW_PSS_NONE;
         }
         /* Closed before any request reached us: lws's own answers to a bad
