@@ -1,4 +1,4 @@
-/* http.c -- the broker's HTTP server: /message, /metrics, /healthz on libwebsockets.
+/* http.c -- the broker's HTTP server: /message, /channel, /broadcast, /metrics, /healthz on libwebsockets.
  *
  * Runs in its own thread with its own lws_context and lws's default poll
  * loop: traffic here is low (a backend's occasional POST, a scraper), and
@@ -7,7 +7,7 @@
  * bridge (see http.h); this thread owns nothing else.
  *
  * One vhost per listener: --http, and --metrics when given (then /metrics
- * and /healthz move there and the --http listener answers only /message).
+ * and /healthz move there and the --http listener answers only the POSTs).
  * The rules a request must pass are in http_check.c. */
 #include "http.h"
 #include "log.h"
@@ -28,6 +28,7 @@
 #include <zmq.h>
 
 #define S_BRIDGE_TIMEOUT_MS 5000
+_Static_assert (HP_CHANNEL_MAX <= HP_USER_MAX, "s_req_t.target holds a channel");
 /* Bodies are read to the end (closing on unread input would reset the
  * connection before the client sees the 400), but not without limit. */
 #define S_DISCARD_MAX ((size_t) 64 << 20)
@@ -73,10 +74,11 @@ typedef struct {
     size_t      seen;             /* body bytes read, kept or not */
     char        event[HP_EVENT_NAME_MAX + 1];
     size_t      event_len;
-    char        user[HP_USER_MAX + 1];
+    hb_http_to_t to;              /* the path's addressing */
+    char        target[HP_USER_MAX + 1];   /* the user id or the channel (HP_CHANNEL_MAX fits) */
     char        idem_key[HP_IDEMPOTENCY_KEY_MAX + 1];   /* Idempotency-Key, when idem_len */
     size_t      idem_len;
-    size_t      user_len;
+    size_t      target_len;
     char        content_type[128];
     hp_buf_t    body;
     bool        answered;         /* this request's answer was written */
@@ -228,10 +230,10 @@ s_post_message (hb_http_t *self, struct lws *wsi, s_pss_t *pss)
         return s_respond_error (self, wsi, 400, "body too large");
     const char *why = NULL;
     hp_buf_reset (&self->envelope);
-    if (hb_http_body_envelope_keyed (&self->envelope, req->event, req->event_len, req->user,
-                                     req->user_len, req->content_type, req->body.data,
-                                     req->body.len, req->idem_len ? req->idem_key : NULL,
-                                     req->idem_len, &why) != 0)
+    if (hb_http_body_publish (&self->envelope, req->event, req->event_len, req->to,
+                              req->target, req->target_len, req->content_type, req->body.data,
+                              req->body.len, req->idem_len ? req->idem_key : NULL,
+                              req->idem_len, &why) != 0)
         return s_respond_error (self, wsi, 400, why);
     zmq_msg_t reply;
     if (s_bridge_call (self, HB_BRIDGE_POST, self->envelope.data, self->envelope.len,
@@ -347,16 +349,17 @@ s_post_headers (hb_http_t *self, struct lws *wsi, s_pss_t *pss, const char *path
         if (n <= 0 || !hb_http_bearer_ok (auth, self->key, self->key_len))
             s_refuse_later (req, 401, "unauthorized: send Authorization: Bearer <key>");
     }
-    const char *event = NULL, *user = NULL;
-    size_t event_len = 0, user_len = 0;
-    why = hb_http_message_path (path, strlen (path), &event, &event_len, &user, &user_len);
+    const char *event = NULL, *target = NULL;
+    size_t event_len = 0, target_len = 0;
+    why = hb_http_publish_path (path, strlen (path), &req->to, &event, &event_len,
+                                &target, &target_len);
     if (why)
         s_refuse_later (req, strcmp (why, "not found") ? 400 : 404, why);
     else {
         memcpy (req->event, event, event_len);
         req->event_len = event_len;
-        memcpy (req->user, user, user_len);
-        req->user_len = user_len;
+        memcpy (req->target, target, target_len);
+        req->target_len = target_len;
     }
     /* Idempotency-Key: the envelope's idempotency_key (1-128 bytes) */
     int ik = lws_hdr_custom_length (wsi, "idempotency-key:", 16);

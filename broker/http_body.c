@@ -1,4 +1,4 @@
-/* http_body.c -- turn a POST /message request into a producer envelope. */
+/* http_body.c -- turn a publishing POST (/message, /channel, /broadcast) into a producer envelope. */
 #include "control.h"
 #include "http_body.h"
 
@@ -178,6 +178,16 @@ hb_http_body_envelope_keyed (hp_buf_t *out, const char *event, size_t event_len,
                              const char *content_type, const char *body, size_t body_len,
                              const char *key, size_t key_len, const char **why)
 {
+    return hb_http_body_publish (out, event, event_len, HB_HTTP_TO_USER, user, user_len,
+                                 content_type, body, body_len, key, key_len, why);
+}
+
+int
+hb_http_body_publish (hp_buf_t *out, const char *event, size_t event_len,
+                      hb_http_to_t to, const char *target, size_t target_len,
+                      const char *content_type, const char *body, size_t body_len,
+                      const char *key, size_t key_len, const char **why)
+{
     json_t *data = NULL;
     if (body_len > 0) {
         if (!content_type || !*content_type || s_content_is (content_type, "application/json")) {
@@ -210,8 +220,17 @@ hb_http_body_envelope_keyed (hp_buf_t *out, const char *event, size_t event_len,
     }
     hp_control_pack_str (&pk, "event", 5);
     hp_control_pack_str (&pk, event, event_len);
-    hp_control_pack_str (&pk, "to", 2);
-    hp_control_pack_str (&pk, user, user_len);
+    if (to == HB_HTTP_TO_BROADCAST) {
+        hp_control_pack_str (&pk, "broadcast", 9);
+        msgpack_pack_true (&pk);
+    }
+    else {
+        if (to == HB_HTTP_TO_CHANNEL)
+            hp_control_pack_str (&pk, "channel", 7);
+        else
+            hp_control_pack_str (&pk, "to", 2);
+        hp_control_pack_str (&pk, target, target_len);
+    }
     hp_control_pack_str (&pk, "data", 4);
     int rc = 0;
     if (data) {

@@ -1,9 +1,10 @@
-/* http_body.h -- turn a POST /message request into a producer envelope. */
+/* http_body.h -- turn a publishing POST (/message, /channel, /broadcast) into a producer envelope. */
 #ifndef HERALD_BROKER_HTTP_BODY_H
 #define HERALD_BROKER_HTTP_BODY_H
 
 #include <stddef.h>
 #include "buf.h"
+#include "http_check.h"
 
 /* Decodes %XX escapes (and '+' as space when plus_is_space) of src into dst
  * (capacity >= n). Returns the decoded length, or -1 on a malformed escape. */
@@ -25,5 +26,14 @@ int hb_http_body_envelope_keyed (hp_buf_t *out, const char *event, size_t event_
                                  const char *user, size_t user_len,
                                  const char *content_type, const char *body, size_t body_len,
                                  const char *key, size_t key_len, const char **why);
+
+/* The same for any publishing path: to names the addressing and target
+ * the user id (HB_HTTP_TO_USER, "to"), the channel (HB_HTTP_TO_CHANNEL,
+ * "channel") or nothing (HB_HTTP_TO_BROADCAST, "broadcast":true; target
+ * ignored). */
+int hb_http_body_publish (hp_buf_t *out, const char *event, size_t event_len,
+                          hb_http_to_t to, const char *target, size_t target_len,
+                          const char *content_type, const char *body, size_t body_len,
+                          const char *key, size_t key_len, const char **why);
 
 #endif

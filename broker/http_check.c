@@ -1,4 +1,4 @@
-/* http_check.c -- the broker's rules for an HTTP request: framing, the Bearer key, body types, the /message path. */
+/* http_check.c -- the broker's rules for an HTTP request: framing, the Bearer key, body types, the publishing paths. */
 #include "http_check.h"
 #include "log.h"
 #include "envelope.h"
@@ -152,5 +152,59 @@ hb_http_message_path (const char *path, size_t len, const char **event, size_t *
     *event_len = elen;
     *user = slash + 1;
     *user_len = ulen;
+    return NULL;
+}
+
+/* path starts with prefix: the rest, or NULL. */
+static const char *
+s_after (const char *path, size_t len, const char *prefix, size_t *rest_len)
+{
+    size_t plen = strlen (prefix);
+    if (len < plen || memcmp (path, prefix, plen) != 0)
+        return NULL;
+    *rest_len = len - plen;
+    return path + plen;
+}
+
+const char *
+hb_http_publish_path (const char *path, size_t len, hb_http_to_t *to,
+                      const char **event, size_t *event_len,
+                      const char **target, size_t *target_len)
+{
+    size_t rlen;
+    const char *rest;
+    if ((rest = s_after (path, len, "/message/", &rlen))) {
+        *to = HB_HTTP_TO_USER;
+        return hb_http_message_path (path, len, event, event_len, target, target_len);
+    }
+    if ((rest = s_after (path, len, "/broadcast/", &rlen))) {
+        /* an event name holds no '/': one more segment is another path */
+        if (memchr (rest, '/', rlen))
+            return "not found";
+        if (!hp_event_name_valid (rest, rlen))
+            return "bad event name";
+        *to = HB_HTTP_TO_BROADCAST;
+        *event = rest;
+        *event_len = rlen;
+        *target = rest + rlen;
+        *target_len = 0;
+        return NULL;
+    }
+    if (!(rest = s_after (path, len, "/channel/", &rlen)))
+        return "not found";
+    const char *slash = memchr (rest, '/', rlen);
+    if (!slash)
+        return "not found";
+    size_t elen = (size_t) (slash - rest);
+    size_t clen = rlen - elen - 1;
+    if (!hp_event_name_valid (rest, elen))
+        return "bad event name";
+    if (!hp_channel_name_valid (slash + 1, clen))
+        return "bad channel name";
+    *to = HB_HTTP_TO_CHANNEL;
+    *event = rest;
+    *event_len = elen;
+    *target = slash + 1;
+    *target_len = clen;
     return NULL;
 }

@@ -1,4 +1,4 @@
-/* http_check.h -- the broker's rules for an HTTP request: framing, the Bearer key, body types, the /message path. */
+/* http_check.h -- the broker's rules for an HTTP request: framing, the Bearer key, body types, the publishing paths. */
 #ifndef HERALD_BROKER_HTTP_CHECK_H
 #define HERALD_BROKER_HTTP_CHECK_H
 
@@ -53,5 +53,24 @@ bool hb_http_content_allowed (const char *content_type, size_t body_len, bool ke
 const char *hb_http_message_path (const char *path, size_t len,
                                   const char **event, size_t *event_len,
                                   const char **user, size_t *user_len);
+
+/* Whom a POST publishes to: its path's first segment. */
+typedef enum {
+    HB_HTTP_TO_USER = 0,    /* /message/<event>/<user> */
+    HB_HTTP_TO_CHANNEL,     /* /channel/<event>/<channel> */
+    HB_HTTP_TO_BROADCAST    /* /broadcast/<event> */
+} hb_http_to_t;
+
+/* Any publishing path, already URL-decoded by lws: /message/... as
+ * hb_http_message_path; "/channel/<event>/<channel>" (everything after the
+ * event's slash is the channel, whose names may hold '/');
+ * "/broadcast/<event>" (target_len 0). Returns NULL with *to and
+ * event/target pointing into path, or a static reason: "not found" (404:
+ * another path, a missing segment, a segment after a broadcast's event),
+ * "bad event name", "bad user id" or "bad channel name" (400; the rules of
+ * the envelope, PROTOCOL.md). */
+const char *hb_http_publish_path (const char *path, size_t len, hb_http_to_t *to,
+                                  const char **event, size_t *event_len,
+                                  const char **target, size_t *target_len);
 
 #endif

@@ -256,6 +256,31 @@ s_publish_stream (hb_router_t *self, uint64_t offset, zmq_msg_t *body)
     return subscribed;
 }
 
+/* Whether the decoded envelope has someone online right now (what the
+ * HTTP answer's 200/404 says): its first user, some gateway subscribing its
+ * channel, or, for a broadcast, any user at all. Answers a duplicate, which
+ * is not published again. */
+static bool
+s_anyone (hb_router_t *self)
+{
+    switch (hp_envelope_addressing (self->env)) {
+        case HP_ADDR_USERS: {
+            hp_str_t first = hp_envelope_recipient (self->env, 0);
+            return hb_presence_online (self->presence, hb_hash (first.ptr, first.len),
+                                       first.ptr, first.len);
+        }
+        case HP_ADDR_CHANNEL: {
+            hp_str_t name = hp_envelope_channel (self->env);
+            hp_stream_t stream = hp_stream_channel (name.ptr, name.len);
+            hb_key_t key;
+            hb_streamkey_make (&stream, &self->skey, &key);
+            return hb_presence_last (self->channels, key.hash, key.ptr, key.len) != NULL;
+        }
+        default:
+            return hb_presence_count (self->presence) > 0;
+    }
+}
+
 hp_env_error_t
 hb_router_route (hb_router_t *self, const char *bytes, size_t len, uint64_t now,
                  hb_route_result_t *result)
@@ -348,13 +373,8 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
         result->duplicate = pending->duplicate;
     }
     if (!pending->ready) {
-        if (result && pending->duplicate && !bytes
-        &&  hp_envelope_addressing (self->env) == HP_ADDR_USERS) {
-            hp_str_t first = hp_envelope_recipient (self->env, 0);
-            result->first_online = hb_presence_online (self->presence,
-                                                       hb_hash (first.ptr, first.len),
-                                                       first.ptr, first.len);
-        }
+        if (result && pending->duplicate && !bytes)
+            result->first_online = s_anyone (self);
         return;
     }
     zmq_msg_t body;                   /* taken over: the last send or the close below ends it */
@@ -368,9 +388,10 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
         return;
     }
     if (hp_envelope_addressing (self->env) != HP_ADDR_USERS) {
-        bool online = s_publish_stream (self, offset, &body);
+        bool subscribed = s_publish_stream (self, offset, &body);
         if (result)
-            result->first_online = online;
+            result->first_online = hp_envelope_addressing (self->env) == HP_ADDR_CHANNEL
+                                 ? subscribed : hb_presence_count (self->presence) > 0;
         return;
     }
     size_t n = bytes ? s_keys (self) : hp_envelope_recipient_count (self->env);

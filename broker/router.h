@@ -21,7 +21,9 @@ typedef struct hb_router hb_router_t;
 
 typedef struct {
     uint64_t offset;         /* the event's offset (when accepted) */
-    bool     first_online;   /* whether its first recipient was online */
+    bool     first_online;   /* whether its first recipient was online; for a channel
+                                event, whether some gateway subscribes the channel; for
+                                a broadcast, whether any user is online */
     bool     duplicate;      /* its idempotency key was accepted within the window:
                                 offset is the original's, nothing was routed */
 } hb_route_result_t;

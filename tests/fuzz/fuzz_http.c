@@ -7,9 +7,11 @@
 //  Oracles (abort on failure):
 //  - framing either refuses with a reason or gives the decimal value of its
 //    one length; the Bearer check passes exactly the key (the key is fixed);
-//  - a /message path that is accepted has a valid event name and user id;
+//  - a publishing path that is accepted has a valid event name and a valid
+//    user id (/message), channel name (/channel) or nothing (/broadcast);
 //  - a body the rules allow and the decoder turns into an envelope decodes
-//    as a valid envelope (HP_ENV_OK, same event and one recipient), and its
+//    as a valid envelope (HP_ENV_OK, same event, the path's addressing, one
+//    recipient for /message), and its
 //    event frame is valid JSON.
 #include <stdint.h>
 #include <stdio.h>
@@ -94,7 +96,7 @@ s_check_bearer (const char *auth)
 }
 
 static void
-s_check_body (const char *event, size_t elen, const char *user, size_t ulen,
+s_check_body (const char *event, size_t elen, hb_http_to_t to, const char *user, size_t ulen,
               const char *ctype, const char *body, size_t blen)
 {
     const char *why = NULL;
@@ -102,7 +104,8 @@ s_check_body (const char *event, size_t elen, const char *user, size_t ulen,
         abort ();           //  with the key every type reaches the decoder
     hp_buf_t out;
     hp_buf_init (&out, 4u << 20);
-    if (hb_http_body_envelope (&out, event, elen, user, ulen, ctype, body, blen, &why) != 0) {
+    if (hb_http_body_publish (&out, event, elen, to, user, ulen, ctype, body, blen, NULL, 0,
+                              &why) != 0) {
         if (!why)
             abort ();
         hp_buf_free (&out);
@@ -113,7 +116,10 @@ s_check_body (const char *event, size_t elen, const char *user, size_t ulen,
         abort ();
     hp_str_t ev = hp_envelope_event (s_env);
     if (ev.len != elen || memcmp (ev.ptr, event, elen) != 0
-        || hp_envelope_recipient_count (s_env) != 1)
+        || hp_envelope_recipient_count (s_env) != (to == HB_HTTP_TO_USER)
+        || hp_envelope_addressing (s_env) != (to == HB_HTTP_TO_USER ? HP_ADDR_USERS
+                                              : to == HB_HTTP_TO_CHANNEL ? HP_ADDR_CHANNEL
+                                              : HP_ADDR_BROADCAST))
         abort ();
     hp_buf_t frame;
     hp_buf_init (&frame, 16u << 20);
@@ -153,12 +159,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     const char *event, *user;
     size_t elen, ulen;
-    const char *why = hb_http_message_path (path, strlen (path), &event, &elen, &user, &ulen);
+    hb_http_to_t to;
+    const char *why = hb_http_publish_path (path, strlen (path), &to, &event, &elen, &user, &ulen);
     if (why)
         return 0;
-    if (!hp_event_name_valid (event, elen) || !hp_user_id_valid (user, ulen))
+    if (!hp_event_name_valid (event, elen)
+        || (to == HB_HTTP_TO_USER && !hp_user_id_valid (user, ulen))
+        || (to == HB_HTTP_TO_CHANNEL && !hp_channel_name_valid (user, ulen))
+        || (to == HB_HTTP_TO_BROADCAST && ulen != 0))
         abort ();
-    s_check_body (event, elen, user, ulen, ctype, p, (size_t) (end - p));
+    s_check_body (event, elen, to, user, ulen, ctype, p, (size_t) (end - p));
     return 0;
 }
 
@@ -172,7 +182,9 @@ fuzz_driver_seed (unsigned char *buf, size_t cap, uint64_t r)
     static const char *paths[] = {
         "/message/bid/alice", "/message/bid/jos\xc3\xa9 / 7+1", "/message/b d/x", "/message/bid/",
         "/message/bid", "/metrics", "/message/e.v:1-x_/a/b/c", "/message//alice",
-        "/message/bid/\x01", "/message/bid/\xff\xfe",
+        "/message/bid/\x01", "/message/bid/\xff\xfe", "/channel/bid/order:17",
+        "/channel/bid/a/b@c=d", "/channel/bid/a b", "/channel/bid/", "/broadcast/banner",
+        "/broadcast/", "/broadcast/a/b",
     };
     static const char *types[] = {
         "application/json", "application/x-www-form-urlencoded", "", "text/plain",

@@ -1,8 +1,10 @@
-"""test_broker_http.py -- the broker's HTTP side: POST /message, /healthz, /metrics, SIGTERM.
+"""test_broker_http.py -- the broker's HTTP side: POST /message, /channel, /broadcast, /healthz, /metrics, SIGTERM.
 
 urllib plays the seed-era backend; raw SUB/PULL sockets play a gateway and a
-fallback worker.
+fallback worker; for channels and broadcasts, real gateways and websocket
+clients.
 """
+import asyncio
 import json
 import os
 import signal
@@ -12,7 +14,9 @@ import urllib.parse
 import msgpack
 import zmq
 
-from harness import Broker, Control, http_get, http_post, metric, parse_published, recv_published, subscribe, wait_until
+from harness import (Broker, Control, http_get, http_post, make_token, metric, parse_published,
+                     recv_published, run_async, start_broker_and_gateways, subscribe, wait_until,
+                     ws_connect, ws_recv_events, ws_subscribe)
 
 
 def next_event(sub):
@@ -224,6 +228,46 @@ class BrokerHttpTest(unittest.TestCase):
         # proves: the server still works afterwards
         self.assertEqual(self.post("bid", "alice", b"1")[0], 404)
 
+    def test_channel_and_broadcast_paths_refuse_bad_input_and_need_the_key(self):
+        url = self.broker.http
+        cases = [
+            ("channel name with a space", "/channel/bid/a%20b"),
+            ("channel name outside the set", "/channel/bid/caf%C3%A9"),
+            ("channel name of 129 bytes", "/channel/bid/" + "c" * 129),
+            ("empty channel name", "/channel/bid/"),
+            ("bad event name on a channel", "/channel/bid%20now/board"),
+            ("bad event name on a broadcast", "/broadcast/bid%20now"),
+        ]
+        for what, path in cases:
+            status, raw = http_post(url + path, b"{}")
+            # proves: each bad channel or event name is a 400 with its reason
+            self.assertEqual(status, 400, what)
+            self.assertIn(json.loads(raw)["error"], ("bad channel name", "bad event name"), what)
+        # proves: a missing segment is a 404 (no such route), as for /message
+        self.assertEqual(http_post(url + "/channel/bid", b"{}")[0], 404)
+        self.assertEqual(http_post(url + "/broadcast/a/b", b"{}")[0], 404)
+        text = self.broker.metrics()
+        # proves: the 400s are counted by code, and none of them became an event
+        self.assertEqual(metric(text, 'herald_broker_http_requests_total{code="400"}'), len(cases))
+        self.assertEqual(metric(text, "herald_broker_events_accepted_total"), 0)
+        # proves: the longest channel name (128 bytes) is accepted (404: nobody subscribes)
+        status, raw = http_post(url + "/channel/bid/" + "c" * 128, b"{}")
+        self.assertEqual((status, json.loads(raw)), (404, {"online": False, "offset": 1}))
+
+        auth = self.keyed_broker()
+        url = self.broker.http
+        for path in ("/channel/bid/board", "/broadcast/banner"):
+            # proves: with --http-key-file, /channel and /broadcast need the
+            # Bearer key like /message (401, nothing routed), and pass with it
+            self.assertEqual(http_post(url + path, b"{}")[0], 401, path)
+            self.assertEqual(http_post(url + path, b"{}", headers={"Authorization": "Bearer " + "x" * 32})[0],
+                             401, path)
+            self.assertEqual(http_post(url + path, b"a=1", "application/x-www-form-urlencoded",
+                                       headers=auth)[0], 404, path)
+        text = self.broker.metrics()
+        self.assertEqual(metric(text, 'herald_broker_http_requests_total{code="401"}'), 4)
+        self.assertEqual(metric(text, "herald_broker_events_accepted_total"), 2)
+
     def test_healthz_metrics_and_unknown_paths(self):
         # proves: /healthz answers 200 ok
         self.assertEqual(http_get(self.broker.http + "/healthz"), (200, b"ok\n"))
@@ -253,6 +297,126 @@ class BrokerHttpTest(unittest.TestCase):
         # subscriber connected (the bound is generous: no timing asserted)
         self.assertEqual(self.broker.wait(timeout=10), 0)
         sub.close()
+
+
+@run_async
+class BrokerHttpChannelsTest(unittest.TestCase):
+    """POST /channel and /broadcast through a real broker, two gateways and
+    websocket clients."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker, cls.gateways = start_broker_and_gateways(2, history_events=100)
+        cls.control = Control(cls.broker)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.control.close()
+        for gateway in cls.gateways:
+            gateway.stop()
+        cls.broker.stop()
+
+    def post(self, path, body=b"{}", content_type="application/json", headers=None):
+        status, raw = http_post(self.broker.http + path, body, content_type, headers=headers)
+        return status, json.loads(raw)
+
+    async def connect(self, gateway, user, channels=("order:*", "board")):
+        ws, welcome = await ws_connect(gateway.url, make_token(user, claims={"channels": list(channels)}))
+        self.sockets.append(ws)
+        return ws, welcome
+
+    async def until_event(self, ws, name):
+        """Events up to and including the first named name."""
+        out = []
+        while not out or out[-1]["event"] != name:
+            out += await ws_recv_events(ws, 1)
+        return out
+
+    async def test_channel_post_reaches_its_subscribers_on_every_gateway(self):
+        a, _ = await self.connect(self.gateways[0], "alice")
+        b, _ = await self.connect(self.gateways[1], "bob")
+        other, _ = await self.connect(self.gateways[1], "carol")
+        for ws in (a, b):
+            self.assertEqual((await ws_subscribe(ws, "order:17"))["type"], "subscribed")
+        self.assertEqual((await ws_subscribe(other, "board"))["type"], "subscribed")
+        status, reply = self.post("/channel/bid/order:17", b'{"amount":120}',
+                                  headers={"Idempotency-Key": "bid-17-1"})
+        # proves: a channel with subscribers answers 200 online true and the offset
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(set(reply), {"online", "offset"})
+        self.assertTrue(reply["online"])
+        offset = reply["offset"]
+        for ws in (a, b):
+            (event,) = await ws_recv_events(ws, 1)
+            # proves: each subscriber, on either gateway, gets the event once
+            # with its channel, the body as data and the offset answered
+            self.assertEqual(event, {"type": "event", "event": "bid", "channel": "order:17",
+                                     "data": {"amount": 120}, "offset": offset})
+        status, reply = self.post("/channel/bid/order:17", b'{"amount":120}',
+                                  headers={"Idempotency-Key": "bid-17-1"})
+        # proves: the same Idempotency-Key is answered with the first offset
+        # and duplicate true, and is not routed again (below: the next event
+        # each subscriber gets is the board's marker, not a second bid)
+        self.assertEqual((status, reply), (200, {"online": True, "offset": offset, "duplicate": True}))
+        status, reply = self.post("/channel/posted/board", b"order=17",
+                                  "application/x-www-form-urlencoded")
+        # proves: without the HTTP key a form body is refused on /channel as on /message
+        self.assertEqual(status, 400, reply)
+        status, reply = self.post("/channel/posted/board", b'{"order":17}')
+        self.assertEqual(status, 200, reply)
+        got = await self.until_event(other, "posted")
+        # proves: a connection gets only the channels it subscribed to
+        self.assertEqual([(e["event"], e["channel"]) for e in got], [("posted", "board")])
+        for ws in (a, b):
+            self.assertEqual((await ws_subscribe(ws, "board"))["type"], "subscribed")
+        self.post("/channel/marker/board")
+        for ws in (a, b):
+            got = await self.until_event(ws, "marker")
+            self.assertEqual([e["event"] for e in got], ["marker"])
+
+    async def test_channel_nobody_follows_is_404_and_kept_in_history(self):
+        status, reply = self.post("/channel/bid/order:99", b'[1,"two"]')
+        # proves: a channel no gateway holds a subscriber of answers 404
+        # online false with the offset the event got...
+        self.assertEqual(status, 404, reply)
+        self.assertFalse(reply["online"])
+        offset = reply["offset"]
+        # ...and the event is still in the channel's history for a resume
+        epoch = self.control.request({"op": "resume", "user": "nobody"})["epoch"]
+        resumed = self.control.request({"op": "resume", "channel": "order:99",
+                                        "epoch": epoch, "offset": 0})
+        self.assertEqual([o for o, _ in resumed["events"]], [offset])
+        # proves: a browser that subscribes later with a resume gets it
+        ws, _ = await self.connect(self.gateways[1], "dave")
+        answer = await ws_subscribe(ws, "order:99", resume={"epoch": epoch, "offset": 0})
+        self.assertEqual((answer["type"], answer["recovered"]), ("subscribed", True))
+        (event,) = await ws_recv_events(ws, 1)
+        self.assertEqual((event["channel"], event["data"], event["offset"]), ("order:99", [1, "two"], offset))
+
+    async def test_broadcast_reaches_every_connection_once(self):
+        wait_until(lambda: metric(self.broker.metrics(), "herald_broker_users_online", exact=True) == 0,
+                   what="no user online (other tests' connections closed)")
+        status, reply = self.post("/broadcast/banner", b'{"text":"early"}')
+        # proves: a broadcast with no connection anywhere answers 404 online false
+        self.assertEqual(status, 404, reply)
+        self.assertFalse(reply["online"])
+        conns = []
+        for i, user in enumerate(["alice", "alice", "bob", "erin"]):
+            ws, _ = await self.connect(self.gateways[i % 2], user, channels=())
+            conns.append(ws)
+        status, reply = self.post("/broadcast/banner", b'{"text":"sale"}')
+        # proves: with anyone online a broadcast answers 200 online true
+        self.assertEqual(status, 200, reply)
+        self.assertTrue(reply["online"])
+        self.post("/broadcast/marker")
+        for ws in conns:
+            got = await self.until_event(ws, "marker")
+            # proves: every connection (two of one user, on both gateways),
+            # none subscribed to anything, gets the broadcast exactly once
+            # with broadcast true, and nothing before it
+            self.assertEqual([(e["event"], e.get("broadcast"), e["data"]) for e in got],
+                             [("banner", True, {"text": "sale"}), ("marker", True, {})])
+            self.assertEqual(got[0]["offset"], reply["offset"])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-/* test_http_body.c -- POST /message bodies become the right msgpack envelope. */
+/* test_http_body.c -- publishing POST bodies (/message, /channel, /broadcast) become the right msgpack envelope. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <msgpack.h>
 
+#include "envelope.h"
 #include "http_body.h"
 
 /* Unpacks the envelope in out and prints its "data" in msgpack-c's debug
@@ -95,6 +96,45 @@ test_refusals (void **state)
     hp_buf_free (&out);
 }
 
+/* /channel and /broadcast build envelopes the broker's decoder reads as
+ * a channel event and a broadcast, with the body as data and the
+ * Idempotency-Key as idempotency_key; /message still addresses a user. */
+static void
+test_addressing (void **state)
+{
+    hp_envelope_t *env = hp_envelope_new ();
+    assert_non_null (env);
+    hp_buf_t out;
+    hp_buf_init (&out, 1 << 16);
+    const char *why = NULL;
+    assert_int_equal (hb_http_body_publish (&out, "bid", 3, HB_HTTP_TO_CHANNEL, "order:17", 8,
+                                            "application/json", "{\"a\":1}", 7, "k-1", 3, &why), 0);
+    assert_int_equal (hp_envelope_decode (env, out.data, out.len, 1 << 16), HP_ENV_OK);
+    assert_int_equal (hp_envelope_addressing (env), HP_ADDR_CHANNEL);
+    hp_str_t channel = hp_envelope_channel (env);
+    assert_int_equal (channel.len, 8);
+    assert_memory_equal (channel.ptr, "order:17", 8);
+    assert_int_equal (hp_envelope_recipient_count (env), 0);
+    assert_int_equal (hp_envelope_idempotency_key (env).len, 3);
+    assert_int_equal (hp_envelope_data (env)->type, MSGPACK_OBJECT_MAP);
+
+    hp_buf_reset (&out);
+    assert_int_equal (hb_http_body_publish (&out, "banner", 6, HB_HTTP_TO_BROADCAST, "", 0,
+                                            "application/json", "", 0, NULL, 0, &why), 0);
+    assert_int_equal (hp_envelope_decode (env, out.data, out.len, 1 << 16), HP_ENV_OK);
+    assert_int_equal (hp_envelope_addressing (env), HP_ADDR_BROADCAST);
+    assert_null (hp_envelope_idempotency_key (env).ptr);
+
+    hp_buf_reset (&out);
+    assert_int_equal (hb_http_body_publish (&out, "bid", 3, HB_HTTP_TO_USER, "alice", 5,
+                                            "application/json", "1", 1, NULL, 0, &why), 0);
+    assert_int_equal (hp_envelope_decode (env, out.data, out.len, 1 << 16), HP_ENV_OK);
+    assert_int_equal (hp_envelope_addressing (env), HP_ADDR_USERS);
+    assert_int_equal (hp_envelope_recipient_count (env), 1);
+    hp_buf_free (&out);
+    hp_envelope_destroy (&env);
+}
+
 /* URL decoding: escapes, plus handling, malformed escapes. */
 static void
 test_url_decode (void **state)
@@ -116,6 +156,7 @@ main (void)
         cmocka_unit_test (test_json),
         cmocka_unit_test (test_form),
         cmocka_unit_test (test_refusals),
+        cmocka_unit_test (test_addressing),
         cmocka_unit_test (test_url_decode),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

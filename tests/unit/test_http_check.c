@@ -132,6 +132,59 @@ test_message_path (void **state)
                          "bad user id");
 }
 
+/* /channel/<event>/<channel> and /broadcast/<event> beside /message. */
+static void
+test_publish_path (void **state)
+{
+    const char *e, *t;
+    size_t el, tl;
+    hb_http_to_t to;
+    const char *p = "/channel/bid/shop/order:17";
+    assert_null (hb_http_publish_path (p, strlen (p), &to, &e, &el, &t, &tl));
+    assert_int_equal (to, HB_HTTP_TO_CHANNEL);
+    assert_int_equal (el, 3);
+    assert_memory_equal (e, "bid", 3);
+    assert_int_equal (tl, 13);
+    assert_memory_equal (t, "shop/order:17", 13);
+    p = "/broadcast/banner";
+    assert_null (hb_http_publish_path (p, strlen (p), &to, &e, &el, &t, &tl));
+    assert_int_equal (to, HB_HTTP_TO_BROADCAST);
+    assert_int_equal (el, 6);
+    assert_memory_equal (e, "banner", 6);
+    assert_int_equal (tl, 0);
+    p = "/message/bid/alice";
+    assert_null (hb_http_publish_path (p, strlen (p), &to, &e, &el, &t, &tl));
+    assert_int_equal (to, HB_HTTP_TO_USER);
+    assert_int_equal (tl, 5);
+    //  The envelope's channel rules: [A-Za-z0-9_.:@/=-], 1-128 bytes.
+    static const char *bad_channel[] = { "/channel/bid/", "/channel/bid/a b",
+                                         "/channel/bid/caf\xc3\xa9", "/channel/bid/a#b" };
+    for (size_t i = 0; i < sizeof bad_channel / sizeof *bad_channel; i++)
+        assert_string_equal (hb_http_publish_path (bad_channel[i], strlen (bad_channel[i]), &to,
+                                                   &e, &el, &t, &tl), "bad channel name");
+    char longest[10 + 4 + 129 + 1];
+    memcpy (longest, "/channel/e/", 11);
+    memset (longest + 11, 'c', 128);
+    longest[11 + 128] = '\0';
+    assert_null (hb_http_publish_path (longest, strlen (longest), &to, &e, &el, &t, &tl));
+    longest[11 + 128] = 'c';
+    longest[11 + 129] = '\0';
+    assert_string_equal (hb_http_publish_path (longest, strlen (longest), &to, &e, &el, &t, &tl),
+                         "bad channel name");
+    assert_string_equal (hb_http_publish_path ("/channel/b d/x", 14, &to, &e, &el, &t, &tl),
+                         "bad event name");
+    assert_string_equal (hb_http_publish_path ("/channel/bid", 12, &to, &e, &el, &t, &tl),
+                         "not found");
+    assert_string_equal (hb_http_publish_path ("/broadcast/", 11, &to, &e, &el, &t, &tl),
+                         "bad event name");
+    assert_string_equal (hb_http_publish_path ("/broadcast/a/b", 14, &to, &e, &el, &t, &tl),
+                         "not found");
+    assert_string_equal (hb_http_publish_path ("/broadcast", 10, &to, &e, &el, &t, &tl),
+                         "not found");
+    assert_string_equal (hb_http_publish_path ("/channels/bid/x", 15, &to, &e, &el, &t, &tl),
+                         "not found");
+}
+
 int
 main (void)
 {
@@ -141,6 +194,7 @@ main (void)
         cmocka_unit_test (test_key_load),
         cmocka_unit_test (test_content_allowed),
         cmocka_unit_test (test_message_path),
+        cmocka_unit_test (test_publish_path),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
