@@ -3,13 +3,17 @@ require "msgpack"
 require "jwt"
 require "ffi-rzmq"
 require "securerandom"
+require "logger"
 
 require_relative "herald/version"
 require_relative "herald/errors"
 require_relative "herald/curve"
 require_relative "herald/config"
 require_relative "herald/envelope"
+require_relative "herald/stats"
+require_relative "herald/outbox"
 require_relative "herald/pool"
+require_relative "herald/testing"
 
 # Usage (see clients/ruby/README.md):
 #
@@ -20,6 +24,8 @@ require_relative "herald/pool"
 #   Herald.token("carol", ttl: 3600)   # => "eyJ..." for herald.js
 #   Herald.publish("order:42", "bid", { amount: 95 })   # a channel
 #   Herald.broadcast("maintenance", { at: "22:00" })   # everyone
+#   Herald.flush(timeout: 5)           # => true once every queued event went out
+#   Herald.stats                       # => { queued:, sent:, dropped:, confirmed:, pending: }
 #
 # Every public method is safe to call from any thread and after fork.
 module Herald
@@ -33,21 +39,45 @@ module Herald
   @config_lock = Mutex.new
   @config = nil
   @pool = nil
-  @stats_lock = Mutex.new
-  @stats = { sent: 0, dropped: 0 }
-  @stats_pid = Process.pid
+  @stats = Stats.new
+  @logger = Logger.new($stderr, progname: "herald", level: Logger::WARN)
 
   class << self
+    # Where the gem logs what it cannot raise (the sender thread's
+    # failures). The Railtie sets Rails.logger; nil silences it.
+    attr_accessor :logger
+
     # The current Config (created from HERALD_* variables on first use).
     def config
-      @config_lock.synchronize { @config ||= Config.new.validate! }
+      @config_lock.synchronize { @config ||= s_new_config.validate! }
+    end
+
+    # Settings every new Config starts from, over the HERALD_* variables
+    # (the Railtie puts config/herald.yml, credentials and config.herald.*
+    # here): a Hash of Config setting => value. Unknown keys raise
+    # Herald::ConfigError.
+    def defaults
+      @defaults || {}
+    end
+
+    def defaults=(settings)
+      hash = (settings || {}).to_h.transform_keys(&:to_sym)
+      unknown = hash.keys - Config.settings
+      raise ConfigError, "herald: unknown setting(s) #{unknown.join(', ')}" unless unknown.empty?
+
+      @defaults = hash.freeze
+    end
+
+    # True once Herald.configure ran in this process.
+    def configured_by_app?
+      @configured == true
     end
 
     # Herald.configure { |c| c.ingest = "tcp://10.0.0.5:7401"; c.on_full = :drop }
     # Sockets already open keep their old settings until reset! (configure
     # calls it, so the next call of each thread reconnects).
     def configure
-      cfg = Config.new
+      cfg = s_new_config
       yield cfg if block_given?
       cfg.validate!
       old = @config_lock.synchronize do
@@ -57,7 +87,8 @@ module Herald
         prev
       end
       old&.shutdown
-      s_reset_stats
+      @stats.reset!
+      @configured = true
       cfg
     end
 
@@ -71,7 +102,35 @@ module Herald
         prev
       end
       old&.shutdown
-      s_reset_stats
+      @stats.reset!
+      nil
+    end
+
+    # Waits until every event this process queued was handed to ZeroMQ
+    # and written to a broker connection, for at most timeout seconds.
+    # True when all went out, false when some are still pending (no broker
+    # connected): Herald.stats[:pending] says how many. Call it before a
+    # process ends without at_exit handlers (exit!, a Resque child), or
+    # at the end of a job that must not lose its events.
+    def flush(timeout: 5)
+      raise ArgumentError, "herald: flush timeout must be a positive number of seconds" unless timeout.is_a?(Numeric) && timeout.positive?
+      return true if Testing.on?
+
+      p = @config_lock.synchronize { @pool }
+      return true unless p&.current?
+
+      p.outbox.flush(timeout)
+    end
+
+    # Forgets sockets a parent process opened, without touching them (they
+    # belong to the parent's ZeroMQ threads), and zeroes the stats. Every
+    # call notices a fork by itself; this only does it eagerly. The
+    # Railtie calls it after every fork (Puma, Unicorn, Passenger, Spring);
+    # elsewhere call it from the server's after-fork hook if you like.
+    # A no-op in the process that opened the sockets.
+    def after_fork!
+      @config_lock.synchronize { @pool = nil if @pool&.foreign? }
+      @stats.snapshot # zeroes counters carried over from the parent
       nil
     end
 
@@ -97,6 +156,7 @@ module Herald
     # "forbidden").
     def notify(to, event, data = nil, id: nil, ttl: nil, idempotency_key: nil, confirm: false)
       raise ArgumentError, "herald: notify needs a user id or an Array of them" if to.nil?
+      raise ArgumentError, "herald: notify needs at least one user id" if to.is_a?(Array) && to.empty?
 
       s_send(event, data, { to: to }, id: id, ttl: ttl, idempotency_key: idempotency_key, confirm: confirm)
     end
@@ -131,6 +191,7 @@ module Herald
     def presence(users)
       list = Array(users).map { |u| Envelope.check_user(u) }.uniq
       return {} if list.empty?
+      return Testing.presence(list) if Testing.on?
 
       reply = control_request({ "op" => "presence", "users" => list })
       online = reply["online"]
@@ -145,6 +206,8 @@ module Herald
     # held, truncated: true when there were more users than listed }.
     def channel_presence(channel)
       name = Envelope.check_channel(channel)
+      return { users: [], connections: 0, exact: true, truncated: false } if Testing.on?
+
       reply = control_request({ "op" => "presence", "channel" => name })
       unless reply["users"].is_a?(Array) && reply["connections"].is_a?(Integer)
         raise ControlError, "herald: channel presence reply without users and connections: #{reply.inspect}"
@@ -161,6 +224,8 @@ module Herald
     # token may connect again; stop issuing tokens to the user as well.
     def disconnect(user)
       name = Envelope.check_user(user)
+      return Testing.disconnect(name) if Testing.on?
+
       reply = control_request({ "op" => "disconnect", "user" => name })
       raise ControlError, "herald: disconnect reply without 'sent': #{reply.inspect}" unless reply.key?("sent")
 
@@ -174,6 +239,8 @@ module Herald
     # Raises Herald::Timeout when no broker answered, Herald::ControlError
     # for an {"error": ...} answer.
     def control_request(request)
+      raise Error, "herald: control_request #{request['op']} is not available in test mode" if Testing.on?
+
       two = config.control_endpoints.size == 2
       reply = s_control(MessagePack.pack(request), config.control_timeout_ms,
                         two ? config.failover_timeout_ms : 0)
@@ -233,13 +300,16 @@ module Herald
       JWT.encode(payload, secret, "HS256")
     end
 
-    # Counters of this process since the last configure/reset!:
-    # { sent:, dropped: } (a forked child starts at 0).
+    # Counters of this process since the last configure/reset! (a forked
+    # child starts at 0): { queued:, sent:, dropped:, confirmed:, pending: }.
+    # queued: events notify/publish/broadcast accepted; sent: those handed
+    # to ZeroMQ on a live broker connection; pending: queued, not sent yet;
+    # dropped: refused by a full queue with on_full :drop, or lost at
+    # exit/reset! after linger_ms; confirmed: confirm: true sends the
+    # broker committed (not counted in queued or sent).
     def stats
-      @stats_lock.synchronize do
-        s_reset_stats_after_fork
-        @stats.dup
-      end
+      p = @config_lock.synchronize { @pool }
+      @stats.snapshot.merge(pending: p ? p.pending : 0)
     end
 
     # Sockets currently open in this process (threads x kinds).
@@ -249,8 +319,15 @@ module Herald
 
     private
 
+    def s_new_config
+      cfg = Config.new
+      defaults.each { |k, v| cfg.public_send("#{k}=", v) }
+      cfg
+    end
+
     def s_secret
       secret = config.secret
+      secret = Testing::SECRET if (secret.nil? || secret.empty?) && Testing.on?
       raise ConfigError, "herald: no secret (set HERALD_SECRET or config.secret)" if secret.nil? || secret.empty?
 
       secret
@@ -265,41 +342,33 @@ module Herald
       if confirm
         key = idempotency_key || s_new_key
         bytes = Envelope.pack(addr[:to], event, data, **opts, idempotency_key: key, op: "publish")
-        return s_publish_confirmed(bytes, key)
+        return Testing.record(bytes, @stats, confirm: true) if Testing.on?
+
+        reply = s_publish_confirmed(bytes, key)
+        @stats.count(:confirmed)
+        return reply
       end
 
-      s_push(Envelope.pack(addr[:to], event, data, **opts, idempotency_key: idempotency_key))
+      bytes = Envelope.pack(addr[:to], event, data, **opts, idempotency_key: idempotency_key)
+      return Testing.record(bytes, @stats) if Testing.on?
+
+      s_push(bytes)
     end
 
-    # Queues envelope bytes on this thread's PUSH socket (see notify).
+    # Queues envelope bytes in this process's outbox (see notify).
     def s_push(bytes)
-      cfg = config
-      sock = pool.push_socket
-      rc = sock.send_string(bytes, ZMQ::DONTWAIT)
-      # A pair's PUSH queues only towards a connected broker (ZMQ_IMMEDIATE):
-      # with none connected yet (this thread's first event) or any more (a
-      # takeover), wait up to config.pair_wait_ms (the socket's SNDTIMEO).
-      if !ZMQ::Util.resultcode_ok?(rc) && ZMQ::Util.errno == ZMQ::EAGAIN && cfg.ingest_endpoints.size > 1
-        rc = sock.send_string(bytes)
-      end
-      if ZMQ::Util.resultcode_ok?(rc)
-        s_count(:sent)
+      if pool.outbox.push(bytes)
+        @stats.count(:queued)
         return true
       end
-      errno = ZMQ::Util.errno
-      unless errno == ZMQ::EAGAIN
-        raise SocketError, "herald: send failed: #{ZMQ::Util.error_string}"
-      end
 
+      cfg = config
       if cfg.on_full == :drop
-        s_count(:dropped)
+        @stats.count(:dropped)
         return false
       end
-      if cfg.ingest_endpoints.size > 1
-        raise QueueFull, "herald: no broker of #{cfg.ingest} took the event within #{cfg.pair_wait_ms} ms " \
-                         "(none active, or #{cfg.send_hwm} events already queued)"
-      end
-      raise QueueFull, "herald: #{cfg.send_hwm} events already queued for #{cfg.ingest}; is the broker running?"
+      raise QueueFull, "herald: #{pool.pending} events already wait for a broker at #{cfg.ingest} " \
+                       "(send_hwm #{cfg.send_hwm}, max_queue_bytes #{cfg.max_queue_bytes}); is the broker running?"
     end
 
     # A key no other event has: 128 random bits.
@@ -378,28 +447,7 @@ module Herald
     end
 
     def pool
-      @config_lock.synchronize { @pool ||= Pool.new(@config ||= Config.new.validate!) }
-    end
-
-    def s_count(key)
-      @stats_lock.synchronize do
-        s_reset_stats_after_fork
-        @stats[key] += 1
-      end
-    end
-
-    def s_reset_stats_after_fork
-      return if @stats_pid == Process.pid
-
-      @stats = { sent: 0, dropped: 0 }
-      @stats_pid = Process.pid
-    end
-
-    def s_reset_stats
-      @stats_lock.synchronize do
-        @stats = { sent: 0, dropped: 0 }
-        @stats_pid = Process.pid
-      end
+      @config_lock.synchronize { @pool ||= Pool.new(@config ||= s_new_config.validate!, @stats) }
     end
   end
 
@@ -407,3 +455,5 @@ module Herald
   # child this only closes what the child itself opened.
   at_exit { Herald.reset! }
 end
+
+require_relative "herald/railtie" if defined?(Rails::Railtie)

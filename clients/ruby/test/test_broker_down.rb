@@ -32,7 +32,8 @@ class TestBrokerDown < HeraldTestCase
     assert_kind_of Herald::QueueFull, stop, "once the queue is full, notify raises Herald::QueueFull"
     assert_operator queued, :>=, HWM, "at least send_hwm events were queued without blocking first"
     assert_raises(Herald::QueueFull, "it keeps raising while the broker is away") { Herald.notify("nobody", "x") }
-    assert_equal({ sent: queued, dropped: 0 }, Herald.stats, "sent counts queued events; nothing counted as dropped")
+    assert_equal({ queued: queued, sent: 0, dropped: 0, confirmed: 0, pending: queued }, Herald.stats,
+                 "every event is counted queued and pending, none sent while no broker is connected, none dropped")
   end
 
   def test_full_queue_counts_drops_when_configured
@@ -45,7 +46,8 @@ class TestBrokerDown < HeraldTestCase
     queued, stop = fill(HWM * 20)
     assert_equal false, stop, "with on_full = :drop, notify returns false instead of raising"
     3.times { assert_equal false, Herald.notify("nobody", "x"), "and keeps returning false" }
-    assert_equal({ sent: queued, dropped: 4 }, Herald.stats, "each refused event is counted in stats[:dropped]")
+    assert_equal({ queued: queued, sent: 0, dropped: 4, confirmed: 0, pending: queued }, Herald.stats,
+                 "each refused event is counted in stats[:dropped]; the queued ones wait, unsent")
   end
 
   def test_queued_events_flush_when_broker_appears

@@ -14,17 +14,20 @@ class TestFork < HeraldTestCase
       reader.close
       ok = Herald.notify(user, "from", "child")
       online = Herald.online?(user)
-      writer.puts JSON.generate("ok" => ok, "online" => online, "sent" => Herald.stats[:sent])
+      flushed = Herald.flush(timeout: 5)
+      stats = Herald.stats
+      writer.puts JSON.generate("ok" => ok, "online" => online, "flushed" => flushed,
+                                "queued" => stats[:queued], "sent" => stats[:sent])
       writer.close
-      exit!(0) unless ok # a plain exit runs at_exit, which flushes the child's queue
+      exit!(0) # no at_exit: only the flush gets the event out
     end
     writer.close
     Process.wait(pid)
     report = JSON.parse(reader.read)
-    assert_equal({ "ok" => true, "online" => true, "sent" => 1 }, report,
-                 "in the child notify queues, presence answers, and its stats start from zero")
-    assert_equal 0, $?.exitstatus, "the child exited cleanly (at_exit did not hang on the parent's context)"
-    assert_equal "child", client.events(1).first["data"], "the child's event reached the websocket"
+    assert_equal({ "ok" => true, "online" => true, "flushed" => true, "queued" => 1, "sent" => 1 }, report,
+                 "in the child notify queues, presence answers, flush reports it sent, and its stats start from zero")
+    assert_equal 0, $?.exitstatus, "the child exited cleanly"
+    assert_equal "child", client.events(1).first["data"], "the child's event reached the websocket despite exit!"
 
     Herald.notify(user, "from", "parent-after")
     assert_equal "parent-after", client.events(1).first["data"], "the parent's sockets still work after the fork"

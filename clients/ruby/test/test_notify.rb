@@ -33,7 +33,9 @@ class TestNotify < HeraldTestCase
     50.times { |i| Herald.notify(user, "n", i) }
     got = client.events(50).map { |e| e["data"] }
     assert_equal (0...50).to_a, got, "events from one thread arrive in the order they were sent"
-    assert_equal 50, Herald.stats[:sent], "stats count every queued event"
+    assert_equal 50, Herald.stats[:queued], "stats count every queued event"
+    wait_until("stats[:sent] reaches 50") { Herald.stats[:sent] == 50 }
+    assert_equal 0, Herald.stats[:pending], "once delivered, none is pending"
   end
 
   def test_ttl_zero_and_no_data

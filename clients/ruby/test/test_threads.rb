@@ -1,4 +1,4 @@
-# test_threads.rb -- each thread gets its own socket; dead threads' sockets are reclaimed.
+# test_threads.rb -- threads share the process's outbox; each thread's order holds; dead threads' sockets are reclaimed.
 require_relative "test_helper"
 
 class TestThreads < HeraldTestCase
@@ -9,21 +9,20 @@ class TestThreads < HeraldTestCase
     configure_for_stack
     user = fresh_user("busy")
     client = ws_for(user)
-    Herald.socket_count # the main thread already holds a REQ socket from ws_for
-    base = Herald.socket_count
+    base = Herald.socket_count # the main thread's REQ socket from ws_for
     ready = Queue.new
     go = Queue.new
     threads = Array.new(THREADS) do |t|
       Thread.new do
-        Herald.notify(user, "t", { "t" => t, "i" => -1 }) # opens this thread's socket
+        Herald.notify(user, "t", { "t" => t, "i" => -1 })
         ready << true
         go.pop
         PER_THREAD.times { |i| Herald.notify(user, "t", { "t" => t, "i" => i }) }
       end
     end
     THREADS.times { ready.pop }
-    assert_equal base + THREADS, Herald.socket_count,
-                 "every live thread holds its own PUSH socket (none shared)"
+    assert_equal base + 1, Herald.socket_count,
+                 "every thread's events go through the process's one PUSH socket (the sender thread's)"
     THREADS.times { go << true }
     threads.each(&:join)
 
@@ -32,10 +31,14 @@ class TestThreads < HeraldTestCase
       seq = got.select { |d| d["t"] == t }.map { |d| d["i"] }
       assert_equal (-1...PER_THREAD).to_a, seq, "thread #{t}'s events all arrive, in its own order"
     end
-    assert_equal THREADS * (PER_THREAD + 1), Herald.stats[:sent], "sent counts events from every thread"
+    total = THREADS * (PER_THREAD + 1)
+    assert_equal total, Herald.stats[:queued], "queued counts events from every thread"
+    wait_until("sent to reach #{total}") { Herald.stats[:sent] == total }
 
-    Thread.new { Herald.notify(user, "t", { "t" => 99, "i" => 0 }) }.join
-    assert_equal base + 1, Herald.socket_count,
-                 "sockets of finished threads are closed when a new thread opens one"
+    Thread.new { Herald.online?(user) }.join
+    assert_equal base + 2, Herald.socket_count, "a thread that asked presence held its own REQ socket"
+    Thread.new { Herald.online?(user) }.join
+    assert_equal base + 2, Herald.socket_count,
+                 "the finished thread's REQ socket was closed when the next thread opened one"
   end
 end

@@ -3,6 +3,15 @@ module Herald
   # Every setting has a default taken from the environment (read when the
   # Config is created) so a 12-factor app needs no initializer at all.
   class Config
+    # Every setting Herald.configure, Herald.defaults= and the Railtie accept.
+    SETTINGS = %i[ingest control secret secret_file gateway_url send_hwm max_queue_bytes on_full
+                  control_timeout_ms failover_timeout_ms confirm_timeout_ms pair_wait_ms linger_ms
+                  max_event_bytes token_ttl curve_cert curve_server].freeze
+
+    def self.settings
+      SETTINGS
+    end
+
     # ZeroMQ endpoint of the broker's PULL (ingest) socket; "EP1,EP2" for a
     # hot standby pair (events go to whichever broker is active).
     attr_accessor :ingest
@@ -11,11 +20,25 @@ module Herald
     attr_accessor :control
     # Shared HS256 secret used by Herald.token.
     attr_accessor :secret
-    # Messages a thread's PUSH socket queues while the broker is away.
+    # A file holding the secret instead (the gateways' --secret-file: one
+    # trailing newline is ignored); read by validate! when secret is unset.
+    attr_accessor :secret_file
+    # The gateway's WebSocket URL for browsers (ws://host:7400/ws, or a
+    # list "URL1,URL2"), emitted by the Rails view helper herald_meta_tags.
+    attr_accessor :gateway_url
+    # Events the process's queue holds while no broker is connected (and
+    # ZeroMQ's high-water mark towards a connected one).
     attr_accessor :send_hwm
+    # The same queue's bound in bytes of packed envelopes (default 64 MiB).
+    attr_accessor :max_queue_bytes
     # What notify does when that queue is full: :raise (Herald::QueueFull)
-    # or :drop (returns false and counts Herald.stats[:dropped]).
-    attr_accessor :on_full
+    # or :drop (returns false and counts Herald.stats[:dropped]); a String
+    # ("drop", from YAML) is taken as its Symbol.
+    attr_reader :on_full
+
+    def on_full=(value)
+      @on_full = value.is_a?(String) ? value.to_sym : value
+    end
     # Milliseconds to wait for a control (presence) reply.
     attr_accessor :control_timeout_ms
     # With a pair: how long a control request keeps trying the two brokers
@@ -24,9 +47,8 @@ module Herald
     # How long notify(confirm: true) retries one event before raising
     # Herald::Unconfirmed.
     attr_accessor :confirm_timeout_ms
-    # With a pair of ingest endpoints: how long notify may wait for a
-    # connection to the active broker when none is up (a thread's first
-    # event, a takeover) before the queue counts as full.
+    # Kept so configurations that set it still load: notify no longer
+    # waits for a pair's active broker (its events wait in the queue).
     attr_accessor :pair_wait_ms
     # Milliseconds queued events may still be flushed when a socket closes
     # (process exit, Herald.reset!). Bounded so exit never hangs on a dead broker.
@@ -47,7 +69,10 @@ module Herald
       @ingest = env.fetch("HERALD_INGEST", "tcp://127.0.0.1:7401")
       @control = env.fetch("HERALD_CONTROL", "tcp://127.0.0.1:7403")
       @secret = env["HERALD_SECRET"]
+      @secret_file = env["HERALD_SECRET_FILE"]
+      @gateway_url = env.fetch("HERALD_GATEWAY_URL", "ws://127.0.0.1:7400/ws")
       @send_hwm = Integer(env.fetch("HERALD_SEND_HWM", "10000"))
+      @max_queue_bytes = 64 << 20
       @on_full = env.fetch("HERALD_ON_FULL", "raise").to_sym
       @control_timeout_ms = Integer(env.fetch("HERALD_CONTROL_TIMEOUT_MS", "1000"))
       @failover_timeout_ms = Integer(env.fetch("HERALD_FAILOVER_TIMEOUT_MS", "5000"))
@@ -68,6 +93,9 @@ module Herald
         raise ConfigError, "on_full must be :raise or :drop, not #{@on_full.inspect}"
       end
       raise ConfigError, "send_hwm must be a positive Integer" unless @send_hwm.is_a?(Integer) && @send_hwm.positive?
+      unless @max_queue_bytes.is_a?(Integer) && @max_queue_bytes >= 65_536
+        raise ConfigError, "max_queue_bytes must be an Integer of at least 65536"
+      end
       ingest_endpoints
       control_endpoints
       %i[control_timeout_ms failover_timeout_ms confirm_timeout_ms pair_wait_ms].each do |name|
@@ -76,6 +104,7 @@ module Herald
       end
 
       s_load_curve
+      s_load_secret
       self
     end
 
@@ -99,6 +128,22 @@ module Herald
       end
 
       list
+    end
+
+    # The secret from secret_file when no secret is given, read now so a
+    # wrong path fails at boot.
+    def s_load_secret
+      return unless @secret.to_s.empty? && !@secret_file.to_s.empty?
+
+      text = begin
+        File.binread(@secret_file)
+      rescue SystemCallError => e
+        raise ConfigError, "herald: cannot read secret_file #{@secret_file}: #{e.message}"
+      end
+      text = text.delete_suffix("\n").delete_suffix("\r")
+      raise ConfigError, "herald: secret_file #{@secret_file} is empty" if text.empty?
+
+      @secret = text
     end
 
     # Reads the certificates now, so a wrong path fails at boot.

@@ -1,5 +1,6 @@
 # herald/envelope.rb -- builds and checks the producer envelope (proto/PROTOCOL.md).
 require "msgpack"
+require "time"
 
 module Herald
   # The broker drops a bad envelope silently (it only counts it), so the
@@ -43,7 +44,12 @@ module Herald
       env["id"] = check_id(id) unless id.nil?
       env["ttl"] = check_ttl(ttl) unless ttl.nil?
       env["idempotency_key"] = check_idempotency_key(idempotency_key) unless idempotency_key.nil?
-      bytes = MessagePack.pack(env)
+      bytes = begin
+        MessagePack.pack(env)
+      rescue NoMethodError, RangeError, TypeError => e
+        raise ArgumentError, "herald: data cannot be sent (#{e.message}); give Hashes, Arrays, strings, " \
+                             "numbers, true/false/nil, or objects that answer as_json or to_h"
+      end
       if bytes.bytesize > max_bytes
         raise ArgumentError, "herald: envelope is #{bytes.bytesize} bytes, over the #{max_bytes}-byte limit"
       end
@@ -65,7 +71,11 @@ module Herald
       to.is_a?(Array) ? list.uniq : list.first
     end
 
+    # A user id: a String (Symbols and Integers are turned into one), or an
+    # object that answers to_herald_id or id (an ActiveRecord user: its
+    # primary key). Returns the String.
     def check_user(user)
+      user = user_id_of(user)
       raise ArgumentError, "herald: user id is nil" if user.nil?
 
       id = user.to_s.dup.force_encoding(Encoding::UTF_8)
@@ -73,6 +83,13 @@ module Herald
         raise ArgumentError, "herald: user id #{user.inspect} must be 1-128 bytes of UTF-8 without control characters"
       end
       id
+    end
+
+    def user_id_of(user)
+      return user.to_herald_id if user.respond_to?(:to_herald_id)
+      return user if user.nil? || user.is_a?(String) || user.is_a?(Symbol) || user.is_a?(Numeric)
+
+      user.respond_to?(:id) ? user.id : user
     end
 
     def check_id(id)
@@ -113,14 +130,36 @@ module Herald
 
     # Converts Rails-style objects to plain data; Hash keys become strings so
     # the browser gets a JSON object whatever the backend used (symbols).
-    def plain(value)
+    # Times and dates become ISO 8601 strings (as Rails' JSON does); other
+    # objects go through as_json or to_h; anything else is an ArgumentError
+    # (msgpack could not carry it, and the broker would never see it).
+    def plain(value, depth = 0)
+      raise ArgumentError, "herald: data is nested more than 64 levels deep" if depth > 64
+
       case value
-      when Hash then value.each_with_object({}) { |(k, v), h| h[k.is_a?(Symbol) ? k.to_s : k] = plain(v) }
-      when Array then value.map { |v| plain(v) }
-      when String, Integer, Float, true, false, nil then value
+      when Hash
+        value.each_with_object({}) { |(k, v), h| h[k.is_a?(Symbol) ? k.to_s : k] = plain(v, depth + 1) }
+      when Array then value.map { |v| plain(v, depth + 1) }
+      when String, Integer, true, false, nil then value
+      when Float
+        raise ArgumentError, "herald: data holds #{value}, which JSON cannot carry" unless value.finite?
+
+        value
       when Symbol then value.to_s
       else
-        value.respond_to?(:as_json) ? plain(value.as_json) : value
+        if value.respond_to?(:as_json)
+          plain(value.as_json, depth + 1)
+        elsif value.is_a?(Time) || value.is_a?(DateTime)
+          value.iso8601(3)
+        elsif value.is_a?(Date)
+          value.iso8601
+        elsif value.respond_to?(:to_h) && !value.is_a?(Numeric)
+          plain(value.to_h, depth + 1)
+        else
+          raise ArgumentError, "herald: data holds a #{value.class} (#{value.inspect[0, 60]}), which cannot be " \
+                               "sent; give Hashes, Arrays, strings, numbers, true/false/nil, or objects that " \
+                               "answer as_json or to_h"
+        end
       end
     end
   end

@@ -1,4 +1,4 @@
-# herald/pool.rb -- one ZeroMQ context per process, one socket of each kind per thread.
+# herald/pool.rb -- one ZeroMQ context and outbox per process, one control socket per thread.
 require "ffi-rzmq"
 
 module Herald
@@ -10,8 +10,10 @@ module Herald
   # I/O threads the child does not have; ffi-rzmq's finalizers also check
   # the PID), and builds its own.
   #
-  # Sockets live in a registry so they can be closed when their thread
-  # has died (reaped when the next socket is made) and at process exit.
+  # Control (REQ) sockets live in a registry so they can be closed when
+  # their thread has died (reaped when the next socket is made) and at
+  # process exit. Events go through the process's Outbox, whose sender
+  # thread owns the only PUSH socket.
   #
   # A hot standby pair ("EP1,EP2"): the PUSH socket connects to both with
   # ZMQ_IMMEDIATE (only the active broker binds ingest, and nothing may
@@ -24,11 +26,13 @@ module Herald
     # silent this recently: the passive is taking over (our request is its vote).
     STAY_MS = 5000
 
-    def initialize(config)
+    def initialize(config, stats)
       @config = config
+      @stats = stats
       @lock = Mutex.new
       @pid = nil
       @context = nil
+      @outbox = nil
       @entries = {} # Thread => { push: Socket, req0: Socket, req1: Socket }
       @generation = 0
       @control_endpoints = config.control_endpoints
@@ -36,22 +40,29 @@ module Herald
       @silent_at = [nil, nil] # monotonic seconds each control endpoint last timed out
     end
 
-    # The calling thread's PUSH socket to the ingest endpoint(s), connected
-    # with the configured SNDHWM so sends never block: once that many
-    # messages are queued (broker down or slow), a DONTWAIT send fails with
-    # EAGAIN instead of waiting.
-    def push_socket
-      entry = s_entry
-      endpoints = @config.ingest_endpoints
-      entry[:push] ||= s_open(ZMQ::PUSH, endpoints) do |sock|
-        s_check(sock.setsockopt(ZMQ::SNDHWM, @config.send_hwm), "SNDHWM")
-        s_check(sock.setsockopt(ZMQ::LINGER, @config.linger_ms), "LINGER")
-        if endpoints.size > 1
-          s_check(sock.setsockopt(ZMQ::IMMEDIATE, 1), "IMMEDIATE")
-          # a blocking send (Herald.notify's second try) waits this long at most
-          s_check(sock.setsockopt(ZMQ::SNDTIMEO, @config.pair_wait_ms), "SNDTIMEO")
-        end
+    # This process's Outbox (see Herald::Outbox): a new one after a fork.
+    def outbox
+      @lock.synchronize do
+        s_adopt_process(Process.pid)
+        @outbox
       end
+    end
+
+    # True when this process opened the pool's sockets.
+    def current?
+      @lock.synchronize { @pid == Process.pid }
+    end
+
+    # True when another process (the parent of a fork) opened them.
+    def foreign?
+      @lock.synchronize { !@pid.nil? && @pid != Process.pid }
+    end
+
+    # Events this process queued that ZeroMQ has not accepted yet (0 when
+    # nothing was sent in this process).
+    def pending
+      box = @lock.synchronize { @pid == Process.pid ? @outbox : nil }
+      box ? box.pending : 0
     end
 
     # The control endpoint requests go to now (an index into
@@ -109,23 +120,28 @@ module Herald
       sock&.close
     end
 
-    # Number of live sockets this process holds (for tests and debugging).
+    # Number of live control sockets this process holds, plus its one PUSH
+    # socket once an event was sent (for tests and debugging).
     def socket_count
       @lock.synchronize do
         return 0 unless @pid == Process.pid
 
-        @entries.values.sum { |e| e.size }
+        @entries.values.sum { |e| e.size } + (@outbox&.open? ? 1 : 0)
       end
     end
 
-    # Closes every socket of this process and terminates its context. Queued
-    # events get config.linger_ms to flush. Called at exit and by
+    # Closes every socket of this process and terminates its context.
+    # Queued events get timeout_s (default config.linger_ms) to go out;
+    # those that did not are counted dropped. Called at exit and by
     # Herald.reset!; safe to call twice, and a no-op in a forked child that
     # never used the pool (the parent's context is not ours to close).
-    def shutdown
+    def shutdown(timeout_s = @config.linger_ms / 1000.0)
+      box = @lock.synchronize { @pid == Process.pid ? @outbox : nil }
+      box&.shutdown(timeout_s)
       @lock.synchronize do
         return unless @pid == Process.pid
 
+        @outbox = nil
         @entries.each_value { |e| e.each_value(&:close) }
         @entries.clear
         @context&.terminate
@@ -162,6 +178,7 @@ module Herald
 
       # Parent's objects are left alone on purpose (see the class comment).
       @entries = {}
+      @outbox = Outbox.new(@config, @stats)
       @context = ZMQ::Context.new(1)
       raise SocketError, "herald: cannot create a ZeroMQ context" unless @context.context
 

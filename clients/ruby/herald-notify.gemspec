@@ -1,15 +1,18 @@
-# herald.gemspec -- the Ruby producer client of Herald.
+# herald-notify.gemspec -- the Ruby producer client of Herald (the gem herald-notify, `require "herald"`).
 require_relative "lib/herald/version"
 
 Gem::Specification.new do |s|
-  s.name = "herald"
+  # "herald" on rubygems.org is an unrelated gem; this name was chosen
+  # without access to the registry (see README.md, *Installing*).
+  s.name = "herald-notify"
   s.version = Herald::VERSION
   s.summary = "Push notifications from a Ruby/Rails backend to browsers through Herald"
   s.description = "Producer client for the Herald broker: Herald.notify over a ZeroMQ PUSH socket " \
-                  "(one per thread, fork-safe, never blocking), presence queries and HS256 tokens for herald.js."
+                  "(never blocking, fork-safe), presence queries, HS256 tokens for herald.js, and for Rails " \
+                  "a Railtie, a view helper and a test adapter."
   s.authors = ["Herald developers"]
   s.license = "MIT"
-  s.files = Dir["lib/**/*.rb"] + ["README.md"]
+  s.files = Dir[File.join(__dir__, "lib/**/*.rb")].map { |f| f.delete_prefix("#{__dir__}/") } + ["README.md"]
   s.require_paths = ["lib"]
   s.required_ruby_version = ">= 3.0"
   s.add_runtime_dependency "ffi-rzmq", "~> 2.0"
