@@ -49,6 +49,8 @@ module Bidding
       return s_page(req) if req.get? && path == "/"
       return s_static(path) if req.get? && %w[/app.js /style.css].include?(path)
       return s_json(200, "ok") if req.get? && path == "/healthz"
+      # browsers ask for it on their own, with no ?as=: not an auth failure
+      return [204, {}, []] if req.get? && path == "/favicon.ico"
 
       role, user = s_user(req)
       case [req.request_method, path]

@@ -82,9 +82,11 @@ async function main() {
     viewport: { width: 1180, height: 820 },
   });
   const consoleErrors = [];
+  const failedRequests = [];
   const open = async (as) => {
     const page = await context.newPage();
     page.on('pageerror', (e) => consoleErrors.push(`${as}: ${e.message}`));
+    page.on('response', (r) => { if (r.status() >= 400) failedRequests.push(`${as}: ${r.status()} ${r.url()}`); });
     await page.goto(`${base}/?as=${as}`);
     await waitUntil(async () => (await page.locator('div.status[data-testid="status"]').getAttribute('data-state')) === 'live',
       `${as} page live`, STEP_MS);
@@ -193,6 +195,8 @@ async function main() {
 
   assert.deepEqual(consoleErrors, [], 'no page threw an uncaught error');
   ok('no page threw an uncaught error');
+  assert.deepEqual(failedRequests, [], 'no request of the pages failed (favicon.ico included)');
+  ok('no request of the pages got a 4xx or 5xx answer');
 
   for (const [name, page] of [['customer-carol', carol], ['vendor-v1', v1], ['vendor-v2', v2]]) {
     await page.evaluate(() => { document.getElementById('toast').style.display = 'none'; }); // transient

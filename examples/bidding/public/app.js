@@ -78,12 +78,15 @@ function describe(event, d) {
   }
 }
 
+// Returns false when the feed already holds this event (a replay after a
+// reload or a reconnect): only new items are worth a toast.
 function addFeed(kind, text, key) {
-  if (key && feed.some((f) => f.key === key)) return;
+  if (key && feed.some((f) => f.key === key)) return false;
   feed.unshift({ kind, text, key, at: Date.now() });
   feed = feed.slice(0, FEED_MAX);
   try { sessionStorage.setItem(FEED_KEY, JSON.stringify(feed)); } catch (e) { /* storage full: keep in memory */ }
   renderFeed(1);
+  return true;
 }
 
 // Only the `fresh` newest items animate in, so adding one does not flash the rest.
@@ -282,8 +285,7 @@ function onEvent(name, data, meta) {
     return;
   }
   const text = describe(name, data);
-  addFeed(name, text, meta.id || `${meta.channel || ''}${meta.offset}`);
-  toast(text);
+  if (addFeed(name, text, meta.id || `${meta.channel || ''}${meta.offset}`)) toast(text);
   refresh();
 }
 
