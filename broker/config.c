@@ -61,6 +61,7 @@ static const s_option_t s_options[] = {
       "(connection, channel) presence entries kept; past it refused (counted) and answers not exact" },
     { "log-format",       S_WORD, 0, 0, "text|json: log lines as text, or one JSON object each" },
     { "log-level",        S_WORD, 0, 0, "debug|info|warn|error: the lowest level logged" },
+    { "upstream",         S_ENDPOINT, 0, 0, "ZeroMQ PUSH endpoint for messages from browsers (bind)" },
 };
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
 
@@ -75,6 +76,7 @@ s_usage (FILE *out, const hb_config_t *d)
         "  --publish EP           %s (default %s)\n"
         "  --control EP           %s (default %s)\n"
         "  --undelivered EP       %s (default %s)\n"
+        "  --upstream EP          %s (default %s)\n"
         "  --http ADDR:PORT       %s (default %s:%d)\n"
         "  --max-event-bytes N    %s (default %zu)\n"
         "  --history-events N     %s (default %zu)\n"
@@ -89,7 +91,7 @@ s_usage (FILE *out, const hb_config_t *d)
         "CURVE and the non-loopback rule:\n",
         s_options[0].help, d->ingest, s_options[1].help, d->publish,
         s_options[2].help, d->control, s_options[3].help, d->undelivered,
-        s_options[4].help, d->http_host, d->http_port,
+        s_options[30].help, d->upstream, s_options[4].help, d->http_host, d->http_port,
         s_options[5].help, d->max_event_bytes, s_options[6].help, d->history_events,
         s_options[7].help, d->history_bytes, s_options[8].help, d->max_online_users,
         s_options[12].help, d->publish_hwm_bytes,
@@ -213,9 +215,10 @@ s_check_exposure (const hb_config_t *self)
     }
     if (curve || self->insecure)
         return 0;
-    const char *eps[] = { self->ingest, self->publish, self->control, self->undelivered };
-    static const char *names[] = { "ingest", "publish", "control", "undelivered" };
-    for (size_t i = 0; i < 4; i++)
+    const char *eps[] = { self->ingest, self->publish, self->control, self->undelivered,
+                          self->upstream };
+    static const char *names[] = { "ingest", "publish", "control", "undelivered", "upstream" };
+    for (size_t i = 0; i < 5; i++)
         if (!hp_endpoint_is_loopback (eps[i])) {
             fprintf (stderr, "herald-broker: refusing to bind --%s %s without CURVE: anyone "
                      "who reaches it could read or forge every event. Use --curve-cert and "
@@ -295,6 +298,10 @@ s_apply (hb_config_t *self, size_t index, const char *value, const char *source)
         case 27: rc = s_parse_size (value, opt->min, opt->max, &self->max_channel_presence); break;
         case 28: rc = hp_log_parse_format (value, &self->log_format); break;
         case 29: rc = hp_log_parse_level (value, &self->log_level); break;
+        case 30:
+            rc = s_copy (self->upstream, sizeof self->upstream, value);
+            self->upstream_given = rc == 0;
+            break;
     }
     if (rc != 0) {
         /* a variable is named as such: a stray one in the caller's
@@ -337,6 +344,7 @@ hb_config_load (hb_config_t *self, int argc, char **argv)
     strcpy (self->publish, "tcp://127.0.0.1:7402");
     strcpy (self->control, "tcp://127.0.0.1:7403");
     strcpy (self->undelivered, "tcp://127.0.0.1:7404");
+    strcpy (self->upstream, "tcp://127.0.0.1:7406");
     strcpy (self->http_host, "127.0.0.1");
     self->http_port = 7480;
     self->max_event_bytes = HP_EVENT_BYTES_DEFAULT;

@@ -17,6 +17,8 @@ typedef struct {
     char   publish[256];        /* --publish      HERALD_PUBLISH */
     char   control[256];        /* --control      HERALD_CONTROL */
     char   undelivered[256];    /* --undelivered  HERALD_UNDELIVERED */
+    char   upstream[256];       /* --upstream     HERALD_UPSTREAM (browsers' messages) */
+    bool   upstream_given;      /* by flag or variable: a failure to bind it is fatal */
     char   http_host[128];      /* --http ADDR:PORT  HERALD_HTTP */
     int    http_port;
     size_t max_event_bytes;     /* --max-event-bytes  HERALD_MAX_EVENT_BYTES */

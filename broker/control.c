@@ -1,4 +1,4 @@
-/* control.c -- the broker's control socket: presence, resume, stats, disconnect, publish.
+/* control.c -- the broker's control socket: presence, resume, stats, disconnect, publish, upstream.
  *
  * A request is [routing frames...][body]; REQ peers put an empty delimiter
  * among the routing frames, DEALER peers send it themselves. Everything but
@@ -31,10 +31,11 @@ struct hb_control {
     bool              require_roles;   /* CURVE on: resume for gateways only */
     hb_confirm_t     *confirm;         /* publish requests waiting for their commit */
     hb_zap_t         *zap;             /* CURVE on: revoked keys refused */
+    hb_upstream_out_t *upstream;       /* gateways' batches of browsers' messages */
 };
 
 /* What s_answer did with a request. */
-typedef enum { S_ANSWERED, S_PUBLISH, S_PUBLISH_FORBIDDEN } s_outcome_t;
+typedef enum { S_ANSWERED, S_PUBLISH, S_PUBLISH_FORBIDDEN, S_NO_REPLY } s_outcome_t;
 
 hb_control_t *
 hb_control_new (void *router_sock, hb_router_t *router, hb_presence_t *presence,
@@ -79,6 +80,12 @@ hb_control_require_roles (hb_control_t *self, hb_zap_t *zap)
 {
     self->require_roles = true;
     self->zap = zap;
+}
+
+void
+hb_control_set_upstream (hb_control_t *self, hb_upstream_out_t *upstream)
+{
+    self->upstream = upstream;
 }
 
 static void
@@ -254,6 +261,23 @@ s_answer (hb_control_t *self, const char *bytes, size_t len, uint64_t now,
             hb_metrics_pack (self->metrics, &gauges, &pk);
             break;
         }
+        case HP_OP_UPSTREAM: {
+            /* what browsers send comes from gateways only, and is never
+             * answered (a gateway's batches are fire and forget) */
+            size_t n = hp_control_req_send_count (self->req);
+            if (self->require_roles && !hb_zap_user_has_role (user_id, HB_ROLE_GATEWAY)) {
+                self->metrics->control_forbidden++;
+                if (self->upstream)
+                    hb_upstream_out_refuse (self->upstream, n, HB_UPSTREAM_FORBIDDEN);
+                s_error (self, &pk, "forbidden");
+                break;
+            }
+            for (size_t i = 0; i < n && self->upstream; i++) {
+                hp_str_t record = hp_control_req_send (self->req, i);
+                hb_upstream_out_push (self->upstream, record.ptr, record.len);
+            }
+            return S_NO_REPLY;
+        }
         case HP_OP_PUBLISH:
             /* with CURVE, only producers publish (as only they reach ingest) */
             if (self->require_roles && !hb_zap_user_has_role (user_id, HB_ROLE_PRODUCER)) {
@@ -317,6 +341,11 @@ hb_control_handle (hb_control_t *self, uint64_t now)
     }
     if (outcome == S_PUBLISH_FORBIDDEN) {
         hb_confirm_refuse_forbidden (self->confirm, frames, count);
+        return 1;
+    }
+    if (outcome == S_NO_REPLY) {
+        for (size_t i = 0; i < count; i++)
+            zmq_msg_close (&frames[i]);
         return 1;
     }
     for (size_t i = 0; i + 1 < count; i++) {

@@ -1,4 +1,4 @@
-/* control_srv.h -- the broker's control socket: presence, resume, stats, disconnect, publish.
+/* control_srv.h -- the broker's control socket: presence, resume, stats, disconnect, publish, upstream.
  * (Named apart from proto/control.h, the message codec it uses.) */
 #ifndef HERALD_BROKER_CONTROL_SRV_H
 #define HERALD_BROKER_CONTROL_SRV_H
@@ -9,6 +9,7 @@
 #include "zap.h"
 #include "presence.h"
 #include "router.h"
+#include "upstream_out.h"
 
 typedef struct hb_control hb_control_t;
 
@@ -25,6 +26,11 @@ void hb_control_destroy (hb_control_t **self_p);
  * --curve-allow since it connected) gets {"error":"revoked"} to anything,
  * counted in revoked_messages. Without this call every peer may ask. */
 void hb_control_require_roles (hb_control_t *self, hb_zap_t *zap);
+
+/* Where {"op":"upstream"} batches go (used, not owned). With CURVE on,
+ * only peers with the gateway role may send them; others are answered
+ * {"error":"forbidden"}. A batch is never answered otherwise. */
+void hb_control_set_upstream (hb_control_t *self, hb_upstream_out_t *upstream);
 
 /* Reads one request if one is waiting and answers it in the envelope it came
  * in. Returns 1 when a request was handled, 0 when none was waiting. */

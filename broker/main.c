@@ -20,6 +20,7 @@
 #include "store_lmdb.h"
 #include "umap.h"
 #include "undelivered.h"
+#include "upstream_out.h"
 #include "wire.h"
 #include "zap.h"
 
@@ -43,6 +44,10 @@
 
 #define S_INGEST_HWM      100000
 #define S_UNDELIVERED_HWM 10000
+/* Records of browsers' messages queued for consumers: at most
+ * S_UPSTREAM_HWM x HP_UPMSG_MAX (32 KiB) = 128 MiB held for a stalled
+ * consumer, a typing mark's ~100 bytes making it ~400 KB in practice. */
+#define S_UPSTREAM_HWM 4096
 /* Largest message each reading socket takes; ZeroMQ drops the connection
  * of a peer that sends more, before buffering it. Only options set before
  * zmq_bind apply to the connections it accepts, so s_socket sets them
@@ -132,13 +137,14 @@ fail:
 }
 
 typedef struct {
-    void *ingest, *publish, *control, *undelivered, *bridge;
+    void *ingest, *publish, *control, *undelivered, *bridge, *upstream;
 } s_sockets_t;
 
 static void
 s_sockets_close (s_sockets_t *s)
 {
-    void **all[] = { &s->ingest, &s->publish, &s->control, &s->undelivered, &s->bridge };
+    void **all[] = { &s->ingest, &s->publish, &s->control, &s->undelivered, &s->bridge,
+                     &s->upstream };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (*all[i]) {
             zmq_close (*all[i]);
@@ -182,7 +188,18 @@ s_open_undelivered (void *ctx, const hb_config_t *cfg, const hp_curve_t *curve,
                      undelivered_opts, 1, 4096, curve, watch, HB_ZAP_UNDELIVERED);
 }
 
-/* Ingest, publish and undelivered: bound only by a broker that serves, so
+/* The upstream socket: browsers' messages to consumers; like undelivered,
+ * its peers send nothing but their handshake. */
+static void *
+s_open_upstream (void *ctx, const hb_config_t *cfg, const hp_curve_t *curve,
+                 const s_watch_t *watch)
+{
+    const int upstream_opts[][2] = { { ZMQ_SNDHWM, S_UPSTREAM_HWM } };
+    return s_socket (ctx, ZMQ_PUSH, cfg->upstream, HP_ZAP_DOMAIN_UPSTREAM,
+                     upstream_opts, 1, 4096, curve, watch, HB_ZAP_UPSTREAM);
+}
+
+/* Ingest, publish, undelivered and upstream: bound only by a broker that serves, so
  * producers and gateways connected to both brokers of a pair reach only
  * the active one (with ZMQ_IMMEDIATE a connection that never completes
  * takes no messages). */
@@ -201,7 +218,17 @@ s_sockets_open (s_sockets_t *s, void *ctx, const hb_config_t *cfg, const hp_curv
                           max_in, curve, watch, HB_ZAP_INGEST);
     s->publish = s_open_publish (ctx, cfg, curve, watch);
     s->undelivered = s_open_undelivered (ctx, cfg, curve, watch);
-    return s->ingest && s->publish && s->undelivered ? 0 : -1;
+    s->upstream = s_open_upstream (ctx, cfg, curve, watch);
+    if (!s->upstream && !cfg->upstream_given)
+        /* Only the default endpoint: a broker whose other sockets were
+         * moved (tests, several brokers on one host) still starts when
+         * another took 7406, as it did before this stream existed. */
+        hp_warn ("running without the upstream stream: its default endpoint %s is not "
+                 "free (give --upstream); messages from browsers are dropped and counted "
+                 "(herald_broker_upstream_dropped_total{reason=\"no_consumer\"})",
+                 cfg->upstream);
+    return s->ingest && s->publish && s->undelivered
+        && (s->upstream || !cfg->upstream_given) ? 0 : -1;
 }
 
 typedef struct {
@@ -210,6 +237,7 @@ typedef struct {
     hb_chanpres_t    *chanpres;       /* channel presence (p: topics) */
     hb_history_t     *history;
     hb_undelivered_t *undelivered;
+    hb_upstream_out_t *upstream;      /* browsers' messages to consumers */
     hb_router_t      *router;
     hb_control_t     *control;
     hb_http_t        *http;
@@ -235,6 +263,7 @@ s_broker_destroy (s_broker_t *b)
 {
     hb_http_destroy (&b->http);   /* first: it calls into the others via the bridge */
     hb_control_destroy (&b->control);
+    hb_upstream_out_destroy (&b->upstream);
     hb_router_destroy (&b->router);
     hb_undelivered_destroy (&b->undelivered);
     hb_history_destroy (&b->history);
@@ -383,13 +412,17 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
         b->control = hb_control_new (s->control, b->router, b->presence, b->history,
                                      &b->metrics);
     }
+    if (b->control)
+        b->upstream = hb_upstream_out_new (s->upstream, &b->metrics);
+    if (b->upstream)
+        hb_control_set_upstream (b->control, b->upstream);
     if (b->control && b->zap)
         hb_control_require_roles (b->control, b->zap);
     if (!b->batch)
         b->batch = malloc (S_BATCH_INGEST * sizeof *b->batch);
     if (!b->pending)
         b->pending = malloc (S_BATCH_INGEST * sizeof *b->pending);
-    if (!b->control || !b->batch || !b->pending) {
+    if (!b->control || !b->upstream || !b->batch || !b->pending) {
         hp_error ("out of memory at start");
         return -1;
     }
@@ -410,9 +443,9 @@ s_serve (s_broker_t *b, s_sockets_t *s, uint64_t epoch, uint64_t after)
     char epoch_text[HP_EPOCH_TEXT_LEN + 1];
     hp_epoch_format (epoch_text, epoch);
     hp_info ("epoch %s; ingest %s, publish %s, control %s, "
-             "undelivered %s, http %s:%d; %s; offsets continue after %llu", epoch_text,
-             cfg->ingest, cfg->publish, cfg->control, cfg->undelivered, cfg->http_host,
-             cfg->http_port,
+             "undelivered %s, upstream %s%s, http %s:%d; %s; offsets continue after %llu",
+             epoch_text, cfg->ingest, cfg->publish, cfg->control, cfg->undelivered,
+             cfg->upstream, s->upstream ? "" : " (not bound)", cfg->http_host, cfg->http_port,
              b->zap ? "CURVE on" : cfg->insecure ? "no CURVE (--insecure)" : "no CURVE (loopback)",
              (unsigned long long) after);
     if (cfg->metrics_host[0])
@@ -455,8 +488,8 @@ s_pair_turn (s_broker_t *b, s_sockets_t *s, bool control_waiting, int *exit_code
     return 0;
 }
 
-/* A reload of --curve-allow removed a key (or a role): the publish and
- * undelivered sockets, whose peers send nothing that names their key, are
+/* A reload of --curve-allow removed a key (or a role): the publish,
+ * undelivered and upstream sockets, whose peers send nothing that names their key, are
  * made anew so that every peer handshakes through ZAP again and a revoked
  * one is refused. (zmq_unbind would not do: on libzmq 4.3.4 it leaves
  * established connections open with no pipe behind them; closing the
@@ -468,27 +501,34 @@ static int
 s_sockets_recut (s_broker_t *b, s_sockets_t *s)
 {
     s_watch_t watch = { b->sockmon, b->zap };
+    bool upstream = s->upstream != NULL;    /* bound at start (its default may not be) */
     zmq_close (s->publish);
     zmq_close (s->undelivered);
-    s->publish = s->undelivered = NULL;
+    if (upstream)
+        zmq_close (s->upstream);
+    s->publish = s->undelivered = s->upstream = NULL;
     /* libzmq's reaper closes the old listeners a moment later: until then
      * the port may still be taken */
-    for (int tries = 0; tries < 50 && !(s->publish && s->undelivered); tries++) {
+    for (int tries = 0; tries < 50 && !(s->publish && s->undelivered && (s->upstream || !upstream));
+         tries++) {
         if (tries)
             nanosleep (&(struct timespec) { 0, 10 * 1000 * 1000 }, NULL);
         if (!s->publish)
             s->publish = s_open_publish (b->ctx, b->cfg, b->curve, &watch);
         if (!s->undelivered)
             s->undelivered = s_open_undelivered (b->ctx, b->cfg, b->curve, &watch);
+        if (!s->upstream && upstream)
+            s->upstream = s_open_upstream (b->ctx, b->cfg, b->curve, &watch);
     }
-    if (!s->publish || !s->undelivered)
+    if (!s->publish || !s->undelivered || (upstream && !s->upstream))
         return -1;
     hb_router_set_xpub (b->router, s->publish);
     hb_undelivered_set_push (b->undelivered, s->undelivered);
+    hb_upstream_out_set_push (b->upstream, s->upstream);
     if (hb_presence_clear (b->presence) != 0)
         hp_error ("out of memory clearing presence after a revocation");
-    hp_info ("publish and undelivered sockets made anew: every gateway "
-             "and worker connects again through ZAP");
+    hp_info ("publish, undelivered and upstream sockets made anew: every "
+             "gateway and worker connects again through ZAP");
     return 0;
 }
 

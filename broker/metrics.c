@@ -1,6 +1,7 @@
 /* metrics.c -- the broker's counters and their Prometheus / stats renderings. */
 #include "metrics.h"
 #include "confirm.h"
+#include "upstream_out.h"
 #include "version.h"
 #include "zap.h"
 
@@ -179,6 +180,16 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
     fn (arg, "herald_broker_store_bytes", "gauge",
         "Bytes of the --data-dir store's file in use (its pages up to the last).",
         NULL, g->store_bytes);
+    fn (arg, "herald_broker_upstream_received_total", "counter",
+        "Messages from browsers received in gateways' batches.", NULL, m->upstream_received);
+    fn (arg, "herald_broker_upstream_pushed_total", "counter",
+        "Messages from browsers pushed to consumers on --upstream.", NULL, m->upstream_pushed);
+    for (int r = 0; r < HB_UPSTREAM_DROP_REASONS; r++) {
+        snprintf (labels, sizeof labels, "reason=\"%s\"", hb_upstream_reason_name (r));
+        fn (arg, "herald_broker_upstream_dropped_total", "counter",
+            "Messages from browsers not pushed, by reason (no_consumer: none connected or its "
+            "queue full).", labels, m->upstream_dropped[r]);
+    }
     if (!g->pair_state)
         return;
     fn (arg, "herald_broker_pair_state", "gauge",

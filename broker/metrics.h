@@ -8,9 +8,10 @@
 #include "envelope.h"
 
 #define HB_HTTP_CODES_MAX 8
-#define HB_AUTH_SOCKETS 5     /* hb_zap_socket_t (zap.h) */
+#define HB_AUTH_SOCKETS 6     /* hb_zap_socket_t (zap.h) */
 #define HB_AUTH_REASONS 3     /* hb_zap_reason_t (zap.h) */
 #define HB_CONFIRM_REASONS 3  /* hb_confirm_reason_t (confirm.h) */
+#define HB_UPSTREAM_DROP_REASONS 3   /* hb_upstream_reason_t (upstream_out.h) */
 
 /* Transparent on purpose: the modules that own an event bump a field
  * directly. Only the main thread touches it (the HTTP thread asks the main
@@ -47,6 +48,9 @@ typedef struct {
     uint64_t zmq_connections_shed[HB_AUTH_SOCKETS];  /* closed unaccepted: no descriptors */
     uint64_t channel_events;                   /* channel events routed (stored, published if subscribed) */
     uint64_t broadcasts;                       /* broadcasts routed */
+    uint64_t upstream_received;                /* records in gateways' batches (browsers' sends) */
+    uint64_t upstream_pushed;                  /* ... pushed on --upstream */
+    uint64_t upstream_dropped[HB_UPSTREAM_DROP_REASONS];   /* ... not, by hb_upstream_reason_t */
 } hb_metrics_t;
 
 /* Values owned by other modules, sampled when rendering. */

@@ -2,7 +2,7 @@
  *
  * Why not czmq's zauth actor: zauth answers "is this key allowed" once per
  * context, but the broker's sockets need different peers (gateways on
- * publish, producers on ingest, workers on undelivered), and the control
+ * publish, producers on ingest, workers on undelivered and upstream), and the control
  * socket must tell a gateway's resume from a producer's presence query.
  * So this handler reads a `role` from each allowed certificate's metadata,
  * decides by the ZAP domain each socket was given (proto/curve.h), and
@@ -50,12 +50,14 @@ _Static_assert (HB_ZAP_SOCKETS == HB_AUTH_SOCKETS, "metrics.h and zap.h agree");
 _Static_assert (HB_ZAP_REASONS == HB_AUTH_REASONS, "metrics.h and zap.h agree");
 
 static const char *s_socket_names[HB_ZAP_SOCKETS] = {
-    "ingest", "publish", "control", "undelivered", "pair"
+    "ingest", "publish", "control", "undelivered", "pair", "upstream"
 };
-/* Roles admitted per socket, in hb_zap_socket_t order. */
+/* Roles admitted per socket, in hb_zap_socket_t order. The streams the
+ * broker pushes to the backend (undelivered, upstream) are read by
+ * workers, as a producer's key may not read what browsers send. */
 static const unsigned s_admits[HB_ZAP_SOCKETS] = {
     HB_ROLE_PRODUCER, HB_ROLE_GATEWAY, HB_ROLE_GATEWAY | HB_ROLE_PRODUCER, HB_ROLE_WORKER,
-    HB_ROLE_PAIR
+    HB_ROLE_PAIR, HB_ROLE_WORKER
 };
 #define S_ROLES     4            /* gateway, producer, worker, pair */
 #define S_PAIR_KEYS 4            /* pair certificates remembered (one or two make sense) */

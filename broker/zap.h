@@ -18,7 +18,7 @@
 /* The broker sockets, in the order of hb_metrics_t.auth_refused. */
 typedef enum {
     HB_ZAP_INGEST, HB_ZAP_PUBLISH, HB_ZAP_CONTROL, HB_ZAP_UNDELIVERED, HB_ZAP_PAIR,
-    HB_ZAP_SOCKETS
+    HB_ZAP_UPSTREAM, HB_ZAP_SOCKETS
 } hb_zap_socket_t;
 
 /* Why a connection was refused, the second index of auth_refused. */

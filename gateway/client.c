@@ -1,9 +1,10 @@
-/* client.c -- the browser's frames: collecting them, the flood limit, auth, ping, refresh, subscribe; token expiry.
+/* client.c -- the browser's frames: collecting them, the flood limit, auth, ping, refresh, subscribe, send; token expiry.
  *
  * Every frame type the client protocol knows is answered here (PROTOCOL.md,
  * client protocol) once client_frame.c has parsed it; delivery.c writes,
  * sub.c follows streams, channel_auth.c says which channels may be
- * followed and chanset.c holds them. */
+ * followed and chanset.c holds them, upsend.c checks a send and packs
+ * its record, which the link (link.h) carries to the broker. */
 #include "client.h"
 
 #include <math.h>
@@ -18,6 +19,7 @@
 #include "auth.h"
 #include "client_frame.h"
 #include "fanout.h"
+#include "upsend.h"
 
 void
 gw_client_init (gw_client_t *self)
@@ -186,15 +188,15 @@ s_handle_refresh (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
 
 /* --- channels --------------------------------------------------------------- */
 
-/* {"type":T,"channel":C} (C omitted when NULL), with "reason":R when R is
- * given. jansson escapes C: an invalid name is echoed as the client sent it. */
+/* {"type":T,K:V} (V omitted when NULL), with "reason":R when R is given.
+ * jansson escapes V: an invalid name is echoed as the client sent it. */
 static int
-s_reply_channel (gw_delivery_t *out, const char *type, const char *channel, size_t len,
-                 const char *reason)
+s_reply_named (gw_delivery_t *out, const char *type, const char *key, const char *value,
+               size_t len, const char *reason)
 {
     json_t *obj = json_pack ("{s:s}", "type", type);
-    if (obj && channel)
-        json_object_set_new (obj, "channel", json_stringn (channel, len));
+    if (obj && value)
+        json_object_set_new (obj, key, json_stringn (value, len));
     if (obj && reason)
         json_object_set_new (obj, "reason", json_string (reason));
     char *text = obj ? json_dumps (obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -202,6 +204,14 @@ s_reply_channel (gw_delivery_t *out, const char *type, const char *channel, size
     int rc = s_reply (out, text ? text : "", text ? (int) strlen (text) : -1);
     free (text);
     return rc;
+}
+
+/* {"type":T,"channel":C} (C omitted when NULL), with "reason":R when given. */
+static int
+s_reply_channel (gw_delivery_t *out, const char *type, const char *channel, size_t len,
+                 const char *reason)
+{
+    return s_reply_named (out, type, "channel", channel, len, reason);
 }
 
 /* A refused subscribe or unsubscribe: counted, answered with an error frame. */
@@ -269,6 +279,60 @@ s_handle_unsubscribe (gw_delivery_t *out, gw_chanset_t *channels,
     return s_reply_channel (out, "unsubscribed", frame->channel, frame->channel_len, NULL);
 }
 
+/* --- messages from the browser ------------------------------------------- */
+
+static uint32_t
+s_now_ms (clockid_t clock, uint64_t *wall_ms)
+{
+    struct timespec ts;
+    clock_gettime (clock, &ts);
+    uint64_t ms = (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    if (wall_ms)
+        *wall_ms = ms;
+    return (uint32_t) ms;
+}
+
+/* {"type":"send","event":E,"data":D}: checked and packed by upsend.c,
+ * handed to the broker link, never answered when it went; a refusal is
+ * answered {"type":"error","reason":R,"event":E} (E only when it is a
+ * valid event name) and counted. Returns 0 or a close code (1008 for a
+ * connection far over its rate). */
+static int
+s_handle_send (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
+               const gw_client_frame_t *frame)
+{
+    gw_session_env_t *env = out->env;
+    const gw_config_t *config = env->config;
+    size_t user_len;
+    const char *user_name = gw_stream_name (user->stream, &user_len);
+    gw_upsend_policy_t policy = {
+        .events = config->upstream_events, .max_bytes = config->upstream_max_bytes,
+        .rate = config->upstream_rate, .burst = config->upstream_burst,
+        .gateway = env->link->gateway_hex, .gateway_len = strlen (env->link->gateway_hex),
+    };
+    uint64_t at_ms;
+    s_now_ms (CLOCK_REALTIME, &at_ms);
+    gw_upsend_result_t result = gw_upsend_prepare (&policy, &self->send_rate,
+                                                   s_now_ms (CLOCK_MONOTONIC_COARSE, NULL), at_ms,
+                                                   user_name, user_len, frame->event,
+                                                   frame->event_len, frame->data, &env->record);
+    if (result == GW_UPSEND_OK) {
+        /* the link counts what it could not take */
+        if (env->link->upstream (env->link->ctx, env->record.data, env->record.len) == 0)
+            env->metrics->upstream_sent_total++;
+        hp_buf_reset (&env->record);
+        return 0;
+    }
+    env->metrics->upstream_refused_total[result]++;
+    if (result == GW_UPSEND_FLOOD)
+        return 1008;
+    if (result == GW_UPSEND_NO_MEMORY)
+        return 1011;
+    bool named = frame->event && hp_event_name_valid (frame->event, frame->event_len);
+    return s_reply_named (out, "error", "event", named ? frame->event : NULL, frame->event_len,
+                          gw_upsend_result_name (result));
+}
+
 /* A frame after auth. Returns 0 or the close code (a second auth is 4000). */
 static int
 s_handle_frame (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
@@ -284,6 +348,8 @@ s_handle_frame (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
             return s_handle_subscribe (self, out, user, channels, frame);
         case GW_CLIENT_FRAME_UNSUBSCRIBE:
             return s_handle_unsubscribe (out, *channels, frame);
+        case GW_CLIENT_FRAME_SEND:
+            return s_handle_send (self, out, user, frame);
         case GW_CLIENT_FRAME_AUTH:
             break;
     }
@@ -293,10 +359,13 @@ s_handle_frame (gw_client_t *self, gw_delivery_t *out, const gw_sub_t *user,
 /* True when this frame passes the flood limit. Subscribe and unsubscribe
  * frames have a budget of their own, the channel bound on top of the usual
  * one: a client re-subscribing every channel after a reconnect sends up to
- * --max-channels-per-connection of them at once. */
+ * --max-channels-per-connection of them at once. Send frames are limited
+ * by their own bucket (s_handle_send), which the operator sizes. */
 static bool
 s_rate_ok (gw_client_t *self, const gw_delivery_t *out, gw_client_frame_type_t type)
 {
+    if (type == GW_CLIENT_FRAME_SEND)
+        return true;
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC_COARSE, &ts);
     uint32_t second = (uint32_t) ts.tv_sec;

@@ -1,4 +1,4 @@
-/* client.h -- the browser's frames: collecting them, the flood limit, auth and ping. */
+/* client.h -- the browser's frames: collecting them, the flood limit, auth, ping, channels and sends. */
 #ifndef HERALD_GW_CLIENT_H
 #define HERALD_GW_CLIENT_H
 
@@ -11,6 +11,7 @@
 #include "chanset.h"
 #include "channel_auth.h"
 #include "delivery.h"
+#include "ratelimit.h"
 #include "sub.h"
 
 /* Client frames above this many bytes close the connection with 1009. */
@@ -28,6 +29,7 @@ typedef struct {
     uint8_t rate_count;
     uint16_t channel_rate_count;    /* subscribe and unsubscribe frames, apart */
     bool authed;
+    gw_ratelimit_t send_rate;   /* send frames: --upstream-rate, apart from both */
     /* Token expiry: at exp (+ leeway) the connection closes with 4002
      * unless a refresh moved exp later. An lws sorted-usec-list entry of
      * its own, since the connection's one lws timer serves the handshake. */
@@ -52,8 +54,9 @@ gw_client_authed (const gw_client_t *self)
  * the first must be auth (then user starts following the token's user and
  * the expiry timer runs), later ones ping, refresh, subscribe or
  * unsubscribe (channels: the connection's set, made on the first
- * subscribe). Returns 0, or -1 when the callback must return -1 to close
- * (the close reason is set on out). */
+ * subscribe), or send (upsend.c checks it, the link takes it to the
+ * broker). Returns 0, or -1 when the callback must return -1 to close (the
+ * close reason is set on out). */
 int gw_client_on_receive (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
                           gw_chanset_t **channels, const void *in, size_t len);
 

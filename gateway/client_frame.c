@@ -20,6 +20,7 @@ static const struct {
     { "refresh", GW_CLIENT_FRAME_REFRESH },
     { "subscribe", GW_CLIENT_FRAME_SUBSCRIBE },
     { "unsubscribe", GW_CLIENT_FRAME_UNSUBSCRIBE },
+    { "send", GW_CLIENT_FRAME_SEND },
 };
 
 /* The frame's type, or -1 for a missing, ill-typed or unknown one. A name
@@ -61,7 +62,7 @@ s_resume_of (json_t *root, gw_client_frame_t *frame)
 
 /* A string member without NUL bytes, or NULL. A token with a NUL inside
  * would be checked only up to the NUL by the C-string JWT code, and a
- * channel name only up to it by C-string code: neither is one at all.
+ * channel or event name only up to it by C-string code: none is one at all.
  * (json_loadb without JSON_ALLOW_NUL refuses "\u0000" already; this holds
  * if flags change.) */
 static const char *
@@ -93,6 +94,10 @@ gw_client_frame_parse (gw_client_frame_t *frame, const void *bytes, size_t len)
         frame->token = s_string_of (root, "token", &frame->token_len);
     if (type == GW_CLIENT_FRAME_SUBSCRIBE || type == GW_CLIENT_FRAME_UNSUBSCRIBE)
         frame->channel = s_string_of (root, "channel", &frame->channel_len);
+    if (type == GW_CLIENT_FRAME_SEND) {
+        frame->event = s_string_of (root, "event", &frame->event_len);
+        frame->data = json_object_get (root, "data");
+    }
     frame->doc_ = root;
     return 0;
 malformed:

@@ -18,6 +18,7 @@ typedef enum {
     GW_CLIENT_FRAME_REFRESH,
     GW_CLIENT_FRAME_SUBSCRIBE,
     GW_CLIENT_FRAME_UNSUBSCRIBE,
+    GW_CLIENT_FRAME_SEND,
 } gw_client_frame_type_t;
 
 /* One parsed frame. Strings point into the parsed document, which the frame
@@ -41,6 +42,14 @@ typedef struct {
     bool has_resume;
     uint64_t resume_epoch;
     uint64_t resume_offset;
+    /* send: "event" when it is a string without NUL bytes, else NULL (not
+     * checked as an event name here: the caller answers an invalid or
+     * disallowed one with an error frame, not a close), and "data" (any
+     * JSON value; NULL when absent). Any other member -- a "user" -- is
+     * ignored: the sender is the connection's user. */
+    const char *event;          /* NUL-terminated */
+    size_t event_len;
+    const struct json_t *data;
     struct json_t *doc_;        /* owns the strings above */
 } gw_client_frame_t;
 

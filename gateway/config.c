@@ -1,6 +1,7 @@
 /* config.c -- herald-gateway settings from flags and HERALD_* environment variables. */
 #include "config.h"
 #include "envcheck.h"
+#include "upsend.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,11 @@
 #define GW_DEFAULT_MAX_UNAUTH 10000
 #define GW_DEFAULT_MAX_CHANNELS 128
 #define GW_MAX_CHANNELS_MAX 10000
+#define GW_DEFAULT_UPSTREAM_MAX_BYTES 4096
+#define GW_UPSTREAM_MAX_BYTES_MAX 16384     /* a client message is at most 8 KiB of JSON */
+#define GW_DEFAULT_UPSTREAM_RATE 10.0
+#define GW_DEFAULT_UPSTREAM_BURST 20
+#define GW_UPSTREAM_RATE_MAX 100000
 
 void
 gw_config_usage (FILE *out)
@@ -82,12 +88,21 @@ gw_config_usage (FILE *out)
 "  --log-format text|json   log lines as text, or one JSON object each (default\n"
 "                           text); every line has an RFC 3339 UTC time and a level\n"
 "  --log-level LEVEL        debug, info, warn or error: the lowest logged (default info)\n"
+"  --upstream-events LIST   comma-separated event names a browser may send\n"
+"                           ({\"type\":\"send\",...}) to the broker's upstream stream;\n"
+"                           others are answered error \"upstream\" (default: none)\n"
+"  --upstream-max-bytes N   largest data of a send, as msgpack, 1-%d; past it\n"
+"                           error \"too_large\" (default %d)\n"
+"  --upstream-rate N        sends per second per connection (may be a fraction);\n"
+"                           past it error \"rate\", far past it 1008 (default 10)\n"
+"  --upstream-burst N       sends a connection may make at once (default %d)\n"
 "  -h, --help               this text\n"
 "  --version                print the version and exit\n"
 "\n"
 "Endpoints: ws://ADDR:PORT/ws, GET /healthz, GET /metrics, GET /herald.js.\n"
 "The secret is never logged. Exit status: 0 clean shutdown, 1 failure, 2 usage.\n",
-    GW_DEFAULT_MAX_CONNECTIONS, GW_DEFAULT_TOKEN_LEEWAY, GW_DEFAULT_MAX_CHANNELS);
+    GW_DEFAULT_MAX_CONNECTIONS, GW_DEFAULT_TOKEN_LEEWAY, GW_DEFAULT_MAX_CHANNELS,
+    GW_UPSTREAM_MAX_BYTES_MAX, GW_DEFAULT_UPSTREAM_MAX_BYTES, GW_DEFAULT_UPSTREAM_BURST);
 }
 
 /* Splits "host:port" (or "[v6]:port") into host and port. Returns 0 or -1. */
@@ -179,7 +194,8 @@ enum { OPT_LISTEN = 1, OPT_BROKER, OPT_CONTROL, OPT_SECRET_FILE, OPT_AUTH_TIMEOU
        OPT_MAX_QUEUE, OPT_MAX_CONN, OPT_TOKEN_AUD, OPT_TOKEN_ISS, OPT_TOKEN_MAX_TTL,
        OPT_TOKEN_LEEWAY, OPT_CURVE_CERT, OPT_CURVE_SERVER, OPT_IDLE_TIMEOUT,
        OPT_MAX_UNAUTH, OPT_MAX_PER_IP, OPT_ORIGINS, OPT_METRICS, OPT_TLS_CERT,
-       OPT_TLS_KEY, OPT_MAX_CHANNELS, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_COUNT };
+       OPT_TLS_KEY, OPT_MAX_CHANNELS, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_UPSTREAM_EVENTS,
+       OPT_UPSTREAM_MAX_BYTES, OPT_UPSTREAM_RATE, OPT_UPSTREAM_BURST, OPT_COUNT };
 
 static const char *s_env_names[OPT_COUNT] = {
     NULL, "HERALD_LISTEN", "HERALD_PUBLISH", "HERALD_CONTROL", "HERALD_SECRET_FILE",
@@ -188,7 +204,8 @@ static const char *s_env_names[OPT_COUNT] = {
     "HERALD_CURVE_CERT", "HERALD_CURVE_SERVER", "HERALD_IDLE_TIMEOUT",
     "HERALD_MAX_UNAUTHENTICATED", "HERALD_MAX_CONNECTIONS_PER_IP", "HERALD_ALLOWED_ORIGINS",
     "HERALD_METRICS", "HERALD_TLS_CERT", "HERALD_TLS_KEY", "HERALD_MAX_CHANNELS_PER_CONNECTION",
-    "HERALD_LOG_FORMAT", "HERALD_LOG_LEVEL"
+    "HERALD_LOG_FORMAT", "HERALD_LOG_LEVEL", "HERALD_UPSTREAM_EVENTS", "HERALD_UPSTREAM_MAX_BYTES",
+    "HERALD_UPSTREAM_RATE", "HERALD_UPSTREAM_BURST"
 };
 
 static const char *s_flag_names[OPT_COUNT] = {
@@ -196,7 +213,8 @@ static const char *s_flag_names[OPT_COUNT] = {
     "--max-queue-bytes", "--max-connections", "--token-aud", "--token-iss",
     "--token-max-ttl", "--token-leeway", "--curve-cert", "--curve-server", "--idle-timeout",
     "--max-unauthenticated", "--max-connections-per-ip", "--allowed-origins", "--metrics", "--tls-cert", "--tls-key",
-    "--max-channels-per-connection", "--log-format", "--log-level"
+    "--max-channels-per-connection", "--log-format", "--log-level", "--upstream-events",
+    "--upstream-max-bytes", "--upstream-rate", "--upstream-burst"
 };
 
 /* Applies one setting; `from` names where it came from, for the error. */
@@ -248,6 +266,35 @@ s_apply (gw_config_t *cfg, int opt, const char *value, const char **secret_file,
     case OPT_MAX_CHANNELS:
         if (s_parse_size (value, 0, GW_MAX_CHANNELS_MAX, &v) == 0) {
             cfg->max_channels_per_connection = (unsigned) v;
+            return 0;
+        }
+        break;
+    case OPT_UPSTREAM_EVENTS:
+        if (gw_upsend_events_valid (value)) {
+            cfg->upstream_events = *value ? value : NULL;
+            return 0;
+        }
+        fprintf (err, "herald-gateway: bad value '%s' for %s (comma-separated event names of "
+                 "[A-Za-z0-9_.:-], 1-64 bytes each, at most %d)\n", value, from,
+                 GW_UPSEND_EVENTS_MAX);
+        return -1;
+    case OPT_UPSTREAM_MAX_BYTES:
+        if (s_parse_size (value, 1, GW_UPSTREAM_MAX_BYTES_MAX, &v) == 0) {
+            cfg->upstream_max_bytes = (size_t) v;
+            return 0;
+        }
+        break;
+    case OPT_UPSTREAM_RATE: {
+        double d;
+        if (s_parse_seconds (value, &d) == 0 && d >= 0.01 && d <= GW_UPSTREAM_RATE_MAX) {
+            cfg->upstream_rate = d;
+            return 0;
+        }
+        break;
+    }
+    case OPT_UPSTREAM_BURST:
+        if (s_parse_size (value, 1, GW_UPSTREAM_RATE_MAX, &v) == 0) {
+            cfg->upstream_burst = (unsigned) v;
             return 0;
         }
         break;
@@ -346,6 +393,9 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
     cfg->max_channels_per_connection = GW_DEFAULT_MAX_CHANNELS;
     cfg->log_format = HP_LOG_TEXT;
     cfg->log_level = HP_LOG_INFO;
+    cfg->upstream_max_bytes = GW_DEFAULT_UPSTREAM_MAX_BYTES;
+    cfg->upstream_rate = GW_DEFAULT_UPSTREAM_RATE;
+    cfg->upstream_burst = GW_DEFAULT_UPSTREAM_BURST;
     const char *secret_file = NULL;
 
     for (int opt = 1; opt < OPT_COUNT; opt++) {
@@ -384,6 +434,10 @@ gw_config_parse (gw_config_t *cfg, int argc, char **argv, FILE *err)
         { "max-channels-per-connection", required_argument, NULL, OPT_MAX_CHANNELS },
         { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+        { "upstream-events", required_argument, NULL, OPT_UPSTREAM_EVENTS },
+        { "upstream-max-bytes", required_argument, NULL, OPT_UPSTREAM_MAX_BYTES },
+        { "upstream-rate", required_argument, NULL, OPT_UPSTREAM_RATE },
+        { "upstream-burst", required_argument, NULL, OPT_UPSTREAM_BURST },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }

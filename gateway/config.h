@@ -35,6 +35,10 @@ typedef struct {
     unsigned max_channels_per_connection;   /* --max-channels-per-connection */
     hp_log_format_t log_format;         /* --log-format text|json */
     hp_log_level_t log_level;           /* --log-level debug|info|warn|error */
+    const char *upstream_events;        /* --upstream-events, comma-separated; NULL: none */
+    size_t upstream_max_bytes;          /* --upstream-max-bytes: a send's data, as msgpack */
+    double upstream_rate;               /* --upstream-rate: sends per second per connection */
+    unsigned upstream_burst;            /* --upstream-burst */
     unsigned char secret[GW_SECRET_MAX];
     size_t secret_len;
 } gw_config_t;

@@ -21,6 +21,7 @@ typedef struct {
     gw_blob_t *pong;          /* the one {"type":"pong"} frame, shared */
     uint64_t next_conn_id;    /* the last connection id handed out (presence topics) */
     hp_buf_t scratch;
+    hp_buf_t record;          /* a browser's send, packed (upsend.c), up to HP_UPMSG_MAX */
 } gw_session_env_t;
 
 #endif

@@ -40,6 +40,14 @@ typedef struct {
      * Returns 0 or -1. */
     int (*presence) (void *ctx, const char *channel, size_t channel_len, const char *user,
                      size_t user_len, uint64_t conn_id, bool on);
+    /* Hands one message from a browser (a record, proto/upmsg.h) to the
+     * broker, batched with the others of the same loop turn; fire and
+     * forget, never answered. Returns 0, or -1 when the link cannot take
+     * it (no live broker link, its queue full): counted by the link. */
+    int (*upstream) (void *ctx, const char *record, size_t len);
+    /* This gateway's id as 16 lowercase hex digits (its "g:" topic; the
+     * "gateway" of its records). */
+    char gateway_hex[17];
 } gw_link_t;
 
 #endif

@@ -91,6 +91,34 @@ s_head (hp_buf_t *out, const char *name, const char *type, const char *help)
     return n > 0 && (size_t) n < sizeof line ? hp_buf_append (out, line, (size_t) n) : -1;
 }
 
+/* Messages from the browser: sent, refused by reason (the error frame's),
+ * dropped on the way, batches. */
+static int
+s_render_upstream (const gw_metrics_t *self, hp_buf_t *out)
+{
+    static const char *reasons[GW_UPSEND_LABELS] = {
+        NULL, "upstream", "too_large", "rate", "flood", "no_memory",
+    };
+    char labels[64];
+    int rc = s_head (out, "herald_gateway_upstream_sent_total", "counter",
+                     "Send frames from browsers handed to the broker link.");
+    rc |= s_line (out, "herald_gateway_upstream_sent_total", NULL, self->upstream_sent_total);
+    rc |= s_head (out, "herald_gateway_upstream_refused_total", "counter",
+                  "Send frames refused, by the error frame's reason (flood: closed 1008).");
+    for (int i = 1; i < GW_UPSEND_LABELS; i++) {
+        snprintf (labels, sizeof labels, "{reason=\"%s\"}", reasons[i]);
+        rc |= s_line (out, "herald_gateway_upstream_refused_total", labels,
+                      self->upstream_refused_total[i]);
+    }
+    rc |= s_head (out, "herald_gateway_upstream_dropped_total", "counter",
+                  "Send frames taken but lost on the way: no live broker link, or its queue full.");
+    rc |= s_line (out, "herald_gateway_upstream_dropped_total", NULL, self->upstream_dropped_total);
+    rc |= s_head (out, "herald_gateway_upstream_batches_total", "counter",
+                  "Batches of browser messages sent to the broker.");
+    rc |= s_line (out, "herald_gateway_upstream_batches_total", NULL, self->upstream_batches_total);
+    return rc;
+}
+
 int
 gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
 {
@@ -187,5 +215,6 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_line (out, "herald_gateway_channel_frames_total", NULL, self->channel_frames_total);
     rc |= s_head (out, "herald_gateway_broadcast_frames_total", "counter", "Broadcasts handed to connections (one per connection).");
     rc |= s_line (out, "herald_gateway_broadcast_frames_total", NULL, self->broadcast_frames_total);
+    rc |= s_render_upstream (self, out);
     return rc ? -1 : 0;
 }

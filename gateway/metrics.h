@@ -93,6 +93,9 @@ typedef enum {
     GW_SUBREFUSED_LABELS
 } gw_subrefused_t;
 
+/* The outcomes of a send frame: gw_upsend_result_t (upsend.h), ok first. */
+#define GW_UPSEND_LABELS 6
+
 /* Plain counters, written by the module that sees the fact; transparent so
  * an increment is one instruction on the hot path. One per process, owned
  * by main's wiring. Gauges are kept up to date by their owners. */
@@ -128,6 +131,11 @@ typedef struct {
     uint64_t channel_frames_total;     /* channel events handed to subscribed connections */
     uint64_t broadcast_frames_total;   /* broadcasts handed to connections */
     uint64_t broker_link_up;       /* gauge: 1 while the broker link is live (health.h) */
+    /* messages from the browser (upsend.c, uplink.c) */
+    uint64_t upstream_sent_total;      /* send frames handed to the broker link */
+    uint64_t upstream_refused_total[GW_UPSEND_LABELS];  /* answered with an error, by reason */
+    uint64_t upstream_dropped_total;   /* taken, then lost: no live broker link, its queue full */
+    uint64_t upstream_batches_total;   /* batches sent to the broker */
 } gw_metrics_t;
 
 /* Counts a close with the given WebSocket code. */

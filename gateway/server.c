@@ -18,6 +18,7 @@
 #include "static.h"
 #include "tls.h"
 #include "upgrade.h"
+#include "upmsg.h"
 
 /* Small on purpose: lws keeps one receive buffer of this size per
  * WebSocket connection for its whole life. Client frames are tiny (auth,
@@ -489,6 +490,7 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     self->env.link = gw_upstream_link (upstream);
     self->upstream = upstream;
     hp_buf_init (&self->env.scratch, 4096);
+    hp_buf_init (&self->env.record, HP_UPMSG_MAX);
     static const char pong[] = "{\"type\":\"pong\"}";
     self->env.pong = gw_blob_new (pong, sizeof pong - 1, 0);
     if (!self->env.pong)
@@ -603,6 +605,7 @@ gw_server_destroy (gw_server_t **self_p)
     gw_peers_destroy (&self->peers);
     gw_blob_release (&self->env.pong);
     hp_buf_free (&self->env.scratch);
+    hp_buf_free (&self->env.record);
     free (self);
     *self_p = NULL;
 }

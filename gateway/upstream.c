@@ -21,6 +21,7 @@
 #include "health.h"
 #include "curve.h"
 #include "topic.h"
+#include "uplink.h"
 #include "wire.h"
 
 /* Messages handled per wake-up before yielding to the WebSocket side; the
@@ -75,6 +76,7 @@ struct gw_upstream {
     uint64_t started_ms;
     uv_timer_t health_timer;    /* notices silence, logs lost/back */
     const char *sub_text;       /* --broker as given, for messages */
+    gw_uplink_t *uplink;        /* browsers' messages, batched to control (uplink.c) */
 };
 
 #define S_PING_MS 500
@@ -92,6 +94,7 @@ static int s_link_resume (void *ctx, uint64_t rid, gw_stream_kind_t kind, const 
                           size_t len, bool has_position, uint64_t epoch, uint64_t offset);
 static int s_link_presence (void *ctx, const char *channel, size_t channel_len,
                             const char *user, size_t user_len, uint64_t conn_id, bool on);
+static int s_link_upstream (void *ctx, const char *record, size_t len);
 
 static void *
 s_socket (gw_upstream_t *self, int type, const gw_failover_t *eps, const hp_curve_t *curve)
@@ -185,7 +188,10 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
     self->id = hp_epoch_new ();
     self->link = (gw_link_t) { .ctx = self, .subscribe = s_link_subscribe,
                                .next_rid = s_link_next_rid, .resume = s_link_resume,
-                               .audit = s_link_audit, .presence = s_link_presence };
+                               .audit = s_link_audit, .presence = s_link_presence,
+                               .upstream = s_link_upstream };
+    snprintf (self->link.gateway_hex, sizeof self->link.gateway_hex, "%016llx",
+              (unsigned long long) self->id);
     hp_buf_init (&self->request, 64 * 1024);
     self->loop = loop;
     self->sub_text = sub_endpoint;
@@ -213,9 +219,13 @@ gw_upstream_new (uv_loop_t *loop, const char *sub_endpoint, const char *control_
         self->sub = s_socket (self, ZMQ_XSUB, &self->sub_eps, curve);
         if (self->sub)
             self->dealer = s_socket (self, ZMQ_DEALER, &self->control_eps, curve);
+        if (self->dealer)
+            self->uplink = gw_uplink_new (loop, self->zctx,
+                                          self->control_eps.ep[self->control_eps.at], curve,
+                                          metrics);
     }
     hp_curve_destroy (&curve);      /* each socket keeps its own copy of the keys */
-    if (!self->dealer)
+    if (!self->uplink)
         goto fail;
     /* Events published while the SUB link is down are lost to it; the
      * monitor tells fanout, which has open connections fill the gap from
@@ -293,6 +303,7 @@ gw_upstream_stop (gw_upstream_t *self)
     if (self->dealer)
         zmq_close (self->dealer);
     self->sub = self->dealer = self->monitor = NULL;
+    gw_uplink_stop (self->uplink);
 }
 
 void
@@ -307,6 +318,7 @@ gw_upstream_destroy (gw_upstream_t **self_p)
         zmq_close (self->monitor);
     if (self->dealer)
         zmq_close (self->dealer);
+    gw_uplink_destroy (&self->uplink);      /* closes its socket: before the context */
     if (self->zctx)
         zmq_ctx_term (self->zctx);
     hp_buf_free (&self->request);
@@ -410,6 +422,7 @@ s_control_switch (gw_upstream_t *self, bool timed_out)
     if (zmq_connect (self->dealer, eps->ep[to]) != 0)
         hp_error ("cannot connect to %s: %s", eps->ep[to],
                   zmq_strerror (errno));
+    gw_uplink_switch (self->uplink, from, eps->ep[to]);
 }
 
 /* What a control reply is besides a resume reply: a passive broker's
@@ -662,6 +675,20 @@ s_link_audit (void *ctx, uint64_t rid, const char *ids, size_t ids_len)
     }
     s_kick (self, S_SUB);
     return 0;
+}
+
+/* A browser's message: batched to the broker while the link is live;
+ * without one it could only pile up for a broker that may not come back,
+ * so it is dropped and counted (at most once, like every PUSH). */
+static int
+s_link_upstream (void *ctx, const char *record, size_t len)
+{
+    gw_upstream_t *self = ctx;
+    if (!self->reported_up || !self->uplink) {
+        self->metrics->upstream_dropped_total++;
+        return -1;
+    }
+    return gw_uplink_add (self->uplink, record, len);
 }
 
 gw_health_state_t

@@ -18,6 +18,7 @@ struct hp_control_req {
     bool has_position;
     uint64_t epoch;
     uint64_t offset;
+    const msgpack_object *send;     //  upstream: the array of records
 };
 
 hp_control_req_t *
@@ -164,6 +165,7 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
     self->has_position = false;
     self->epoch = 0;
     self->offset = 0;
+    self->send = NULL;
 
     if (bytes && len > HP_CONTROL_REQUEST_MAX) {
         *why = "too large";
@@ -182,7 +184,7 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
         return -1;
     }
     const msgpack_object *op = NULL, *rid = NULL, *users = NULL, *user = NULL,
-                         *epoch = NULL, *offset = NULL, *channel = NULL;
+                         *epoch = NULL, *offset = NULL, *channel = NULL, *send = NULL;
     const msgpack_object_map *map = &self->root.via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *key = &map->ptr [i].key;
@@ -194,6 +196,7 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
         else if (s_key_is (key, "epoch"))   epoch = val;
         else if (s_key_is (key, "offset"))  offset = val;
         else if (s_key_is (key, "channel")) channel = val;
+        else if (s_key_is (key, "send"))    send = val;
     }
     //  rid first: the broker can then echo it even in an error reply.
     if (rid) {
@@ -252,11 +255,38 @@ hp_control_req_decode (hp_control_req_t *self, const char *bytes, size_t len,
     if (s_str_is (op, "publish"))
         //  the request is an envelope: the broker's router checks it
         self->op = HP_OP_PUBLISH;
+    else
+    if (s_str_is (op, "upstream")) {
+        //  each record is checked by the broker as it forwards it
+        if (!send || send->type != MSGPACK_OBJECT_ARRAY) {
+            *why = "bad send";
+            return -1;
+        }
+        self->send = send;
+        self->op = HP_OP_UPSTREAM;
+    }
     else {
         *why = "unknown op";
         return -1;
     }
     return 0;
+}
+
+size_t
+hp_control_req_send_count (const hp_control_req_t *self)
+{
+    return self->send ? self->send->via.array.size : 0;
+}
+
+hp_str_t
+hp_control_req_send (const hp_control_req_t *self, size_t i)
+{
+    if (!self->send || i >= self->send->via.array.size)
+        return (hp_str_t) { NULL, 0 };
+    const msgpack_object *item = &self->send->via.array.ptr[i];
+    if (item->type != MSGPACK_OBJECT_BIN || item->via.bin.size == 0)
+        return (hp_str_t) { NULL, 0 };      //  an empty bin's ptr is unspecified
+    return (hp_str_t) { item->via.bin.ptr, item->via.bin.size };
 }
 
 hp_op_t

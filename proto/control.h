@@ -20,6 +20,8 @@
  *   {"op":"stats"}
  *   {"op":"disconnect","user":str}
  *   {"op":"publish", <envelope keys>}              (the envelope: broker/confirm.h)
+ *   {"op":"upstream","send":[bin,...]}             (a gateway's batch, proto/upmsg.h;
+ *        never answered)
  * Unknown keys are ignored. */
 typedef enum {
     HP_OP_PRESENCE = 1,
@@ -28,6 +30,7 @@ typedef enum {
     HP_OP_DISCONNECT,
     HP_OP_PUBLISH,
     HP_OP_CHANNEL_PRESENCE,
+    HP_OP_UPSTREAM,
 } hp_op_t;
 
 /* A channel presence answer lists at most this many distinct users. */
@@ -69,6 +72,10 @@ hp_str_t hp_control_req_channel (const hp_control_req_t *self);
 bool     hp_control_req_has_position (const hp_control_req_t *self);
 uint64_t hp_control_req_epoch (const hp_control_req_t *self);
 uint64_t hp_control_req_offset (const hp_control_req_t *self);
+/* upstream: the batch's items ("send", an array; each should be a bin
+ * holding one record). item i is {NULL, 0} when it is not a bin. */
+size_t   hp_control_req_send_count (const hp_control_req_t *self);
+hp_str_t hp_control_req_send (const hp_control_req_t *self, size_t i);
 
 /* Packs a resume request (the gateway's side). has_position false omits
  * epoch and offset. Appends to out; returns 0 or -1. */

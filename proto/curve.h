@@ -12,6 +12,7 @@
 #define HP_ZAP_DOMAIN_CONTROL     "control"
 #define HP_ZAP_DOMAIN_UNDELIVERED "undelivered"
 #define HP_ZAP_DOMAIN_PAIR        "pair"          /* a hot standby pair's link */
+#define HP_ZAP_DOMAIN_UPSTREAM    "upstream"      /* browsers' messages, to workers */
 
 /* This process's key pair and, for a client, the server's public key. Keys
  * are held in binary and wiped on destroy. */

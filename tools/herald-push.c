@@ -223,15 +223,15 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
         rc |= msgpack_pack_str_with_body (&pk, "publish", 7);
     }
     rc |= msgpack_pack_str_with_body (&pk, "event", 5);
-    rc |= ht_json_pack (&pk, event, 0);
+    rc |= hp_json_pack (&pk, event, 0);
     if (to) {
         rc |= msgpack_pack_str_with_body (&pk, "to", 2);
-        rc |= ht_json_pack (&pk, to, 1);
+        rc |= hp_json_pack (&pk, to, 1);
     }
     else
     if (channel) {
         rc |= msgpack_pack_str_with_body (&pk, "channel", 7);
-        rc |= ht_json_pack (&pk, channel, 0);
+        rc |= hp_json_pack (&pk, channel, 0);
     }
     else {
         rc |= msgpack_pack_str_with_body (&pk, "broadcast", 9);
@@ -239,7 +239,7 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
     }
     if (data) {
         rc |= msgpack_pack_str_with_body (&pk, "data", 4);
-        if (ht_json_pack (&pk, data, HT_DATA_DEPTH_MAX) != 0) {
+        if (hp_json_pack (&pk, data, HT_DATA_DEPTH_MAX) != 0) {
             snprintf (err, errlen, "data nests more than %d arrays/objects; the broker "
                       "would refuse it", HT_DATA_DEPTH_MAX);
             return -1;
@@ -247,7 +247,7 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
     }
     if (id) {
         rc |= msgpack_pack_str_with_body (&pk, "id", 2);
-        rc |= ht_json_pack (&pk, id, 0);
+        rc |= hp_json_pack (&pk, id, 0);
     }
     if (ttl) {
         rc |= msgpack_pack_str_with_body (&pk, "ttl", 3);
@@ -255,7 +255,7 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
     }
     if (ikey) {
         rc |= msgpack_pack_str_with_body (&pk, "idempotency_key", 15);
-        rc |= ht_json_pack (&pk, ikey, 0);
+        rc |= hp_json_pack (&pk, ikey, 0);
     }
     if (rc != 0) {
         snprintf (err, errlen, "out of memory packing the envelope");

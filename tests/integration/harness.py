@@ -200,17 +200,20 @@ class Broker(Process):
     sanitizer_checked = True
 
     def __init__(self, ports=None, preexec=None, env=None, **flags):
-        self.ports = ports or {k: free_port() for k in ("ingest", "publish", "control", "undelivered", "http")}
+        self.ports = ports or {k: free_port() for k in ("ingest", "publish", "control",
+                                                         "undelivered", "http", "upstream")}
         p = self.ports
+        p.setdefault("upstream", free_port())
         self.ingest = "tcp://127.0.0.1:%d" % p["ingest"]
         self.publish = "tcp://127.0.0.1:%d" % p["publish"]
         self.control = "tcp://127.0.0.1:%d" % p["control"]
         self.undelivered = "tcp://127.0.0.1:%d" % p["undelivered"]
+        self.upstream = "tcp://127.0.0.1:%d" % p["upstream"]
         self.http = "http://127.0.0.1:%d" % p["http"]
         argv = [os.path.join(BIN, "herald-broker"),
                 "--ingest", self.ingest, "--publish", self.publish,
                 "--control", self.control, "--undelivered", self.undelivered,
-                "--http", "127.0.0.1:%d" % p["http"]]
+                "--upstream", self.upstream, "--http", "127.0.0.1:%d" % p["http"]]
         for k, v in flags.items():
             argv += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
         self.metrics_http = "http://" + flags["metrics"] if "metrics" in flags else self.http
@@ -297,7 +300,7 @@ class Pair:
         self.flags = dict(flags)
         self.flags["pair_timeout_ms"] = pair_timeout_ms
         self.ports = [{k: free_port() for k in ("ingest", "publish", "control", "undelivered",
-                                                "http", "pair")} for _ in range(2)]
+                                                "upstream", "http", "pair")} for _ in range(2)]
         # connect[i]: where broker i reaches its partner (a proxy may sit between)
         self.connect = [self.ports[1]["pair"], self.ports[0]["pair"]]
         if proxy:
@@ -316,7 +319,7 @@ class Pair:
         argv = [os.path.join(BIN, "herald-broker"), "--role", ("primary", "backup")[i],
                 "--pair-bind", "tcp://127.0.0.1:%d" % p["pair"],
                 "--pair-connect", "tcp://127.0.0.1:%d" % self.connect[i]]
-        for k in ("ingest", "publish", "control", "undelivered"):
+        for k in ("ingest", "publish", "control", "undelivered", "upstream"):
             argv += ["--" + k, "tcp://127.0.0.1:%d" % p[k]]
         argv += ["--http", "127.0.0.1:%d" % p["http"]]
         for k, v in list(self.flags.items()) + list(self.per_broker[i].items()):

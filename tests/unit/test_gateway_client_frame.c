@@ -6,6 +6,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "client_frame.h"
 
 #define EPOCH_TEXT "00000000deadbeef"
@@ -198,6 +200,53 @@ test_bytes_need_no_terminator (void **state)
     assert_int_equal (gw_client_frame_parse (&frame, text, 14), GW_CLIENT_FRAME_MALFORMED);
 }
 
+static void
+test_send_event_and_data (void **state)
+{
+    gw_client_frame_t frame;
+    assert_int_equal (s_parse (&frame, "{\"type\":\"send\",\"event\":\"typing\","
+                               "\"data\":{\"order\":17},\"user\":\"mallory\"}"), 0);
+    assert_int_equal (frame.type, GW_CLIENT_FRAME_SEND);
+    assert_string_equal (frame.event, "typing");
+    assert_int_equal (frame.event_len, 6);
+    //  data is the value as parsed; the frame's "user" is not kept anywhere
+    assert_true (json_is_object (frame.data));
+    assert_int_equal (json_integer_value (json_object_get (frame.data, "order")), 17);
+    assert_null (frame.token);
+    assert_null (frame.channel);
+    gw_client_frame_fini (&frame);
+    assert_null (frame.event);
+    assert_null (frame.data);
+}
+
+static void
+test_send_without_data_or_event_is_not_malformed (void **state)
+{
+    //  The caller answers these with an error frame (upstream), not 4000.
+    gw_client_frame_t frame;
+    assert_int_equal (s_parse (&frame, "{\"type\":\"send\",\"event\":\"seen\"}"), 0);
+    assert_string_equal (frame.event, "seen");
+    assert_null (frame.data);
+    gw_client_frame_fini (&frame);
+    const char *texts[] = {
+        "{\"type\":\"send\"}", "{\"type\":\"send\",\"event\":7}",
+        "{\"type\":\"send\",\"event\":null,\"data\":1}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        assert_int_equal (s_parse (&frame, texts[i]), 0);
+        assert_int_equal (frame.type, GW_CLIENT_FRAME_SEND);
+        assert_null (frame.event);
+        gw_client_frame_fini (&frame);
+    }
+    //  data null is a JSON null, present
+    assert_int_equal (s_parse (&frame, "{\"type\":\"send\",\"event\":\"e\",\"data\":null}"), 0);
+    assert_true (json_is_null (frame.data));
+    gw_client_frame_fini (&frame);
+    //  the type's name is exact
+    s_malformed ("{\"type\":\"Send\",\"event\":\"e\"}");
+    s_malformed ("{\"type\":\"sends\",\"event\":\"e\"}");
+}
+
 int
 main (void)
 {
@@ -211,6 +260,8 @@ main (void)
         cmocka_unit_test (test_not_an_object_or_bad_type_is_malformed),
         cmocka_unit_test (test_bad_resume_is_malformed),
         cmocka_unit_test (test_bytes_need_no_terminator),
+        cmocka_unit_test (test_send_event_and_data),
+        cmocka_unit_test (test_send_without_data_or_event_is_not_malformed),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

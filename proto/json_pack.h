@@ -1,6 +1,6 @@
-/* json_pack.h -- pack a jansson JSON value as msgpack, for herald-push. */
-#ifndef HERALD_TOOLS_JSON_PACK_H
-#define HERALD_TOOLS_JSON_PACK_H
+/* json_pack.h -- pack a jansson JSON value as msgpack (herald-push's data, a browser's send). */
+#ifndef HERALD_PROTO_JSON_PACK_H
+#define HERALD_PROTO_JSON_PACK_H
 
 #include <jansson.h>
 #include <msgpack.h>
@@ -11,6 +11,6 @@
  * arrays/objects may nest (value itself counts as one when it is one).
  * Returns 0, or -1 when nesting passes max_depth or the packer failed (out of
  * memory); pk may then hold a partial value and should be discarded. */
-int ht_json_pack (msgpack_packer *pk, const json_t *value, int max_depth);
+int hp_json_pack (msgpack_packer *pk, const json_t *value, int max_depth);
 
 #endif

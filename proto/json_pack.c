@@ -1,4 +1,4 @@
-/* json_pack.c -- pack a jansson JSON value as msgpack, for herald-push. */
+/* json_pack.c -- pack a jansson JSON value as msgpack (herald-push's data, a browser's send). */
 #include <string.h>
 
 #include "json_pack.h"
@@ -56,7 +56,7 @@ s_pack (msgpack_packer *pk, const json_t *value, int depth_left)
 }
 
 int
-ht_json_pack (msgpack_packer *pk, const json_t *value, int max_depth)
+hp_json_pack (msgpack_packer *pk, const json_t *value, int max_depth)
 {
     return s_pack (pk, value, max_depth);
 }
