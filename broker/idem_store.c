@@ -91,9 +91,10 @@ s_txn (hb_idem_store_t *self)
     return self->txn;
 }
 
-/* hb_idem_hooks_t: a key accepted now. */
+/* hb_idem_hooks_t: a key accepted age_s seconds ago (0: now; more: a
+ * pair's passive learning its active peer's window). */
 static void
-s_keep (void *arg, const char *key, size_t len, uint64_t offset)
+s_keep (void *arg, const char *key, size_t len, uint64_t offset, uint64_t age_s)
 {
     hb_idem_store_t *self = arg;
     MDB_txn *txn = s_txn (self);
@@ -101,7 +102,8 @@ s_keep (void *arg, const char *key, size_t len, uint64_t offset)
         return;
     unsigned char val[S_VAL_LEN];
     hp_be64_put (val + 4, offset);
-    hp_be64_put (val + 12, (uint64_t) time (NULL));
+    uint64_t wall = (uint64_t) time (NULL);
+    hp_be64_put (val + 12, wall > age_s ? wall - age_s : 0);
     hp_be32_put (val, s_crc (key, len, val));
     MDB_val k = { len, (void *) key }, v = { sizeof val, val };
     int rc = mdb_put (txn, self->keys, &k, &v, 0);

@@ -27,6 +27,8 @@ struct hb_idem {
     size_t     max_bytes;
     hb_idem_stats_t stats;
     hb_idem_hooks_t hooks;
+    bool       cursor_on;
+    s_entry_t *cursor_last;      /* the last key the cursor gave; NULL: none yet, or dropped */
 };
 
 hb_idem_t *
@@ -61,6 +63,10 @@ s_drop_head (hb_idem_t *self)
     if (self->hooks.drop)
         self->hooks.drop (self->hooks.arg, e->key, e->len);
     hb_umap_remove (self->map, e->hash, e->key, e->len);
+    /* keys leave from the head only: whatever the cursor gave before this
+     * one is gone too, so it goes on from the new head */
+    if (self->cursor_last == e)
+        self->cursor_last = NULL;
     self->head = e->next;
     if (!self->head)
         self->tail = NULL;
@@ -148,13 +154,15 @@ hb_idem_claim (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
         return true;
     }
     if (s_insert (self, key, len, hash, offset, now) == 0 && self->hooks.keep)
-        self->hooks.keep (self->hooks.arg, key, len, offset);
+        self->hooks.keep (self->hooks.arg, key, len, offset, 0);
     return false;
 }
 
-bool
-hb_idem_restore (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
-                 uint64_t age_s, uint64_t now)
+/* A key accepted age_s seconds before now, from elsewhere (restore, learn);
+ * keep: tell the keep hook. */
+static bool
+s_put_aged (hb_idem_t *self, const char *key, size_t len, uint64_t offset, uint64_t age_s,
+            uint64_t now, bool keep)
 {
     if (self->window == 0 || len == 0 || age_s >= self->window)
         return false;
@@ -164,7 +172,63 @@ hb_idem_restore (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
     uint64_t hash = hb_hash (key, len);
     if (hb_umap_get (self->map, hash, key, len))
         return true;
-    return s_insert (self, key, len, hash, offset, at) == 0;
+    if (s_insert (self, key, len, hash, offset, at) != 0)
+        return false;
+    if (keep && self->hooks.keep)
+        self->hooks.keep (self->hooks.arg, key, len, offset, age_s);
+    return true;
+}
+
+bool
+hb_idem_restore (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
+                 uint64_t age_s, uint64_t now)
+{
+    return s_put_aged (self, key, len, offset, age_s, now, false);
+}
+
+bool
+hb_idem_learn (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
+               uint64_t age_s, uint64_t now)
+{
+    return s_put_aged (self, key, len, offset, age_s, now, true);
+}
+
+void
+hb_idem_clear (hb_idem_t *self)
+{
+    while (self->head)
+        s_drop_head (self);
+}
+
+void
+hb_idem_cursor_start (hb_idem_t *self)
+{
+    self->cursor_on = true;
+    self->cursor_last = NULL;
+}
+
+bool
+hb_idem_cursor_next (hb_idem_t *self, uint64_t now, hb_idem_key_t *out)
+{
+    if (!self->cursor_on)
+        return false;
+    for (;;) {
+        s_entry_t *e = self->cursor_last ? self->cursor_last->next : self->head;
+        if (!e)
+            return false;             /* at the youngest: cursor_last stays on it */
+        self->cursor_last = e;
+        if (s_expired (self, e, now))
+            continue;                 /* not swept yet: a copy must not hold it longer */
+        *out = (hb_idem_key_t) { e->key, e->len, e->offset, now > e->at ? now - e->at : 0 };
+        return true;
+    }
+}
+
+void
+hb_idem_cursor_stop (hb_idem_t *self)
+{
+    self->cursor_on = false;
+    self->cursor_last = NULL;
 }
 
 void

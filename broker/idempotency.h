@@ -36,12 +36,24 @@ bool hb_idem_claim (hb_idem_t *self, const char *key, size_t len, uint64_t offse
 bool hb_idem_restore (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
                       uint64_t age_s, uint64_t now);
 
-/* Persistence (idem_store.c): keep is called for every key claim
- * remembers, drop for every key that leaves (its window ended, or the byte
- * bound), with the key's bytes valid during the call. */
+/* Puts a key accepted age_s seconds before now by a pair's active peer
+ * into the window (a passive's catch-up, pair_catchup.c): as restore, but
+ * with the keep hook, so a data directory keeps it too. Keys must come
+ * oldest first. Returns true when held (already, or now). */
+bool hb_idem_learn (hb_idem_t *self, const char *key, size_t len, uint64_t offset,
+                    uint64_t age_s, uint64_t now);
+
+/* Drops every key (the drop hook called for each): a passive's copy
+ * starting over takes its active peer's window instead. */
+void hb_idem_clear (hb_idem_t *self);
+
+/* Persistence (idem_store.c): keep is called for every key claim or learn
+ * remembers (age_s: how long ago it was accepted, 0 for claim), drop for
+ * every key that leaves (its window ended, the byte bound, clear), with
+ * the key's bytes valid during the call. */
 typedef struct {
     void  *arg;
-    void (*keep) (void *arg, const char *key, size_t len, uint64_t offset);
+    void (*keep) (void *arg, const char *key, size_t len, uint64_t offset, uint64_t age_s);
     void (*drop) (void *arg, const char *key, size_t len);
 } hb_idem_hooks_t;
 void hb_idem_set_hooks (hb_idem_t *self, const hb_idem_hooks_t *hooks);
@@ -49,6 +61,22 @@ void hb_idem_set_hooks (hb_idem_t *self, const hb_idem_hooks_t *hooks);
 /* Drops the keys whose window has ended (the loop calls it once a second,
  * so an idle broker gives the memory back). */
 void hb_idem_sweep (hb_idem_t *self, uint64_t now);
+
+/* A cursor over the window, oldest first, that keys accepted meanwhile
+ * extend and keys leaving meanwhile do not break (the pair's catch-up,
+ * pair_catchup.c; one at a time). next gives the next key still inside
+ * its window: its bytes (valid until the window next changes), offset and
+ * age at now; false when none is left for now (a later call may find keys
+ * accepted since). */
+typedef struct {
+    const char *key;
+    size_t      len;
+    uint64_t    offset;
+    uint64_t    age;         /* seconds since it was accepted */
+} hb_idem_key_t;
+void hb_idem_cursor_start (hb_idem_t *self);
+bool hb_idem_cursor_next (hb_idem_t *self, uint64_t now, hb_idem_key_t *out);
+void hb_idem_cursor_stop (hb_idem_t *self);
 
 typedef struct {
     uint64_t keys;       /* held now */

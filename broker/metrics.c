@@ -221,6 +221,9 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
         g->pair_catchup_events);
     fn (arg, "herald_broker_pair_catchup_bytes_total", "counter",
         "Bytes of catch-up chunks sent (active) or read (passive).", NULL, g->pair_catchup_bytes);
+    fn (arg, "herald_broker_pair_catchup_keys_total", "counter",
+        "Idempotency keys a catch-up carried: sent (active) or learned (passive).", NULL,
+        g->pair_catchup_keys);
     fn (arg, "herald_broker_pair_catchup_completed_total", "counter",
         "Catch-ups finished.", NULL, g->pair_catchup_completed);
     fn (arg, "herald_broker_pair_catchup_aborted_total", "counter",

@@ -69,6 +69,7 @@ typedef struct {
     uint64_t pair_takeovers, pair_sent, pair_copied, pair_ack_timeouts, pair_copy_restarts;
     uint64_t pair_catchup_state, pair_catchup_events, pair_catchup_bytes;  /* pair_catchup.h */
     uint64_t pair_catchup_completed, pair_catchup_aborted, pair_catchup_refused;
+    uint64_t pair_catchup_keys;
     uint64_t idem_keys, idem_bytes, idem_evicted;                        /* idempotency.h */
     uint64_t channels_subscribed;  /* channel topics some gateway subscribes */
     uint64_t channel_presence;     /* (connection, channel) presence entries held */

@@ -466,6 +466,10 @@ s_on_chunk (hb_pair_t *self, const unsigned char *p, size_t len, zmq_msg_t *msg)
             apply = false;
         else {
             self->last = head.floor;
+            /* the active's window comes with the chunks ('k' frames):
+             * keys held from before name another copy's events */
+            if (self->idem)
+                hb_idem_clear (self->idem);
             hp_info ("pair: catch-up %08x: receiving epoch %016llx "
                      "(everything up to offset %llu counts as lost)", self->want,
                      (unsigned long long) head.epoch, (unsigned long long) head.floor);
@@ -488,6 +492,15 @@ s_on_chunk (hb_pair_t *self, const unsigned char *p, size_t len, zmq_msg_t *msg)
             bad = tail_seen || zmq_msg_more (msg) || hb_catchup_tail_parse (f, n, &tail) != 0
                || tail.last < self->last;
             tail_seen = true;
+            continue;
+        }
+        if (n >= 1 && f[0] == 'k') {
+            int held = tail_seen ? -1 : self->idem ? hb_catchup_apply_keys (self->idem, f, n, now)
+                                                   : 0;
+            if (held < 0)
+                bad = true;
+            else
+                self->rx.keys += (uint64_t) held;
             continue;
         }
         int rc = tail_seen ? -1 : hb_catchup_apply (*self->history, f, n, now, self->keys,
@@ -829,6 +842,7 @@ void
 hb_pair_set_idempotency (hb_pair_t *self, hb_idem_t *idem)
 {
     self->idem = idem;
+    hb_catchup_tx_set_idem (self->tx, idem);
 }
 
 void
@@ -859,6 +873,7 @@ hb_pair_gauges (const void *ctx, hb_gauges_t *out)
                                 : self->copying ? HB_CATCHUP_DONE : HB_CATCHUP_NONE;
     out->pair_catchup_events = tx->events + self->rx.events;
     out->pair_catchup_bytes = tx->bytes + self->rx.bytes;
+    out->pair_catchup_keys = tx->keys + self->rx.keys;
     out->pair_catchup_completed = tx->completed + self->rx.completed;
     out->pair_catchup_aborted = tx->aborted + self->rx.aborted;
     out->pair_catchup_refused = self->chunks_refused;

@@ -29,6 +29,9 @@ struct hb_catchup_tx {
     hp_buf_t  rec;               /* one 'e' record being packed */
     hb_key_t *keys;
     uint64_t *losts;
+    hb_idem_t *idem;             /* the window the catch-up carries, or NULL */
+    bool      keys_done;         /* its cursor gave every key for now */
+    hp_buf_t  kbuf;              /* one 'k' frame being packed */
     hb_ratelog_t log;
     hb_catchup_stats_t stats;
 };
@@ -93,6 +96,7 @@ hb_catchup_tx_new (void)
     }
     hp_buf_init (&self->lost, HB_CATCHUP_CHUNK_BYTES);
     hp_buf_init (&self->rec, 0);     /* bounded by the event it packs */
+    hp_buf_init (&self->kbuf, HB_CATCHUP_KEYS_FRAME);
     return self;
 }
 
@@ -105,6 +109,7 @@ hb_catchup_tx_destroy (hb_catchup_tx_t **self_p, hb_history_t *history)
     hb_catchup_tx_cancel (self, history);
     hp_buf_free (&self->lost);
     hp_buf_free (&self->rec);
+    hp_buf_free (&self->kbuf);
     free (self->keys);
     free (self->losts);
     free (self);
@@ -125,12 +130,31 @@ s_on_lost (void *arg, const char *key, size_t len, uint64_t lost_upto)
         self->overflow = true;       /* history left faster than the chunks went */
 }
 
+void
+hb_catchup_tx_set_idem (hb_catchup_tx_t *self, hb_idem_t *idem)
+{
+    self->idem = idem;
+}
+
+/* Both cursors stop (the history's, the window's). */
+static void
+s_cursors_stop (hb_catchup_tx_t *self, hb_history_t *history)
+{
+    if (history)
+        hb_history_cursor_stop (history);
+    if (self->idem)
+        hb_idem_cursor_stop (self->idem);
+}
+
 static void
 s_start (hb_catchup_tx_t *self, hb_history_t *history, uint32_t want, uint64_t now_ms)
 {
     if (self->state == HB_CATCHUP_RUNNING && !self->final_sent)
-        hb_history_cursor_stop (history);
+        s_cursors_stop (self, history);
     self->floor = hb_history_cursor_start (history, s_on_lost, self);
+    if (self->idem)
+        hb_idem_cursor_start (self->idem);
+    self->keys_done = !self->idem;
     self->state = HB_CATCHUP_RUNNING;
     self->want = want;
     self->next_seq = self->acked = 0;
@@ -159,8 +183,8 @@ hb_catchup_tx_want (hb_catchup_tx_t *self, hb_history_t *history, uint32_t want,
 void
 hb_catchup_tx_cancel (hb_catchup_tx_t *self, hb_history_t *history)
 {
-    if (self->state == HB_CATCHUP_RUNNING && !self->final_sent && history)
-        hb_history_cursor_stop (history);
+    if (self->state == HB_CATCHUP_RUNNING && !self->final_sent)
+        s_cursors_stop (self, history);
     if (self->state == HB_CATCHUP_RUNNING)
         self->state = HB_CATCHUP_NONE;
 }
@@ -202,9 +226,45 @@ s_send_frame (void *out, const void *bytes, size_t len, bool more)
     return zmq_send (out, bytes, len, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
-/* One chunk: the head, events up to the byte bound, the lost marks, the
- * tail. Returns 1 when it was the last, 0 when more follow, -1 when the
- * socket did not take it (tried again next turn). */
+/* Sends one 'k' frame of the window's keys, oldest first, up to
+ * HB_CATCHUP_KEYS_FRAME bytes (and at most room). Sets keys_done when the
+ * cursor has none left for now. Returns the bytes sent (0: none). */
+static size_t
+s_send_keys (hb_catchup_tx_t *self, void *out, size_t room, uint64_t now_sec)
+{
+    size_t limit = room < HB_CATCHUP_KEYS_FRAME ? room : HB_CATCHUP_KEYS_FRAME;
+    hp_buf_reset (&self->kbuf);
+    hp_buf_append (&self->kbuf, "k", 1);
+    uint64_t sent = 0;
+    for (;;) {
+        if (self->kbuf.len + 13 + HP_IDEMPOTENCY_KEY_MAX > limit && sent > 0)
+            break;                    /* the next key might not fit: next frame */
+        hb_idem_key_t k;
+        if (!hb_idem_cursor_next (self->idem, now_sec, &k)) {
+            self->keys_done = true;
+            break;
+        }
+        unsigned char head[13];
+        s_put32 (head, k.age > UINT32_MAX ? UINT32_MAX : (uint32_t) k.age);
+        s_put64 (head + 4, k.offset);
+        head[12] = (unsigned char) k.len;
+        if (hp_buf_append (&self->kbuf, head, sizeof head) != 0
+        ||  hp_buf_append (&self->kbuf, k.key, k.len) != 0) {
+            self->overflow = true;    /* out of memory (the frame bound holds it): start over */
+            return 0;
+        }
+        sent++;
+    }
+    if (sent == 0)
+        return 0;
+    s_send_frame (out, self->kbuf.data, self->kbuf.len, true);
+    self->stats.keys += sent;
+    return self->kbuf.len;
+}
+
+/* One chunk: the head, events up to the byte bound, then the window's
+ * keys, the lost marks, the tail. Returns 1 when it was the last, 0 when
+ * more follow, -1 when the socket did not take it (tried again next turn). */
 static int
 s_send_chunk (hb_catchup_tx_t *self, hb_history_t *history, void *out, uint64_t epoch,
               uint64_t last, uint64_t now_sec)
@@ -219,12 +279,19 @@ s_send_chunk (hb_catchup_tx_t *self, hb_history_t *history, void *out, uint64_t 
         return -1;                    /* not connected or full: nothing went */
     /* a multipart message whose first part was taken is taken whole */
     size_t bytes = sizeof head;
-    bool final = false;
+    bool events_done = false;
     while (bytes < HB_CATCHUP_CHUNK_BYTES) {
+        if (events_done) {
+            /* the keys: accepted up to now, so no later than the tail's last */
+            if (self->keys_done || self->overflow)
+                break;
+            bytes += s_send_keys (self, out, HB_CATCHUP_CHUNK_BYTES - bytes, now_sec);
+            continue;
+        }
         hb_history_snap_t snap;
         if (!hb_history_cursor_next (history, now_sec, &snap, self->keys, self->losts)) {
-            final = true;
-            break;
+            events_done = true;
+            continue;
         }
         if (s_pack_event (self, &snap) != 0) {
             /* out of memory: not sent, so lost for its streams */
@@ -251,6 +318,10 @@ s_send_chunk (hb_catchup_tx_t *self, hb_history_t *history, void *out, uint64_t 
         else
             self->overflow = true;    /* the marks could not go: start over */
     }
+    /* the last chunk only when both cursors are through in this one (the
+     * events and keys of this loop turn are all in it) and nothing was
+     * left out (an overflow starts the catch-up over) */
+    bool final = events_done && self->keys_done && !self->overflow;
     unsigned char tail[HB_CATCHUP_TAIL_LEN];
     tail[0] = 'T';
     tail[1] = final;
@@ -286,7 +357,7 @@ hb_catchup_tx_send (hb_catchup_tx_t *self, hb_history_t *history, void *out,
         if (rc == 1) {
             self->final_sent = true;
             self->final_seq = self->next_seq++;
-            hb_history_cursor_stop (history);
+            s_cursors_stop (self, history);
             return 1;
         }
         self->next_seq++;
@@ -415,6 +486,28 @@ hb_catchup_apply (hb_history_t *history, const unsigned char *p, size_t len,
     }
     (void) rc;                        /* out of memory: the history marked it lost */
     return 1;
+}
+
+int
+hb_catchup_apply_keys (hb_idem_t *idem, const unsigned char *p, size_t len, uint64_t now)
+{
+    if (len < 1 || p[0] != 'k')
+        return -1;
+    size_t pos = 1;
+    int held = 0;
+    while (pos < len) {
+        if (len - pos < 13)
+            return -1;
+        uint64_t age = s_get32 (p + pos), offset = s_get64 (p + pos + 4);
+        size_t klen = p[pos + 12];
+        pos += 13;
+        if (klen == 0 || klen > HP_IDEMPOTENCY_KEY_MAX || len - pos < klen)
+            return -1;
+        if (hb_idem_learn (idem, (const char *) p + pos, klen, offset, age, now))
+            held++;
+        pos += klen;
+    }
+    return held;
 }
 
 void

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "buf.h"
 #include "history.h"
+#include "idempotency.h"
 
 /* The idea of the ZeroMQ guide's Clone pattern (a snapshot, then the
  * updates after it) on the pair link's one ordered PUSH -> PULL stream:
@@ -22,13 +23,20 @@
  *     not wait for it;
  *   - events the cursor has not reached that leave history meanwhile (ttl,
  *     byte bound) are sent as lost marks for the streams that held them;
- *   - when the cursor has given everything, the last chunk carries the
+ *   - after the events, the idempotency window goes the same way (a
+ *     cursor over its FIFO, oldest first, hb_idem_cursor_*): each key with
+ *     its offset and age, so a producer's retry of an event accepted
+ *     before the passive joined is still a duplicate after a takeover;
+ *   - when both cursors have given everything, the last chunk carries the
  *     active's last offset and floor; the live batches that follow on the
- *     same socket start right after that offset: no gap, no duplicate.
+ *     same socket start right after that offset (their keys travel in
+ *     their envelopes): no gap, no duplicate.
  *
  * Wire (PROTOCOL.md, "Hot standby pair"; integers big-endian):
  *   chunk  [ 'S' epoch(8) want(4) seq(4) floor(8) ]  (floor: where the copy starts)
  *          [ 'e' offset(8) ttl(4) n(2) json_len(4) { klen(2) key lost(8) }*n json ]...
+ *          [ 'k' { age(4) offset(8) klen(1) key }... ]  (idempotency keys, frames
+ *                                                       of at most HB_CATCHUP_KEYS_FRAME)
  *          [ 'L' { lost(8) klen(2) key }... ]        (lost marks, at most one frame)
  *          [ 'T' final(1) last(8) floor(8) ]
  *   ack    [ 'A' want(4) seq(4) ]                      passive -> active, each chunk */
@@ -38,6 +46,7 @@
 #define HB_CATCHUP_HEAD_LEN    25
 #define HB_CATCHUP_TAIL_LEN    18
 #define HB_CATCHUP_ACK_LEN     9
+#define HB_CATCHUP_KEYS_FRAME  (16u << 10)    /* bytes of one 'k' frame, at most */
 
 typedef enum {
     HB_CATCHUP_NONE = 0,     /* none asked (or the last one given up) */
@@ -47,6 +56,7 @@ typedef enum {
 
 typedef struct {
     uint64_t events, bytes;  /* snapshot events and chunk bytes sent (active) or applied (passive) */
+    uint64_t keys;           /* idempotency keys sent (active) or learned (passive) */
     uint64_t completed;      /* catch-ups finished */
     uint64_t aborted;        /* given up and started again (stall, overflow, a bad chunk) */
 } hb_catchup_stats_t;
@@ -58,6 +68,10 @@ typedef struct hb_catchup_tx hb_catchup_tx_t;
 hb_catchup_tx_t *hb_catchup_tx_new (void);
 /* Stops the cursor on history (the one it was started on) first. */
 void hb_catchup_tx_destroy (hb_catchup_tx_t **self_p, hb_history_t *history);
+
+/* The window whose keys each catch-up carries after the events (used, not
+ * owned; NULL: none). Set before the first want. */
+void hb_catchup_tx_set_idem (hb_catchup_tx_t *self, hb_idem_t *idem);
 
 /* The passive's heartbeat asked for want (0: its copy is live). A new
  * request (re)starts the cursor on history. */
@@ -109,6 +123,11 @@ int hb_catchup_tail_parse (const unsigned char *p, size_t len, hb_catchup_tail_t
  * chunk may be applied). */
 int hb_catchup_apply (hb_history_t *history, const unsigned char *p, size_t len,
                       uint64_t now_sec, hb_key_t *keys, uint64_t *last);
+
+/* Applies one 'k' frame to idem (hb_idem_learn, oldest first; now:
+ * monotonic seconds). Returns the keys it held, or -1 for a malformed
+ * frame (the keys before the fault stay learned). */
+int hb_catchup_apply_keys (hb_idem_t *idem, const unsigned char *p, size_t len, uint64_t now);
 
 /* Packs an ack for chunk seq of request want into out (HB_CATCHUP_ACK_LEN bytes). */
 void hb_catchup_ack_pack (unsigned char *out, uint32_t want, uint32_t seq);

@@ -22,12 +22,17 @@ carried; and new connections resuming from 0 through a gateway get a
 welcome with recovered:true and those events replayed. Channel events
 pushed before the backup joined (streams keyed 0x01+channel, not users)
 are on the survivor too: a channel resume from 0 answers recovered:true
-with every one the primary held.
+with every one the primary held. Confirmed publishes (control publish with
+an idempotency_key) accepted before the backup joined are retried with the
+same key on the survivor after the takeover: answered duplicate with their
+first offset (the catch-up carried the idempotency window), and each
+reaches its client once.
 """
 import asyncio
 import json
 import shutil
 import tempfile
+import types
 import unittest
 
 import msgpack
@@ -42,6 +47,7 @@ USERS = 200
 RATE = 200           # events per second
 RESUMERS = 10        # fresh connections resuming from 0 after the takeover
 CHANNELS = ["order:17", "room/2"]
+CONFIRMED = 5        # confirmed publishes with a key, before the backup joins
 
 
 class PairCatchup(PairChecks, unittest.TestCase):
@@ -88,6 +94,11 @@ class PairCatchup(PairChecks, unittest.TestCase):
             out[ch] = (r["recovered"], [e[0] for e in r["events"]])
         return out
 
+    def keyed(self, users, i):
+        """Confirmed publish i: to users[i], id and idempotency_key its own."""
+        return {"op": "publish", "to": users[i], "event": "once", "id": "once-%d" % i,
+                "data": {"to": [users[i]]}, "idempotency_key": "catchup-key-%d" % i}
+
     def run_case(self, seed, restart_backup_empty, dirs=None):
         flags = {}
         if dirs:
@@ -110,6 +121,9 @@ class PairCatchup(PairChecks, unittest.TestCase):
                     channels.send_raw(msgpack.packb({"event": "news", "channel": CHANNELS[i % 2],
                                                      "data": {"n": i}}))
                 channels.close()
+                # keyed and confirmed, before the backup exists
+                result["confirmed"] = [control.request(self.keyed(users, i))
+                                       for i in range(CONFIRMED)]
                 await asyncio.sleep(4)                 # history the backup has no copy of
                 result["channels_before"] = self.channel_history(control, epoch)
                 result["before_join"] = metric(pair.metrics(0), "herald_broker_offset")
@@ -133,6 +147,11 @@ class PairCatchup(PairChecks, unittest.TestCase):
                 pair.procs[0].kill()
                 pair.procs[0].stop()
                 await self.await_until(lambda: pair.serving(1), 30, "the backup took over")
+                # the producer never heard back (say) and retries, same keys
+                survivor = Control(types.SimpleNamespace(control=pair.control.split(",")[1]))
+                self.addCleanup(survivor.close)
+                result["retried"] = [survivor.request(self.keyed(users, i))
+                                     for i in range(CONFIRMED)]
                 await asyncio.sleep(2)
             finally:
                 await asyncio.get_running_loop().run_in_executor(None, pusher.stop)
@@ -180,6 +199,18 @@ class PairCatchup(PairChecks, unittest.TestCase):
             self.assertEqual(len(offsets), 20, "%s: the primary held its events" % ch)
             self.assertEqual(result["channels_after"][ch], (True, offsets),
                              "%s: the survivor holds the channel's history, complete" % ch)
+        for i, (first, again) in enumerate(zip(result["confirmed"], result["retried"])):
+            self.assertIn("offset", first, first)
+            self.assertFalse(first.get("duplicate"), first)
+            # proves: the survivor knew the key of an event accepted before
+            # it joined: a duplicate, answered with the first offset
+            self.assertEqual(again, dict(first, duplicate=True),
+                             "retry %d on the survivor: %r then %r" % (i, first, again))
+            c = clients[i]                             # users[i]'s
+            # proves: not delivered twice
+            self.assertEqual(c.ids.count("once-%d" % i), 1, "%s got once-%d once" % (c.user, i))
+        self.assertGreaterEqual(stats["herald_broker_pair_catchup_keys_total"], CONFIRMED,
+                                "the survivor learned the keys from its catch-up")
         for user, (welcome, offsets) in result["fresh"].items():
             c = next(c for c in clients if c.user == user)
             self.assertTrue(welcome.get("recovered"), "%s: resuming from 0 through a gateway: "

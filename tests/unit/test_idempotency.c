@@ -121,14 +121,15 @@ test_long_keys (void **state)
 typedef struct {
     int  kept, dropped;
     char last_kept[32], last_dropped[32];
-    uint64_t last_offset;
+    uint64_t last_offset, last_age;
 } s_seen_t;
 
 static void
-s_keep (void *arg, const char *key, size_t len, uint64_t offset)
+s_keep (void *arg, const char *key, size_t len, uint64_t offset, uint64_t age_s)
 {
     s_seen_t *seen = arg;
     seen->kept++;
+    seen->last_age = age_s;
     snprintf (seen->last_kept, sizeof seen->last_kept, "%.*s", (int) len, key);
     seen->last_offset = offset;
 }
@@ -191,6 +192,76 @@ test_restore (void **state)
     hb_idem_destroy (&w);
 }
 
+/* The catch-up's cursor: oldest first, each key with its offset and age;
+ * keys leaving from the head (the sweep) do not break it, keys accepted
+ * meanwhile extend it, an expired key not yet swept is skipped. */
+static void
+test_cursor (void **state)
+{
+    hb_idem_t *w = hb_idem_new (300, 1 << 20);
+    hb_idem_key_t k;
+    assert_false (hb_idem_cursor_next (w, 100, &k));      /* not started */
+    s_claim (w, "a", 1, 100, NULL);
+    s_claim (w, "b", 2, 110, NULL);
+    s_claim (w, "c", 3, 120, NULL);
+    hb_idem_cursor_start (w);
+    assert_true (hb_idem_cursor_next (w, 130, &k));
+    assert_int_equal (k.len, 1);
+    assert_memory_equal (k.key, "a", 1);
+    assert_int_equal (k.offset, 1);
+    assert_int_equal (k.age, 30);
+    hb_idem_sweep (w, 400);               /* a (the key just given) leaves */
+    s_claim (w, "d", 4, 405, NULL);
+    const char *want[] = { "b", "c", "d" };
+    for (int i = 0; i < 3; i++) {
+        assert_true (hb_idem_cursor_next (w, 405, &k));
+        assert_memory_equal (k.key, want[i], 1);
+        assert_int_equal (k.offset, 2 + i);
+    }
+    assert_false (hb_idem_cursor_next (w, 405, &k));      /* at the youngest */
+    s_claim (w, "e", 5, 406, NULL);
+    assert_true (hb_idem_cursor_next (w, 406, &k));        /* accepted since: given */
+    assert_memory_equal (k.key, "e", 1);
+    assert_false (hb_idem_cursor_next (w, 406, &k));
+    /* from the start again at 415: b's window ended, not swept: skipped */
+    hb_idem_cursor_start (w);
+    assert_true (hb_idem_cursor_next (w, 415, &k));
+    assert_memory_equal (k.key, "c", 1);
+    hb_idem_cursor_stop (w);
+    assert_false (hb_idem_cursor_next (w, 415, &k));
+    hb_idem_destroy (&w);
+}
+
+/* A passive learns its active's keys with their age: duplicates for what
+ * is left of each window, told to the keep hook with that age; clear
+ * drops every key through the drop hook. */
+static void
+test_learn_and_clear (void **state)
+{
+    hb_idem_t *w = hb_idem_new (300, 1 << 20);
+    s_seen_t seen = { 0 };
+    hb_idem_set_hooks (w, &(hb_idem_hooks_t) { &seen, s_keep, s_drop });
+    assert_false (hb_idem_learn (w, "late", 4, 1, 300, 1000));    /* its window is over */
+    assert_true (hb_idem_learn (w, "b", 1, 2, 10, 1000));
+    assert_int_equal (seen.kept, 1);
+    assert_int_equal (seen.last_age, 10);
+    assert_true (hb_idem_learn (w, "b", 1, 2, 10, 1000));         /* held already */
+    assert_int_equal (seen.kept, 1);
+    s_claim (w, "c", 3, 1001, NULL);
+    assert_int_equal (seen.last_age, 0);
+    uint64_t original = 0;
+    assert_true (s_claim (w, "b", 9, 1289, &original));
+    assert_int_equal (original, 2);
+    hb_idem_clear (w);
+    assert_int_equal (seen.dropped, 2);
+    hb_idem_stats_t st;
+    hb_idem_stats (w, &st);
+    assert_int_equal (st.keys, 0);
+    assert_int_equal (st.bytes, 0);
+    assert_false (s_claim (w, "c", 10, 1002, NULL));              /* gone: routed again */
+    hb_idem_destroy (&w);
+}
+
 int
 main (void)
 {
@@ -202,6 +273,8 @@ main (void)
         cmocka_unit_test (test_long_keys),
         cmocka_unit_test (test_hooks),
         cmocka_unit_test (test_restore),
+        cmocka_unit_test (test_cursor),
+        cmocka_unit_test (test_learn_and_clear),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "envelope.h"
 #include "history.h"
+#include "idempotency.h"
 #include "pair_catchup.h"
 #include "umap.h"
 
@@ -45,6 +46,8 @@ s_append (hb_history_t *h, uint64_t offset, uint32_t ttl, uint64_t now, const ch
 typedef struct {
     void *ctx, *push, *pull;
     hb_history_t *copy;
+    hb_idem_t *idem;             /* the passive's window, or NULL */
+    size_t key_frames;
     hb_key_t *keys;
     uint64_t last;
     size_t chunks, max_event_bytes;
@@ -67,6 +70,7 @@ static void
 s_link_close (s_link_t *l)
 {
     hb_history_destroy (&l->copy);
+    hb_idem_destroy (&l->idem);
     free (l->keys);
     zmq_close (l->push);
     zmq_close (l->pull);
@@ -93,6 +97,8 @@ s_receive_chunk (s_link_t *l, hb_catchup_tx_t *tx, uint64_t now_sec)
         l->copy = hb_history_new (200, BIG);
         hb_history_lose_upto (l->copy, head.floor);
         l->last = head.floor;
+        if (l->idem)
+            hb_idem_clear (l->idem);
     }
     size_t event_bytes = 0;
     bool tail_seen = false;
@@ -107,6 +113,15 @@ s_receive_chunk (s_link_t *l, hb_catchup_tx_t *tx, uint64_t now_sec)
             assert_int_equal (hb_catchup_tail_parse (f, n, &tail), 0);
             assert_false (zmq_msg_more (&msg));
             tail_seen = true;
+            continue;
+        }
+        if (f[0] == 'k') {
+            /* proves: a keys frame keeps its own bound */
+            assert_true (n <= HB_CATCHUP_KEYS_FRAME);
+            assert_non_null (l->idem);
+            assert_true (hb_catchup_apply_keys (l->idem, f, n, now_sec) > 0);
+            event_bytes += n;
+            l->key_frames++;
             continue;
         }
         if (f[0] == 'e')
@@ -225,6 +240,97 @@ test_catchup_round_trip (void **state)
     hb_history_destroy (&active);
 }
 
+/* The idempotency window goes with the history: 3,000 keys of 100 bytes
+ * (more than a chunk) accepted before the catch-up, some while it runs,
+ * one whose window ends meanwhile; the copy then answers each as a
+ * duplicate with its first offset, for what is left of its window, and
+ * holds neither the one that ended nor the keys it held before. */
+static void
+test_catchup_carries_idempotency_keys (void **state)
+{
+    (void) state;
+    hb_history_t *active = hb_history_new (200, BIG);
+    hb_idem_t *window = hb_idem_new (300, 64u << 20);
+    uint64_t offset = 0;
+    char key[101];
+    uint64_t t = NOW - 290;
+    assert_false (hb_idem_claim (window, "early", 5, ++offset, t, NULL));   /* ends at NOW + 10 */
+    s_append (active, offset, 3600, NOW, "alice", 5);
+    for (int i = 0; i < 3000; i++) {
+        snprintf (key, sizeof key, "%0100d", i);
+        assert_false (hb_idem_claim (window, key, 100, ++offset, NOW - 100, NULL));
+        s_append (active, offset, 3600, NOW, i % 2 ? "alice" : "bob", i % 2 ? 5 : 3);
+    }
+    s_link_t l;
+    s_link_open (&l);
+    l.idem = hb_idem_new (300, 64u << 20);
+    assert_false (hb_idem_claim (l.idem, "stale", 5, 1, NOW, NULL));  /* from an older copy */
+    hb_catchup_tx_t *tx = hb_catchup_tx_new ();
+    hb_catchup_tx_set_idem (tx, window);
+    hb_catchup_tx_want (tx, active, 7, 0);
+    hb_catchup_tx_send (tx, active, l.push, 0xE, offset, NOW, 0, 10000);
+    while (s_receive_chunk (&l, tx, NOW))
+        ;
+    /* meanwhile: more keys (and their events), and "early"'s window ends */
+    for (int i = 3000; i < 3010; i++) {
+        snprintf (key, sizeof key, "%0100d", i);
+        assert_false (hb_idem_claim (window, key, 100, ++offset, NOW + 20, NULL));
+        s_append (active, offset, 3600, NOW + 20, "alice", 5);
+    }
+    for (int turns = 0; turns < 100 && !l.final; turns++) {
+        hb_catchup_tx_send (tx, active, l.push, 0xE, offset, NOW + 20, 0, 10000);
+        while (s_receive_chunk (&l, tx, NOW + 20))
+            ;
+    }
+    assert_true (l.final);
+    assert_int_equal (l.last, offset);
+    assert_true (l.key_frames >= 2);
+    /* proves: every key inside its window when the cursor reached it went
+     * ("early" too), counted */
+    assert_int_equal (hb_catchup_tx_stats (tx)->keys, 3011);
+    hb_idem_stats_t st;
+    hb_idem_stats (l.idem, &st);
+    assert_int_equal (st.keys, 3011);
+    uint64_t original = 0;
+    for (int i = 0; i < 3010; i++) {
+        snprintf (key, sizeof key, "%0100d", i);
+        /* proves: a retry on the copy is a duplicate of the first offset */
+        assert_true (hb_idem_claim (l.idem, key, 100, 999999, NOW + 21, &original));
+        assert_int_equal (original, (uint64_t) i + 2);
+    }
+    /* proves: the ages came along: keys accepted at NOW - 100 end at NOW + 200 */
+    snprintf (key, sizeof key, "%0100d", 0);
+    assert_false (hb_idem_claim (l.idem, key, 100, 999999, NOW + 200, NULL));
+    /* proves: a key carried with its age ends when it would have on the
+     * active ("early", at NOW + 10), and the old copy's key is gone */
+    assert_false (hb_idem_claim (l.idem, "early", 5, 999999, NOW + 21, NULL));
+    assert_false (hb_idem_claim (l.idem, "stale", 5, 999999, NOW + 21, NULL));
+    hb_catchup_tx_destroy (&tx, active);
+    s_link_close (&l);
+    hb_idem_destroy (&window);
+    hb_history_destroy (&active);
+}
+
+/* A keys frame that does not add up is refused. */
+static void
+test_apply_keys_refuses_bad_frames (void **state)
+{
+    (void) state;
+    hb_idem_t *w = hb_idem_new (300, 1 << 20);
+    /* 'k' age=1 offset=5 klen=2 "ab" */
+    unsigned char rec[] = { 'k', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 2, 'a', 'b' };
+    assert_int_equal (hb_catchup_apply_keys (w, rec, sizeof rec - 1, NOW), -1);   /* key cut */
+    assert_int_equal (hb_catchup_apply_keys (w, rec, 10, NOW), -1);               /* head cut */
+    unsigned char zero[] = { 'k', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0 };
+    assert_int_equal (hb_catchup_apply_keys (w, zero, sizeof zero, NOW), -1);     /* empty key */
+    assert_int_equal (hb_catchup_apply_keys (w, rec + 1, sizeof rec - 1, NOW), -1);
+    assert_int_equal (hb_catchup_apply_keys (w, rec, sizeof rec, NOW), 1);
+    uint64_t original = 0;
+    assert_true (hb_idem_claim (w, "ab", 2, 9, NOW, &original));
+    assert_int_equal (original, 5);
+    hb_idem_destroy (&w);
+}
+
 /* Malformed records are refused, nothing applied: a truncated key list, a
  * length that does not add up, an offset that does not follow. */
 static void
@@ -262,6 +368,8 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_catchup_round_trip),
         cmocka_unit_test (test_apply_refuses_bad_records),
+        cmocka_unit_test (test_catchup_carries_idempotency_keys),
+        cmocka_unit_test (test_apply_keys_refuses_bad_frames),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
