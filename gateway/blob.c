@@ -23,6 +23,7 @@ gw_blob_new (const void *bytes, size_t len, uint64_t offset)
     blob->len = (uint32_t) len;
     blob->offset = offset;
     blob->replay = false;
+    blob->broadcast = false;
     blob->payload = (unsigned char *) (blob + 1) + LWS_PRE;
     if (len)
         memcpy (blob->payload, bytes, len);

@@ -14,6 +14,7 @@ typedef struct {
     uint32_t refs;
     uint32_t len;        /* payload bytes after the headroom */
     bool replay;         /* a resume replay frame, held by one queue only */
+    bool broadcast;      /* a broadcast (the other prev chain of a user's stream) */
     uint64_t offset;     /* the event's offset; 0 for non-event frames */
     unsigned char *payload;   /* points past the headroom inside this allocation */
 } gw_blob_t;

@@ -389,6 +389,7 @@ s_on_broadcast (gw_fanout_t *self, const hp_wire_head_t *head, const void *json,
         self->metrics->events_dropped_total[GW_DROP_NO_MEMORY]++;
         return;
     }
+    b.blob->broadcast = true;
     s_each_user_sub (self, s_broadcast_one, &b);
     gw_blob_release (&b.blob);
 }

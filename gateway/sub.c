@@ -135,8 +135,10 @@ gw_sub_on_timer (gw_sub_t *self)
         }
         else {
             self->relink = false;
-            if (self->held)
+            if (self->held) {
+                self->relink_repair = true;
                 s_repair (self);    /* what was held while relinking goes out after it */
+            }
         }
         break;
     default:
@@ -177,11 +179,25 @@ gw_sub_on_gap (gw_sub_t *self, uint64_t need, uint64_t from, gw_chain_t chain)
 {
     if (gw_delivery_closing (self->out))
         return;
-    /* after a link drop nothing went out (held), so the relink repair from
-     * the last offset is in order */
-    if (!self->relink && s_overtaken (self, from, chain))
+    /* A hole wholly at or below what the last resume covered was filled by
+     * it: that replay held every event of the stream up to its offset, of
+     * both chains. The other chain often shows such a hole only later
+     * (after a link drop the users' relink repairs replay the broadcasts
+     * lost meanwhile, and the first broadcast that arrives afterwards names
+     * them in its prev): nothing is missing, so nothing was overtaken
+     * either. Taking it as a hole gave recovered:false to most
+     * connections after every relink (issue 11). */
+    if (need <= self->covered)
+        return;
+    /* After a link drop nothing went out (held) until the relink repair
+     * replies, so that repair, from the last offset, is in order: what the
+     * drop lost lies above what had arrived before it. That holds for every
+     * hole found while it is pending, of either chain (the broadcast
+     * chain's shows only with the next broadcast), not just the first. */
+    if (!self->relink && !self->relink_repair && s_overtaken (self, from, chain))
         self->overtaken = true;
     if (self->state == GW_SUB_LIVE) {
+        self->relink_repair = self->relink;
         self->relink = false;
         self->need = need;
         self->repairing = true;
@@ -303,6 +319,7 @@ gw_sub_on_epoch_change (gw_sub_t *self, uint64_t epoch, uint64_t offset)
     self->overtaken = false;
     self->silent = false;
     self->relink = false;
+    self->relink_repair = false;
     self->need = 0;
     self->repairing = false;
     if (self->state == GW_SUB_RESUME_WAIT || self->state == GW_SUB_LIVE)
@@ -416,6 +433,9 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
         return;     /* closing; the held events go with the sub */
     self->last_offset = last;
     if (self->need > reply->offset && reply->epoch == gw_stream_epoch (self->stream)) {
+        /* everything up to the reply's offset went out in order */
+        if (reply->epoch == self->resume_epoch)
+            self->covered = reply->offset;
         /* A hole among the held events lies past what this reply covers
          * (it was found after the broker answered): ask again from here,
          * still holding them. Each round reaches the broker's latest offset
@@ -434,8 +454,13 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
             continue;
         }
         uint64_t offset = blob->offset;
-        if ((rc = gw_delivery_push (out, &blob, false)) == 0)
+        gw_chain_t chain = blob->broadcast ? GW_CHAIN_BROADCAST : GW_CHAIN_OWN;
+        if ((rc = gw_delivery_push (out, &blob, false)) == 0) {
             last = offset;
+            /* sent live, as in gw_sub_on_event: a later hole of the other
+             * chain below it is overtaken */
+            self->live[chain] = offset;
+        }
     }
     if (rc != 0) {
         metrics->events_dropped_total[GW_DROP_SLOW_CONSUMER] += gw_queue_count (held);
@@ -446,6 +471,7 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
     self->last_offset = last;
     /* in order up to the reply's offset: a later hole starts above it */
     self->covered = reply->offset;
+    self->relink_repair = false;
     s_count_repair (self);
     gw_delivery_kick (out);
 }

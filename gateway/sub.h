@@ -43,6 +43,8 @@ typedef struct gw_sub {
     uint8_t state;
     bool has_position;
     bool relink;                /* LIVE, and the broker link dropped: the sync is awaited */
+    bool relink_repair;         /* the resume in progress started from relink: nothing went
+                                 * out since the drop */
     bool silent;                /* welcomed already: this resume fills a gap, no new welcome */
     bool repairing;             /* the resume in progress repairs a gap (counted) */
     bool unrecovered;           /* ... and history did not reach back */
