@@ -186,6 +186,9 @@ s_resume (hb_control_t *self, msgpack_packer *pk, uint64_t now)
     for (size_t i = 0; i < count; i++)
         hp_control_pack_resume_reply_event (pk, self->items[i].offset,
                                             self->items[i].json, self->items[i].len);
+    hp_control_pack_resume_reply_at_begin (pk, count);
+    for (size_t i = 0; i < count; i++)
+        hp_control_pack_resume_reply_at (pk, self->items[i].at);
 }
 
 /* The backend asks every gateway to close the user's connections (4003).

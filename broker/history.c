@@ -52,6 +52,7 @@ struct s_event {
     s_event_t *wprev, *wnext;        /* ttl wheel slot list */
     uint64_t   offset;
     uint64_t   expires;
+    uint64_t   at;                   /* accept time, us since 1970 (0: unknown) */
     size_t     bytes;
     zmq_msg_t  frame;                /* memory storage: our reference to the JSON frame */
     const char *json;                /* its bytes (NULL with a store) */
@@ -476,7 +477,7 @@ s_insert (hb_history_t *self, s_event_t *ev, const hb_key_t *users, size_t n,
 
 int
 hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
-                   uint64_t now, zmq_msg_t *frame,
+                   uint64_t now, uint64_t at, zmq_msg_t *frame,
                    const hb_key_t *users, size_t n)
 {
     if (ttl == 0 || n == 0)
@@ -503,6 +504,7 @@ hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
         zmq_msg_init (&ev->frame);   /* unused: the bytes go to the store */
     ev->offset = offset;
     ev->expires = now + ttl;
+    ev->at = at;
     /* The frame's block costs its bytes plus ZeroMQ's small header. */
     ev->bytes = sizeof (s_event_t) + n * sizeof (s_user_t *) + json_len + 64;
     ev->json = self->store ? NULL : hb_memstore_data (&ev->frame);
@@ -511,7 +513,7 @@ hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
 
     int rc = s_insert (self, ev, users, n, NULL);
     if (self->store && ev->refs > 0
-        && hb_store_put (self->store, offset, (uint64_t) time (NULL) + ttl, ttl,
+        && hb_store_put (self->store, offset, (uint64_t) time (NULL) + ttl, ttl, at,
                          zmq_msg_data (frame), json_len, users, self->prevs, n) != 0) {
         /* The store dropped its pending writes (this one with them). */
         self->floor = s_max (self->floor, offset);
@@ -594,7 +596,7 @@ hb_history_collect_streams (hb_history_t *self, const hb_key_t *keys, size_t nke
             lost = s_max (lost, ev->offset);   /* unreadable: as good as evicted */
             continue;
         }
-        out[got++] = (hb_history_item_t) { ev->offset, json, json_len };
+        out[got++] = (hb_history_item_t) { ev->offset, ev->at, json, json_len };
     }
     *lost_upto = lost;
     return got;
@@ -667,6 +669,7 @@ s_rebuild_event (void *arg, const hb_store_rec_t *rec)
     ev->offset = rec->offset;
     /* Wall-clock time left, on the monotonic clock the index runs on. */
     ev->expires = r->now + (rec->expires_wall - r->wall);
+    ev->at = rec->at;
     ev->bytes = sizeof (s_event_t) + n * sizeof (s_user_t *) + rec->json_len + 64;
     ev->json = NULL;
     ev->json_len = (uint32_t) rec->json_len;
@@ -842,8 +845,8 @@ hb_history_cursor_next (hb_history_t *self, uint64_t now, hb_history_snap_t *out
         }
         if (gone || n == 0)
             continue;
-        *out = (hb_history_snap_t) { ev->offset, (uint32_t) (ev->expires - now), json,
-                                     json_len, n };
+        *out = (hb_history_snap_t) { ev->offset, ev->at, (uint32_t) (ev->expires - now),
+                                     json, json_len, n };
         return 1;
     }
 }

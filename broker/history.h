@@ -38,6 +38,7 @@ typedef enum {
 
 typedef struct {
     uint64_t    offset;
+    uint64_t    at;           /* accept time, us since 1970 (latency.h); 0 unknown */
     const char *json;
     size_t      len;
 } hb_history_item_t;
@@ -53,10 +54,12 @@ void hb_history_destroy (hb_history_t **self_p);
  * main thread, rather than by ZeroMQ's I/O thread after the last send
  * (which would contend for the allocator). ttl 0 stores nothing. Offsets
  * must increase from call to call. Enforces every bound before returning.
+ * at is the event's accept time at the broker (us since 1970, 0 unknown),
+ * kept with it so that a replay carries it (and written to the store).
  * Returns 0, or -1 when memory ran out (then the users are marked as
  * having lost it). */
 int hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
-                       uint64_t now, zmq_msg_t *frame,
+                       uint64_t now, uint64_t at, zmq_msg_t *frame,
                        const hb_key_t *users, size_t n);
 
 /* Evicts events whose ttl ran out. Cheap: looks only at the seconds that
@@ -122,6 +125,7 @@ typedef void hb_history_lost_fn (void *arg, const char *key, size_t len, uint64_
 
 typedef struct {
     uint64_t    offset;
+    uint64_t    at;           /* accept time (hb_history_item_t) */
     uint32_t    ttl;          /* seconds left */
     const char *json;         /* the frame, valid until the history changes */
     size_t      len;

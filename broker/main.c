@@ -362,10 +362,10 @@ s_now_ms (void)
  * commit, the idempotency store's commit right after the event store's and
  * before anything is published or answered (idem_store.h says why). */
 static void
-s_replica_add (void *ctx, uint64_t offset, const char *bytes, size_t len)
+s_replica_add (void *ctx, uint64_t offset, uint64_t at, const char *bytes, size_t len)
 {
     s_broker_t *b = ctx;
-    hb_pair_add (b->pair, offset, bytes, len);
+    hb_pair_add (b->pair, offset, at, bytes, len);
 }
 
 static void

@@ -282,6 +282,11 @@ hb_metrics_render (const hb_metrics_t *self, const hb_gauges_t *gauges, hp_buf_t
     if (n < 0 || hp_buf_append (out, info, (size_t) n) != 0)
         return -1;
     s_each (self, gauges, s_text_sample, &t);
+    t.rc |= hp_buf_puts (out, "# HELP herald_broker_route_seconds Accept to publish of events "
+                              "some gateway subscribes (the store's commit and the pair's ack "
+                              "lie in between).\n"
+                              "# TYPE herald_broker_route_seconds histogram\n");
+    t.rc |= hp_latency_render (&self->route, "herald_broker_route_seconds", NULL, out);
     return t.rc ? -1 : 0;
 }
 

@@ -6,6 +6,7 @@
 #include <msgpack.h>
 #include "buf.h"
 #include "envelope.h"
+#include "latency.h"
 
 #define HB_HTTP_CODES_MAX 8
 #define HB_AUTH_SOCKETS 6     /* hb_zap_socket_t (zap.h) */
@@ -51,6 +52,7 @@ typedef struct {
     uint64_t upstream_received;                /* records in gateways' batches (browsers' sends) */
     uint64_t upstream_pushed;                  /* ... pushed on --upstream */
     uint64_t upstream_dropped[HB_UPSTREAM_DROP_REASONS];   /* ... not, by hb_upstream_reason_t */
+    hp_latency_t route;                        /* accept -> published (router.c) */
 } hb_metrics_t;
 
 /* Values owned by other modules, sampled when rendering. */
@@ -84,7 +86,8 @@ void hb_metrics_http_code (hb_metrics_t *self, int code);
 int hb_metrics_render (const hb_metrics_t *self, const hb_gauges_t *gauges, hp_buf_t *out);
 
 /* Packs the same samples as a msgpack map of "name{labels}" -> integer
- * (the control socket's stats reply). */
+ * (the control socket's stats reply); histograms (herald_broker_route_seconds)
+ * are in the Prometheus text only. */
 void hb_metrics_pack (const hb_metrics_t *self, const hb_gauges_t *gauges, msgpack_packer *pk);
 
 #endif

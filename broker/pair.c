@@ -394,8 +394,9 @@ s_apply (hb_pair_t *self, const unsigned char *p, size_t len, uint64_t now)
         s_start_copy (self, self->epoch, self->last, "a hole in the events received");
         return;
     }
-    const char *bytes = (const char *) p + 8;
-    size_t n = len - 8;
+    uint64_t at = s_get64 (p + 8);    /* the active's accept time, kept as it was */
+    const char *bytes = (const char *) p + 16;
+    size_t n = len - 16;
     if (hp_envelope_decode (self->env, bytes, n, self->cfg.max_event_bytes) != HP_ENV_OK
     ||  (hp_buf_reset (&self->frame), hp_frame_event (&self->frame, self->env, offset)) != 0) {
         /* the peer accepted it: its --max-event-bytes must be larger */
@@ -416,7 +417,7 @@ s_apply (hb_pair_t *self, const unsigned char *p, size_t len, uint64_t now)
     memcpy (zmq_msg_data (&body), self->frame.data, self->frame.len);
     /* users, a channel or the broadcast stream: stored as the active did */
     size_t count = hb_streamkey_envelope (self->env, &self->skey, self->keys);
-    if (hb_history_append (*self->history, offset, hp_envelope_ttl (self->env), now, &body,
+    if (hb_history_append (*self->history, offset, hp_envelope_ttl (self->env), now, at, &body,
                            self->keys, count) != 0)
         self->metrics->history_store_failures++;
     zmq_msg_close (&body);
@@ -440,7 +441,7 @@ s_on_events (hb_pair_t *self, const unsigned char *head, zmq_msg_t *msg)
         if (zmq_msg_recv (msg, self->in, 0) < 0)
             return;
         size_t len = zmq_msg_size (msg);
-        if (apply && !self->catching_up && len > 8)
+        if (apply && !self->catching_up && len > 16)
             s_apply (self, zmq_msg_data (msg), len, now);
     }
     if (apply && !self->catching_up) {
@@ -771,7 +772,7 @@ s_peer_copies (const hb_pair_t *self, uint64_t now_ms)
 }
 
 void
-hb_pair_add (void *ctx, uint64_t offset, const char *bytes, size_t len)
+hb_pair_add (void *ctx, uint64_t offset, uint64_t at, const char *bytes, size_t len)
 {
     hb_pair_t *self = ctx;
     self->last = offset;
@@ -786,10 +787,11 @@ hb_pair_add (void *ctx, uint64_t offset, const char *bytes, size_t len)
         self->batch_open = true;
     }
     zmq_msg_t msg;
-    if (zmq_msg_init_size (&msg, 8 + len) != 0)
+    if (zmq_msg_init_size (&msg, 16 + len) != 0)
         return;
     s_put64 (zmq_msg_data (&msg), offset);
-    memcpy ((char *) zmq_msg_data (&msg) + 8, bytes, len);
+    s_put64 ((unsigned char *) zmq_msg_data (&msg) + 8, at);
+    memcpy ((char *) zmq_msg_data (&msg) + 16, bytes, len);
     if (zmq_msg_send (&msg, self->out, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         zmq_msg_close (&msg);
     self->sent_last = offset;

@@ -84,10 +84,10 @@ uint64_t hb_pair_epoch (const hb_pair_t *self);
 uint64_t hb_pair_start_offset (const hb_pair_t *self);
 
 /* The router's replication hooks (hb_router_set_replica): add queues one
- * accepted envelope, flush sends the queue and, while the passive is in
+ * accepted envelope with its accept time, flush sends the queue and, while the passive is in
  * step, waits for its ack (at most the timeout / 2; past it the active
  * serves alone until the passive catches up). */
-void hb_pair_add (void *self, uint64_t offset, const char *bytes, size_t len);
+void hb_pair_add (void *self, uint64_t offset, uint64_t at, const char *bytes, size_t len);
 void hb_pair_flush (void *self);
 
 /* The broker's idempotency window (used, not owned): a passive remembers

@@ -14,6 +14,8 @@
 #include <zmq.h>
 
 #define S_LOG_ABORT 1
+/* An event record's head: 'e' offset ttl n json_len at. */
+#define S_EVENT_HEAD 27
 
 struct hb_catchup_tx {
     hb_catchup_state_t state;
@@ -195,17 +197,18 @@ hb_catchup_tx_live (const hb_catchup_tx_t *self, uint32_t want)
     return want == 0 || (self->want == want && self->final_sent);
 }
 
-/* Packs one event into self->rec: 'e' offset ttl n json_len {klen key lost}* json. */
+/* Packs one event into self->rec: 'e' offset ttl n json_len at {klen key lost}* json. */
 static int
 s_pack_event (hb_catchup_tx_t *self, const hb_history_snap_t *snap)
 {
     hp_buf_reset (&self->rec);
-    unsigned char head[19];
+    unsigned char head[S_EVENT_HEAD];
     head[0] = 'e';
     s_put64 (head + 1, snap->offset);
     s_put32 (head + 9, snap->ttl);
     s_put16 (head + 13, (uint32_t) snap->n);
     s_put32 (head + 15, (uint32_t) snap->len);
+    s_put64 (head + 19, snap->at);
     if (hp_buf_append (&self->rec, head, sizeof head) != 0)
         return -1;
     for (size_t i = 0; i < snap->n; i++) {
@@ -448,16 +451,17 @@ hb_catchup_apply (hb_history_t *history, const unsigned char *p, size_t len,
 {
     if (len >= 1 && p[0] == 'L')
         return s_apply_lost (history, p, len);
-    if (len < 19 || p[0] != 'e')
+    if (len < S_EVENT_HEAD || p[0] != 'e')
         return -1;
     uint64_t offset = s_get64 (p + 1);
     uint32_t ttl = s_get32 (p + 9);
     size_t n = s_get16 (p + 13);
     size_t json_len = s_get32 (p + 15);
+    uint64_t at = s_get64 (p + 19);
     if (offset <= *last || n == 0 || n > HP_RECIPIENTS_MAX || ttl == 0)
         return -1;
     /* the keys: checked whole before anything is applied */
-    size_t pos = 19;
+    size_t pos = S_EVENT_HEAD;
     for (size_t i = 0; i < n; i++) {
         if (len - pos < 2)
             return -1;
@@ -474,11 +478,11 @@ hb_catchup_apply (hb_history_t *history, const unsigned char *p, size_t len,
     if (zmq_msg_init_size (&frame, json_len) != 0)
         return -1;
     memcpy (zmq_msg_data (&frame), p + pos, json_len);
-    int rc = hb_history_append (history, offset, ttl, now_sec, &frame, keys, n);
+    int rc = hb_history_append (history, offset, ttl, now_sec, at, &frame, keys, n);
     zmq_msg_close (&frame);
     *last = offset;
     /* each stream's lost_upto on the active when the cursor gave it */
-    pos = 19;
+    pos = S_EVENT_HEAD;
     for (size_t i = 0; i < n; i++) {
         size_t klen = keys[i].len;
         hb_history_raise_lost (history, &keys[i], s_get64 (p + pos + 2 + klen));

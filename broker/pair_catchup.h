@@ -34,7 +34,7 @@
  *
  * Wire (PROTOCOL.md, "Hot standby pair"; integers big-endian):
  *   chunk  [ 'S' epoch(8) want(4) seq(4) floor(8) ]  (floor: where the copy starts)
- *          [ 'e' offset(8) ttl(4) n(2) json_len(4) { klen(2) key lost(8) }*n json ]...
+ *          [ 'e' offset(8) ttl(4) n(2) json_len(4) at(8) { klen(2) key lost(8) }*n json ]...
  *          [ 'k' { age(4) offset(8) klen(1) key }... ]  (idempotency keys, frames
  *                                                       of at most HB_CATCHUP_KEYS_FRAME)
  *          [ 'L' { lost(8) klen(2) key }... ]        (lost marks, at most one frame)

@@ -15,6 +15,7 @@
  * Neither has recipients to tell the undelivered stream about. */
 #include "router.h"
 #include "frame.h"
+#include "latency.h"
 #include "ratelog.h"
 #include "streamkey.h"
 #include "topic.h"
@@ -159,11 +160,11 @@ s_send_body (hb_router_t *self, zmq_msg_t *body, bool last)
 /* [user topic + header][body] */
 static int
 s_publish_user (hb_router_t *self, const hb_key_t *key, uint64_t offset, uint64_t prev,
-                zmq_msg_t *body, bool last)
+                uint64_t at, zmq_msg_t *body, bool last)
 {
     unsigned char head[HP_WIRE_HEAD_MAX];
     size_t head_len = hp_wire_head_user (head, key->ptr, key->len, HP_WIRE_EVENT,
-                                         self->epoch, offset, prev);
+                                         self->epoch, offset, prev, at);
     if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1;
     return s_send_body (self, body, last);
@@ -173,14 +174,14 @@ s_publish_user (hb_router_t *self, const hb_key_t *key, uint64_t offset, uint64_
  * that every gateway receives once, whatever the number of recipients. */
 static int
 s_publish_multicast (hb_router_t *self, size_t n, size_t names_len, uint64_t offset,
-                     zmq_msg_t *body)
+                     uint64_t at, zmq_msg_t *body)
 {
     zmq_msg_t head;
     if (zmq_msg_init_size (&head, HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN
                                   + names_len) != 0)
         return -1;
     unsigned char *p = zmq_msg_data (&head);
-    p += hp_wire_head_multicast (p, HP_WIRE_EVENT, self->epoch, offset, 0);
+    p += hp_wire_head_multicast (p, HP_WIRE_EVENT, self->epoch, offset, 0, at);
     for (size_t i = 0; i < n; i++)
         if (self->targets[i])
             p = hp_wire_put_entry (p, self->keys[i].ptr, self->keys[i].len, self->prevs[i]);
@@ -217,7 +218,7 @@ s_keys (hb_router_t *self)
  * the previous broadcast's offset. Returns whether a gateway subscribed to
  * it (true for a broadcast: every gateway does). */
 static bool
-s_publish_stream (hb_router_t *self, uint64_t offset, zmq_msg_t *body)
+s_publish_stream (hb_router_t *self, uint64_t offset, uint64_t at, zmq_msg_t *body)
 {
     hb_metrics_t *m = self->metrics;
     hp_stream_t stream;
@@ -246,7 +247,8 @@ s_publish_stream (hb_router_t *self, uint64_t offset, zmq_msg_t *body)
         }
     }
     unsigned char head[HP_WIRE_HEAD_MAX];
-    size_t head_len = hp_wire_head_stream (head, &stream, HP_WIRE_EVENT, self->epoch, offset, prev);
+    size_t head_len = hp_wire_head_stream (head, &stream, HP_WIRE_EVENT, self->epoch, offset,
+                                           prev, at);
     if (head_len && zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == (int) head_len
     &&  s_send_body (self, body, true) == 0) {
         if (subscribed)
@@ -279,6 +281,16 @@ s_anyone (hb_router_t *self)
         default:
             return hb_presence_count (self->presence) > 0;
     }
+}
+
+/* Accept -> handed to the publish socket (herald_broker_route_seconds),
+ * for an event some gateway subscribes (one stored only, or for offline
+ * users only, is not published): the store's commit and the pair's ack lie
+ * in between. One clock read per event, as at accept. */
+static void
+s_route_time (hb_router_t *self, uint64_t at)
+{
+    hp_latency_observe (&self->metrics->route, at, hp_latency_now_us ());
 }
 
 hp_env_error_t
@@ -338,8 +350,12 @@ hb_router_accept (hb_router_t *self, const char *bytes, size_t len, uint64_t now
     uint64_t offset = ++self->offset;
     m->events_accepted++;
     pending->offset = offset;
+    /* The accept time travels with the event (wire header, history, store,
+     * the pair's copy) so that every gateway can tell how long it took to
+     * reach a socket: one vDSO clock read per event. */
+    pending->at = hp_latency_now_us ();
     if (self->replica.add)
-        self->replica.add (self->replica.ctx, offset, bytes, len);
+        self->replica.add (self->replica.ctx, offset, pending->at, bytes, len);
 
     zmq_msg_t *body = &pending->body;
     if (zmq_msg_init_size (body, self->frame.len) != 0) {
@@ -353,7 +369,7 @@ hb_router_accept (hb_router_t *self, const char *bytes, size_t len, uint64_t now
     size_t n = hp_envelope_addressing (self->env) == HP_ADDR_USERS
              ? s_keys (self) : hb_streamkey_envelope (self->env, &self->skey, self->keys);
     if (hb_history_append (self->history, offset, hp_envelope_ttl (self->env), now,
-                           body, self->keys, n) != 0) {
+                           pending->at, body, self->keys, n) != 0) {
         m->history_store_failures++;
         hb_ratelog (&self->log, S_LOG_HISTORY, "could not store offset %llu in history",
                     (unsigned long long) offset);
@@ -387,11 +403,14 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
         zmq_msg_close (&body);
         return;
     }
+    uint64_t at = pending->at;
     if (hp_envelope_addressing (self->env) != HP_ADDR_USERS) {
-        bool subscribed = s_publish_stream (self, offset, &body);
+        bool subscribed = s_publish_stream (self, offset, at, &body);
         if (result)
             result->first_online = hp_envelope_addressing (self->env) == HP_ADDR_CHANNEL
                                  ? subscribed : hb_presence_count (self->presence) > 0;
+        if (subscribed)
+            s_route_time (self, at);
         return;
     }
     size_t n = bytes ? s_keys (self) : hp_envelope_recipient_count (self->env);
@@ -427,7 +446,7 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
             hb_undelivered_send (self->undelivered, key->ptr, key->len);
     }
     if (targets >= HB_MULTICAST_MIN) {
-        if (s_publish_multicast (self, n, names_len, offset, &body) == 0)
+        if (s_publish_multicast (self, n, names_len, offset, at, &body) == 0)
             m->messages_published += online_count;
     }
     else
@@ -435,12 +454,14 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
             if (!self->targets[i])
                 continue;
             left--;
-            if (s_publish_user (self, &self->keys[i], offset, self->prevs[i], &body,
+            if (s_publish_user (self, &self->keys[i], offset, self->prevs[i], at, &body,
                                 left == 0) == 0
             &&  self->targets[i] == S_TARGET_ONLINE)
                 m->messages_published++;
         }
     zmq_msg_close (&body);   /* a no-op when the last send took it */
+    if (targets)
+        s_route_time (self, at);
 }
 
 /* [head][body] on a gateway's own topic. */
@@ -533,7 +554,7 @@ s_publish_sync (hb_router_t *self, const hp_stream_t *stream, uint64_t prev)
 {
     unsigned char head[HP_WIRE_HEAD_MAX];
     size_t head_len = hp_wire_head_stream (head, stream, HP_WIRE_SYNC, self->epoch,
-                                           self->offset, prev);
+                                           self->offset, prev, 0);
     if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0)
         hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a sync: %s",
@@ -610,7 +631,7 @@ hb_router_tick (hb_router_t *self, uint64_t now_ms)
     self->tick_offset = self->offset;
     unsigned char head[HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN];
     size_t head_len = hp_wire_head_multicast (head, HP_WIRE_TICK, self->epoch, self->offset,
-                                              ++self->tick_seq);
+                                              ++self->tick_seq, 0);
     if (zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
     ||  zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0)
         hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a tick: %s",
@@ -622,7 +643,7 @@ hb_router_disconnect (hb_router_t *self, const char *user, size_t len)
 {
     unsigned char head[HP_WIRE_HEAD_MAX];
     size_t head_len = hp_wire_head_user (head, user, len, HP_WIRE_DISCONNECT,
-                                         self->epoch, self->offset, 0);
+                                         self->epoch, self->offset, 0, 0);
     if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0) {
         hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a disconnect: %s",

@@ -61,6 +61,7 @@ hp_env_error_t hb_router_route (hb_router_t *self, const char *bytes, size_t len
  * route. */
 typedef struct {
     uint64_t  offset;
+    uint64_t  at;         /* accept time, us since 1970 (latency.h): travels with the event */
     zmq_msg_t body;
     bool      ready;      /* body holds the frame, to be published */
     bool      duplicate;  /* not routed: offset is the original's (idempotency.h) */
@@ -79,7 +80,7 @@ void hb_router_commit (hb_router_t *self);
  * returns once the passive holds the batch (or gave up waiting). */
 typedef struct {
     void  *ctx;
-    void (*add) (void *ctx, uint64_t offset, const char *bytes, size_t len);
+    void (*add) (void *ctx, uint64_t offset, uint64_t at, const char *bytes, size_t len);
     void (*flush) (void *ctx);
     void (*gauges) (const void *ctx, hb_gauges_t *out);   /* adds its own */
 } hb_router_replica_t;

@@ -30,11 +30,18 @@
 #include <zlib.h>
 
 #define S_MAGIC        "HERALDDB"
-#define S_FORMAT       2u            /* 2: recipients are stream keys, up to 129 bytes */
-#define S_FORMAT_MIN   1u            /* 1 (user ids only) reads as 2 */
+#define S_FORMAT       3u            /* 3: events carry their accept time */
+#define S_FORMAT_MIN   1u            /* 1 (user ids only) and 2 (stream keys, up to 129
+                                        bytes) read as 3, their events' time unknown */
 #define S_META_KEY     "herald"
 #define S_META_LEN     84
 #define S_REC_HEAD     24            /* crc, ttl, expires, nusers, json_len */
+#define S_REC_AT       8             /* then, with S_REC_HAS_AT: the accept time (u64 us) */
+/* Format 3 marks its records in nusers' top bit (at most HP_RECIPIENTS_MAX,
+ * so formats 1 and 2 never set it): a store upgraded from format 2 keeps
+ * its older records as they are, each read by its own layout, with no
+ * rewrite at open. */
+#define S_REC_HAS_AT   0x80000000u
 #define S_USER_HEAD    10            /* prev (u64), len (u16) */
 #define S_USER_MAX     HP_STREAM_KEY_MAX   /* a stream key: user id, 0x01 + channel, 0x02 */
 #define S_FLAG_CLEAN   1u
@@ -152,11 +159,20 @@ s_rec_parse (const MDB_val *key, const MDB_val *val, hb_store_rec_t *rec)
     rec->expires_wall = s_get_u64 (p + 8);
     rec->nusers = s_get_u32 (p + 16);
     rec->json_len = s_get_u32 (p + 20);
-    if (rec->offset == 0 || rec->nusers == 0 || rec->json_len > len - S_REC_HEAD)
+    size_t head = S_REC_HEAD;
+    rec->at = 0;
+    if (rec->nusers & S_REC_HAS_AT) {
+        rec->nusers &= ~S_REC_HAS_AT;
+        head += S_REC_AT;
+        if (len < head)
+            return -1;
+        rec->at = s_get_u64 (p + S_REC_HEAD);
+    }
+    if (rec->offset == 0 || rec->nusers == 0 || rec->json_len > len - head)
         return -1;
-    rec->json = (const char *) p + S_REC_HEAD;
-    rec->users = p + S_REC_HEAD + rec->json_len;
-    rec->users_len = len - S_REC_HEAD - rec->json_len;
+    rec->json = (const char *) p + head;
+    rec->users = p + head + rec->json_len;
+    rec->users_len = len - head - rec->json_len;
     size_t pos = 0, count = 0;
     hb_key_t k;
     uint64_t prev;
@@ -639,13 +655,14 @@ s_write_failed (hb_store_t *self, const char *what, int rc)
 
 int
 hb_store_put (hb_store_t *self, uint64_t offset, uint64_t expires_wall, uint32_t ttl,
-              const char *json, size_t json_len,
+              uint64_t at, const char *json, size_t json_len,
               const hb_key_t *users, const uint64_t *prevs, size_t n)
 {
-    size_t len = S_REC_HEAD + json_len;
+    size_t head = S_REC_HEAD + S_REC_AT;
+    size_t len = head + json_len;
     for (size_t i = 0; i < n; i++)
         len += S_USER_HEAD + users[i].len;
-    if (json_len > UINT32_MAX || n > UINT32_MAX || n == 0) {
+    if (json_len > UINT32_MAX || n >= S_REC_HAS_AT || n == 0) {
         self->stats.failures++;
         return -1;
     }
@@ -661,10 +678,11 @@ hb_store_put (hb_store_t *self, uint64_t offset, uint64_t expires_wall, uint32_t
     unsigned char *p = self->buf;
     s_put_u32 (p + 4, ttl);
     s_put_u64 (p + 8, expires_wall);
-    s_put_u32 (p + 16, (uint32_t) n);
+    s_put_u32 (p + 16, (uint32_t) n | S_REC_HAS_AT);
     s_put_u32 (p + 20, (uint32_t) json_len);
-    memcpy (p + S_REC_HEAD, json, json_len);
-    unsigned char *u = p + S_REC_HEAD + json_len;
+    s_put_u64 (p + S_REC_HEAD, at);
+    memcpy (p + head, json, json_len);
+    unsigned char *u = p + head + json_len;
     for (size_t i = 0; i < n; i++) {
         s_put_u64 (u, prevs[i]);
         u[8] = (unsigned char) (users[i].len >> 8);

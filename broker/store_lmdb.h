@@ -9,7 +9,8 @@
 
 /* The store keeps, in DIR/data.mdb:
  *   - one record per stored event, keyed by its big-endian offset: wall-clock
- *     expiry, ttl, the JSON frame and, per recipient, the user id and the
+ *     expiry, ttl, the accept time (format 3), the JSON frame and, per
+ *     recipient, the user id and the
  *     offset of that user's previous stored event (so a rebuild can tell a
  *     hole left by an eviction from the start of a user's history);
  *   - per user whose newest event left history early, that offset (what the
@@ -63,6 +64,7 @@ void hb_store_close (hb_store_t **self_p);
 typedef struct {
     uint64_t             offset;
     uint64_t             expires_wall;   /* unix seconds */
+    uint64_t             at;             /* accept time, us since 1970; 0: a format 1-2 record */
     uint32_t             ttl;
     uint32_t             nusers;
     const char          *json;
@@ -85,9 +87,10 @@ int hb_store_each (hb_store_t *self,
                    void *arg);
 
 /* Stores an event (offsets must increase). prevs[i] is users[i]'s previous
- * stored offset (0: none known). Returns 0, or -1 (counted, logged). */
+ * stored offset (0: none known); at its accept time (us since 1970).
+ * Returns 0, or -1 (counted, logged). */
 int hb_store_put (hb_store_t *self, uint64_t offset, uint64_t expires_wall, uint32_t ttl,
-                  const char *json, size_t json_len,
+                  uint64_t at, const char *json, size_t json_len,
                   const hb_key_t *users, const uint64_t *prevs, size_t n);
 
 /* The frame of a stored event, read from the last commit: 0 with *json

@@ -12,7 +12,7 @@
 static size_t s_live;
 
 gw_blob_t *
-gw_blob_new (const void *bytes, size_t len, uint64_t offset)
+gw_blob_new (const void *bytes, size_t len, uint64_t offset, uint64_t at)
 {
     if (len > UINT32_MAX - LWS_PRE - sizeof (gw_blob_t))
         return NULL;
@@ -22,6 +22,7 @@ gw_blob_new (const void *bytes, size_t len, uint64_t offset)
     blob->refs = 1;
     blob->len = (uint32_t) len;
     blob->offset = offset;
+    blob->at = at;
     blob->replay = false;
     blob->broadcast = false;
     blob->payload = (unsigned char *) (blob + 1) + LWS_PRE;

@@ -16,12 +16,14 @@ typedef struct {
     bool replay;         /* a resume replay frame, held by one queue only */
     bool broadcast;      /* a broadcast (the other prev chain of a user's stream) */
     uint64_t offset;     /* the event's offset; 0 for non-event frames */
+    uint64_t at;         /* its accept time at the broker, us since 1970; 0: none
+                            (not an event, or stored by an earlier release) */
     unsigned char *payload;   /* points past the headroom inside this allocation */
 } gw_blob_t;
 
 /* A blob holding a copy of len bytes, with one reference owned by the
- * caller. NULL on out of memory or len over 4 GiB. */
-gw_blob_t *gw_blob_new (const void *bytes, size_t len, uint64_t offset);
+ * caller; offset and at as above. NULL on out of memory or len over 4 GiB. */
+gw_blob_t *gw_blob_new (const void *bytes, size_t len, uint64_t offset, uint64_t at);
 
 /* Takes one more reference; returns blob. */
 gw_blob_t *gw_blob_ref (gw_blob_t *blob);

@@ -133,7 +133,7 @@ s_handle_auth (gw_client_t *self, gw_delivery_t *out, gw_sub_t *user,
 static int
 s_reply (gw_delivery_t *out, const char *text, int len)
 {
-    gw_blob_t *blob = len > 0 ? gw_blob_new (text, (size_t) len, 0) : NULL;
+    gw_blob_t *blob = len > 0 ? gw_blob_new (text, (size_t) len, 0, 0) : NULL;
     if (!blob)
         return 1011;
     if (gw_delivery_push (out, &blob, false) != 0)

@@ -216,5 +216,10 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_head (out, "herald_gateway_broadcast_frames_total", "counter", "Broadcasts handed to connections (one per connection).");
     rc |= s_line (out, "herald_gateway_broadcast_frames_total", NULL, self->broadcast_frames_total);
     rc |= s_render_upstream (self, out);
+    rc |= s_head (out, "herald_gateway_delivery_seconds", "histogram", "Broker accept to the frame written to the client's socket, by kind (live, or replayed from history).");
+    rc |= hp_latency_render (&self->delivery[GW_DELIVERY_LIVE], "herald_gateway_delivery_seconds", "kind=\"live\"", out);
+    rc |= hp_latency_render (&self->delivery[GW_DELIVERY_REPLAY], "herald_gateway_delivery_seconds", "kind=\"replay\"", out);
+    rc |= s_head (out, "herald_gateway_delivery_clock_skew_total", "counter", "Deliveries stamped by the broker later than this host's clock reads (clocks out of step): counted as 0 s.");
+    rc |= s_line (out, "herald_gateway_delivery_clock_skew_total", NULL, self->delivery[GW_DELIVERY_LIVE].clamped + self->delivery[GW_DELIVERY_REPLAY].clamped);
     return rc ? -1 : 0;
 }

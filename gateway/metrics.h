@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "latency.h"
 
 /* Close codes with their own label; any other code counts as "other". */
 #define GW_CLOSE_CODES(X) \
@@ -95,6 +96,12 @@ typedef enum {
 
 /* The outcomes of a send frame: gw_upsend_result_t (upsend.h), ok first. */
 #define GW_UPSEND_LABELS 6
+/* The kind label of herald_gateway_delivery_seconds. */
+typedef enum {
+    GW_DELIVERY_LIVE = 0,     /* kind="live": from the broker link (held during a repair too) */
+    GW_DELIVERY_REPLAY,       /* kind="replay": from a resume reply */
+    GW_DELIVERY_KINDS
+} gw_delivery_kind_t;
 
 /* Plain counters, written by the module that sees the fact; transparent so
  * an increment is one instruction on the hot path. One per process, owned
@@ -136,6 +143,11 @@ typedef struct {
     uint64_t upstream_refused_total[GW_UPSEND_LABELS];  /* answered with an error, by reason */
     uint64_t upstream_dropped_total;   /* taken, then lost: no live broker link, its queue full */
     uint64_t upstream_batches_total;   /* batches sent to the broker */
+    /* Broker accept -> frame written to the socket (delivery.c), by kind:
+     * a live event, or one replayed from history (a resume or a gap's
+     * repair), whose age says how long the client was away rather than how
+     * fast Herald is. */
+    hp_latency_t delivery[GW_DELIVERY_KINDS];
 } gw_metrics_t;
 
 /* Counts a close with the given WebSocket code. */

@@ -492,7 +492,7 @@ gw_server_new (uv_loop_t *loop, const gw_config_t *config, gw_metrics_t *metrics
     hp_buf_init (&self->env.scratch, 4096);
     hp_buf_init (&self->env.record, HP_UPMSG_MAX);
     static const char pong[] = "{\"type\":\"pong\"}";
-    self->env.pong = gw_blob_new (pong, sizeof pong - 1, 0);
+    self->env.pong = gw_blob_new (pong, sizeof pong - 1, 0, 0);
     if (!self->env.pong)
         goto fail;
 

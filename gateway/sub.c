@@ -289,7 +289,7 @@ s_welcome (gw_sub_t *self, uint64_t epoch, uint64_t offset, bool recovered)
          ? hp_frame_welcome (buf, name, len, epoch, offset, recovered)
          : hp_frame_subscribed (buf, name, len, epoch, offset, recovered)) != 0)
         return NULL;
-    return gw_blob_new (buf->data, buf->len, 0);
+    return gw_blob_new (buf->data, buf->len, 0, 0);
 }
 
 /* Queues a welcome. Returns 0 or -1 (the connection is closing). */
@@ -412,15 +412,15 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
     int rc = fill ? 0 : s_push_welcome (self, reply->epoch, welcome_offset, recovered);
     gw_blob_t *blob;
     for (size_t i = 0; rc == 0 && i < reply->event_count; i++) {
-        uint64_t offset;
+        uint64_t offset, at;
         hp_str_t json;
-        if (hp_control_resume_reply_event (reply, i, &offset, &json) != 0) {
+        if (hp_control_resume_reply_event (reply, i, &offset, &json, &at) != 0) {
             metrics->events_dropped_total[GW_DROP_MALFORMED]++;
             continue;
         }
         if (offset <= last)
             continue;
-        if (!(blob = gw_blob_new (json.ptr, json.len, offset))) {
+        if (!(blob = gw_blob_new (json.ptr, json.len, offset, at))) {
             gw_delivery_close (out, 1011);
             rc = -1;
         }

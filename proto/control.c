@@ -431,7 +431,7 @@ hp_control_pack_resume_reply_begin_stream (msgpack_packer *pk, uint64_t rid,
     hp_epoch_format (epoch_text, epoch);
     //  The packer's sink reports its own failures; the broker owns it and
     //  checks its buffer, so the results are not needed here.
-    msgpack_pack_map (pk, 6);
+    msgpack_pack_map (pk, 7);    //  "at" is packed last, by at_begin
     s_pack_cstr (pk, "rid", 3);
     msgpack_pack_uint64 (pk, rid);
     s_pack_stream_name (pk, stream);
@@ -455,6 +455,19 @@ hp_control_pack_resume_reply_event (msgpack_packer *pk, uint64_t offset,
     msgpack_pack_array (pk, 2);
     msgpack_pack_uint64 (pk, offset);
     s_pack_cstr (pk, json ? json : "", json ? json_len : 0);
+}
+
+void
+hp_control_pack_resume_reply_at_begin (msgpack_packer *pk, size_t event_count)
+{
+    s_pack_cstr (pk, "at", 2);
+    msgpack_pack_array (pk, event_count);
+}
+
+void
+hp_control_pack_resume_reply_at (msgpack_packer *pk, uint64_t at)
+{
+    msgpack_pack_uint64 (pk, at);
 }
 
 void
@@ -496,7 +509,7 @@ hp_control_pack_cstr (msgpack_packer *pk, const char *s)
 
 int
 hp_control_resume_reply_event (const hp_resume_reply_t *reply, size_t i,
-                               uint64_t *offset, hp_str_t *json)
+                               uint64_t *offset, hp_str_t *json, uint64_t *stamp)
 {
     if (!reply->events || i >= reply->event_count)
         return -1;
@@ -507,6 +520,9 @@ hp_control_resume_reply_event (const hp_resume_reply_t *reply, size_t i,
     const msgpack_object *text = &event->via.array.ptr [1];
     if (at->type != MSGPACK_OBJECT_POSITIVE_INTEGER || text->type != MSGPACK_OBJECT_STR)
         return -1;
+    //  the decoder checked that at, when present, holds one uint per event
+    if (stamp)
+        *stamp = reply->at ? reply->at [i].via.u64 : 0;
     *offset = at->via.u64;
     json->ptr = text->via.str.ptr;
     json->len = text->via.str.size;
@@ -528,7 +544,8 @@ hp_control_resume_reply_decode (msgpack_unpacked *unpacked, const char *bytes,
     if (root->type != MSGPACK_OBJECT_MAP)
         return -1;
     const msgpack_object *rid = NULL, *user = NULL, *epoch = NULL, *offset = NULL,
-                         *recovered = NULL, *events = NULL, *channel = NULL;
+                         *recovered = NULL, *events = NULL, *channel = NULL,
+                         *times = NULL;
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object *key = &root->via.map.ptr [i].key;
         const msgpack_object *val = &root->via.map.ptr [i].val;
@@ -539,6 +556,7 @@ hp_control_resume_reply_decode (msgpack_unpacked *unpacked, const char *bytes,
         else if (s_key_is (key, "offset"))      offset = val;
         else if (s_key_is (key, "recovered"))   recovered = val;
         else if (s_key_is (key, "events"))      events = val;
+        else if (s_key_is (key, "at"))          times = val;
     }
     //  A reply names its user or its channel, never both.
     const msgpack_object *name = user ? user : channel;
@@ -562,12 +580,26 @@ hp_control_resume_reply_decode (msgpack_unpacked *unpacked, const char *bytes,
     reply->recovered = recovered->via.boolean;
     reply->event_count = events->via.array.size;
     reply->events = events->via.array.ptr;
+    //  Accept times: absent from an earlier broker; when there, one uint
+    //  per event.
+    if (times) {
+        if (times->type != MSGPACK_OBJECT_ARRAY || times->via.array.size != reply->event_count) {
+            memset (reply, 0, sizeof *reply);
+            return -1;
+        }
+        for (size_t i = 0; i < reply->event_count; i++)
+            if (times->via.array.ptr [i].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                memset (reply, 0, sizeof *reply);
+                return -1;
+            }
+        reply->at = times->via.array.ptr;
+    }
     //  Check every event now, so a gateway that got 0 here can replay
     //  without a half-sent history on a malformed entry.
     for (size_t i = 0; i < reply->event_count; i++) {
         uint64_t at;
         hp_str_t json;
-        if (hp_control_resume_reply_event (reply, i, &at, &json)) {
+        if (hp_control_resume_reply_event (reply, i, &at, &json, NULL)) {
             memset (reply, 0, sizeof *reply);
             return -1;
         }

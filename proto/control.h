@@ -90,14 +90,22 @@ int hp_control_pack_resume_stream (hp_buf_t *out, uint64_t rid, const hp_stream_
 
 /* The resume reply:
  *   {"rid":uint,"user":str,"epoch":str,"offset":uint,"recovered":bool,
- *    "events":[[offset, json-frame-str], ...]}   (events in offset order)
- * The broker packs it with begin + one call per event, into a packer it owns. */
+ *    "events":[[offset, json-frame-str], ...],   (events in offset order)
+ *    "at":[uint, ...]}                           (each event's accept time)
+ * at[i] is events[i]'s accept time at the broker, microseconds since 1970
+ * (0: not known, an event stored by an earlier release). A parallel array
+ * rather than a third element, so that a reader of [offset, json] pairs (a
+ * gateway or a backend tool of an earlier release) reads what it always did.
+ * The broker packs it with begin, one event call per event, then at_begin
+ * and one at call per event, into a packer it owns. */
 void hp_control_pack_resume_reply_begin (msgpack_packer *pk, uint64_t rid,
                                          const char *user, size_t user_len,
                                          uint64_t epoch, uint64_t offset,
                                          bool recovered, size_t event_count);
 void hp_control_pack_resume_reply_event (msgpack_packer *pk, uint64_t offset,
                                          const char *json, size_t json_len);
+void hp_control_pack_resume_reply_at_begin (msgpack_packer *pk, size_t event_count);
+void hp_control_pack_resume_reply_at (msgpack_packer *pk, uint64_t at);
 /* begin for a channel's resume: "channel":C instead of "user":U. */
 void hp_control_pack_resume_reply_begin_stream (msgpack_packer *pk, uint64_t rid,
                                                 const hp_stream_t *stream,
@@ -128,6 +136,7 @@ typedef struct {
     bool     recovered;
     size_t   event_count;
     const msgpack_object *events;   /* array of [offset, str] */
+    const msgpack_object *at;       /* event_count uints, or NULL (an earlier broker) */
 } hp_resume_reply_t;
 
 /* Unpacks bytes into `unpacked` (caller inits/destroys it) and fills reply.
@@ -136,8 +145,9 @@ int hp_control_resume_reply_decode (msgpack_unpacked *unpacked,
                                     const char *bytes, size_t len,
                                     hp_resume_reply_t *reply);
 
-/* Event i of a decoded reply. Returns 0, or -1 when malformed. */
+/* Event i of a decoded reply; *at (may be NULL) its accept time, 0 when
+ * the reply carried none. Returns 0, or -1 when malformed. */
 int hp_control_resume_reply_event (const hp_resume_reply_t *reply, size_t i,
-                                   uint64_t *offset, hp_str_t *json);
+                                   uint64_t *offset, hp_str_t *json, uint64_t *at);
 
 #endif

@@ -11,17 +11,18 @@
 
 void
 hp_wire_header_pack (unsigned char out [HP_WIRE_HEADER_LEN], char kind,
-                     uint64_t epoch, uint64_t offset, uint64_t aux)
+                     uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at)
 {
     out [0] = (unsigned char) kind;
     hp_be64_put (out + 1, epoch);
     hp_be64_put (out + 9, offset);
     hp_be64_put (out + 17, aux);
+    hp_be64_put (out + 25, at);
 }
 
 int
 hp_wire_header_unpack (const void *frame, size_t len, char *kind,
-                       uint64_t *epoch, uint64_t *offset, uint64_t *aux)
+                       uint64_t *epoch, uint64_t *offset, uint64_t *aux, uint64_t *at)
 {
     const unsigned char *p = frame;
     if (!p || len != HP_WIRE_HEADER_LEN)
@@ -33,35 +34,37 @@ hp_wire_header_unpack (const void *frame, size_t len, char *kind,
     *epoch = hp_be64_get (p + 1);
     *offset = hp_be64_get (p + 9);
     *aux = hp_be64_get (p + 17);
+    if (at)
+        *at = hp_be64_get (p + 25);
     return 0;
 }
 
 size_t
 hp_wire_head_user (unsigned char *out, const char *user, size_t len,
-                   char kind, uint64_t epoch, uint64_t offset, uint64_t prev)
+                   char kind, uint64_t epoch, uint64_t offset, uint64_t prev, uint64_t at)
 {
     size_t topic_len = hp_topic_user ((char *) out, user, len);
     if (topic_len)
-        hp_wire_header_pack (out + topic_len, kind, epoch, offset, prev);
+        hp_wire_header_pack (out + topic_len, kind, epoch, offset, prev, at);
     return topic_len ? topic_len + HP_WIRE_HEADER_LEN : 0;
 }
 
 size_t
 hp_wire_head_stream (unsigned char *out, const hp_stream_t *stream, char kind,
-                     uint64_t epoch, uint64_t offset, uint64_t aux)
+                     uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at)
 {
     size_t topic_len = hp_topic_stream ((char *) out, stream);
     if (topic_len)
-        hp_wire_header_pack (out + topic_len, kind, epoch, offset, aux);
+        hp_wire_header_pack (out + topic_len, kind, epoch, offset, aux, at);
     return topic_len ? topic_len + HP_WIRE_HEADER_LEN : 0;
 }
 
 size_t
 hp_wire_head_multicast (unsigned char *out, char kind, uint64_t epoch, uint64_t offset,
-                        uint64_t aux)
+                        uint64_t aux, uint64_t at)
 {
     memcpy (out, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN);
-    hp_wire_header_pack (out + HP_WIRE_MULTICAST_TOPIC_LEN, kind, epoch, offset, aux);
+    hp_wire_header_pack (out + HP_WIRE_MULTICAST_TOPIC_LEN, kind, epoch, offset, aux, at);
     return HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN;
 }
 
@@ -81,7 +84,7 @@ hp_wire_head_gateway (unsigned char *out, uint64_t gateway_id, char kind,
                       uint64_t epoch, uint64_t offset, uint64_t aux)
 {
     hp_wire_gateway_topic ((char *) out, gateway_id);
-    hp_wire_header_pack (out + HP_WIRE_GATEWAY_TOPIC_LEN, kind, epoch, offset, aux);
+    hp_wire_header_pack (out + HP_WIRE_GATEWAY_TOPIC_LEN, kind, epoch, offset, aux, 0);
     return HP_WIRE_GATEWAY_TOPIC_LEN + HP_WIRE_HEADER_LEN;
 }
 
@@ -152,7 +155,7 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
     size_t topic_len = (size_t) (nul - p) + 1;
     if (len - topic_len < HP_WIRE_HEADER_LEN
     ||  hp_wire_header_unpack (p + topic_len, HP_WIRE_HEADER_LEN, &out->kind,
-                               &out->epoch, &out->offset, &out->aux) != 0)
+                               &out->epoch, &out->offset, &out->aux, &out->at) != 0)
         return -1;
     const char *rest = p + topic_len + HP_WIRE_HEADER_LEN;
     size_t rest_len = len - topic_len - HP_WIRE_HEADER_LEN;

@@ -9,9 +9,12 @@
 #include "stream.h"
 
 /* Every XPUB message is two frames: [head][body].
- * head = topic, then the 25-byte header: kind (1 byte) + epoch (u64) +
- * offset (u64) + aux (u64), all big-endian; on the multicast topic the
- * recipients of an event follow, each a user id, a NUL and its prev (u64).
+ * head = topic, then the 33-byte header: kind (1 byte) + epoch (u64) +
+ * offset (u64) + aux (u64) + at (u64), all big-endian; on the multicast
+ * topic the recipients of an event follow, each a user id, a NUL and its
+ * prev (u64). at is an event's accept time at the broker ('E'), in
+ * microseconds since the Unix epoch (CLOCK_REALTIME, latency.h); 0 for the
+ * other kinds and for an event whose time is not known.
  *   kind 'E' on "u:<id>\0": an event; offset is the event's; aux ("prev")
  *             is the offset of the last event the broker routed to that user
  *             before this one (0: none since the user came online); body is
@@ -37,7 +40,10 @@
  * Topics end at their NUL, which no user id holds, so the first NUL in a head
  * ends its topic and the subscription match is exact. A gap for a user is
  * prev > the last offset a gateway saw for them (PROTOCOL.md). */
-#define HP_WIRE_HEADER_LEN 25
+/* 25 bytes up to release 0.1.0's wire; `at` made it 33 (PROTOCOL.md: broker
+ * and gateways come from the same release). The first 25 bytes kept their
+ * layout. */
+#define HP_WIRE_HEADER_LEN 33
 #define HP_WIRE_EVENT 'E'
 #define HP_WIRE_SYNC  'S'
 #define HP_WIRE_TICK  'T'
@@ -72,6 +78,7 @@ typedef struct {
     uint64_t epoch;
     uint64_t offset;
     uint64_t aux;           /* prev ('E' on a user topic, 'S'), tick number ('T'), rid ('A') */
+    uint64_t at;            /* 'E': accept time at the broker, us since 1970; 0 unknown */
     bool     multicast;     /* on "m:\0" ('E' or 'T') */
     bool     gateway;       /* on "g:<id>\0" ('A'); gateway_id is the id */
     uint64_t gateway_id;
@@ -85,29 +92,32 @@ typedef struct {
                                    'T'/'A' and on channel and broadcast topics */
 } hp_wire_head_t;
 
+/* at: the accept time of an event ('E'), 0 for every other kind. */
 void hp_wire_header_pack (unsigned char out[HP_WIRE_HEADER_LEN], char kind,
-                          uint64_t epoch, uint64_t offset, uint64_t aux);
+                          uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at);
 
-/* Returns 0, or -1 when the frame is not a header of a known kind. */
+/* Returns 0, or -1 when the frame is not a header of a known kind. at may
+ * be NULL. */
 int hp_wire_header_unpack (const void *frame, size_t len, char *kind,
-                           uint64_t *epoch, uint64_t *offset, uint64_t *aux);
+                           uint64_t *epoch, uint64_t *offset, uint64_t *aux, uint64_t *at);
 
 /* Writes a user topic's head (HP_WIRE_HEAD_MAX bytes) into out; returns its
  * length, or 0 when the user id is not 1-128 bytes without a NUL. */
 size_t hp_wire_head_user (unsigned char *out, const char *user, size_t len,
-                          char kind, uint64_t epoch, uint64_t offset, uint64_t prev);
+                          char kind, uint64_t epoch, uint64_t offset, uint64_t prev,
+                          uint64_t at);
 
 /* Writes a stream's head (user, channel or broadcast topic, then the
  * header) into out (HP_WIRE_HEAD_MAX bytes); returns its length, or 0 when
  * the stream is not valid (hp_stream_valid). */
 size_t hp_wire_head_stream (unsigned char *out, const hp_stream_t *stream, char kind,
-                            uint64_t epoch, uint64_t offset, uint64_t aux);
+                            uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at);
 
 /* Writes the multicast topic and a header into out
  * (HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN bytes); for an event the
  * caller appends the recipients with hp_wire_put_entry. Returns the length. */
 size_t hp_wire_head_multicast (unsigned char *out, char kind, uint64_t epoch,
-                               uint64_t offset, uint64_t aux);
+                               uint64_t offset, uint64_t aux, uint64_t at);
 
 /* Writes a gateway topic's head into out (HP_WIRE_GATEWAY_TOPIC_LEN +
  * HP_WIRE_HEADER_LEN bytes). Returns the length. */

@@ -97,12 +97,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         for (size_t i = 0; i < reply.event_count; i++) {
             uint64_t at;
             hp_str_t json;
-            if (hp_control_resume_reply_event (&reply, i, &at, &json))
+            uint64_t stamp;
+            if (hp_control_resume_reply_event (&reply, i, &at, &json, &stamp))
                 abort ();
         }
         uint64_t at;
         hp_str_t json;
-        if (hp_control_resume_reply_event (&reply, reply.event_count, &at, &json) == 0)
+        if (hp_control_resume_reply_event (&reply, reply.event_count, &at, &json, NULL) == 0)
             abort ();
     }
     msgpack_unpacked_destroy (&unpacked);

@@ -694,6 +694,10 @@ async def recv_json(ws, timeout=5.0):
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
+# The broker -> gateway header after each topic: kind, epoch, offset, aux,
+# at (the event's accept time, us since 1970), big-endian (PROTOCOL.md).
+WIRE_HEADER = ">cQQQQ"
+WIRE_HEADER_LEN = 33
 MULTICAST_TOPIC = b"m:\x00"
 BROADCAST_TOPIC = b"b:\x00"
 
@@ -713,8 +717,8 @@ def parse_published_prev(frames):
     head, body = frames
     nul = head.index(b"\x00")
     topic, rest = head[:nul + 1], head[nul + 1:]
-    kind, epoch, offset, aux = struct.unpack(">cQQQ", rest[:25])
-    rest = rest[25:]
+    kind, epoch, offset, aux, _at = struct.unpack(WIRE_HEADER, rest[:WIRE_HEADER_LEN])
+    rest = rest[WIRE_HEADER_LEN:]
     if topic == MULTICAST_TOPIC:
         users = []
         if kind == b"T":
@@ -739,14 +743,22 @@ def parse_published_prev(frames):
 
 def parse_head(frames):
     """Any broker XPUB message [head][body] as (topic, kind, epoch, offset,
-    aux, rest, body): rest is what follows the 25-byte header (a multicast
+    aux, rest, body): rest is what follows the 33-byte header (a multicast
     event's recipients, nothing elsewhere). For channel topics ("c:" + name +
     NUL) aux is the channel's prev, for the broadcast topic the previous
     broadcast's offset (PROTOCOL.md)."""
     head, body = frames
     nul = head.index(b"\x00")
-    kind, epoch, offset, aux = struct.unpack(">cQQQ", head[nul + 1:nul + 26])
-    return head[:nul + 1], kind, epoch, offset, aux, head[nul + 26:], body
+    kind, epoch, offset, aux, _at = struct.unpack(WIRE_HEADER, head[nul + 1:nul + 1 + WIRE_HEADER_LEN])
+    return head[:nul + 1], kind, epoch, offset, aux, head[nul + 1 + WIRE_HEADER_LEN:], body
+
+
+def parse_at(frames):
+    """The accept time a broker XPUB message's header carries: microseconds
+    since 1970 for an event ('E'), 0 for the other kinds (PROTOCOL.md)."""
+    head = frames[0]
+    nul = head.index(b"\x00")
+    return struct.unpack(WIRE_HEADER, head[nul + 1:nul + 1 + WIRE_HEADER_LEN])[4]
 
 
 def recv_published(sub):

@@ -270,6 +270,9 @@ test_resume_reply_round_trip (void **state)
     hp_control_pack_resume_reply_begin (&s_pk, 7, "alice", 5, 0xabcULL, 456, true, 2);
     hp_control_pack_resume_reply_event (&s_pk, 124, "{\"a\":1}", 7);
     hp_control_pack_resume_reply_event (&s_pk, 130, "{\"b\":2}", 7);
+    hp_control_pack_resume_reply_at_begin (&s_pk, 2);
+    hp_control_pack_resume_reply_at (&s_pk, 0);
+    hp_control_pack_resume_reply_at (&s_pk, 1764720000123456ULL);
     msgpack_unpacked u;
     msgpack_unpacked_init (&u);
     hp_resume_reply_t reply;
@@ -284,12 +287,21 @@ test_resume_reply_round_trip (void **state)
     assert_int_equal (reply.event_count, 2);
     uint64_t at;
     hp_str_t json;
-    assert_int_equal (hp_control_resume_reply_event (&reply, 1, &at, &json), 0);
+    uint64_t stamp = 1;
+    assert_int_equal (hp_control_resume_reply_event (&reply, 1, &at, &json, &stamp), 0);
     assert_int_equal (at, 130);
     assert_int_equal (json.len, 7);
     assert_memory_equal (json.ptr, "{\"b\":2}", 7);
+    //  Each event's accept time (us since 1970) comes from the parallel
+    //  "at" array; 0 means not known.
+    assert_true (stamp == 1764720000123456ULL);
+    assert_int_equal (hp_control_resume_reply_event (&reply, 0, &at, &json, &stamp), 0);
+    assert_true (stamp == 0);
     //  Past the last event is an error, not a read out of bounds.
-    assert_int_equal (hp_control_resume_reply_event (&reply, 2, &at, &json), -1);
+    assert_int_equal (hp_control_resume_reply_event (&reply, 2, &at, &json, NULL), -1);
+    //  The events stay [offset, json] pairs: a reader of an earlier release
+    //  unpacks them as it always did.
+    assert_int_equal (reply.events [0].via.array.size, 2);
 
     //  The epoch is on the wire as 16 hex digits.
     size_t off = 0;
@@ -312,9 +324,40 @@ test_resume_reply_round_trip (void **state)
     //  A reply with no events and recovered false.
     msgpack_sbuffer_clear (&s_sbuf);
     hp_control_pack_resume_reply_begin (&s_pk, 0, "bob", 3, 1, 0, false, 0);
+    hp_control_pack_resume_reply_at_begin (&s_pk, 0);
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), 0);
     assert_false (reply.recovered);
     assert_int_equal (reply.event_count, 0);
+
+    //  An earlier broker's reply (six keys, no "at") decodes, times unknown.
+    msgpack_sbuffer_clear (&s_sbuf);
+    msgpack_pack_map (&s_pk, 6);
+    mpb_str (&s_pk, "rid"); msgpack_pack_uint64 (&s_pk, 4);
+    mpb_str (&s_pk, "user"); mpb_str (&s_pk, "bob");
+    mpb_str (&s_pk, "epoch"); mpb_str (&s_pk, "0000000000000001");
+    mpb_str (&s_pk, "offset"); msgpack_pack_uint64 (&s_pk, 9);
+    mpb_str (&s_pk, "recovered"); msgpack_pack_true (&s_pk);
+    mpb_str (&s_pk, "events"); msgpack_pack_array (&s_pk, 1);
+    hp_control_pack_resume_reply_event (&s_pk, 9, "{}", 2);
+    assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), 0);
+    stamp = 1;
+    assert_int_equal (hp_control_resume_reply_event (&reply, 0, &at, &json, &stamp), 0);
+    assert_true (at == 9 && stamp == 0);
+
+    //  "at" of the wrong length, or holding something else than uints: malformed.
+    for (int bad = 0; bad < 2; bad++) {
+        msgpack_sbuffer_clear (&s_sbuf);
+        hp_control_pack_resume_reply_begin (&s_pk, 1, "bob", 3, 1, 9, true, 1);
+        hp_control_pack_resume_reply_event (&s_pk, 9, "{}", 2);
+        hp_control_pack_resume_reply_at_begin (&s_pk, bad ? 1 : 2);
+        if (bad)
+            mpb_str (&s_pk, "soon");
+        else {
+            hp_control_pack_resume_reply_at (&s_pk, 1);
+            hp_control_pack_resume_reply_at (&s_pk, 2);
+        }
+        assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), -1);
+    }
 
     //  Malformed replies: truncated, an event that is not [uint, str],
     //  a missing field, an error reply.
@@ -323,6 +366,8 @@ test_resume_reply_round_trip (void **state)
     msgpack_pack_array (&s_pk, 2);
     msgpack_pack_uint64 (&s_pk, 5);
     msgpack_pack_int (&s_pk, 5);
+    hp_control_pack_resume_reply_at_begin (&s_pk, 1);
+    hp_control_pack_resume_reply_at (&s_pk, 0);
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), -1);
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size - 1, &reply), -1);
     msgpack_sbuffer_clear (&s_sbuf);
@@ -405,6 +450,8 @@ test_channel_replies (void **state)
     hp_stream_t st = hp_stream_channel ("board", 5);
     hp_control_pack_resume_reply_begin_stream (&s_pk, 3, &st, 1, 20, false, 1);
     hp_control_pack_resume_reply_event (&s_pk, 19, "{}", 2);
+    hp_control_pack_resume_reply_at_begin (&s_pk, 1);
+    hp_control_pack_resume_reply_at (&s_pk, 7);
     msgpack_unpacked u;
     msgpack_unpacked_init (&u);
     hp_resume_reply_t reply;
@@ -416,6 +463,7 @@ test_channel_replies (void **state)
     //  A user reply sets both user and stream.
     msgpack_sbuffer_clear (&s_sbuf);
     hp_control_pack_resume_reply_begin (&s_pk, 3, "bob", 3, 1, 20, true, 0);
+    hp_control_pack_resume_reply_at_begin (&s_pk, 0);
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), 0);
     assert_true (reply.stream.kind == HP_STREAM_USER && reply.user.len == 3);
     msgpack_unpacked_destroy (&u);

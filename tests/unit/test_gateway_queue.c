@@ -18,7 +18,7 @@ static void
 test_blob_refcount (void **state)
 {
     size_t live = gw_blob_live_count ();
-    gw_blob_t *blob = gw_blob_new ("hello", 5, 42);
+    gw_blob_t *blob = gw_blob_new ("hello", 5, 42, 0);
     assert_non_null (blob);
     assert_int_equal (blob->len, 5);
     assert_int_equal (blob->offset, 42);
@@ -40,7 +40,7 @@ test_queue_fifo (void **state)
     gw_queue_t *queue = gw_queue_new (1 << 20);
     assert_non_null (queue);
     for (uint64_t i = 1; i <= 100; i++) {
-        gw_blob_t *blob = gw_blob_new ("x", 1, i);
+        gw_blob_t *blob = gw_blob_new ("x", 1, i, 0);
         assert_int_equal (gw_queue_push (queue, &blob), 0);
         assert_null (blob);                                /* the queue took it */
         if (i % 3 == 0) {                                  /* wrap the ring */
@@ -69,8 +69,8 @@ static void
 test_queue_bound (void **state)
 {
     gw_queue_t *queue = gw_queue_new (10);
-    gw_blob_t *a = gw_blob_new ("123456", 6, 1);
-    gw_blob_t *b = gw_blob_new ("123456", 6, 2);
+    gw_blob_t *a = gw_blob_new ("123456", 6, 1, 0);
+    gw_blob_t *b = gw_blob_new ("123456", 6, 2, 0);
     assert_int_equal (gw_queue_push (queue, &a), 0);
     assert_int_equal (gw_queue_push (queue, &b), -1);
     assert_non_null (b);
@@ -87,12 +87,12 @@ test_queue_replay_exempt (void **state)
 {
     gw_queue_t *queue = gw_queue_new (10);
     for (int i = 0; i < 3; i++) {
-        gw_blob_t *replay = gw_blob_new ("12345678", 8, (uint64_t) i + 1);
+        gw_blob_t *replay = gw_blob_new ("12345678", 8, (uint64_t) i + 1, 0);
         assert_int_equal (gw_queue_push_replay (queue, &replay), 0);
     }
-    gw_blob_t *live = gw_blob_new ("12345678", 8, 4);
+    gw_blob_t *live = gw_blob_new ("12345678", 8, 4, 0);
     assert_int_equal (gw_queue_push (queue, &live), 0);      /* 8 live bytes <= 10 */
-    gw_blob_t *more = gw_blob_new ("123", 3, 5);
+    gw_blob_t *more = gw_blob_new ("123", 3, 5, 0);
     assert_int_equal (gw_queue_push (queue, &more), -1);     /* 11 live bytes > 10 */
     assert_int_equal (gw_queue_bytes (queue), 32);
     for (uint64_t expect = 1; expect <= 4; expect++) {
@@ -110,7 +110,7 @@ static void
 test_queue_destroy_releases (void **state)
 {
     size_t live = gw_blob_live_count ();
-    gw_blob_t *shared = gw_blob_new ("event", 5, 9);
+    gw_blob_t *shared = gw_blob_new ("event", 5, 9, 0);
     gw_queue_t *one = gw_queue_new (1024), *two = gw_queue_new (1024);
     gw_blob_t *ref1 = gw_blob_ref (shared), *ref2 = gw_blob_ref (shared);
     assert_int_equal (gw_queue_push (one, &ref1), 0);

@@ -10,6 +10,10 @@
 #include "history.h"
 #include "umap.h"
 
+/* Each test event's accept time, from its offset, so that a check can
+ * tell it came back with the event. */
+#define S_AT(offset) (1764720000000000ULL + (offset))
+
 #define BIG ((size_t) 1 << 30)
 
 static hb_key_t
@@ -29,7 +33,7 @@ s_append (hb_history_t *h, uint64_t offset, uint32_t ttl, uint64_t now,
     zmq_msg_t frame;
     zmq_msg_init_size (&frame, (size_t) n);
     memcpy (zmq_msg_data (&frame), json, (size_t) n);
-    int rc = hb_history_append (h, offset, ttl, now, &frame, keys, u2 ? 2 : 1);
+    int rc = hb_history_append (h, offset, ttl, now, S_AT (offset), &frame, keys, u2 ? 2 : 1);
     zmq_msg_close (&frame);   /* the history holds its own reference */
     return rc;
 }
@@ -41,7 +45,7 @@ s_collect (hb_history_t *h, const char *user, uint64_t after, uint64_t now,
     return hb_history_collect (h, user, strlen (user), after, now, items, 1000, lost);
 }
 
-/* Events come back in order with their exact frames; nothing lost means
+/* Events come back in order with their exact frames and accept times; nothing lost means
  * lost_upto is 0 (complete from any offset). */
 static void
 test_order_and_frames (void **state)
@@ -57,6 +61,8 @@ test_order_and_frames (void **state)
     assert_int_equal (items[2].offset, 5);
     assert_int_equal (items[0].len, strlen ("{\"offset\":3}"));
     assert_memory_equal (items[0].json, "{\"offset\":3}", items[0].len);
+    /* each event keeps its accept time, for a replay's latency */
+    assert_true (items[0].at == S_AT (3) && items[2].at == S_AT (5));
     assert_int_equal (lost, 0);
     assert_int_equal (hb_history_events (h), 5);
     hb_history_destroy (&h);

@@ -15,6 +15,10 @@
 #include "pair_catchup.h"
 #include "umap.h"
 
+/* Each test event's accept time, from its offset, so that a check can
+ * tell it came back with the event. */
+#define S_AT(offset) (1764720000000000ULL + (offset))
+
 #define BIG ((size_t) 1 << 30)
 #define NOW 1000
 #define FRAME_BYTES 1024
@@ -39,7 +43,7 @@ s_append (hb_history_t *h, uint64_t offset, uint32_t ttl, uint64_t now, const ch
     zmq_msg_t frame;
     zmq_msg_init_size (&frame, sizeof json);
     memcpy (zmq_msg_data (&frame), json, sizeof json);
-    assert_int_equal (hb_history_append (h, offset, ttl, now, &frame, keys, 1), 0);
+    assert_int_equal (hb_history_append (h, offset, ttl, now, S_AT (offset), &frame, keys, 1), 0);
     zmq_msg_close (&frame);
 }
 
@@ -161,6 +165,8 @@ s_assert_copy (hb_history_t *active, hb_history_t *copy, const char **keys, size
             assert_int_equal (a[i].offset, b[i].offset);
             assert_int_equal (a[i].len, b[i].len);
             assert_memory_equal (a[i].json, b[i].json, a[i].len);
+            /* the accept time crossed with the event */
+            assert_true (a[i].at == b[i].at && a[i].at == S_AT (a[i].offset));
         }
         assert_true (lost_b >= lost_a);
     }
@@ -340,16 +346,23 @@ test_apply_refuses_bad_records (void **state)
     hb_history_t *h = hb_history_new (3, BIG);
     hb_key_t *keys = malloc (HP_RECIPIENTS_MAX * sizeof *keys);
     uint64_t last = 10;
-    /* 'e' offset=11 ttl=60 n=1 json_len=2, key "al" lost 0, json "{}" */
+    /* 'e' offset=11 ttl=60 n=1 json_len=2 at=0x0102..08, key "al" lost 0, json "{}" */
     unsigned char rec[] = { 'e', 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 60, 0, 1, 0, 0, 0, 2,
+                            1, 2, 3, 4, 5, 6, 7, 8,
                             0, 2, 'a', 'l', 0, 0, 0, 0, 0, 0, 0, 0, '{', '}' };
     assert_int_equal (hb_catchup_apply (h, rec, sizeof rec - 1, NOW, keys, &last), -1);
-    assert_int_equal (hb_catchup_apply (h, rec, 21, NOW, keys, &last), -1);
+    assert_int_equal (hb_catchup_apply (h, rec, 29, NOW, keys, &last), -1);
+    assert_int_equal (hb_catchup_apply (h, rec, 26, NOW, keys, &last), -1);   /* head cut short */
     assert_int_equal (hb_catchup_apply (h, (const unsigned char *) "x", 1, NOW, keys, &last), -1);
     assert_int_equal (hb_history_events (h), 0);
     assert_int_equal (hb_catchup_apply (h, rec, sizeof rec, NOW, keys, &last), 1);
     assert_int_equal (last, 11);
     assert_int_equal (hb_history_events (h), 1);
+    /* the record's accept time is stored with the event */
+    hb_history_item_t item;
+    uint64_t lost;
+    assert_int_equal (hb_history_collect (h, "al", 2, 0, NOW, &item, 1, &lost), 1);
+    assert_true (item.at == 0x0102030405060708ULL);
     assert_int_equal (hb_catchup_apply (h, rec, sizeof rec, NOW, keys, &last), -1);  /* not after 11 */
     unsigned char lostrec[] = { 'L', 0, 0, 0, 0, 0, 0, 0, 9, 0, 5 };   /* key cut short */
     assert_int_equal (hb_catchup_apply (h, lostrec, sizeof lostrec, NOW, keys, &last), -1);

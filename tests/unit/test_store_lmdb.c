@@ -12,10 +12,15 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <lmdb.h>
+#include <zlib.h>
 
 #include "history.h"
 #include "store_lmdb.h"
 #include "umap.h"
+
+/* Each test event's accept time, from its offset, so that a check can
+ * tell it came back with the event. */
+#define S_AT(offset) (1764720000000000ULL + (offset))
 
 #define BIG ((size_t) 1 << 30)
 #define EPOCH_A 0x1111222233334444ULL
@@ -82,7 +87,7 @@ s_append (s_broker_t *b, uint64_t offset, uint32_t ttl, uint64_t now, const char
     zmq_msg_t frame;
     zmq_msg_init_size (&frame, (size_t) n);
     memcpy (zmq_msg_data (&frame), json, (size_t) n);
-    assert_int_equal (hb_history_append (b->history, offset, ttl, now, &frame, keys, u2 ? 2 : 1), 0);
+    assert_int_equal (hb_history_append (b->history, offset, ttl, now, S_AT (offset), &frame, keys, u2 ? 2 : 1), 0);
     zmq_msg_close (&frame);
 }
 
@@ -120,6 +125,8 @@ test_restart_keeps_epoch_offsets_frames (void **state)
     assert_int_equal (items[0].offset, 3);
     assert_int_equal (items[0].len, strlen ("{\"offset\":3}"));
     assert_memory_equal (items[0].json, "{\"offset\":3}", items[0].len);
+    /* the accept time is stored with the event (format 3) and read back */
+    assert_true (items[0].at == S_AT (3));
     assert_int_equal (lost, 0);
     n = s_collect (&b, "bob", 0, 50, items, &lost);
     assert_int_equal (n, 3);
@@ -334,7 +341,7 @@ test_refusals (void **state)
 
     s_store_some (1);
     unsigned char meta[84] = "HERALDDB";
-    meta[11] = 3;   /* format 3: newer than this broker's 2 */
+    meta[11] = 4;   /* format 4: newer than this broker's 3 */
     s_raw_put ("meta", "herald", 6, meta, sizeof meta);
     refused = false;
     assert_null (hb_store_open (s_dir, 1 << 20, HB_FSYNC_BATCH, 100, EPOCH_A, &st, &refused));
@@ -391,6 +398,96 @@ test_crash_keeps_commits (void **state)
     s_close (&b);
 }
 
+/* The bytes of one record, or false when absent. */
+static bool
+s_raw_get (const char *db, const void *key, size_t klen, unsigned char *out, size_t *len)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal (mdb_env_create (&env), 0);
+    mdb_env_set_maxdbs (env, 4);
+    assert_int_equal (mdb_env_open (env, s_dir, 0, 0600), 0);
+    assert_int_equal (mdb_txn_begin (env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal (mdb_dbi_open (txn, db, 0, &dbi), 0);
+    MDB_val k = { klen, (void *) key }, v;
+    bool found = mdb_get (txn, dbi, &k, &v) == 0 && v.mv_size <= *len;
+    if (found) {
+        memcpy (out, v.mv_data, v.mv_size);
+        *len = v.mv_size;
+    }
+    mdb_txn_abort (txn);
+    mdb_env_close (env);
+    return found;
+}
+
+static void
+s_be (unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char) v;
+}
+
+/* A store of format 2 (an earlier release: records without accept times)
+ * is read as it is: its events are served with at 0, the ones stored after
+ * the upgrade with theirs, and the meta says format 3 from the first
+ * commit on (so the earlier release refuses it from then on). */
+static void
+test_reads_format_2 (void **state)
+{
+    s_store_some (2);
+    /* offset 3 as format 2 wrote it: crc ttl expires nusers json_len json
+     * {prev len key} -- no accept time, nusers' top bit clear */
+    const char *json = "{\"offset\":3}";
+    unsigned char rec[128];
+    size_t jl = strlen (json), len = 24 + jl + 10 + 5;
+    s_be (rec + 4, 120, 4);
+    s_be (rec + 8, (uint64_t) time (NULL) + 120, 8);
+    s_be (rec + 16, 1, 4);
+    s_be (rec + 20, jl, 4);
+    memcpy (rec + 24, json, jl);
+    s_be (rec + 24 + jl, 2, 8);
+    s_be (rec + 24 + jl + 8, 5, 2);
+    memcpy (rec + 24 + jl + 10, "alice", 5);
+    s_be (rec, crc32 (crc32 (0L, Z_NULL, 0), rec + 4, (uInt) (len - 4)), 4);
+    unsigned char key[8];
+    s_be (key, 3, 8);
+    s_raw_put ("events", key, 8, rec, len);
+    /* the meta as format 2 wrote it, last offset 3 */
+    unsigned char meta[84];
+    size_t mlen = sizeof meta;
+    assert_true (s_raw_get ("meta", "herald", 6, meta, &mlen));
+    assert_int_equal (mlen, 84);
+    assert_int_equal (meta[11], 3);               /* written as format 3 */
+    meta[11] = 2;
+    s_be (meta + 28, 3, 8);
+    s_be (meta + 80, crc32 (crc32 (0L, Z_NULL, 0), meta, 80), 4);
+    s_raw_put ("meta", "herald", 6, meta, sizeof meta);
+
+    s_broker_t b;
+    s_open (&b, 10, HB_FSYNC_BATCH, EPOCH_B, 1000);
+    assert_false (b.state.fresh);                 /* kept: not damaged, not refused */
+    assert_int_equal (b.state.last, 3);
+    hb_history_item_t items[1000];
+    uint64_t lost;
+    assert_int_equal (s_collect (&b, "alice", 0, 1000, items, &lost), 3);
+    assert_true (items[0].at == S_AT (1) && items[1].at == S_AT (2));
+    assert_true (items[2].at == 0);               /* format 2: time unknown */
+    assert_memory_equal (items[2].json, json, jl);
+    s_append (&b, 4, 120, 1000, "alice", NULL);
+    assert_int_equal (hb_history_commit (b.history, 4), 0);
+    s_close (&b);
+    mlen = sizeof meta;
+    assert_true (s_raw_get ("meta", "herald", 6, meta, &mlen));
+    assert_int_equal (meta[11], 3);               /* upgraded by the commit */
+
+    s_open (&b, 10, HB_FSYNC_BATCH, EPOCH_B, 1000);
+    assert_int_equal (s_collect (&b, "alice", 0, 1000, items, &lost), 4);
+    assert_true (items[2].at == 0 && items[3].at == S_AT (4));   /* both layouts in one store */
+    assert_int_equal (lost, 0);
+    s_close (&b);
+}
+
 /* An event whose record expired on the wall clock while the broker was
  * down is dropped at the rebuild and counts as lost for its recipients. */
 static void
@@ -403,7 +500,7 @@ test_expired_while_down (void **state)
     /* a record written as if 200 s ago with a 60 s ttl */
     hb_key_t k = s_key ("alice");
     uint64_t prev = 1;
-    assert_int_equal (hb_store_put (b.store, 2, (uint64_t) time (NULL) - 140, 60, "{}", 2,
+    assert_int_equal (hb_store_put (b.store, 2, (uint64_t) time (NULL) - 140, 60, 0, "{}", 2,
                                     &k, &prev, 1), 0);
     hb_history_destroy (&b.history);   /* the index never saw it */
     assert_int_equal (hb_store_commit (b.store, 2, 0), 0);
@@ -436,6 +533,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_refusals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_keeps_commits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_expired_while_down, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reads_format_2, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
