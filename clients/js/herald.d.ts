@@ -18,6 +18,8 @@ export type WebSocketConstructor = new (url: string) => any;
 export interface ConnectOptions {
   /** Required. A function is called again before every connect and before `exp` to refresh. */
   token: TokenSource;
+  /** Names the application in the stored resume position's key (default: the set of gateway URLs). */
+  app?: string;
   /** With a token function: how long before the token's `exp` it is refreshed (ms, default 30000). */
   refreshBefore?: number;
   /** Default `globalThis.WebSocket`. */
@@ -59,6 +61,47 @@ export interface ConnectInfo {
   /** A resume position was sent. */
   resumed: boolean;
   user: string;
+  /** The gateway URL this connection went to. */
+  url: string;
+}
+
+export interface ReconnectingInfo {
+  /** 1 for the first retry after a welcome, then 2, 3, ... */
+  attempt: number;
+  /** The backoff before it (ms). */
+  delay: number;
+  /** The URL it will try (the next one of the list). */
+  url: string;
+  /** What ended the last socket (as in DisconnectInfo). */
+  code: number;
+  reason: string;
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+
+export interface StateInfo {
+  state: ConnectionState;
+  /** null for the first, `connecting`. */
+  previous: ConnectionState | null;
+  /** On connecting/connected: the URL. */
+  url?: string;
+  /** On reconnecting/disconnected: what ended the last socket. */
+  code?: number;
+  reason?: string;
+}
+
+/** What `error` handlers get: an Error, with `reason` and `event` or `channel` where they apply. */
+export interface HeraldError extends Error {
+  reason?: string;
+  event?: string;
+  channel?: string;
+}
+
+/** An `error` about h.send: the gateway refused it, or it was too large to send. */
+export interface SendError extends Error {
+  /** `upstream` (event not allowed), `too_large`, `rate`. */
+  reason: 'upstream' | 'too_large' | 'rate';
+  event?: string;
 }
 
 export interface DisconnectInfo {
@@ -100,14 +143,28 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
-export type ConnectionState = 'connecting' | 'open' | 'waiting' | 'closed';
-
 /** The lifecycle events and their handlers' arguments. */
 export interface LifecycleEvents {
+  /** Every state change. */
+  state: (info: StateInfo) => void;
+  /** Once, at the start. */
+  connecting: (info: { url: string }) => void;
+  /** Every welcome that makes the connection connected. */
+  connected: (info: ConnectInfo) => void;
+  /** Once per lost connection (see the README). */
+  disconnected: (info: DisconnectInfo) => void;
+  /** Every retry scheduled. */
+  reconnecting: (info: ReconnectingInfo) => void;
+  /** Every welcome, a broker restart's second one included. */
   connect: (info: ConnectInfo) => void;
+  /** Every socket that closed or failed to open, failed retries included. */
   disconnect: (info: DisconnectInfo) => void;
-  error: (err: Error) => void;
+  /** Errors; a SendError for h.send, a ChannelError for a refused subscribe without onError. */
+  error: (err: HeraldError) => void;
 }
+
+/** A handler of every event of the connection, with its name. */
+export type AnyHandler = (event: string, data: any, meta: EventMeta) => void;
 
 /** A producer event's handler. */
 export type EventHandler = (data: any, meta: EventMeta) => void;
@@ -116,8 +173,10 @@ export type EventHandler = (data: any, meta: EventMeta) => void;
 export type HandlerFor<K extends string> = K extends keyof LifecycleEvents ? LifecycleEvents[K] : EventHandler;
 
 export interface Connection {
-  /** The gateway URL. */
+  /** The gateway URL in use (or tried next). */
   readonly url: string;
+  /** Every gateway URL given, in the order tried. */
+  readonly urls: readonly string[];
   readonly state: ConnectionState;
   /** The user of the last welcome, or null. */
   readonly user: string | null;
@@ -130,6 +189,15 @@ export interface Connection {
   /** Registers a handler for a lifecycle event or a producer event name; returns a function that removes it. */
   on<K extends string>(name: K, fn: HandlerFor<K>): () => void;
   off<K extends string>(name: K, fn: HandlerFor<K>): void;
+  /** Registers fn for every event of the connection (its user's and broadcasts); returns its remover. */
+  onAny(fn: AnyHandler): () => void;
+  offAny(fn: AnyHandler): void;
+
+  /**
+   * Sends `{"type":"send","event":event,"data":data}` to the backend. True when handed to the
+   * open socket; false when not connected or over 8 KiB. Throws TypeError for a bad event name.
+   */
+  send(event: string, data?: unknown): boolean;
 
   /** Follows a channel; resubscribed with its own position after every reconnect. */
   subscribe(channel: string, handler: ChannelHandler, options?: SubscribeOptions): Subscription;
@@ -139,7 +207,7 @@ export interface Connection {
 }
 
 /** Opens a connection that keeps itself connected until close(). */
-export function connect(url: string, options: ConnectOptions): Connection;
+export function connect(url: string | readonly string[], options: ConnectOptions): Connection;
 
 declare const herald: { connect: typeof connect };
 export default herald;

@@ -1,11 +1,16 @@
 // herald.js -- Herald's browser client: auth, resume, events, reconnect with backoff.
 //
-//   import herald from '/herald.js';
+//   import herald from '/herald.js';           // or: import herald from 'herald-js' (npm)
 //   const h = herald.connect('ws://127.0.0.1:7400/ws', { token: () => fetch('/token').then(r => r.text()) });
+//   // or a list of gateways, one tried after the other: connect(['wss://a/ws', 'wss://b/ws'], ...)
 //   h.on('bid', (data, meta) => ...);          // meta: {offset, id, event}
-//   h.on('connect', (info) => ...);            // info: {recovered, epoch, offset, resumed, user}
-//   h.on('disconnect', (info) => ...);         // info: {code, reason, reconnect, delay}
+//   h.onAny((event, data, meta) => ...);       // every event, with its name
+//   h.on('connected', (info) => ...);          // each welcome: {recovered, epoch, offset, resumed, user, url}
+//   h.on('disconnected', (info) => ...);       // once per lost connection: {code, reason, reconnect, delay}
+//   h.on('reconnecting', (info) => ...);       // each retry: {attempt, delay, url, code, reason}
+//   h.on('state', ({ state, previous }) => ...); // connecting | connected | reconnecting | disconnected
 //   h.on('error', (err) => ...);
+//   h.send('typing', { order: 17 });           // browser -> backend (true when handed to the socket)
 //   const sub = h.subscribe('order:17', (event, data, meta) => ...);   // a channel
 //   sub.unsubscribe();
 //   h.close();
@@ -27,7 +32,9 @@
 //     closes with 4002 at exp;
 //   - each connect sends resume {epoch, offset} of the last event seen, so
 //     the gateway replays what was missed; positions are kept in
-//     sessionStorage (per URL and user) so a page reload resumes too;
+//     sessionStorage (per application and user: options.app, else the set
+//     of gateway URLs) so a page reload resumes too, on any of the gateways;
+//   - with a list of URLs each reconnect tries the next one (round robin);
 //   - after each welcome every channel subscribed is subscribed again with
 //     its own resume {epoch, offset} (channels keep positions of their own,
 //     stored the same way).
@@ -36,7 +43,15 @@
 
 const STOP_CODES = new Set([4000, 1009, 4003]);
 const TOKEN_CODES = new Set([4001, 4002]);
-const LIFECYCLE = new Set(['connect', 'disconnect', 'error']);
+// Names on() uses for the connection's own events; a producer event with
+// one of them reaches onAny handlers only.
+const LIFECYCLE = new Set(['connect', 'disconnect', 'error', 'connecting', 'connected', 'reconnecting',
+  'disconnected', 'state']);
+// The gateway refuses a whole client message over 8 KiB with 1009, which
+// ends the connection for good: h.send refuses such a frame itself.
+const MAX_FRAME_BYTES = 8192;
+const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+const SEND_REFUSALS = new Set(['upstream', 'too_large', 'rate']);
 
 function defaultStorage() {
   try {
@@ -75,9 +90,28 @@ function tokenExpiry(token) {
   return typeof exp === 'number' && Number.isFinite(exp) ? exp : null;
 }
 
+function frameBytes(text) {
+  return typeof TextEncoder === 'function' ? new TextEncoder().encode(text).length : text.length * 3;
+}
+
+function gatewayUrls(url) {
+  const urls = Array.isArray(url) ? url.slice() : [url];
+  if (urls.length === 0 || !urls.every((u) => typeof u === 'string' && u !== '')) {
+    throw new Error('herald: connect needs a gateway URL or a non-empty list of them');
+  }
+  return urls;
+}
+
 class Connection {
   constructor(url, options) {
-    this.url = url;
+    this.urls = gatewayUrls(url);
+    this.urlIndex = 0;
+    this.url = this.urls[0];
+    // The stored position is the broker's, good on any of its gateways:
+    // keyed by the application, by default the set of its gateway URLs (in
+    // any order; a single URL gives the key herald.js always used).
+    this.app = typeof options.app === 'string' && options.app !== ''
+      ? options.app : Array.from(new Set(this.urls)).sort().join(',');
     this.options = options;
     this.WebSocket = options.WebSocket || globalThis.WebSocket;
     if (typeof this.WebSocket !== 'function') {
@@ -95,6 +129,8 @@ class Connection {
     this.tokenExp = null;
     this.storage = options.storage === undefined ? defaultStorage() : options.storage;
     this.handlers = new Map();
+    this.anyHandlers = new Set();
+    this.toldLoss = false; // a `disconnected` was emitted since the last `connected`
     this.attempt = 0;
     this.closed = false;
     this.ws = null;
@@ -111,6 +147,10 @@ class Connection {
     if (typeof globalThis.addEventListener === 'function') {
       globalThis.addEventListener('online', this._onOnline);
     }
+    // after connect() returned, so handlers registered right away hear it
+    Promise.resolve().then(() => {
+      if (this.state === 'connecting') this._stateChanged(null, { url: this.url });
+    });
     this._open();
   }
 
@@ -125,6 +165,53 @@ class Connection {
   off(name, fn) {
     const set = this.handlers.get(name);
     if (set) set.delete(fn);
+  }
+
+  // Registers fn(event, data, meta) for every event of the connection (its
+  // user's and the broadcasts; channel events go to their subscription);
+  // returns a function that removes it.
+  onAny(fn) {
+    this.anyHandlers.add(fn);
+    return () => this.offAny(fn);
+  }
+
+  offAny(fn) {
+    this.anyHandlers.delete(fn);
+  }
+
+  // Sends {"type":"send","event":event,"data":data} to the backend through
+  // the gateway (which adds the authenticated user). Fire and forget: true
+  // when handed to the open socket, false when not connected (nothing is
+  // queued) or when the frame is over 8 KiB (an 'error' with reason
+  // too_large then; the gateway would close for good with 1009). The
+  // gateway's refusals arrive as 'error' with err.reason upstream,
+  // too_large or rate and err.event.
+  send(event, data) {
+    if (typeof event !== 'string' || !EVENT_NAME.test(event)) {
+      throw new TypeError('herald: send needs an event name of 1-64 characters of [A-Za-z0-9_.:-]');
+    }
+    if (this.state !== 'connected' || !this.ws) return false;
+    const frame = { type: 'send', event };
+    if (data !== undefined) frame.data = data;
+    const text = JSON.stringify(frame);
+    if (frameBytes(text) > MAX_FRAME_BYTES) {
+      this._emit('error', this._sendError('too_large', event, 'over 8 KiB, not sent'));
+      return false;
+    }
+    try {
+      this.ws.send(text);
+    } catch (e) {
+      return false; // closing: the close event follows
+    }
+    return true;
+  }
+
+  _sendError(reason, event, detail) {
+    const err = new Error('herald: send' + (event ? ' of ' + event : '') + ' refused (' + reason + ')' +
+      (detail ? ': ' + detail : ''));
+    err.reason = reason;
+    err.event = event;
+    return err;
   }
 
   // Follows a channel: handler(event, data, meta) for each of its events,
@@ -149,7 +236,7 @@ class Connection {
     }
     const entry = { handler, options };
     sub.handlers.add(entry);
-    if (fresh && this.state === 'open') this._sendSubscribe(sub, this.ws);
+    if (fresh && this.state === 'connected') this._sendSubscribe(sub, this.ws);
     return {
       channel,
       unsubscribe: () => this._unsubscribe(channel, entry),
@@ -160,7 +247,7 @@ class Connection {
     const sub = this.channels.get(channel);
     if (!sub || !sub.handlers.delete(entry) || sub.handlers.size > 0) return;
     this.channels.delete(channel);
-    if (this.ws && this.state === 'open') {
+    if (this.ws && this.state === 'connected') {
       try { this.ws.send(JSON.stringify({ type: 'unsubscribe', channel })); } catch (e) { /* closing */ }
     }
   }
@@ -269,7 +356,8 @@ class Connection {
   close() {
     if (this.closed) return;
     this.closed = true;
-    this.state = 'closed';
+    const previous = this.state;
+    this.state = 'disconnected';
     this._clearTimers();
     if (typeof globalThis.removeEventListener === 'function') {
       globalThis.removeEventListener('online', this._onOnline);
@@ -279,6 +367,20 @@ class Connection {
       this.ws = null;
       try { ws.close(1000, 'client closed'); } catch (e) { /* already closing */ }
     }
+    if (previous === 'connected') {
+      this.toldLoss = true;
+      this._emit('disconnected', { code: 1000, reason: 'client closed', reconnect: false, delay: 0 });
+    }
+    this._stateChanged(previous, { code: 1000, reason: 'client closed' });
+  }
+
+  // Emits 'state' and the named event of the state entered (the named
+  // events of connected, disconnected and reconnecting are emitted where
+  // they happen, with their own info).
+  _stateChanged(previous, info) {
+    if (previous === this.state) return;
+    if (this.state === 'connecting') this._emit('connecting', info);
+    this._emit('state', Object.assign({ state: this.state, previous }, info));
   }
 
   _emit(name, ...args) {
@@ -317,7 +419,7 @@ class Connection {
   }
 
   _loadPosition(user) {
-    this.storageKey = 'herald.resume:' + this.url + ':' + (user || '');
+    this.storageKey = 'herald.resume:' + this.app + ':' + (user || '');
     if (this.epoch !== null || !this.storage) return;
     try {
       const saved = JSON.parse(this.storage.getItem(this.storageKey) || 'null');
@@ -340,7 +442,6 @@ class Connection {
   }
 
   async _open() {
-    this.state = 'connecting';
     let token;
     try {
       token = await this._token();
@@ -390,7 +491,7 @@ class Connection {
       }
       if (!msg || typeof msg !== 'object') return;
       if (msg.type === 'welcome') {
-        const first = this.state !== 'open';
+        const first = this.state !== 'connected';
         this._welcome(msg, resumed);
         resumed = false; // a later welcome on this socket is a broker restart
         this._scheduleRefresh(ws);
@@ -411,6 +512,8 @@ class Connection {
       } else if (msg.type === 'error' && msg.reason === 'refresh') {
         this._emit('error', new Error('herald: the gateway refused the refreshed token (' + msg.detail + ')'));
         this._scheduleRefresh(ws, true);
+      } else if (msg.type === 'error' && SEND_REFUSALS.has(msg.reason)) {
+        this._emit('error', this._sendError(msg.reason, typeof msg.event === 'string' ? msg.event : undefined));
       }
     };
     ws.onerror = () => {
@@ -432,7 +535,9 @@ class Connection {
     clearTimeout(this.welcomeTimer);
     this.welcomeTimer = null;
     this.attempt = 0;
-    this.state = 'open';
+    const previous = this.state;
+    this.state = 'connected';
+    this.toldLoss = false;
     this.user = msg.user ?? this.user;
     const sameEpoch = this.epoch === msg.epoch && this.offset !== null;
     // Within one epoch keep our own position: replayed events come next and
@@ -444,13 +549,20 @@ class Connection {
     }
     this._savePosition();
     this._startPing();
-    this._emit('connect', {
+    const info = {
       recovered: msg.recovered === true,
       epoch: msg.epoch,
       offset: msg.offset,
       resumed,
       user: msg.user,
-    });
+      url: this.url,
+    };
+    this._emit('connect', info);
+    // a second welcome on one socket (broker restart) is a `connect` only
+    if (previous !== 'connected') {
+      this._emit('connected', info);
+      this._stateChanged(previous, { url: this.url });
+    }
   }
 
   _event(msg) {
@@ -459,11 +571,18 @@ class Connection {
     }
     if (typeof msg.offset === 'number') this.offset = msg.offset;
     this._savePosition();
+    const meta = { offset: msg.offset, id: msg.id, event: msg.event };
+    for (const fn of Array.from(this.anyHandlers)) {
+      try { fn(msg.event, msg.data, meta); } catch (err) { this._emit('error', err); }
+    }
     if (LIFECYCLE.has(msg.event)) {
-      this._emit('error', new Error('herald: event name "' + msg.event + '" is reserved; use another name'));
+      if (this.anyHandlers.size === 0) {
+        this._emit('error', new Error('herald: event name "' + msg.event +
+          '" is reserved for on(); only onAny handlers get it'));
+      }
       return;
     }
-    this._emit(msg.event, msg.data, { offset: msg.offset, id: msg.id, event: msg.event });
+    this._emit(msg.event, msg.data, meta);
   }
 
   _startPing() {
@@ -543,8 +662,12 @@ class Connection {
     try { ws.send(JSON.stringify({ type: 'refresh', token })); } catch (e) { /* closing */ }
   }
 
+  // After every socket that closed or could not be opened: back off and
+  // try again (the next URL of the list), or stop for good. `disconnect`
+  // tells every such socket; `disconnected` once per lost connection: when
+  // a connected one ends, or when herald.js stops before it had said so.
   _schedule(info) {
-    this.state = 'waiting';
+    const previous = this.state;
     const tokenIsFunction = typeof this.options.token === 'function';
     let reconnect = true;
     if (STOP_CODES.has(info.code)) reconnect = false;
@@ -554,14 +677,28 @@ class Connection {
       const ceiling = Math.min(this.cap, this.base * Math.pow(2, this.attempt));
       delay = Math.floor(Math.random() * ceiling);
       this.attempt = Math.min(this.attempt + 1, 30);
+      this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+      this.url = this.urls[this.urlIndex];
+      this.state = 'reconnecting';
       this.timer = setTimeout(() => { this.timer = null; this._open(); }, delay);
     } else {
       this.closed = true;
-      this.state = 'closed';
+      this.state = 'disconnected';
       this._emit('error', new Error('herald: gateway closed with ' + info.code +
         (info.reason ? ' (' + info.reason + ')' : '') + '; not reconnecting'));
     }
-    this._emit('disconnect', { code: info.code, reason: info.reason, reconnect, delay });
+    const told = { code: info.code, reason: info.reason, reconnect, delay };
+    this._emit('disconnect', told);
+    if (previous === 'connected' || (!reconnect && !this.toldLoss)) {
+      this.toldLoss = true;
+      this._emit('disconnected', told);
+    }
+    if (reconnect && this.closed) return; // a handler called close()
+    this._stateChanged(previous, { code: info.code, reason: info.reason });
+    if (reconnect) {
+      this._emit('reconnecting', { attempt: this.attempt, delay, url: this.url, code: info.code,
+        reason: info.reason });
+    }
   }
 
   _reconnectNow() {
@@ -571,7 +708,8 @@ class Connection {
   }
 }
 
-// Opens a connection that keeps itself connected until close().
+// Opens a connection that keeps itself connected until close(). url: a
+// gateway's ws:// or wss:// URL, or a list of them (tried in turn).
 export function connect(url, options = {}) {
   return new Connection(url, options);
 }

@@ -54,6 +54,10 @@ async function main() {
     window.h = herald.connect(url, { token, pingInterval: 500, storage: null, backoffBase: 20, backoffCap: 200 });
     window.h.on('connect', (i) => window.log.push({ type: 'connect', resumed: i.resumed }));
     window.h.on('disconnect', (i) => window.log.push({ type: 'disconnect', code: i.code, reason: i.reason }));
+    window.lost = [];
+    window.states = [];
+    window.h.on('disconnected', (i) => window.lost.push(i.code));
+    window.h.on('state', (s) => window.states.push(s.state));
   }, { gw: gateway.http, url: relay.url, token: makeToken('halfopen-browser') });
   const log = () => page.evaluate(() => window.log);
   await waitUntil(async () => (await log()).length === 1, 'first connect', 15000);
@@ -68,6 +72,11 @@ async function main() {
   const all = await log();
   assert.equal(all.filter((x) => x.type === 'disconnect').length, 1, 'one disconnect for the dropped socket');
   console.log('ok 2 - reconnected without waiting for the closing handshake');
+  const { lost, states } = await page.evaluate(() => ({ lost: window.lost, states: window.states }));
+  assert.deepEqual(lost, [4101], "in Chromium too: one 'disconnected' for the lost connection, with 4101");
+  assert.deepEqual(states, ['connecting', 'connected', 'reconnecting', 'connected'],
+    "and the 'state' events connecting, connected, reconnecting, connected");
+  console.log('ok 3 - state events in Chromium: one disconnected, states in order');
   await page.evaluate(() => window.h.close());
 }
 

@@ -124,7 +124,7 @@ test('an invalid token string stops reconnecting; a token function keeps trying'
   await waitUntil(() => log.disconnect.length === 1, 'close after the bad token');
   assert.equal(log.disconnect[0].code, 4001, 'the gateway closed with 4001');
   assert.equal(log.disconnect[0].reconnect, false, 'a fixed invalid token is not retried');
-  assert.equal(bad.state, 'closed', 'the connection is closed for good');
+  assert.equal(bad.state, 'disconnected', 'the connection is closed for good');
   assert.ok(log.error.length >= 1, "an 'error' explains why it stopped");
 
   let calls = 0;
@@ -185,7 +185,7 @@ test('close() stops reconnecting, also while a reconnect is pending', async () =
   await new Promise((r) => setTimeout(r, 600)); // beyond the backoff ceiling; proves an absence, asserts no timing
   probe.close();
   assert.equal(Counting.count, opened, 'no socket was opened after close()');
-  assert.equal(h.state, 'closed', 'the connection reports closed');
+  assert.equal(h.state, 'disconnected', 'the connection reports disconnected');
   assert.equal(await broker.post('x', user, 0), 404, 'the closed client is not online anywhere');
 });
 
@@ -350,7 +350,7 @@ test('a backend disconnect (4003) is reported and not retried, even with a token
     await waitUntil(() => log.disconnect.length === 1, 'disconnect event');
     assert.equal(log.disconnect[0].code, 4003, 'the app sees code 4003');
     assert.equal(log.disconnect[0].reconnect, false, 'and that herald.js will not reconnect');
-    assert.equal(h.state, 'closed', 'the connection is closed for good');
+    assert.equal(h.state, 'disconnected', 'the connection is closed for good');
     assert.ok(log.error.some((e) => /4003/.test(e.message)), 'an error names the reason reconnecting stopped');
     assert.equal(calls, 1, 'no new token was fetched for a reconnect');
   } finally {

@@ -9,7 +9,7 @@
 import herald, { connect } from 'herald-js';
 import type {
   Connection, ConnectInfo, DisconnectInfo, EventMeta, ChannelEventMeta, SubscribedInfo,
-  ChannelError, Subscription, ConnectionState, PositionStorage,
+  ChannelError, Subscription, ConnectionState, PositionStorage, ReconnectingInfo, StateInfo,
 } from 'herald-js';
 
 const memory = new Map<string, string>();
@@ -28,7 +28,29 @@ const h: Connection = connect('ws://127.0.0.1:7400/ws', {
   refreshBefore: 20000,
   logErrors: false,
 });
-const h2 = herald.connect('ws://127.0.0.1:7400/ws', { token: 'a.b.c', storage: null });
+const h2 = herald.connect(['wss://a.example/ws', 'wss://b.example/ws'], { token: 'a.b.c', storage: null, app: 'shop' });
+const urls: readonly string[] = h2.urls;
+void urls;
+
+h.on('state', (info: StateInfo) => {
+  const s: ConnectionState = info.state;
+  const before: ConnectionState | null = info.previous;
+  void s; void before;
+});
+h.on('connecting', (info) => { const u: string = info.url; void u; });
+h.on('connected', (info: ConnectInfo) => { const u: string = info.url; void u; });
+h.on('disconnected', (info: DisconnectInfo) => { const again: boolean = info.reconnect; void again; });
+h.on('reconnecting', (info: ReconnectingInfo) => {
+  const attempt: number = info.attempt;
+  const next: string = info.url;
+  void attempt; void next;
+});
+const offAny = h.onAny((event: string, data: unknown, meta: EventMeta) => { void event; void data; void meta; });
+offAny();
+const sent: boolean = h.send('typing', { order: 17 });
+h.send('seen');
+h.on('error', (err) => { if (err.reason === 'rate' || err.reason === 'forbidden') { const e: string | undefined = err.event ?? err.channel; void e; } });
+void sent;
 
 const off: () => void = h.on('connect', (info: ConnectInfo) => {
   const r: boolean = info.recovered && info.resumed;
@@ -80,4 +102,13 @@ h.on('disconnect', (info) => { void info.status; });
 // @ts-expect-error a subscription needs a handler function
 h.subscribe('order:17', 'not a function');
 // @ts-expect-error the state is read-only
-h.state = 'open';
+h.state = 'connected';
+// @ts-expect-error 'open' is no state
+const wrong: ConnectionState = 'open';
+void wrong;
+// @ts-expect-error send returns a boolean, not a promise
+h.send('typing').then(() => {});
+// @ts-expect-error reconnecting's info has an attempt number, not a string
+h.on('reconnecting', (info) => { const a: string = info.attempt; void a; });
+// @ts-expect-error connect needs at least a URL
+connect(undefined, { token: 'a.b.c' });
