@@ -10,6 +10,8 @@
 //    to its text;
 //  - only subscribe and unsubscribe frames carry a channel, and it is the
 //    object's "channel", byte for byte, with no NUL;
+//  - only send frames carry an event and data: the event is the object's
+//    "event", byte for byte, with no NUL, and the data is its "data";
 //  - a rejected frame holds nothing (NULL token, no resume).
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@ static const char *const s_names[] = {
     [GW_CLIENT_FRAME_REFRESH] = "refresh",
     [GW_CLIENT_FRAME_SUBSCRIBE] = "subscribe",
     [GW_CLIENT_FRAME_UNSUBSCRIBE] = "unsubscribe",
+    [GW_CLIENT_FRAME_SEND] = "send",
 };
 
 static void
@@ -71,6 +74,19 @@ s_check_accepted (const gw_client_frame_t *frame, const uint8_t *data, size_t si
         ||  memcmp (json_string_value (channel), frame->channel, frame->channel_len) != 0)
             abort ();
     }
+    if (frame->event) {
+        json_t *event = json_object_get (root, "event");
+        if (frame->type != GW_CLIENT_FRAME_SEND
+        ||  !json_is_string (event) || json_string_length (event) != frame->event_len
+        ||  strlen (frame->event) != frame->event_len
+        ||  memcmp (json_string_value (event), frame->event, frame->event_len) != 0)
+            abort ();
+    }
+    if (frame->data) {
+        json_t *data = json_object_get (root, "data");
+        if (frame->type != GW_CLIENT_FRAME_SEND || !json_equal (data, (json_t *) frame->data))
+            abort ();
+    }
     json_decref (root);
 }
 
@@ -86,11 +102,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (again.type != frame.type || again.has_resume != frame.has_resume
         ||  again.resume_epoch != frame.resume_epoch || again.resume_offset != frame.resume_offset
         ||  (again.token == NULL) != (frame.token == NULL)
-        ||  (again.channel == NULL) != (frame.channel == NULL))
+        ||  (again.channel == NULL) != (frame.channel == NULL)
+        ||  (again.event == NULL) != (frame.event == NULL)
+        ||  (again.data == NULL) != (frame.data == NULL))
             abort ();
         s_check_accepted (&frame, data, size);
     }
-    else if (frame.token || frame.channel || frame.has_resume || frame.doc_)
+    else if (frame.token || frame.channel || frame.event || frame.data
+         ||  frame.has_resume || frame.doc_)
         abort ();
     gw_client_frame_fini (&frame);
     gw_client_frame_fini (&again);
@@ -107,6 +126,7 @@ fuzz_driver_seed (unsigned char *buf, size_t cap, uint64_t r)
     static const char *types[] = {
         "\"auth\"", "\"ping\"", "\"refresh\"", "\"pong\"", "\"auth\\u0000\"", "1", "null",
         "\"AUTH\"", "\"\"", "\"subscribe\"", "\"unsubscribe\"", "\"subscribe\\u0000\"",
+        "\"send\"", "\"send\"",
     };
     static const char *channels[] = {
         "", ",\"channel\":\"order:17\"", ",\"channel\":7", ",\"channel\":\"a\\u0000b\"",
@@ -124,7 +144,11 @@ fuzz_driver_seed (unsigned char *buf, size_t cap, uint64_t r)
         ",\"resume\":{\"epoch\":\"00000000deadbeef\",\"offset\":1e3}", ",\"resume\":[]",
         ",\"resume\":{\"epoch\":\"xyz\",\"offset\":1}",
     };
-    static const char *extras[] = { "", ",\"x\":[1,{\"y\":null}]", ",\"type\":\"ping\"", "," };
+    static const char *extras[] = {
+        "", ",\"x\":[1,{\"y\":null}]", ",\"type\":\"ping\"", ",",
+        ",\"event\":\"typing\",\"data\":{\"order\":17}", ",\"event\":\"a\\u0000b\"",
+        ",\"event\":7,\"data\":null", ",\"user\":\"mallory\",\"event\":\"typing\"",
+    };
 #define S_PICK(a, shift) a[(r >> (shift)) % (sizeof a / sizeof a[0])]
     int n = snprintf ((char *) buf, cap, "{\"type\":%s%s%s%s%s}",
                       S_PICK (types, 0), S_PICK (tokens, 8), S_PICK (resumes, 16),
