@@ -1,4 +1,4 @@
-/* http.c -- the broker's HTTP server: /message, /channel, /broadcast, /metrics, /healthz on libwebsockets.
+/* http.c -- the broker's HTTP server: /message, /channel, /broadcast, /batch, /metrics, /healthz on libwebsockets.
  *
  * Runs in its own thread with its own lws_context and lws's default poll
  * loop: traffic here is low (a backend's occasional POST, a scraper), and
@@ -12,6 +12,7 @@
 #include "http.h"
 #include "log.h"
 #include "envelope.h"
+#include "http_batch.h"
 #include "http_body.h"
 #include "http_check.h"
 
@@ -50,6 +51,9 @@ struct hb_http {
     uint32_t            seq;
     size_t              max_body;
     hp_buf_t            envelope;
+    hp_buf_t            batch;        /* POST /batch's bridge payload */
+    hp_buf_t            answer;       /* ... and its answer */
+    hb_http_batch_lines_t *lines;     /* ... and its lines' refusals */
     char                key[HB_HTTP_KEY_MAX + 1];
     size_t              key_len;      /* 0: no key */
     bool                split;        /* /metrics and /healthz on their own listener */
@@ -67,6 +71,7 @@ static atomic_uint_fast64_t s_log_second, s_log_suppressed;
  * reuses the connection); `answers` is not. */
 typedef struct {
     bool        post;
+    bool        batch;            /* POST /batch */
     int         status;           /* an answer decided from the headers */
     const char *why;
     bool        close_after;      /* the framing is unknown: close after it */
@@ -220,6 +225,30 @@ s_respond_error (hb_http_t *self, struct lws *wsi, int status, const char *why)
 
 /* --- requests ------------------------------------------------------------- */
 
+/* POST /batch, its body read: one bridge call routes every line. */
+static int
+s_post_batch (hb_http_t *self, struct lws *wsi, s_req_t *req)
+{
+    const char *why = NULL;
+    if (hb_http_batch_pack (&self->batch, req->body.data, req->body.len, self->max_body,
+                            self->lines, &why) != 0)
+        return s_respond_error (self, wsi, 400, why);
+    zmq_msg_t reply;
+    if (s_bridge_call (self, HB_BRIDGE_BATCH, self->batch.data, self->batch.len,
+                       true, &reply) != 0)
+        return s_respond_error (self, wsi, 503, "broker busy");
+    hp_buf_reset (&self->answer);
+    int rc;
+    if (hb_http_batch_render (&self->answer, self->lines,
+                              (const unsigned char *) zmq_msg_data (&reply) + 4,
+                              zmq_msg_size (&reply) - 4) != 0)
+        rc = s_respond_error (self, wsi, 500, "answer too large");
+    else
+        rc = s_respond (self, wsi, 200, "application/json", self->answer.data, self->answer.len);
+    zmq_msg_close (&reply);
+    return rc;
+}
+
 static int
 s_post_message (hb_http_t *self, struct lws *wsi, s_pss_t *pss)
 {
@@ -228,6 +257,8 @@ s_post_message (hb_http_t *self, struct lws *wsi, s_pss_t *pss)
         return s_respond_error (self, wsi, req->status, req->why);
     if (req->too_large)
         return s_respond_error (self, wsi, 400, "body too large");
+    if (req->batch)
+        return s_post_batch (self, wsi, req);
     const char *why = NULL;
     hp_buf_reset (&self->envelope);
     if (hb_http_body_publish (&self->envelope, req->event, req->event_len, req->to,
@@ -351,9 +382,12 @@ s_post_headers (hb_http_t *self, struct lws *wsi, s_pss_t *pss, const char *path
     }
     const char *event = NULL, *target = NULL;
     size_t event_len = 0, target_len = 0;
-    why = hb_http_publish_path (path, strlen (path), &req->to, &event, &event_len,
-                                &target, &target_len);
-    if (why)
+    req->batch = strcmp (path, HB_HTTP_BATCH_PATH) == 0;
+    why = req->batch ? NULL : hb_http_publish_path (path, strlen (path), &req->to, &event,
+                                                    &event_len, &target, &target_len);
+    if (req->batch)
+        hp_buf_init (&req->body, HB_HTTP_BATCH_BYTES_MAX);   /* still empty */
+    else if (why)
         s_refuse_later (req, strcmp (why, "not found") ? 400 : 404, why);
     else {
         memcpy (req->event, event, event_len);
@@ -369,10 +403,15 @@ s_post_headers (hb_http_t *self, struct lws *wsi, s_pss_t *pss, const char *path
         req->idem_len = (size_t) ik;
     else if (ik >= 0)
         s_refuse_later (req, 400, "Idempotency-Key must be 1-128 bytes");
+    if (req->batch && ik >= 0)
+        s_refuse_later (req, 400, "Idempotency-Key: give each line its idempotency_key");
     if (lws_hdr_copy (wsi, req->content_type, sizeof req->content_type,
                       WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
         req->content_type[0] = '\0';
-    if (!hb_http_content_allowed (req->content_type, (size_t) length, self->key_len > 0, &why))
+    if (req->batch && !hb_http_batch_type_ok (req->content_type))
+        s_refuse_later (req, 400, "POST /batch takes application/x-ndjson: one JSON envelope per line");
+    else if (!req->batch
+         &&  !hb_http_content_allowed (req->content_type, (size_t) length, self->key_len > 0, &why))
         s_refuse_later (req, 400, why);
     if (length == 0)
         return s_post_message (self, wsi, pss);   /* no body follows */
@@ -587,9 +626,14 @@ hb_http_new (void *zmq_ctx, const hb_http_options_t *o)
     self->roles[1] = S_ROLE_METRICS;
     atomic_init (&self->stop, false);
     hp_buf_init (&self->envelope, o->max_body * 4 + 1024);
+    /* JSON -> msgpack grows a body at most ~3x (a "1.5," becomes a 9-byte
+     * double); a line whose envelope passes this is refused too_large. */
+    hp_buf_init (&self->batch, 4 * HB_HTTP_BATCH_BYTES_MAX + 4 * HB_HTTP_BATCH_LINES_MAX);
+    hp_buf_init (&self->answer, (size_t) HB_HTTP_BATCH_LINES_MAX * 96 + 64);
+    self->lines = calloc (1, sizeof *self->lines);
     self->pair = zmq_socket (zmq_ctx, ZMQ_PAIR);
     int linger = 0;
-    if (!self->pair
+    if (!self->lines || !self->pair
         || zmq_setsockopt (self->pair, ZMQ_LINGER, &linger, sizeof linger) != 0
         || zmq_connect (self->pair, HB_HTTP_BRIDGE_ENDPOINT) != 0) {
         hp_error ("http bridge: %s", zmq_strerror (zmq_errno ()));
@@ -645,6 +689,9 @@ hb_http_destroy (hb_http_t **self_p)
     if (self->pair)
         zmq_close (self->pair);
     hp_buf_free (&self->envelope);
+    hp_buf_free (&self->batch);
+    hp_buf_free (&self->answer);
+    free (self->lines);
     free (self);
     *self_p = NULL;
 }

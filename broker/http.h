@@ -15,11 +15,14 @@
  * reply = seq + payload. Kinds:
  *   'P' payload: a msgpack envelope; reply: error (u8, hp_env_error_t),
  *       online (u8), offset (u64 big-endian)
+ *   'B' payload: a batch of envelopes (http_batch.h); reply: per envelope
+ *       the same three fields and duplicate (u8), HB_HTTP_RESULT_LEN bytes
  *   'M' no payload; reply: the Prometheus text
  *   'C' payload: an HTTP status answered (u16 big-endian); no reply
  *   'E' payload: one hb_http_event_t (u8); no reply */
 #define HB_HTTP_BRIDGE_ENDPOINT "inproc://herald-broker-http"
 #define HB_BRIDGE_POST    'P'
+#define HB_BRIDGE_BATCH   'B'
 #define HB_BRIDGE_METRICS 'M'
 #define HB_BRIDGE_CODE    'C'
 #define HB_BRIDGE_EVENT   'E'

@@ -1,6 +1,7 @@
 /* http_body.c -- turn a publishing POST (/message, /channel, /broadcast) into a producer envelope. */
 #include "control.h"
 #include "http_body.h"
+#include "json_pack.h"
 
 #include <jansson.h>
 #include <msgpack.h>
@@ -59,60 +60,6 @@ s_buf_write (void *data, const char *bytes, size_t len)
     if (hp_buf_append (sink->buf, bytes, len) != 0)
         sink->failed = 1;
     return 0;
-}
-
-/* depth: how many containers enclose v within data (0 for data itself). */
-static int
-s_pack_json (msgpack_packer *pk, const json_t *v, int depth)
-{
-    if ((json_is_object (v) || json_is_array (v)) && depth + 1 > S_DEPTH_MAX)
-        return -1;
-    switch (json_typeof (v)) {
-        case JSON_OBJECT: {
-            msgpack_pack_map (pk, json_object_size (v));
-            const char *key;
-            size_t klen;
-            json_t *item;
-            void *iter = json_object_iter ((json_t *) v);
-            while (iter) {
-                key = json_object_iter_key (iter);
-                klen = strlen (key);
-                item = json_object_iter_value (iter);
-                hp_control_pack_str (pk, key, klen);
-                if (s_pack_json (pk, item, depth + 1) != 0)
-                    return -1;
-                iter = json_object_iter_next ((json_t *) v, iter);
-            }
-            return 0;
-        }
-        case JSON_ARRAY: {
-            size_t n = json_array_size (v);
-            msgpack_pack_array (pk, n);
-            for (size_t i = 0; i < n; i++)
-                if (s_pack_json (pk, json_array_get (v, i), depth + 1) != 0)
-                    return -1;
-            return 0;
-        }
-        case JSON_STRING:
-            hp_control_pack_str (pk, json_string_value (v), json_string_length (v));
-            return 0;
-        case JSON_INTEGER:
-            msgpack_pack_int64 (pk, json_integer_value (v));
-            return 0;
-        case JSON_REAL:
-            msgpack_pack_double (pk, json_real_value (v));
-            return 0;
-        case JSON_TRUE:
-            msgpack_pack_true (pk);
-            return 0;
-        case JSON_FALSE:
-            msgpack_pack_false (pk);
-            return 0;
-        case JSON_NULL:
-            msgpack_pack_nil (pk);
-            return 0;
-    }
-    return -1;
 }
 
 /* "a=1&b=x+y" -> {"a":"1","b":"x y"}; a later duplicate key wins. */
@@ -234,7 +181,7 @@ hb_http_body_publish (hp_buf_t *out, const char *event, size_t event_len,
     hp_control_pack_str (&pk, "data", 4);
     int rc = 0;
     if (data) {
-        rc = s_pack_json (&pk, data, 0);
+        rc = hp_json_pack (&pk, data, S_DEPTH_MAX);
         json_decref (data);
         if (rc != 0)
             *why = "body nests too deep";

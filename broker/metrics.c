@@ -142,6 +142,12 @@ s_each (const hb_metrics_t *m, const hb_gauges_t *g, s_sample_fn *fn, void *arg)
     fn (arg, "herald_broker_http_accept_failures_total", "counter",
         "Failed accepts on the HTTP listeners (descriptors exhausted), each followed by a pause.",
         NULL, m->http_accept_failures);
+    fn (arg, "herald_broker_http_batch_lines_total", "counter",
+        "POST /batch lines handed to the router (counted there as any envelope), or refused "
+        "before it (not JSON, not an object, too deep or too large).", "outcome=\"routed\"",
+        m->http_batch_lines[HB_HTTP_BATCH_ROUTED]);
+    fn (arg, "herald_broker_http_batch_lines_total", "counter", NULL, "outcome=\"unparsed\"",
+        m->http_batch_lines[HB_HTTP_BATCH_UNPARSED]);
     fn (arg, "herald_broker_duplicates_total", "counter",
         "Envelopes not routed again: their idempotency key was accepted within the window.",
         NULL, m->duplicates);

@@ -14,6 +14,10 @@
 #define HB_CONFIRM_REASONS 3  /* hb_confirm_reason_t (confirm.h) */
 #define HB_UPSTREAM_DROP_REASONS 3   /* hb_upstream_reason_t (upstream_out.h) */
 
+/* POST /batch lines: handed to the router (which counts them as any
+ * envelope), or refused by the HTTP side before it (not JSON, ...). */
+enum { HB_HTTP_BATCH_ROUTED, HB_HTTP_BATCH_UNPARSED, HB_HTTP_BATCH_OUTCOMES };
+
 /* Transparent on purpose: the modules that own an event bump a field
  * directly. Only the main thread touches it (the HTTP thread asks the main
  * thread for the rendering and reports its status codes to it). */
@@ -35,6 +39,7 @@ typedef struct {
     uint64_t http_other;                       /* codes past the table */
     uint64_t http_unanswered;                  /* connections closed with no answer of ours */
     uint64_t http_accept_failures;             /* accept() failures (each a back-off) */
+    uint64_t http_batch_lines[HB_HTTP_BATCH_OUTCOMES];   /* POST /batch lines, by outcome */
     uint64_t auth_refused[HB_AUTH_SOCKETS][HB_AUTH_REASONS];  /* CURVE/ZAP refusals */
     uint64_t auth_accepted[HB_AUTH_SOCKETS];   /* connections ZAP admitted */
     uint64_t disconnects;                      /* control disconnects published */

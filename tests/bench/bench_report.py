@@ -93,7 +93,7 @@ def report(doc):
     out.append("| system | clients | s | delivered | delivered / s | Herald ÷ this | server CPU s | CPU µs / event | Herald CPU ÷ this | p50 ms | p99 ms | max ms |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     h = get(res, "unicast", "herald")
-    for s in SYSTEMS + ["herald-http"]:
+    for s in SYSTEMS + ["herald-http", "herald-batch"]:
         r = get(res, "unicast", s)
         if r:
             out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
@@ -307,7 +307,7 @@ def chart(doc, png, workdir, log):
                 f.write("%s %s\n" % (s, " ".join("%.3f" % (max(l[k], 1) / 1e3) for k in ("p50", "p90", "p99", "p999", "max"))))
     with open(os.path.join(d, "throughput.dat"), "w") as f:
         f.write("system delivered\n")
-        for s in SYSTEMS + ["herald-http"]:
+        for s in SYSTEMS + ["herald-http", "herald-batch"]:
             r = get(res, "unicast", s)
             if r:
                 f.write("%s %.0f\n" % (s, r["delivered_per_s"]))

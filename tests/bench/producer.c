@@ -6,6 +6,8 @@
  *              envelope with a `to` array)
  *   socketio   POST /message/<event>/<user> to the socket.io peer
  *   herald-http  the same path on the broker's HTTP port
+ *   herald-batch POST /batch on the broker's HTTP port: up to --batch events
+ *              (one JSON line per recipient) per request
  *   nchan      POST /pub/<user> to nginx+nchan
  * HTTP modes keep --conns keep-alive connections with up to --pipeline
  * requests in flight on each; an event to K users is K requests that share
@@ -33,14 +35,14 @@
 #define OUT_CAP (256 * 1024)
 #define IN_CAP (256 * 1024)
 
-typedef enum { P_ZMQ, P_SOCKETIO, P_HERALD_HTTP, P_NCHAN } p_mode_t;
+typedef enum { P_ZMQ, P_SOCKETIO, P_HERALD_HTTP, P_NCHAN, P_HERALD_BATCH } p_mode_t;
 
 typedef struct {
     p_mode_t mode;
     const char *target;
     const char *event;
     const char *prefix;
-    int users, to_count, seq, pad, conns, pipeline, hwm;
+    int users, to_count, seq, pad, conns, pipeline, hwm, batch;
     double rate, duration;
     long long count;
     long long window;            /* max events sent but not yet delivered */
@@ -282,6 +284,51 @@ s_connect (const char *target)
     return fd;
 }
 
+/* herald-batch: appends one POST /batch holding up to o->batch lines (one
+ * per recipient slot) to c->out. Returns the lines written (0: none due). */
+static int
+s_put_batch (const p_opts_t *o, p_result_t *r, hconn_t *c, long long *slot, uint64_t *ts,
+             int k, long long due, double start, const char *pad, char *body)
+{
+    size_t bl = 0;
+    int lines = 0;
+    while (lines < o->batch) {
+        if (*slot == 0 && (r->events >= due || s_finished (o, r->events, start)
+                           || s_window_full (o, r->requests)))
+            break;
+        if (*slot == 0)
+            *ts = s_now_ns ();
+        int user = s_recipient (o, r->events, (int) *slot);
+        bl += (size_t) snprintf (body + bl, (size_t) o->batch * (160 + (size_t) o->pad) - bl, "{\"event\":\"%s\",\"to\":\"%s%d\",\"data\":"
+                                 "{\"ts\":%llu,\"seq\":%lld%s", o->event, o->prefix, user,
+                                 (unsigned long long) *ts, r->events, o->pad > 0 ? ",\"pad\":\"" : "}");
+        if (o->pad > 0) {
+            memcpy (body + bl, pad, (size_t) o->pad);
+            bl += (size_t) o->pad;
+            memcpy (body + bl, "\"}", 2);
+            bl += 2;
+        }
+        memcpy (body + bl, "}\n", 2);
+        bl += 2;
+        lines++;
+        r->requests++;
+        if (++*slot == k) {
+            *slot = 0;
+            r->events++;
+        }
+    }
+    if (lines == 0)
+        return 0;
+    char *w = c->out + c->out_len;
+    int n = snprintf (w, OUT_CAP - c->out_len, "POST /batch HTTP/1.1\r\nHost: %s\r\n"
+                      "Content-Type: application/x-ndjson\r\nContent-Length: %zu\r\n\r\n",
+                      o->target, bl);
+    memcpy (w + n, body, bl);
+    c->out_len += (size_t) n + bl;
+    c->inflight++;
+    return lines;
+}
+
 static int
 s_run_http (const p_opts_t *o, p_result_t *r)
 {
@@ -300,22 +347,33 @@ s_run_http (const p_opts_t *o, p_result_t *r)
     int k = o->to_count > 1 ? o->to_count : 1;
     long long slot = 0;               /* recipient slot within the current event */
     uint64_t ts = 0;
-    long long answered = 0;
+    long long answered = 0, sent = 0;   /* HTTP requests */
+    size_t line_max = 160 + (size_t) o->pad;
+    char *batch_body = o->mode == P_HERALD_BATCH ? malloc ((size_t) o->batch * line_max) : NULL;
+    if (o->mode == P_HERALD_BATCH && !batch_body)
+        return -1;
     double start = s_mono (), drain_deadline = 0;
     struct pollfd pfd[CONNS_MAX];
     for (;;) {
         int finished = s_finished (o, r->events, start) && slot == 0;
-        if (finished && answered >= r->requests)
+        if (finished && answered >= sent)
             break;
         if (finished && drain_deadline == 0)
             drain_deadline = s_mono () + 15;
         if (drain_deadline && s_mono () > drain_deadline) {
-            fprintf (stderr, "producer: %lld requests unanswered after 15 s\n", r->requests - answered);
+            fprintf (stderr, "producer: %lld requests unanswered after 15 s\n", sent - answered);
             break;
         }
         long long due = s_due (o, start);
         for (int i = 0; i < o->conns && !finished; i++) {
             hconn_t *c = &conns[i];
+            if (o->mode == P_HERALD_BATCH) {
+                while (c->inflight < o->pipeline
+                       && c->out_len + 512 + (size_t) o->batch * line_max < OUT_CAP
+                       && s_put_batch (o, r, c, &slot, &ts, k, due, start, pad, batch_body) > 0)
+                    sent++;
+                continue;
+            }
             while (c->inflight < o->pipeline && c->out_len + 1024 + (size_t) o->pad < OUT_CAP) {
                 if (slot == 0 && (r->events >= due || s_finished (o, r->events, start)
                                   || s_window_full (o, r->requests)))
@@ -342,6 +400,7 @@ s_run_http (const p_opts_t *o, p_result_t *r)
                 }
                 c->out_len += (size_t) n;
                 c->inflight++;
+                sent++;
                 r->requests++;
                 if (++slot == k) {
                     slot = 0;
@@ -389,6 +448,7 @@ s_run_http (const p_opts_t *o, p_result_t *r)
         close (conns[i].fd);
     free (conns);
     free (pad);
+    free (batch_body);
     return 0;
 }
 
@@ -396,14 +456,15 @@ int
 main (int argc, char **argv)
 {
     p_opts_t o = { .mode = P_ZMQ, .target = "tcp://127.0.0.1:7401", .event = "bench",
-                   .prefix = "u", .users = 100, .conns = 4, .pipeline = 32, .hwm = 100000 };
+                   .prefix = "u", .users = 100, .conns = 4, .pipeline = 32, .hwm = 100000,
+                   .batch = 100 };
     static struct option longopts[] = {
         {"mode", 1, 0, 'm'}, {"target", 1, 0, 't'}, {"users", 1, 0, 'u'},
         {"seq", 0, 0, 'q'}, {"to-count", 1, 0, 'k'}, {"rate", 1, 0, 'r'},
         {"count", 1, 0, 'c'}, {"duration", 1, 0, 'd'}, {"pad", 1, 0, 'p'},
         {"event", 1, 0, 'e'}, {"conns", 1, 0, 'C'}, {"pipeline", 1, 0, 'w'},
         {"user-prefix", 1, 0, 'U'}, {"hwm", 1, 0, 'H'}, {"window", 1, 0, 'W'},
-        {"stats-file", 1, 0, 'F'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"stats-file", 1, 0, 'F'}, {"batch", 1, 0, 'B'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     const char *stats_file = NULL;
     int opt;
     while ((opt = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
@@ -413,6 +474,7 @@ main (int argc, char **argv)
             else if (!strcmp (optarg, "socketio")) o.mode = P_SOCKETIO;
             else if (!strcmp (optarg, "herald-http")) o.mode = P_HERALD_HTTP;
             else if (!strcmp (optarg, "nchan")) o.mode = P_NCHAN;
+            else if (!strcmp (optarg, "herald-batch")) o.mode = P_HERALD_BATCH;
             else { fprintf (stderr, "producer: unknown mode %s\n", optarg); return 2; }
             break;
         case 't': o.target = optarg; break;
@@ -430,20 +492,22 @@ main (int argc, char **argv)
         case 'H': o.hwm = atoi (optarg); break;
         case 'W': o.window = atoll (optarg); break;
         case 'F': stats_file = optarg; break;
+        case 'B': o.batch = atoi (optarg); break;
         default:
             fprintf (stderr,
-                "usage: producer --mode zmq|socketio|herald-http|nchan --target EP|HOST:PORT\n"
+                "usage: producer --mode zmq|socketio|herald-http|herald-batch|nchan --target EP|HOST:PORT\n"
                 "  [--users N] [--seq] [--to-count K] [--rate EV/S (0 = as fast as accepted)]\n"
                 "  [--count N] [--duration S] [--pad BYTES] [--event NAME]\n"
                 "  [--conns C] [--pipeline W] [--user-prefix S] [--hwm N]\n"
                 "  [--window N --stats-file F]  at most N deliveries outstanding, read\n"
-                "                               from a loadgen --stats-file\n");
+                "                               from a loadgen --stats-file\n"
+                "  [--batch N]  herald-batch: events per POST /batch (1-1000, default 100)\n");
             return opt == 'h' ? 0 : 2;
         }
     }
     if ((o.count <= 0 && o.duration <= 0) || o.users <= 0 || o.conns < 1
         || o.conns > CONNS_MAX || o.pipeline < 1 || o.pad < 0 || o.pad > 60000
-        || o.to_count > 10000) {
+        || o.to_count > 10000 || o.batch < 1 || o.batch > 1000) {
         fprintf (stderr, "producer: need --count or --duration; check the limits\n");
         return 2;
     }
@@ -461,7 +525,7 @@ main (int argc, char **argv)
     double start = s_mono ();
     int rc = o.mode == P_ZMQ ? s_run_zmq (&o, &r) : s_run_http (&o, &r);
     double elapsed = s_mono () - start;
-    static const char *names[] = { "zmq", "socketio", "herald-http", "nchan" };
+    static const char *names[] = { "zmq", "socketio", "herald-http", "nchan", "herald-batch" };
     printf ("{\"tool\":\"producer\",\"mode\":\"%s\",\"events\":%lld,\"requests\":%lld,"
             "\"ok\":%lld,\"not_found\":%lld,\"other\":%lld,\"elapsed_s\":%.3f,"
             "\"events_per_s\":%.1f,\"requests_per_s\":%.1f,\"error\":%s}\n",

@@ -12,7 +12,11 @@
 //  - a body the rules allow and the decoder turns into an envelope decodes
 //    as a valid envelope (HP_ENV_OK, same event, the path's addressing, one
 //    recipient for /message), and its
-//    event frame is valid JSON.
+//    event frame is valid JSON;
+//  - a /batch body either is refused whole with a reason, or packs 1-1000
+//    lines whose entries fill the payload exactly: each one a msgpack map
+//    the envelope decoder reads past not_msgpack/not_map, or empty with the
+//    line's reason.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 
 #include "envelope.h"
 #include "frame.h"
+#include "http_batch.h"
 #include "http_body.h"
 #include "http_check.h"
 #include "json_valid.h"
@@ -129,6 +134,49 @@ s_check_body (const char *event, size_t elen, hb_http_to_t to, const char *user,
     hp_buf_free (&out);
 }
 
+static uint32_t
+s_u32 (const unsigned char *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+static void
+s_check_batch (const char *body, size_t blen)
+{
+    static hb_http_batch_lines_t lines;
+    hp_buf_t out;
+    hp_buf_init (&out, 4 * HB_HTTP_BATCH_BYTES_MAX + 4 * HB_HTTP_BATCH_LINES_MAX);
+    const char *why = NULL;
+    if (hb_http_batch_pack (&out, body, blen, 4096, &lines, &why) != 0) {
+        if (!why)
+            abort ();
+        hp_buf_free (&out);
+        return;
+    }
+    const unsigned char *u = (const unsigned char *) out.data;
+    if (lines.count == 0 || lines.count > HB_HTTP_BATCH_LINES_MAX || out.len < 4
+    ||  s_u32 (u) != lines.count)
+        abort ();
+    size_t at = 4;
+    for (uint32_t i = 0; i < lines.count; i++) {
+        if (at + 4 > out.len)
+            abort ();
+        uint32_t n = s_u32 (u + at);
+        at += 4;
+        if ((n == 0) != (lines.why[i] != NULL) || n > out.len - at)
+            abort ();
+        if (n) {
+            hp_env_error_t err = hp_envelope_decode (s_env, out.data + at, n, n);
+            if (err == HP_ENV_NOT_MSGPACK || err == HP_ENV_NOT_MAP)
+                abort ();
+        }
+        at += n;
+    }
+    if (at != out.len)
+        abort ();
+    hp_buf_free (&out);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -157,6 +205,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     s_check_framing (lengths, count, te);
     s_check_bearer (strcmp (auth, "-") ? auth : NULL);
 
+    if (strcmp (path, HB_HTTP_BATCH_PATH) == 0) {
+        s_check_batch (p, (size_t) (end - p));
+        return 0;
+    }
     const char *event, *user;
     size_t elen, ulen;
     hb_http_to_t to;
@@ -184,11 +236,12 @@ fuzz_driver_seed (unsigned char *buf, size_t cap, uint64_t r)
         "/message/bid", "/metrics", "/message/e.v:1-x_/a/b/c", "/message//alice",
         "/message/bid/\x01", "/message/bid/\xff\xfe", "/channel/bid/order:17",
         "/channel/bid/a/b@c=d", "/channel/bid/a b", "/channel/bid/", "/broadcast/banner",
-        "/broadcast/", "/broadcast/a/b",
+        "/broadcast/", "/broadcast/a/b", "/batch", "/batch",
     };
     static const char *types[] = {
         "application/json", "application/x-www-form-urlencoded", "", "text/plain",
         "Application/JSON; charset=utf-8", "application/x-www-form-urlencoded;charset=UTF-8",
+        "application/x-ndjson",
     };
     static const char *auths[] = {
         "Bearer " S_KEY, "bearer   " S_KEY " \t", "Bearer " S_KEY "0", "Bearer", "-", "",
@@ -200,6 +253,8 @@ fuzz_driver_seed (unsigned char *buf, size_t cap, uint64_t r)
         "{\"amount\":120,\"vendor\":\"v7\"}", "a=1&b=x+y&a=%41", "a=%zz", "[1,2.5e3,null,true]",
         "\"\\u0000\\ud800\"", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "",
         "=&&=x&%00=1", "{\"a\":{\"b\":[\"\xff\"]}}", "123456789012345678901234567890",
+        "{\"event\":\"a\",\"to\":\"x\"}\n{\"event\":\"b\",\"broadcast\":true}\r\nnot json\n[1]\n",
+        "{\"event\":\"p\",\"channel\":\"o:1\",\"data\":1.5e300}\n\n{}",
     };
 #define S_PICK(a, shift) a[(r >> (shift)) % (sizeof a / sizeof a[0])]
     int n = snprintf ((char *) buf, cap, "%s\n%s\n%s\n%s\n%s\n\n%s",

@@ -1,6 +1,7 @@
 # Broker unit tests (cmocka), linked against herald_broker_core.
 herald_unit_test(history herald_broker_core)
 herald_unit_test(presence herald_broker_core)
+herald_unit_test(http_batch herald_broker_core)
 herald_unit_test(http_body herald_broker_core)
 herald_unit_test(config herald_broker_core)
 herald_unit_test(undelivered herald_broker_core)
