@@ -31,6 +31,7 @@ struct gw_stream {
     uint32_t subscriptions;     /* ZMQ_SUBSCRIBE calls to undo on removal */
     uint8_t kind;               /* gw_stream_kind_t */
     gw_seen_t seen;             /* epoch, how far the link is complete */
+    uint64_t latest;            /* the offset of the last sync or event about it */
     size_t len;
     char name[];                /* len bytes + NUL */
 };
@@ -310,6 +311,7 @@ gw_fanout_on_sync (gw_fanout_t *self, const hp_wire_head_t *head)
     if (!stream)
         return;     /* unsubscribed meanwhile */
     uint64_t need = 0, from = stream->seen.seen;
+    stream->latest = head->offset;   /* before s_apply: a fresh sub welcomes at it */
     gw_seen_verdict_t verdict = gw_seen_on_sync (&stream->seen, head->epoch, head->offset,
                                                  head->aux, &need);
     s_apply (self, stream, verdict, need, from, head->epoch, head->offset);
@@ -321,6 +323,7 @@ s_deliver (gw_fanout_t *self, gw_stream_t *stream, const hp_wire_head_t *head, u
            gw_blob_t *blob)
 {
     uint64_t need = 0, from = stream->seen.seen;
+    stream->latest = head->offset;
     gw_seen_verdict_t verdict = gw_seen_on_event (&stream->seen, head->epoch, head->offset,
                                                   prev, &need);
     s_apply (self, stream, verdict, need, from, head->epoch, head->offset ? head->offset - 1 : 0);
@@ -362,6 +365,7 @@ s_broadcast_one (gw_fanout_t *self, gw_stream_t *stream, void *arg)
     const hp_wire_head_t *head = b->head;
     /* a broadcast of a new epoch restarts the user's subs as any event of
      * it would; the user's own chain is not moved (seen.c) */
+    stream->latest = head->offset;
     gw_seen_verdict_t verdict = gw_seen_on_other (&stream->seen, head->epoch, head->offset);
     s_apply (self, stream, verdict, 0, 0, head->epoch, head->offset ? head->offset - 1 : 0);
     for (uint32_t i = 0; i < stream->count; i++)
@@ -614,4 +618,10 @@ uint64_t
 gw_stream_epoch (const gw_stream_t *stream)
 {
     return stream->seen.epoch;
+}
+
+uint64_t
+gw_stream_latest (const gw_stream_t *stream)
+{
+    return stream->latest;
 }

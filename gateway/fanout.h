@@ -93,5 +93,9 @@ bool gw_stream_synced (const gw_stream_t *stream);
 /* The link dropped and the stream's sync has not come back yet. */
 bool gw_stream_relinking (const gw_stream_t *stream);
 uint64_t gw_stream_epoch (const gw_stream_t *stream);
+/* The offset of the last sync or event that arrived about the stream (in
+ * its epoch): every later message about it carries a larger one, since
+ * the broker publishes in offset order over one link. */
+uint64_t gw_stream_latest (const gw_stream_t *stream);
 
 #endif

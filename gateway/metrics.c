@@ -170,6 +170,9 @@ gw_metrics_render (const gw_metrics_t *self, hp_buf_t *out)
     rc |= s_head (out, "herald_gateway_resumes_total", "counter", "Connections welcomed, by whether history covered the gap.");
     rc |= s_line (out, "herald_gateway_resumes_total", "{recovered=\"false\"}", self->resumes_total[0]);
     rc |= s_line (out, "herald_gateway_resumes_total", "{recovered=\"true\"}", self->resumes_total[1]);
+    rc |= s_head (out, "herald_gateway_welcomes_without_resume_total", "counter",
+                  "Connections with no position welcomed at once on a synced stream, without asking the broker.");
+    rc |= s_line (out, "herald_gateway_welcomes_without_resume_total", NULL, self->welcomes_without_resume_total);
     rc |= s_head (out, "herald_gateway_refused_total", "counter", "Connections and upgrades refused, by reason.");
     for (int i = 0; i < GW_REFUSED_LABELS; i++) {
         snprintf (labels, sizeof labels, "{reason=\"%s\"}", s_refused_names[i]);

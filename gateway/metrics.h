@@ -117,6 +117,7 @@ typedef struct {
     uint64_t frames_out_total;
     uint64_t events_dropped_total[GW_DROP_LABELS];
     uint64_t resumes_total[2];     /* [0] recovered=false, [1] recovered=true */
+    uint64_t welcomes_without_resume_total;   /* of those, fresh: no broker round trip (sub.c) */
     uint64_t refused_total[GW_REFUSED_LABELS];
     uint64_t unauthenticated;      /* gauge: connections that have not authenticated yet */
     uint64_t unauthenticated_evicted_total;   /* closed 4008 to make room in that pool */

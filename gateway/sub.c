@@ -93,11 +93,41 @@ s_request_resume (gw_sub_t *self)
     s_arm (self, GW_RETRY_USEC);
 }
 
+static int s_push_welcome (gw_sub_t *self, uint64_t epoch, uint64_t offset, bool recovered);
+
+/* A connection with no position to resume from needs nothing of the
+ * broker's history: once its stream is synced over a whole link, every
+ * later event about the stream arrives on it, so it is welcomed at once at
+ * the stream's latest offset (recovered:false, as the broker would
+ * answer), without the resume round trip (issue 14: connection storms). */
+static bool
+s_needs_no_resume (const gw_sub_t *self)
+{
+    return !self->has_position && !self->epoch_start && !self->silent
+        && gw_stream_synced (self->stream) && !gw_stream_relinking (self->stream);
+}
+
+static void
+s_welcome_fresh (gw_sub_t *self)
+{
+    uint64_t at = gw_stream_latest (self->stream);
+    self->state = GW_SUB_LIVE;
+    self->retry_at = 0;
+    self->last_offset = at;
+    self->covered = at;     /* what came before it is not this connection's */
+    s_metrics (self)->resumes_total[0]++;
+    s_metrics (self)->welcomes_without_resume_total++;
+    if (s_push_welcome (self, gw_stream_epoch (self->stream), at, false) == 0)
+        gw_delivery_kick (self->out);
+}
+
 void
 gw_sub_start (gw_sub_t *self, gw_stream_t *stream)
 {
     self->stream = stream;
-    if (gw_stream_synced (stream))
+    if (s_needs_no_resume (self))
+        s_welcome_fresh (self);
+    else if (gw_stream_synced (stream))
         s_request_resume (self);
     else {
         self->state = GW_SUB_SYNC_WAIT;
@@ -151,8 +181,12 @@ gw_sub_on_sync (gw_sub_t *self)
 {
     if (gw_delivery_closing (self->out))
         return;
-    if (self->state == GW_SUB_SYNC_WAIT)
-        s_request_resume (self);
+    if (self->state == GW_SUB_SYNC_WAIT) {
+        if (s_needs_no_resume (self))
+            s_welcome_fresh (self);
+        else
+            s_request_resume (self);
+    }
 }
 
 /* Starts a silent resume from this connection's last offset (frames queued

@@ -99,6 +99,47 @@ class GatewayResume(unittest.TestCase):
         finally:
             small.stop()
 
+    async def test_fresh_connections_need_no_broker_round_trip(self):
+        user = "fresh-twice"
+        # events before any connection: a fresh connection must not get them
+        self.producer.send(user, "before", {})
+        wait_until(lambda: metric(self.broker.metrics(), "herald_broker_offset") >= 1,
+                   what="the broker accepted the first event")
+        first, w1 = await ws_connect(self.gateway.url, make_token(user))
+        requests = metric(self.broker.metrics(), "herald_broker_control_requests_total")
+        fresh = metric(self.gateway.metrics(), "herald_gateway_welcomes_without_resume_total")
+        second, w2 = await ws_connect(self.gateway.url, make_token(user))
+        # proves: a second connection with no resume, on a stream this
+        # gateway already follows, is welcomed (recovered false, the same
+        # epoch) without a control request to the broker...
+        self.assertEqual((w2["recovered"], w2["epoch"]), (False, w1["epoch"]))
+        self.assertEqual(metric(self.gateway.metrics(), "herald_gateway_welcomes_without_resume_total"),
+                         fresh + 1)
+        self.assertEqual(metric(self.broker.metrics(), "herald_broker_control_requests_total"), requests)
+        # ...at an offset the client can resume from, with every later event
+        # live on both, and nothing from before it
+        self.assertGreaterEqual(w2["offset"], w1["offset"])
+        for i in range(3):
+            self.producer.send(user, "after", {"i": i})
+        for ws, welcome in ((first, w1), (second, w2)):
+            got = await ws_recv_events(ws, 3)
+            self.assertEqual([(e["event"], e["data"]["i"]) for e in got],
+                             [("after", 0), ("after", 1), ("after", 2)])
+            self.assertGreater(got[0]["offset"], welcome["offset"])
+        await second.close()
+        # proves: the welcome's offset is a position: resuming from it gets
+        # exactly what was missed, recovered
+        last = got[-1]["offset"]
+        self.producer.send(user, "missed", {})
+        wait_until(lambda: metric(self.broker.metrics(), "herald_broker_offset") > last,
+                   what="the broker accepted the missed event")
+        again, w3 = await ws_connect(self.other.url, make_token(user),
+                                     resume={"epoch": w2["epoch"], "offset": last})
+        self.assertTrue(w3["recovered"])
+        self.assertEqual([e["event"] for e in await ws_recv_events(again, 1)], ["missed"])
+        await again.close()
+        await first.close()
+
     async def test_wrong_epoch_is_not_recovered(self):
         user = "resume-wrong-epoch"
         self.producer.send(user, "old", {})
