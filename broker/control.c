@@ -189,6 +189,11 @@ s_resume (hb_control_t *self, msgpack_packer *pk, uint64_t now)
     hp_control_pack_resume_reply_at_begin (pk, count);
     for (size_t i = 0; i < count; i++)
         hp_control_pack_resume_reply_at (pk, self->items[i].at);
+    hp_control_pack_resume_reply_meta_begin (pk, count);
+    for (size_t i = 0; i < count; i++)
+        hp_control_pack_resume_reply_meta (pk, self->items[i].meta.flags,
+                                           self->items[i].meta.key.ptr,
+                                           self->items[i].meta.key.len);
 }
 
 /* The backend asks every gateway to close the user's connections (4003).

@@ -29,6 +29,7 @@
 #include "history.h"
 #include "envelope.h"
 #include "store_mem.h"
+#include "wire.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +60,40 @@ struct s_event {
     uint32_t   json_len;
     uint32_t   refs;
     uint32_t   nusers;
+    uint16_t   receipt;              /* meta: receipt seconds (0: none) */
+    uint8_t    flags;                /* meta: wire flags */
+    uint8_t    key_len;              /* meta: the key's bytes, after users[] */
     s_user_t  *users[];
 };
+
+/* The record's conflation key lives after its users (nusers entries). */
+static inline char *
+s_event_key (const s_event_t *ev)
+{
+    return (char *) &ev->users[ev->nusers];
+}
+
+static inline hp_event_meta_t
+s_event_meta (const s_event_t *ev)
+{
+    hp_event_meta_t meta = { ev->flags, ev->receipt, { NULL, 0 } };
+    if (ev->key_len)
+        meta.key = (hp_str_t) { s_event_key (ev), ev->key_len };
+    return meta;
+}
+
+/* Copies meta into a record taken for it (s_event_take's key_len). */
+static void
+s_event_set_meta (s_event_t *ev, const hp_event_meta_t *meta)
+{
+    ev->receipt = meta ? meta->receipt : 0;
+    ev->flags = meta ? meta->flags : 0;
+    ev->key_len = meta && meta->key.len <= HP_KEY_MAX ? (uint8_t) meta->key.len : 0;
+    if (ev->key_len)
+        memcpy (s_event_key (ev), meta->key.ptr, ev->key_len);
+    else
+        ev->flags &= (uint8_t) ~HP_WIRE_FLAG_KEY;   /* no key kept: none said */
+}
 
 struct s_user {
     s_user_t *idle_prev, *idle_next; /* idle list, while count == 0 */
@@ -323,7 +356,7 @@ s_event_unlink_free (hb_history_t *self, s_event_t *ev)
         hb_store_del (self->store, ev->offset);
     else
         hb_memstore_drop (&ev->frame);
-    if (ev->nusers == 1 && self->spares < S_SPARE_MAX) {
+    if (ev->nusers == 1 && ev->key_len == 0 && self->spares < S_SPARE_MAX) {
         ev->newer = self->spare;
         self->spare = ev;
         self->spares++;
@@ -382,20 +415,21 @@ s_enforce_bytes (hb_history_t *self)
     }
 }
 
-/* A record for n recipients: a spare one-recipient record or a new one.
- * Its frame storage is left to the caller. NULL on out of memory. */
+/* A record for n recipients (and key_len bytes of key after them): a
+ * spare one-recipient keyless record or a new one. Its frame storage is
+ * left to the caller. NULL on out of memory. */
 static s_event_t *
-s_event_take (hb_history_t *self, size_t n, size_t json_len)
+s_event_take (hb_history_t *self, size_t n, size_t json_len, size_t key_len)
 {
     s_event_t *ev = NULL;
-    if (n == 1 && json_len <= UINT32_MAX && self->spare) {
+    if (n == 1 && key_len == 0 && json_len <= UINT32_MAX && self->spare) {
         ev = self->spare;
         self->spare = ev->newer;
         self->spares--;
     }
     else
     if (n <= UINT32_MAX && json_len <= UINT32_MAX)
-        ev = malloc (sizeof (s_event_t) + n * sizeof (s_user_t *));
+        ev = malloc (sizeof (s_event_t) + n * sizeof (s_user_t *) + key_len);
     if (ev) {
         /* Field by field: a memset of the record is a slow `rep stos`. */
         ev->older = ev->newer = ev->wprev = ev->wnext = NULL;
@@ -477,8 +511,8 @@ s_insert (hb_history_t *self, s_event_t *ev, const hb_key_t *users, size_t n,
 
 int
 hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
-                   uint64_t now, uint64_t at, zmq_msg_t *frame,
-                   const hb_key_t *users, size_t n)
+                   uint64_t now, uint64_t at, const hp_event_meta_t *meta,
+                   zmq_msg_t *frame, const hb_key_t *users, size_t n)
 {
     if (ttl == 0 || n == 0)
         return 0;
@@ -491,7 +525,8 @@ hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
     for (size_t i = 0; i < n && i < S_PREFETCH_MAX; i++)
         hb_umap_prefetch (self->users, users[i].hash);
     size_t json_len = zmq_msg_size (frame);
-    s_event_t *ev = s_event_take (self, n, json_len);
+    size_t key_len = meta && meta->key.len <= HP_KEY_MAX ? meta->key.len : 0;
+    s_event_t *ev = s_event_take (self, n, json_len, key_len);
     if (ev && !self->store && hb_memstore_keep (&ev->frame, frame) != 0) {
         free (ev);
         ev = NULL;
@@ -510,10 +545,13 @@ hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
     ev->json = self->store ? NULL : hb_memstore_data (&ev->frame);
     ev->json_len = (uint32_t) json_len;
     ev->nusers = (uint32_t) n;
+    s_event_set_meta (ev, meta);
+    ev->bytes += key_len;
 
     int rc = s_insert (self, ev, users, n, NULL);
+    hp_event_meta_t kept = s_event_meta (ev);
     if (self->store && ev->refs > 0
-        && hb_store_put (self->store, offset, (uint64_t) time (NULL) + ttl, ttl, at,
+        && hb_store_put (self->store, offset, (uint64_t) time (NULL) + ttl, ttl, at, &kept,
                          zmq_msg_data (frame), json_len, users, self->prevs, n) != 0) {
         /* The store dropped its pending writes (this one with them). */
         self->floor = s_max (self->floor, offset);
@@ -596,7 +634,8 @@ hb_history_collect_streams (hb_history_t *self, const hb_key_t *keys, size_t nke
             lost = s_max (lost, ev->offset);   /* unreadable: as good as evicted */
             continue;
         }
-        out[got++] = (hb_history_item_t) { ev->offset, ev->at, json, json_len };
+        out[got++] = (hb_history_item_t) { ev->offset, ev->at, json, json_len,
+                                           s_event_meta (ev) };
     }
     *lost_upto = lost;
     return got;
@@ -659,7 +698,7 @@ s_rebuild_event (void *arg, const hb_store_rec_t *rec)
         self->evicted[HB_EVICT_TTL] += n;
         return;
     }
-    s_event_t *ev = s_event_take (self, n, rec->json_len);
+    s_event_t *ev = s_event_take (self, n, rec->json_len, rec->meta.key.len);
     if (!ev) {
         s_mark_unstored (self, rec->offset, self->keys, n);
         r->rc = -1;
@@ -674,6 +713,8 @@ s_rebuild_event (void *arg, const hb_store_rec_t *rec)
     ev->json = NULL;
     ev->json_len = (uint32_t) rec->json_len;
     ev->nusers = (uint32_t) n;
+    s_event_set_meta (ev, &rec->meta);
+    ev->bytes += ev->key_len;
     if (s_insert (self, ev, self->keys, n, chain) != 0)
         r->rc = -1;
     if (ev->refs == 0)
@@ -846,7 +887,7 @@ hb_history_cursor_next (hb_history_t *self, uint64_t now, hb_history_snap_t *out
         if (gone || n == 0)
             continue;
         *out = (hb_history_snap_t) { ev->offset, ev->at, (uint32_t) (ev->expires - now),
-                                     json, json_len, n };
+                                     json, json_len, n, s_event_meta (ev) };
         return 1;
     }
 }

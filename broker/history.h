@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
+#include "envelope.h"
 #include "store_lmdb.h"
 #include "umap.h"
 
@@ -36,11 +37,18 @@ typedef enum {
     HB_EVICT_REASONS
 } hb_evict_reason_t;
 
+/* meta (envelope.h): the event's wire flags, receipt seconds and
+ * conflation key, kept with it so that a replay, the store and the pair's
+ * catch-up carry them as the live event did; meta.key points into the
+ * history's record (valid as json is). The receipts' pending table needs
+ * (offset, recipient) and the seconds: a replay of an event with
+ * meta.receipt tells it which. */
 typedef struct {
     uint64_t    offset;
     uint64_t    at;           /* accept time, us since 1970 (latency.h); 0 unknown */
     const char *json;
     size_t      len;
+    hp_event_meta_t meta;
 } hb_history_item_t;
 
 /* NULL on out of memory. events_per_user >= 1. */
@@ -58,9 +66,10 @@ void hb_history_destroy (hb_history_t **self_p);
  * kept with it so that a replay carries it (and written to the store).
  * Returns 0, or -1 when memory ran out (then the users are marked as
  * having lost it). */
+/* meta (may be NULL: none) is copied into the record. */
 int hb_history_append (hb_history_t *self, uint64_t offset, uint32_t ttl,
-                       uint64_t now, uint64_t at, zmq_msg_t *frame,
-                       const hb_key_t *users, size_t n);
+                       uint64_t now, uint64_t at, const hp_event_meta_t *meta,
+                       zmq_msg_t *frame, const hb_key_t *users, size_t n);
 
 /* Evicts events whose ttl ran out. Cheap: looks only at the seconds that
  * passed since the last sweep (a timing wheel). Call about once a second.
@@ -130,6 +139,7 @@ typedef struct {
     const char *json;         /* the frame, valid until the history changes */
     size_t      len;
     size_t      n;            /* the users (stream keys) still holding it */
+    hp_event_meta_t meta;     /* flags, receipt, key (hb_history_item_t) */
 } hb_history_snap_t;
 
 /* Starts the cursor at the oldest event. From now until stop, every event

@@ -83,6 +83,9 @@ typedef struct {
     char        target[HP_USER_MAX + 1];   /* the user id or the channel (HP_CHANNEL_MAX fits) */
     char        idem_key[HP_IDEMPOTENCY_KEY_MAX + 1];   /* Idempotency-Key, when idem_len */
     size_t      idem_len;
+    char        ckey[HP_KEY_MAX + 1];                   /* Herald-Key, when ckey_len */
+    size_t      ckey_len;
+    uint64_t    receipt;                                /* Herald-Receipt, 0: none */
     size_t      target_len;
     char        content_type[128];
     hp_buf_t    body;
@@ -261,10 +264,11 @@ s_post_message (hb_http_t *self, struct lws *wsi, s_pss_t *pss)
         return s_post_batch (self, wsi, req);
     const char *why = NULL;
     hp_buf_reset (&self->envelope);
-    if (hb_http_body_publish (&self->envelope, req->event, req->event_len, req->to,
-                              req->target, req->target_len, req->content_type, req->body.data,
-                              req->body.len, req->idem_len ? req->idem_key : NULL,
-                              req->idem_len, &why) != 0)
+    hb_http_fields_t fields = { req->idem_len ? req->idem_key : NULL, req->idem_len,
+                                req->receipt, req->ckey_len ? req->ckey : NULL, req->ckey_len };
+    if (hb_http_body_publish_fields (&self->envelope, req->event, req->event_len, req->to,
+                                     req->target, req->target_len, req->content_type,
+                                     req->body.data, req->body.len, &fields, &why) != 0)
         return s_respond_error (self, wsi, 400, why);
     zmq_msg_t reply;
     if (s_bridge_call (self, HB_BRIDGE_POST, self->envelope.data, self->envelope.len,
@@ -405,6 +409,28 @@ s_post_headers (hb_http_t *self, struct lws *wsi, s_pss_t *pss, const char *path
         s_refuse_later (req, 400, "Idempotency-Key must be 1-128 bytes");
     if (req->batch && ik >= 0)
         s_refuse_later (req, 400, "Idempotency-Key: give each line its idempotency_key");
+    /* Herald-Receipt: the envelope's receipt (seconds); Herald-Key: its
+     * conflation key. Checked here for a clear 400; the router checks the
+     * envelope again as any producer's. */
+    char num[16];
+    int hr = lws_hdr_custom_length (wsi, "herald-receipt:", 15);
+    req->receipt = 0;
+    if (hr > 0 && hr < (int) sizeof num
+    &&  lws_hdr_custom_copy (wsi, num, sizeof num, "herald-receipt:", 15) == hr
+    &&  strspn (num, "0123456789") == (size_t) hr && hr <= 4
+    &&  strtoul (num, NULL, 10) >= 1 && strtoul (num, NULL, 10) <= HP_RECEIPT_MAX)
+        req->receipt = strtoul (num, NULL, 10);
+    else if (hr >= 0)
+        s_refuse_later (req, 400, "Herald-Receipt must be 1-3600 seconds");
+    int kl = lws_hdr_custom_length (wsi, "herald-key:", 11);
+    req->ckey_len = 0;
+    if (kl > 0 && kl <= HP_KEY_MAX
+    &&  lws_hdr_custom_copy (wsi, req->ckey, sizeof req->ckey, "herald-key:", 11) == kl)
+        req->ckey_len = (size_t) kl;
+    else if (kl >= 0)
+        s_refuse_later (req, 400, "Herald-Key must be 1-128 bytes");
+    if (req->batch && (hr >= 0 || kl >= 0))
+        s_refuse_later (req, 400, "Herald-Receipt, Herald-Key: give each line its receipt and key");
     if (lws_hdr_copy (wsi, req->content_type, sizeof req->content_type,
                       WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
         req->content_type[0] = '\0';

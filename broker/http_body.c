@@ -135,6 +135,17 @@ hb_http_body_publish (hp_buf_t *out, const char *event, size_t event_len,
                       const char *content_type, const char *body, size_t body_len,
                       const char *key, size_t key_len, const char **why)
 {
+    hb_http_fields_t fields = { key, key_len, 0, NULL, 0 };
+    return hb_http_body_publish_fields (out, event, event_len, to, target, target_len,
+                                        content_type, body, body_len, &fields, why);
+}
+
+int
+hb_http_body_publish_fields (hp_buf_t *out, const char *event, size_t event_len,
+                             hb_http_to_t to, const char *target, size_t target_len,
+                             const char *content_type, const char *body, size_t body_len,
+                             const hb_http_fields_t *fields, const char **why)
+{
     json_t *data = NULL;
     if (body_len > 0) {
         if (!content_type || !*content_type || s_content_is (content_type, "application/json")) {
@@ -160,10 +171,19 @@ hb_http_body_publish (hp_buf_t *out, const char *event, size_t event_len,
     s_sink_t sink = { out, 0 };
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sink, s_buf_write);
-    msgpack_pack_map (&pk, key ? 4 : 3);
-    if (key) {
+    const char *ikey = fields->idempotency_key;
+    msgpack_pack_map (&pk, 3 + (ikey != NULL) + (fields->receipt > 0) + (fields->key != NULL));
+    if (ikey) {
         hp_control_pack_str (&pk, "idempotency_key", 15);
-        hp_control_pack_str (&pk, key, key_len);
+        hp_control_pack_str (&pk, ikey, fields->idempotency_key_len);
+    }
+    if (fields->receipt > 0) {
+        hp_control_pack_str (&pk, "receipt", 7);
+        msgpack_pack_uint64 (&pk, fields->receipt);
+    }
+    if (fields->key) {
+        hp_control_pack_str (&pk, "key", 3);
+        hp_control_pack_str (&pk, fields->key, fields->key_len);
     }
     hp_control_pack_str (&pk, "event", 5);
     hp_control_pack_str (&pk, event, event_len);

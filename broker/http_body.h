@@ -3,6 +3,7 @@
 #define HERALD_BROKER_HTTP_BODY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "buf.h"
 #include "http_check.h"
 
@@ -35,5 +36,23 @@ int hb_http_body_publish (hp_buf_t *out, const char *event, size_t event_len,
                           hb_http_to_t to, const char *target, size_t target_len,
                           const char *content_type, const char *body, size_t body_len,
                           const char *key, size_t key_len, const char **why);
+
+/* The envelope fields a request's headers give besides the path and body:
+ * Idempotency-Key, Herald-Receipt (seconds) and Herald-Key (the conflation
+ * key). Each is packed when present (ptr non-NULL, receipt > 0); the router
+ * validates them like any producer's (bad_receipt, bad_key). */
+typedef struct {
+    const char *idempotency_key;
+    size_t      idempotency_key_len;
+    uint64_t    receipt;
+    const char *key;
+    size_t      key_len;
+} hb_http_fields_t;
+
+/* hb_http_body_publish with every header field. */
+int hb_http_body_publish_fields (hp_buf_t *out, const char *event, size_t event_len,
+                                 hb_http_to_t to, const char *target, size_t target_len,
+                                 const char *content_type, const char *body, size_t body_len,
+                                 const hb_http_fields_t *fields, const char **why);
 
 #endif

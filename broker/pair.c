@@ -417,8 +417,9 @@ s_apply (hb_pair_t *self, const unsigned char *p, size_t len, uint64_t now)
     memcpy (zmq_msg_data (&body), self->frame.data, self->frame.len);
     /* users, a channel or the broadcast stream: stored as the active did */
     size_t count = hb_streamkey_envelope (self->env, &self->skey, self->keys);
-    if (hb_history_append (*self->history, offset, hp_envelope_ttl (self->env), now, at, &body,
-                           self->keys, count) != 0)
+    hp_event_meta_t meta = hp_envelope_meta (self->env);   /* flags, receipt, key: as the active's */
+    if (hb_history_append (*self->history, offset, hp_envelope_ttl (self->env), now, at, &meta,
+                           &body, self->keys, count) != 0)
         self->metrics->history_store_failures++;
     zmq_msg_close (&body);
     self->last = offset;

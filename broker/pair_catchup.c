@@ -14,8 +14,11 @@
 #include <zmq.h>
 
 #define S_LOG_ABORT 1
-/* An event record's head: 'e' offset ttl n json_len at. */
+/* An event record's head: 'e' offset ttl n json_len at. An event with
+ * meta (flags set) is an 'm' record: the same head, then flags (1),
+ * receipt (2), key length (1) and the key, then the rest as in 'e'. */
 #define S_EVENT_HEAD 27
+#define S_META_HEAD  4
 
 struct hb_catchup_tx {
     hb_catchup_state_t state;
@@ -197,13 +200,15 @@ hb_catchup_tx_live (const hb_catchup_tx_t *self, uint32_t want)
     return want == 0 || (self->want == want && self->final_sent);
 }
 
-/* Packs one event into self->rec: 'e' offset ttl n json_len at {klen key lost}* json. */
+/* Packs one event into self->rec: 'e' offset ttl n json_len at {klen key lost}* json,
+ * or, with meta, 'm' ... at flags receipt key_len key {klen key lost}* json. */
 static int
 s_pack_event (hb_catchup_tx_t *self, const hb_history_snap_t *snap)
 {
     hp_buf_reset (&self->rec);
     unsigned char head[S_EVENT_HEAD];
-    head[0] = 'e';
+    bool has_meta = snap->meta.flags != 0;
+    head[0] = has_meta ? 'm' : 'e';
     s_put64 (head + 1, snap->offset);
     s_put32 (head + 9, snap->ttl);
     s_put16 (head + 13, (uint32_t) snap->n);
@@ -211,6 +216,16 @@ s_pack_event (hb_catchup_tx_t *self, const hb_history_snap_t *snap)
     s_put64 (head + 19, snap->at);
     if (hp_buf_append (&self->rec, head, sizeof head) != 0)
         return -1;
+    if (has_meta) {
+        unsigned char m[S_META_HEAD];
+        m[0] = snap->meta.flags;
+        s_put16 (m + 1, snap->meta.receipt);
+        m[3] = (unsigned char) snap->meta.key.len;
+        if (hp_buf_append (&self->rec, m, sizeof m) != 0
+        ||  (snap->meta.key.len
+             && hp_buf_append (&self->rec, snap->meta.key.ptr, snap->meta.key.len) != 0))
+            return -1;
+    }
     for (size_t i = 0; i < snap->n; i++) {
         unsigned char klen[2], lost[8];
         s_put16 (klen, (uint32_t) self->keys[i].len);
@@ -451,7 +466,7 @@ hb_catchup_apply (hb_history_t *history, const unsigned char *p, size_t len,
 {
     if (len >= 1 && p[0] == 'L')
         return s_apply_lost (history, p, len);
-    if (len < S_EVENT_HEAD || p[0] != 'e')
+    if (len < S_EVENT_HEAD || (p[0] != 'e' && p[0] != 'm'))
         return -1;
     uint64_t offset = s_get64 (p + 1);
     uint32_t ttl = s_get32 (p + 9);
@@ -460,8 +475,25 @@ hb_catchup_apply (hb_history_t *history, const unsigned char *p, size_t len,
     uint64_t at = s_get64 (p + 19);
     if (offset <= *last || n == 0 || n > HP_RECIPIENTS_MAX || ttl == 0)
         return -1;
+    size_t start = S_EVENT_HEAD;      /* where the stream keys begin */
+    hp_event_meta_t meta = hp_event_meta (0, NULL, 0);
+    if (p[0] == 'm') {
+        if (len - start < S_META_HEAD)
+            return -1;
+        uint8_t flags = p[start];
+        uint32_t receipt = s_get16 (p + start + 1);
+        size_t key_len = p[start + 3];
+        start += S_META_HEAD;
+        if (len - start < key_len || receipt > HP_RECEIPT_MAX
+        ||  (key_len && !hp_key_valid ((const char *) p + start, key_len)))
+            return -1;
+        meta = hp_event_meta ((uint16_t) receipt, (const char *) p + start, key_len);
+        if (meta.flags != flags)
+            return -1;                /* flags say what receipt and key are */
+        start += key_len;
+    }
     /* the keys: checked whole before anything is applied */
-    size_t pos = S_EVENT_HEAD;
+    size_t pos = start;
     for (size_t i = 0; i < n; i++) {
         if (len - pos < 2)
             return -1;
@@ -478,11 +510,11 @@ hb_catchup_apply (hb_history_t *history, const unsigned char *p, size_t len,
     if (zmq_msg_init_size (&frame, json_len) != 0)
         return -1;
     memcpy (zmq_msg_data (&frame), p + pos, json_len);
-    int rc = hb_history_append (history, offset, ttl, now_sec, at, &frame, keys, n);
+    int rc = hb_history_append (history, offset, ttl, now_sec, at, &meta, &frame, keys, n);
     zmq_msg_close (&frame);
     *last = offset;
     /* each stream's lost_upto on the active when the cursor gave it */
-    pos = S_EVENT_HEAD;
+    pos = start;
     for (size_t i = 0; i < n; i++) {
         size_t klen = keys[i].len;
         hb_history_raise_lost (history, &keys[i], s_get64 (p + pos + 2 + klen));

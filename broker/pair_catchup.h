@@ -35,6 +35,8 @@
  * Wire (PROTOCOL.md, "Hot standby pair"; integers big-endian):
  *   chunk  [ 'S' epoch(8) want(4) seq(4) floor(8) ]  (floor: where the copy starts)
  *          [ 'e' offset(8) ttl(4) n(2) json_len(4) at(8) { klen(2) key lost(8) }*n json ]...
+ *          (an event with wire flags is an 'm' record: after at, flags(1)
+ *           receipt(2) key_len(1) key, then as 'e')
  *          [ 'k' { age(4) offset(8) klen(1) key }... ]  (idempotency keys, frames
  *                                                       of at most HB_CATCHUP_KEYS_FRAME)
  *          [ 'L' { lost(8) klen(2) key }... ]        (lost marks, at most one frame)
@@ -116,7 +118,7 @@ typedef struct {
 int hb_catchup_head_parse (const unsigned char *p, size_t len, hb_catchup_head_t *out);
 int hb_catchup_tail_parse (const unsigned char *p, size_t len, hb_catchup_tail_t *out);
 
-/* Applies one record frame ('e' or 'L') to history: events appended (their
+/* Applies one record frame ('e', 'm' or 'L') to history: events appended (their
  * offsets above *last, which then moves), lost marks raised. keys: room for
  * HP_RECIPIENTS_MAX. Returns the events applied (0 or 1), or -1 for a
  * malformed record or one that does not follow *last (nothing more of the

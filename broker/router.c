@@ -140,48 +140,59 @@ hb_router_destroy (hb_router_t **self_p)
 }
 
 /* The body is shared by reference, or handed over outright when `last`
- * (saving the shared refcount for the common case of one recipient).
- * Returns 0 or -1. */
+ * (saving the shared refcount for the common case of one recipient). An
+ * event with a conflation key (meta->flags HP_WIRE_FLAG_KEY) ends with a
+ * third frame holding it (wire.h). Returns 0 or -1. */
 static int
-s_send_body (hb_router_t *self, zmq_msg_t *body, bool last)
+s_send_body (hb_router_t *self, zmq_msg_t *body, bool last, const hp_event_meta_t *meta)
 {
-    if (last)
-        return zmq_msg_send (body, self->xpub, ZMQ_DONTWAIT) < 0 ? -1 : 0;
-    zmq_msg_t copy;
-    zmq_msg_init (&copy);
-    zmq_msg_copy (&copy, body);
-    if (zmq_msg_send (&copy, self->xpub, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close (&copy);
-        return -1;
+    bool keyed = meta && (meta->flags & HP_WIRE_FLAG_KEY);
+    int more = keyed ? ZMQ_SNDMORE : 0;
+    if (last) {
+        if (zmq_msg_send (body, self->xpub, ZMQ_DONTWAIT | more) < 0)
+            return -1;
     }
+    else {
+        zmq_msg_t copy;
+        zmq_msg_init (&copy);
+        zmq_msg_copy (&copy, body);
+        if (zmq_msg_send (&copy, self->xpub, ZMQ_DONTWAIT | more) < 0) {
+            zmq_msg_close (&copy);
+            return -1;
+        }
+    }
+    /* ZeroMQ takes a multipart message whole or not at all: once its first
+     * frame went, the rest does too */
+    if (keyed && zmq_send (self->xpub, meta->key.ptr, meta->key.len, ZMQ_DONTWAIT) < 0)
+        return -1;
     return 0;
 }
 
 /* [user topic + header][body] */
 static int
 s_publish_user (hb_router_t *self, const hb_key_t *key, uint64_t offset, uint64_t prev,
-                uint64_t at, zmq_msg_t *body, bool last)
+                uint64_t at, const hp_event_meta_t *meta, zmq_msg_t *body, bool last)
 {
     unsigned char head[HP_WIRE_HEAD_MAX];
     size_t head_len = hp_wire_head_user (head, key->ptr, key->len, HP_WIRE_EVENT,
-                                         self->epoch, offset, prev, at);
+                                         self->epoch, offset, prev, at, meta->flags);
     if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1;
-    return s_send_body (self, body, last);
+    return s_send_body (self, body, last, meta);
 }
 
 /* [multicast topic + header + each target's id, NUL and prev][body]: one message
  * that every gateway receives once, whatever the number of recipients. */
 static int
 s_publish_multicast (hb_router_t *self, size_t n, size_t names_len, uint64_t offset,
-                     uint64_t at, zmq_msg_t *body)
+                     uint64_t at, const hp_event_meta_t *meta, zmq_msg_t *body)
 {
     zmq_msg_t head;
     if (zmq_msg_init_size (&head, HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN
                                   + names_len) != 0)
         return -1;
     unsigned char *p = zmq_msg_data (&head);
-    p += hp_wire_head_multicast (p, HP_WIRE_EVENT, self->epoch, offset, 0, at);
+    p += hp_wire_head_multicast (p, HP_WIRE_EVENT, self->epoch, offset, 0, at, meta->flags);
     for (size_t i = 0; i < n; i++)
         if (self->targets[i])
             p = hp_wire_put_entry (p, self->keys[i].ptr, self->keys[i].len, self->prevs[i]);
@@ -189,7 +200,7 @@ s_publish_multicast (hb_router_t *self, size_t n, size_t names_len, uint64_t off
         zmq_msg_close (&head);
         return -1;
     }
-    return s_send_body (self, body, true);
+    return s_send_body (self, body, true, meta);
 }
 
 /* Fills self->keys from the decoded envelope: each recipient hashed once
@@ -218,7 +229,8 @@ s_keys (hb_router_t *self)
  * the previous broadcast's offset. Returns whether a gateway subscribed to
  * it (true for a broadcast: every gateway does). */
 static bool
-s_publish_stream (hb_router_t *self, uint64_t offset, uint64_t at, zmq_msg_t *body)
+s_publish_stream (hb_router_t *self, uint64_t offset, uint64_t at, const hp_event_meta_t *meta,
+                  zmq_msg_t *body)
 {
     hb_metrics_t *m = self->metrics;
     hp_stream_t stream;
@@ -248,9 +260,9 @@ s_publish_stream (hb_router_t *self, uint64_t offset, uint64_t at, zmq_msg_t *bo
     }
     unsigned char head[HP_WIRE_HEAD_MAX];
     size_t head_len = hp_wire_head_stream (head, &stream, HP_WIRE_EVENT, self->epoch, offset,
-                                           prev, at);
+                                           prev, at, meta->flags);
     if (head_len && zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == (int) head_len
-    &&  s_send_body (self, body, true) == 0) {
+    &&  s_send_body (self, body, true, meta) == 0) {
         if (subscribed)
             m->messages_published++;
     }
@@ -368,8 +380,9 @@ hb_router_accept (hb_router_t *self, const char *bytes, size_t len, uint64_t now
 
     size_t n = hp_envelope_addressing (self->env) == HP_ADDR_USERS
              ? s_keys (self) : hb_streamkey_envelope (self->env, &self->skey, self->keys);
+    hp_event_meta_t meta = hp_envelope_meta (self->env);
     if (hb_history_append (self->history, offset, hp_envelope_ttl (self->env), now,
-                           pending->at, body, self->keys, n) != 0) {
+                           pending->at, &meta, body, self->keys, n) != 0) {
         m->history_store_failures++;
         hb_ratelog (&self->log, S_LOG_HISTORY, "could not store offset %llu in history",
                     (unsigned long long) offset);
@@ -404,8 +417,9 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
         return;
     }
     uint64_t at = pending->at;
+    hp_event_meta_t meta = hp_envelope_meta (self->env);
     if (hp_envelope_addressing (self->env) != HP_ADDR_USERS) {
-        bool subscribed = s_publish_stream (self, offset, at, &body);
+        bool subscribed = s_publish_stream (self, offset, at, &meta, &body);
         if (result)
             result->first_online = hp_envelope_addressing (self->env) == HP_ADDR_CHANNEL
                                  ? subscribed : hb_presence_count (self->presence) > 0;
@@ -446,7 +460,7 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
             hb_undelivered_send (self->undelivered, key->ptr, key->len);
     }
     if (targets >= HB_MULTICAST_MIN) {
-        if (s_publish_multicast (self, n, names_len, offset, at, &body) == 0)
+        if (s_publish_multicast (self, n, names_len, offset, at, &meta, &body) == 0)
             m->messages_published += online_count;
     }
     else
@@ -454,7 +468,7 @@ hb_router_publish (hb_router_t *self, const char *bytes, size_t len,
             if (!self->targets[i])
                 continue;
             left--;
-            if (s_publish_user (self, &self->keys[i], offset, self->prevs[i], at, &body,
+            if (s_publish_user (self, &self->keys[i], offset, self->prevs[i], at, &meta, &body,
                                 left == 0) == 0
             &&  self->targets[i] == S_TARGET_ONLINE)
                 m->messages_published++;
@@ -554,7 +568,7 @@ s_publish_sync (hb_router_t *self, const hp_stream_t *stream, uint64_t prev)
 {
     unsigned char head[HP_WIRE_HEAD_MAX];
     size_t head_len = hp_wire_head_stream (head, stream, HP_WIRE_SYNC, self->epoch,
-                                           self->offset, prev, 0);
+                                           self->offset, prev, 0, 0);
     if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0)
         hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a sync: %s",
@@ -631,7 +645,7 @@ hb_router_tick (hb_router_t *self, uint64_t now_ms)
     self->tick_offset = self->offset;
     unsigned char head[HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN];
     size_t head_len = hp_wire_head_multicast (head, HP_WIRE_TICK, self->epoch, self->offset,
-                                              ++self->tick_seq, 0);
+                                              ++self->tick_seq, 0, 0);
     if (zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
     ||  zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0)
         hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a tick: %s",
@@ -643,7 +657,7 @@ hb_router_disconnect (hb_router_t *self, const char *user, size_t len)
 {
     unsigned char head[HP_WIRE_HEAD_MAX];
     size_t head_len = hp_wire_head_user (head, user, len, HP_WIRE_DISCONNECT,
-                                         self->epoch, self->offset, 0, 0);
+                                         self->epoch, self->offset, 0, 0, 0);
     if (!head_len || zmq_send (self->xpub, head, head_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_send (self->xpub, "", 0, ZMQ_DONTWAIT) < 0) {
         hb_ratelog (&self->log, S_LOG_PUBLISH, "could not publish a disconnect: %s",

@@ -20,6 +20,7 @@
 #include "datadir.h"
 #include "ratelog.h"
 #include "stream.h"
+#include "wire.h"
 
 #include <lmdb.h>
 #include <stdio.h>
@@ -30,9 +31,10 @@
 #include <zlib.h>
 
 #define S_MAGIC        "HERALDDB"
-#define S_FORMAT       3u            /* 3: events carry their accept time */
-#define S_FORMAT_MIN   1u            /* 1 (user ids only) and 2 (stream keys, up to 129
-                                        bytes) read as 3, their events' time unknown */
+#define S_FORMAT       4u            /* 4: events may carry flags, receipt and key */
+#define S_FORMAT_MIN   1u            /* 1 (user ids only), 2 (stream keys, up to 129
+                                        bytes) and 3 (accept time) read as 4: their
+                                        events' time unknown before 3, no meta before 4 */
 #define S_META_KEY     "herald"
 #define S_META_LEN     84
 #define S_REC_HEAD     24            /* crc, ttl, expires, nusers, json_len */
@@ -42,6 +44,12 @@
  * its older records as they are, each read by its own layout, with no
  * rewrite at open. */
 #define S_REC_HAS_AT   0x80000000u
+/* Format 4 marks a record with meta (envelope.h hp_event_meta_t) in the
+ * next bit; only records with flags set have it (they have the time too):
+ * after the accept time, receipt (u16), flags (u8), key length (u8), the
+ * key. A record without it reads as flags 0, no key. */
+#define S_REC_HAS_META 0x40000000u
+#define S_REC_META     4             /* receipt, flags, key length; then the key */
 #define S_USER_HEAD    10            /* prev (u64), len (u16) */
 #define S_USER_MAX     HP_STREAM_KEY_MAX   /* a stream key: user id, 0x01 + channel, 0x02 */
 #define S_FLAG_CLEAN   1u
@@ -161,12 +169,35 @@ s_rec_parse (const MDB_val *key, const MDB_val *val, hb_store_rec_t *rec)
     rec->json_len = s_get_u32 (p + 20);
     size_t head = S_REC_HEAD;
     rec->at = 0;
+    rec->meta = hp_event_meta (0, NULL, 0);
+    bool has_meta = rec->nusers & S_REC_HAS_META;
+    rec->nusers &= ~S_REC_HAS_META;
     if (rec->nusers & S_REC_HAS_AT) {
         rec->nusers &= ~S_REC_HAS_AT;
         head += S_REC_AT;
         if (len < head)
             return -1;
         rec->at = s_get_u64 (p + S_REC_HEAD);
+    }
+    else
+    if (has_meta)
+        return -1;                      /* format 4 writes both */
+    if (has_meta) {
+        if (len < head + S_REC_META)
+            return -1;
+        const unsigned char *m = p + head;
+        uint16_t receipt = (uint16_t) (m[0] << 8 | m[1]);
+        uint8_t flags = m[2];
+        size_t key_len = m[3];
+        head += S_REC_META;
+        if (len < head + key_len || receipt > HP_RECEIPT_MAX
+        ||  (flags & ~HP_WIRE_FLAGS_KNOWN)
+        ||  ((flags & HP_WIRE_FLAG_RECEIPT) != 0) != (receipt != 0)
+        ||  ((flags & HP_WIRE_FLAG_KEY) != 0) != (key_len != 0)
+        ||  (key_len && !hp_key_valid ((const char *) p + head, key_len)))
+            return -1;
+        rec->meta = hp_event_meta (receipt, (const char *) p + head, key_len);
+        head += key_len;
     }
     if (rec->offset == 0 || rec->nusers == 0 || rec->json_len > len - head)
         return -1;
@@ -655,14 +686,16 @@ s_write_failed (hb_store_t *self, const char *what, int rc)
 
 int
 hb_store_put (hb_store_t *self, uint64_t offset, uint64_t expires_wall, uint32_t ttl,
-              uint64_t at, const char *json, size_t json_len,
+              uint64_t at, const hp_event_meta_t *meta, const char *json, size_t json_len,
               const hb_key_t *users, const uint64_t *prevs, size_t n)
 {
-    size_t head = S_REC_HEAD + S_REC_AT;
+    bool has_meta = meta && meta->flags;
+    size_t key_len = has_meta ? meta->key.len : 0;
+    size_t head = S_REC_HEAD + S_REC_AT + (has_meta ? S_REC_META + key_len : 0);
     size_t len = head + json_len;
     for (size_t i = 0; i < n; i++)
         len += S_USER_HEAD + users[i].len;
-    if (json_len > UINT32_MAX || n >= S_REC_HAS_AT || n == 0) {
+    if (json_len > UINT32_MAX || n >= S_REC_HAS_META || n == 0 || key_len > HP_KEY_MAX) {
         self->stats.failures++;
         return -1;
     }
@@ -678,9 +711,18 @@ hb_store_put (hb_store_t *self, uint64_t offset, uint64_t expires_wall, uint32_t
     unsigned char *p = self->buf;
     s_put_u32 (p + 4, ttl);
     s_put_u64 (p + 8, expires_wall);
-    s_put_u32 (p + 16, (uint32_t) n | S_REC_HAS_AT);
+    s_put_u32 (p + 16, (uint32_t) n | S_REC_HAS_AT | (has_meta ? S_REC_HAS_META : 0));
     s_put_u32 (p + 20, (uint32_t) json_len);
     s_put_u64 (p + S_REC_HEAD, at);
+    if (has_meta) {
+        unsigned char *m = p + S_REC_HEAD + S_REC_AT;
+        m[0] = (unsigned char) (meta->receipt >> 8);
+        m[1] = (unsigned char) meta->receipt;
+        m[2] = meta->flags;
+        m[3] = (unsigned char) key_len;
+        if (key_len)
+            memcpy (m + S_REC_META, meta->key.ptr, key_len);
+    }
     memcpy (p + head, json, json_len);
     unsigned char *u = p + head + json_len;
     for (size_t i = 0; i < n; i++) {

@@ -5,11 +5,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "envelope.h"
 #include "umap.h"
 
 /* The store keeps, in DIR/data.mdb:
  *   - one record per stored event, keyed by its big-endian offset: wall-clock
- *     expiry, ttl, the accept time (format 3), the JSON frame and, per
+ *     expiry, ttl, the accept time (format 3), the event's meta -- wire
+ *     flags, receipt seconds, conflation key (format 4, only when it has
+ *     flags) --, the JSON frame and, per
  *     recipient, the user id and the
  *     offset of that user's previous stored event (so a rebuild can tell a
  *     hole left by an eviction from the start of a user's history);
@@ -65,6 +68,8 @@ typedef struct {
     uint64_t             offset;
     uint64_t             expires_wall;   /* unix seconds */
     uint64_t             at;             /* accept time, us since 1970; 0: a format 1-2 record */
+    hp_event_meta_t      meta;           /* flags 0, no key: none (formats 1-3 or no flags);
+                                            key points into the store */
     uint32_t             ttl;
     uint32_t             nusers;
     const char          *json;
@@ -87,10 +92,11 @@ int hb_store_each (hb_store_t *self,
                    void *arg);
 
 /* Stores an event (offsets must increase). prevs[i] is users[i]'s previous
- * stored offset (0: none known); at its accept time (us since 1970).
- * Returns 0, or -1 (counted, logged). */
+ * stored offset (0: none known); at its accept time (us since 1970); meta
+ * (may be NULL) its flags, receipt and key. Returns 0, or -1 (counted,
+ * logged). */
 int hb_store_put (hb_store_t *self, uint64_t offset, uint64_t expires_wall, uint32_t ttl,
-                  uint64_t at, const char *json, size_t json_len,
+                  uint64_t at, const hp_event_meta_t *meta, const char *json, size_t json_len,
                   const hb_key_t *users, const uint64_t *prevs, size_t n);
 
 /* The frame of a stored event, read from the last commit: 0 with *json

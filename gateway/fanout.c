@@ -389,7 +389,8 @@ s_on_broadcast (gw_fanout_t *self, const hp_wire_head_t *head, const void *json,
     }
     if (self->user_count == 0)
         return;
-    if (!(b.blob = gw_blob_new (json, len, head->offset, head->at))) {
+    if (!(b.blob = gw_blob_new_event (json, len, head->offset, head->at, head->flags,
+                                      head->key.ptr, head->key.len))) {
         self->metrics->events_dropped_total[GW_DROP_NO_MEMORY]++;
         return;
     }
@@ -414,7 +415,8 @@ gw_fanout_on_event (gw_fanout_t *self, const hp_wire_head_t *head, const void *j
     if (stream->kind == GW_STREAM_CHANNEL)
         self->metrics->channel_frames_total += stream->count;
     /* one copy of the frame for all of this stream's connections */
-    gw_blob_t *blob = gw_blob_new (json, len, head->offset, head->at);
+    gw_blob_t *blob = gw_blob_new_event (json, len, head->offset, head->at, head->flags,
+                                         head->key.ptr, head->key.len);
     if (!blob) {
         self->metrics->events_dropped_total[GW_DROP_NO_MEMORY] += stream->count;
         return;
@@ -435,7 +437,8 @@ gw_fanout_on_multicast (gw_fanout_t *self, const hp_wire_head_t *head,
         gw_stream_t *stream = s_find_user (self, name);
         if (!stream || stream->count == 0)
             continue;   /* held by another gateway, or gone meanwhile */
-        if (!blob && !(blob = gw_blob_new (json, len, head->offset, head->at))) {
+        if (!blob && !(blob = gw_blob_new_event (json, len, head->offset, head->at, head->flags,
+                                                 head->key.ptr, head->key.len))) {
             self->metrics->events_dropped_total[GW_DROP_NO_MEMORY] += stream->count;
             continue;
         }

@@ -447,14 +447,17 @@ gw_sub_on_resume_reply (gw_sub_t *self, const hp_resume_reply_t *reply)
     gw_blob_t *blob;
     for (size_t i = 0; rc == 0 && i < reply->event_count; i++) {
         uint64_t offset, at;
-        hp_str_t json;
-        if (hp_control_resume_reply_event (reply, i, &offset, &json, &at) != 0) {
+        hp_str_t json, key;
+        uint8_t flags;
+        if (hp_control_resume_reply_event (reply, i, &offset, &json, &at) != 0
+        ||  hp_control_resume_reply_event_meta (reply, i, &flags, &key) != 0) {
             metrics->events_dropped_total[GW_DROP_MALFORMED]++;
             continue;
         }
         if (offset <= last)
             continue;
-        if (!(blob = gw_blob_new (json.ptr, json.len, offset, at))) {
+        if (!(blob = gw_blob_new_event (json.ptr, json.len, offset, at, flags, key.ptr,
+                                        key.len))) {
             gw_delivery_close (out, 1011);
             rc = -1;
         }

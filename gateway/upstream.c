@@ -373,8 +373,13 @@ static void
 s_handle_broadcast (gw_upstream_t *self, zmq_msg_t *parts, int count)
 {
     hp_wire_head_t head;
-    if (count != 2
-    ||  hp_wire_head_parse (zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]), &head) != 0) {
+    /* [head][body], or [head][body][key] for an event whose flags say it
+     * has a conflation key (wire.h): any other count is malformed */
+    if (count < 2 || count > 3
+    ||  hp_wire_head_parse (zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]), &head) != 0
+    ||  (count == 3) != ((head.flags & HP_WIRE_FLAG_KEY) != 0)
+    ||  (count == 3 && hp_wire_head_set_key (&head, zmq_msg_data (&parts[2]),
+                                             zmq_msg_size (&parts[2])) != 0)) {
         self->metrics->events_dropped_total[GW_DROP_MALFORMED]++;
         return;
     }
@@ -497,7 +502,7 @@ s_handle_monitor (gw_upstream_t *self, zmq_msg_t *parts, int count)
 static int
 s_drain (gw_upstream_t *self, void *sock)
 {
-    enum { PARTS_MAX = 2 };
+    enum { PARTS_MAX = 3 };     /* [head][body][key] at most (wire.h) */
     for (int n = 0; n < GW_UPSTREAM_BATCH; n++) {
         zmq_msg_t parts[PARTS_MAX];
         zmq_msg_t surplus;

@@ -431,7 +431,7 @@ hp_control_pack_resume_reply_begin_stream (msgpack_packer *pk, uint64_t rid,
     hp_epoch_format (epoch_text, epoch);
     //  The packer's sink reports its own failures; the broker owns it and
     //  checks its buffer, so the results are not needed here.
-    msgpack_pack_map (pk, 7);    //  "at" is packed last, by at_begin
+    msgpack_pack_map (pk, 8);    //  "at" and "meta" are packed last, by at_begin, meta_begin
     s_pack_cstr (pk, "rid", 3);
     msgpack_pack_uint64 (pk, rid);
     s_pack_stream_name (pk, stream);
@@ -471,6 +471,23 @@ hp_control_pack_resume_reply_at (msgpack_packer *pk, uint64_t at)
 }
 
 void
+hp_control_pack_resume_reply_meta_begin (msgpack_packer *pk, size_t event_count)
+{
+    s_pack_cstr (pk, "meta", 4);
+    msgpack_pack_array (pk, event_count);
+}
+
+void
+hp_control_pack_resume_reply_meta (msgpack_packer *pk, uint8_t flags, const char *key,
+                                   size_t key_len)
+{
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_uint64 (pk, flags);
+    s_pack_cstr (pk, key && (flags & HP_WIRE_FLAG_KEY) ? key : "",
+                 key && (flags & HP_WIRE_FLAG_KEY) ? key_len : 0);
+}
+
+void
 hp_control_pack_channel_presence_begin (msgpack_packer *pk, const char *channel,
                                         size_t channel_len, uint64_t connections,
                                         bool exact, bool truncated, size_t user_count)
@@ -505,6 +522,45 @@ void
 hp_control_pack_cstr (msgpack_packer *pk, const char *s)
 {
     hp_control_pack_str (pk, s, s ? strlen (s) : 0);
+}
+
+//  One "meta" entry: [flags, key], the key "" exactly when flags has no
+//  HP_WIRE_FLAG_KEY, a valid key otherwise. 0 or -1.
+static int
+s_meta_entry (const msgpack_object *entry, uint8_t *flags, hp_str_t *key)
+{
+    if (entry->type != MSGPACK_OBJECT_ARRAY || entry->via.array.size != 2)
+        return -1;
+    const msgpack_object *f = &entry->via.array.ptr [0];
+    const msgpack_object *k = &entry->via.array.ptr [1];
+    if (f->type != MSGPACK_OBJECT_POSITIVE_INTEGER || f->via.u64 > 0xff
+    ||  k->type != MSGPACK_OBJECT_STR)
+        return -1;
+    uint8_t bits = (uint8_t) f->via.u64 & HP_WIRE_FLAGS_KNOWN;
+    bool keyed = bits & HP_WIRE_FLAG_KEY;
+    if (keyed ? !hp_key_valid (k->via.str.ptr, k->via.str.size) : k->via.str.size != 0)
+        return -1;
+    if (flags)
+        *flags = bits;
+    if (key)
+        *key = keyed ? (hp_str_t) { k->via.str.ptr, k->via.str.size } : (hp_str_t) { NULL, 0 };
+    return 0;
+}
+
+int
+hp_control_resume_reply_event_meta (const hp_resume_reply_t *reply, size_t i,
+                                    uint8_t *flags, hp_str_t *key)
+{
+    if (!reply->events || i >= reply->event_count)
+        return -1;
+    if (!reply->meta) {
+        if (flags)
+            *flags = 0;
+        if (key)
+            *key = (hp_str_t) { NULL, 0 };
+        return 0;
+    }
+    return s_meta_entry (&reply->meta [i], flags, key);
 }
 
 int
@@ -545,7 +601,7 @@ hp_control_resume_reply_decode (msgpack_unpacked *unpacked, const char *bytes,
         return -1;
     const msgpack_object *rid = NULL, *user = NULL, *epoch = NULL, *offset = NULL,
                          *recovered = NULL, *events = NULL, *channel = NULL,
-                         *times = NULL;
+                         *times = NULL, *meta = NULL;
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object *key = &root->via.map.ptr [i].key;
         const msgpack_object *val = &root->via.map.ptr [i].val;
@@ -557,6 +613,7 @@ hp_control_resume_reply_decode (msgpack_unpacked *unpacked, const char *bytes,
         else if (s_key_is (key, "recovered"))   recovered = val;
         else if (s_key_is (key, "events"))      events = val;
         else if (s_key_is (key, "at"))          times = val;
+        else if (s_key_is (key, "meta"))        meta = val;
     }
     //  A reply names its user or its channel, never both.
     const msgpack_object *name = user ? user : channel;
@@ -594,12 +651,22 @@ hp_control_resume_reply_decode (msgpack_unpacked *unpacked, const char *bytes,
             }
         reply->at = times->via.array.ptr;
     }
+    //  Meta (flags, key): absent from an earlier broker; when there, one
+    //  [flags, key] per event, checked below with the events.
+    if (meta) {
+        if (meta->type != MSGPACK_OBJECT_ARRAY || meta->via.array.size != reply->event_count) {
+            memset (reply, 0, sizeof *reply);
+            return -1;
+        }
+        reply->meta = meta->via.array.ptr;
+    }
     //  Check every event now, so a gateway that got 0 here can replay
     //  without a half-sent history on a malformed entry.
     for (size_t i = 0; i < reply->event_count; i++) {
         uint64_t at;
         hp_str_t json;
-        if (hp_control_resume_reply_event (reply, i, &at, &json, NULL)) {
+        if (hp_control_resume_reply_event (reply, i, &at, &json, NULL)
+        ||  hp_control_resume_reply_event_meta (reply, i, NULL, NULL)) {
             memset (reply, 0, sizeof *reply);
             return -1;
         }

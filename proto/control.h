@@ -91,13 +91,18 @@ int hp_control_pack_resume_stream (hp_buf_t *out, uint64_t rid, const hp_stream_
 /* The resume reply:
  *   {"rid":uint,"user":str,"epoch":str,"offset":uint,"recovered":bool,
  *    "events":[[offset, json-frame-str], ...],   (events in offset order)
- *    "at":[uint, ...]}                           (each event's accept time)
+ *    "at":[uint, ...],                           (each event's accept time)
+ *    "meta":[[flags, key], ...]}                 (each event's wire flags, key)
  * at[i] is events[i]'s accept time at the broker, microseconds since 1970
- * (0: not known, an event stored by an earlier release). A parallel array
- * rather than a third element, so that a reader of [offset, json] pairs (a
- * gateway or a backend tool of an earlier release) reads what it always did.
- * The broker packs it with begin, one event call per event, then at_begin
- * and one at call per event, into a packer it owns. */
+ * (0: not known, an event stored by an earlier release). meta[i] holds
+ * events[i]'s wire flags (wire.h HP_WIRE_FLAG_*: receipt asked, keyed) and
+ * its conflation key ("" when it has none), as the live event's header and
+ * key frame did. Parallel arrays rather than more elements, so that a
+ * reader of [offset, json] pairs (a gateway or a backend tool of an
+ * earlier release) reads what it always did. The broker packs it with
+ * begin, one event call per event, then at_begin and one at call per
+ * event, then meta_begin and one meta call per event, into a packer it
+ * owns. */
 void hp_control_pack_resume_reply_begin (msgpack_packer *pk, uint64_t rid,
                                          const char *user, size_t user_len,
                                          uint64_t epoch, uint64_t offset,
@@ -106,6 +111,10 @@ void hp_control_pack_resume_reply_event (msgpack_packer *pk, uint64_t offset,
                                          const char *json, size_t json_len);
 void hp_control_pack_resume_reply_at_begin (msgpack_packer *pk, size_t event_count);
 void hp_control_pack_resume_reply_at (msgpack_packer *pk, uint64_t at);
+void hp_control_pack_resume_reply_meta_begin (msgpack_packer *pk, size_t event_count);
+/* key (key_len bytes) is packed only with HP_WIRE_FLAG_KEY in flags. */
+void hp_control_pack_resume_reply_meta (msgpack_packer *pk, uint8_t flags, const char *key,
+                                        size_t key_len);
 /* begin for a channel's resume: "channel":C instead of "user":U. */
 void hp_control_pack_resume_reply_begin_stream (msgpack_packer *pk, uint64_t rid,
                                                 const hp_stream_t *stream,
@@ -137,6 +146,7 @@ typedef struct {
     size_t   event_count;
     const msgpack_object *events;   /* array of [offset, str] */
     const msgpack_object *at;       /* event_count uints, or NULL (an earlier broker) */
+    const msgpack_object *meta;     /* event_count [flags, key], or NULL (an earlier broker) */
 } hp_resume_reply_t;
 
 /* Unpacks bytes into `unpacked` (caller inits/destroys it) and fills reply.
@@ -149,5 +159,11 @@ int hp_control_resume_reply_decode (msgpack_unpacked *unpacked,
  * the reply carried none. Returns 0, or -1 when malformed. */
 int hp_control_resume_reply_event (const hp_resume_reply_t *reply, size_t i,
                                    uint64_t *offset, hp_str_t *json, uint64_t *at);
+
+/* Event i's wire flags (known bits) and key ({NULL, 0}: none); flags 0 and
+ * no key when the reply carried no meta. Either pointer may be NULL.
+ * Returns 0, or -1 when malformed (the decoder checked every entry). */
+int hp_control_resume_reply_event_meta (const hp_resume_reply_t *reply, size_t i,
+                                        uint8_t *flags, hp_str_t *key);
 
 #endif

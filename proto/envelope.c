@@ -1,6 +1,7 @@
 /* envelope.c -- decode and validate a producer's msgpack envelope. */
 #include "envelope.h"
 #include "mpcheck.h"
+#include "wire.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@ struct hp_envelope {
     hp_str_t id;
     uint32_t ttl;
     hp_str_t idempotency_key;
+    uint32_t receipt;
+    hp_str_t key;
 };
 
 static const char *s_error_names [HP_ENV_ERROR_COUNT] = {
@@ -42,6 +45,8 @@ static const char *s_error_names [HP_ENV_ERROR_COUNT] = {
     [HP_ENV_BAD_IDEMPOTENCY_KEY] = "bad_idempotency_key",
     [HP_ENV_BAD_CHANNEL] = "bad_channel",
     [HP_ENV_ADDRESSING]  = "addressing",
+    [HP_ENV_BAD_RECEIPT] = "bad_receipt",
+    [HP_ENV_BAD_KEY]     = "bad_key",
 };
 
 const char *
@@ -328,6 +333,8 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
     self->id = (hp_str_t) { NULL, 0 };
     self->ttl = HP_TTL_DEFAULT;
     self->idempotency_key = (hp_str_t) { NULL, 0 };
+    self->receipt = 0;
+    self->key = (hp_str_t) { NULL, 0 };
 
     //  The size check comes first so an oversized frame costs nothing more.
     if (len > max_bytes)
@@ -342,7 +349,8 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
 
     //  A repeated key: the last one wins, as in most JSON parsers.
     const msgpack_object *event = NULL, *to = NULL, *id = NULL, *ttl = NULL, *ikey = NULL,
-                         *channel = NULL, *broadcast = NULL;
+                         *channel = NULL, *broadcast = NULL, *receipt = NULL,
+                         *ckey = NULL;
     const msgpack_object_map *map = &self->root.via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *key = &map->ptr [i].key;
@@ -370,6 +378,12 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
         else
         if (s_key_is (key, "idempotency_key"))
             ikey = val;
+        else
+        if (s_key_is (key, "receipt"))
+            receipt = val;
+        else
+        if (s_key_is (key, "key"))
+            ckey = val;
     }
     if (!event || event->type != MSGPACK_OBJECT_STR
     ||  !hp_event_name_valid (event->via.str.ptr, event->via.str.size))
@@ -401,7 +415,60 @@ hp_envelope_decode (hp_envelope_t *self, const char *bytes, size_t len,
             return HP_ENV_BAD_IDEMPOTENCY_KEY;
         self->idempotency_key = (hp_str_t) { ikey->via.str.ptr, ikey->via.str.size };
     }
+    if (receipt) {
+        //  Refused rather than clamped: a producer asking for a day would
+        //  otherwise hold a pending receipt far longer than it meant.
+        if (receipt->type != MSGPACK_OBJECT_POSITIVE_INTEGER || receipt->via.u64 < 1
+        ||  receipt->via.u64 > HP_RECEIPT_MAX)
+            return HP_ENV_BAD_RECEIPT;
+        self->receipt = (uint32_t) receipt->via.u64;
+    }
+    if (ckey) {
+        //  No NUL: the key travels as its own frame and is compared as
+        //  bytes, but logs and metrics print it as a C string.
+        if (ckey->type != MSGPACK_OBJECT_STR
+        ||  !hp_key_valid (ckey->via.str.ptr, ckey->via.str.size))
+            return HP_ENV_BAD_KEY;
+        self->key = (hp_str_t) { ckey->via.str.ptr, ckey->via.str.size };
+    }
     return HP_ENV_OK;
+}
+
+bool
+hp_key_valid (const char *s, size_t len)
+{
+    return s && len >= 1 && len <= HP_KEY_MAX && !memchr (s, 0, len);
+}
+
+uint32_t
+hp_envelope_receipt (const hp_envelope_t *self)
+{
+    return self->receipt;
+}
+
+hp_str_t
+hp_envelope_key (const hp_envelope_t *self)
+{
+    return self->key;
+}
+
+hp_event_meta_t
+hp_event_meta (uint16_t receipt, const char *key, size_t key_len)
+{
+    hp_event_meta_t meta = { 0, receipt, { NULL, 0 } };
+    if (receipt)
+        meta.flags |= HP_WIRE_FLAG_RECEIPT;
+    if (key && key_len) {
+        meta.flags |= HP_WIRE_FLAG_KEY;
+        meta.key = (hp_str_t) { key, key_len };
+    }
+    return meta;
+}
+
+hp_event_meta_t
+hp_envelope_meta (const hp_envelope_t *self)
+{
+    return hp_event_meta ((uint16_t) self->receipt, self->key.ptr, self->key.len);
 }
 
 hp_str_t

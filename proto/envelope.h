@@ -13,6 +13,8 @@
 #define HP_ID_MAX           128
 #define HP_IDEMPOTENCY_KEY_MAX 128
 #define HP_CHANNEL_MAX      128
+#define HP_KEY_MAX          128     /* a conflation key (envelope "key") */
+#define HP_RECEIPT_MAX      3600    /* seconds a receipt may wait (envelope "receipt") */
 #define HP_TTL_DEFAULT      120
 #define HP_EVENT_BYTES_DEFAULT (64 * 1024)
 
@@ -36,6 +38,8 @@ typedef enum {
     HP_ENV_BAD_IDEMPOTENCY_KEY,   /* idempotency_key not str, empty or >128 bytes */
     HP_ENV_BAD_CHANNEL,   /* channel not str, empty, >128, bytes outside [A-Za-z0-9_.:@/=-] */
     HP_ENV_ADDRESSING,    /* more than one of to / channel / broadcast, or broadcast not true */
+    HP_ENV_BAD_RECEIPT,   /* receipt not an integer of 1-3600 (seconds) */
+    HP_ENV_BAD_KEY,       /* key not str, empty, >128 bytes or holding a NUL */
     HP_ENV_ERROR_COUNT
 } hp_env_error_t;
 
@@ -82,6 +86,36 @@ uint32_t hp_envelope_ttl (const hp_envelope_t *self);
  * envelope whose key it accepted within its window only once); ptr is NULL
  * when absent. */
 hp_str_t hp_envelope_idempotency_key (const hp_envelope_t *self);
+
+/* The receipt's seconds (1-3600: the envelope asks for delivery receipts,
+ * DESIGN.md Beyond), or 0 when absent. */
+uint32_t hp_envelope_receipt (const hp_envelope_t *self);
+/* The conflation key (1-128 bytes, no NUL: a newer event with the same key
+ * replaces this one while it is still queued for a connection); ptr is
+ * NULL when absent. */
+hp_str_t hp_envelope_key (const hp_envelope_t *self);
+
+/* What an event carries besides its frame, everywhere it is kept or sent
+ * again (wire header flags and key frame, history, store, the pair's
+ * catch-up, resume replies): the wire flags (wire.h HP_WIRE_FLAG_*), the
+ * receipt seconds (the broker's own: gateways see only the flag) and the
+ * key. flags has HP_WIRE_FLAG_RECEIPT exactly when receipt > 0 and
+ * HP_WIRE_FLAG_KEY exactly when key.len > 0. */
+typedef struct {
+    uint8_t  flags;
+    uint16_t receipt;       /* seconds, 0: no receipt asked */
+    hp_str_t key;           /* {NULL, 0}: none */
+} hp_event_meta_t;
+
+/* The decoded envelope's meta (valid as the accessors are). */
+hp_event_meta_t hp_envelope_meta (const hp_envelope_t *self);
+
+/* Builds a meta from its parts, as a reader of a stored or replicated
+ * record does: flags follow from receipt and key. */
+hp_event_meta_t hp_event_meta (uint16_t receipt, const char *key, size_t key_len);
+
+/* True when s is a valid conflation key: 1-128 bytes without a NUL. */
+bool hp_key_valid (const char *s, size_t len);
 
 /* True when s is a valid user id: 1-128 bytes of UTF-8, no control chars
  * (C0, DEL, C1). Shared by the broker's HTTP path and the gateway's auth. */

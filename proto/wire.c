@@ -11,18 +11,21 @@
 
 void
 hp_wire_header_pack (unsigned char out [HP_WIRE_HEADER_LEN], char kind,
-                     uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at)
+                     uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at,
+                     uint8_t flags)
 {
     out [0] = (unsigned char) kind;
     hp_be64_put (out + 1, epoch);
     hp_be64_put (out + 9, offset);
     hp_be64_put (out + 17, aux);
     hp_be64_put (out + 25, at);
+    out [33] = kind == HP_WIRE_EVENT ? flags : 0;
 }
 
 int
 hp_wire_header_unpack (const void *frame, size_t len, char *kind,
-                       uint64_t *epoch, uint64_t *offset, uint64_t *aux, uint64_t *at)
+                       uint64_t *epoch, uint64_t *offset, uint64_t *aux, uint64_t *at,
+                       uint8_t *flags)
 {
     const unsigned char *p = frame;
     if (!p || len != HP_WIRE_HEADER_LEN)
@@ -30,41 +33,48 @@ hp_wire_header_unpack (const void *frame, size_t len, char *kind,
     if (p [0] != HP_WIRE_EVENT && p [0] != HP_WIRE_SYNC
     &&  p [0] != HP_WIRE_TICK && p [0] != HP_WIRE_AUDIT && p [0] != HP_WIRE_DISCONNECT)
         return -1;
+    if (p [0] != HP_WIRE_EVENT && p [33] != 0)
+        return -1;                      //  flags belong to events
     *kind = (char) p [0];
     *epoch = hp_be64_get (p + 1);
     *offset = hp_be64_get (p + 9);
     *aux = hp_be64_get (p + 17);
     if (at)
         *at = hp_be64_get (p + 25);
+    if (flags)
+        *flags = p [33] & HP_WIRE_FLAGS_KNOWN;
     return 0;
 }
 
 size_t
 hp_wire_head_user (unsigned char *out, const char *user, size_t len,
-                   char kind, uint64_t epoch, uint64_t offset, uint64_t prev, uint64_t at)
+                   char kind, uint64_t epoch, uint64_t offset, uint64_t prev, uint64_t at,
+                   uint8_t flags)
 {
     size_t topic_len = hp_topic_user ((char *) out, user, len);
     if (topic_len)
-        hp_wire_header_pack (out + topic_len, kind, epoch, offset, prev, at);
+        hp_wire_header_pack (out + topic_len, kind, epoch, offset, prev, at, flags);
     return topic_len ? topic_len + HP_WIRE_HEADER_LEN : 0;
 }
 
 size_t
 hp_wire_head_stream (unsigned char *out, const hp_stream_t *stream, char kind,
-                     uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at)
+                     uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at,
+                     uint8_t flags)
 {
     size_t topic_len = hp_topic_stream ((char *) out, stream);
     if (topic_len)
-        hp_wire_header_pack (out + topic_len, kind, epoch, offset, aux, at);
+        hp_wire_header_pack (out + topic_len, kind, epoch, offset, aux, at, flags);
     return topic_len ? topic_len + HP_WIRE_HEADER_LEN : 0;
 }
 
 size_t
 hp_wire_head_multicast (unsigned char *out, char kind, uint64_t epoch, uint64_t offset,
-                        uint64_t aux, uint64_t at)
+                        uint64_t aux, uint64_t at, uint8_t flags)
 {
     memcpy (out, HP_WIRE_MULTICAST_TOPIC, HP_WIRE_MULTICAST_TOPIC_LEN);
-    hp_wire_header_pack (out + HP_WIRE_MULTICAST_TOPIC_LEN, kind, epoch, offset, aux, at);
+    hp_wire_header_pack (out + HP_WIRE_MULTICAST_TOPIC_LEN, kind, epoch, offset, aux, at,
+                         flags);
     return HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN;
 }
 
@@ -84,7 +94,7 @@ hp_wire_head_gateway (unsigned char *out, uint64_t gateway_id, char kind,
                       uint64_t epoch, uint64_t offset, uint64_t aux)
 {
     hp_wire_gateway_topic ((char *) out, gateway_id);
-    hp_wire_header_pack (out + HP_WIRE_GATEWAY_TOPIC_LEN, kind, epoch, offset, aux, 0);
+    hp_wire_header_pack (out + HP_WIRE_GATEWAY_TOPIC_LEN, kind, epoch, offset, aux, 0, 0);
     return HP_WIRE_GATEWAY_TOPIC_LEN + HP_WIRE_HEADER_LEN;
 }
 
@@ -155,8 +165,10 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
     size_t topic_len = (size_t) (nul - p) + 1;
     if (len - topic_len < HP_WIRE_HEADER_LEN
     ||  hp_wire_header_unpack (p + topic_len, HP_WIRE_HEADER_LEN, &out->kind,
-                               &out->epoch, &out->offset, &out->aux, &out->at) != 0)
+                               &out->epoch, &out->offset, &out->aux, &out->at,
+                               &out->flags) != 0)
         return -1;
+    out->key = (hp_str_t) { NULL, 0 };
     const char *rest = p + topic_len + HP_WIRE_HEADER_LEN;
     size_t rest_len = len - topic_len - HP_WIRE_HEADER_LEN;
     out->multicast = false;
@@ -212,6 +224,15 @@ hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out)
         return out->kind == HP_WIRE_EVENT ? 0 : -1;
     }
     return -1;
+}
+
+int
+hp_wire_head_set_key (hp_wire_head_t *head, const void *frame, size_t len)
+{
+    if (!(head->flags & HP_WIRE_FLAG_KEY) || !hp_key_valid (frame, len))
+        return -1;
+    head->key = (hp_str_t) { frame, len };
+    return 0;
 }
 
 bool

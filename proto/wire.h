@@ -8,13 +8,22 @@
 #include "envelope.h"
 #include "stream.h"
 
-/* Every XPUB message is two frames: [head][body].
- * head = topic, then the 33-byte header: kind (1 byte) + epoch (u64) +
- * offset (u64) + aux (u64) + at (u64), all big-endian; on the multicast
- * topic the recipients of an event follow, each a user id, a NUL and its
- * prev (u64). at is an event's accept time at the broker ('E'), in
- * microseconds since the Unix epoch (CLOCK_REALTIME, latency.h); 0 for the
- * other kinds and for an event whose time is not known.
+/* Every XPUB message is two frames, [head][body], or three for an event
+ * with a conflation key: [head][body][key].
+ * head = topic, then the 34-byte header: kind (1 byte) + epoch (u64) +
+ * offset (u64) + aux (u64) + at (u64), all big-endian, + flags (1 byte);
+ * on the multicast topic the recipients of an event follow, each a user
+ * id, a NUL and its prev (u64). at is an event's accept time at the broker
+ * ('E'), in microseconds since the Unix epoch (CLOCK_REALTIME, latency.h);
+ * 0 for the other kinds and for an event whose time is not known. flags
+ * (events only; 0 on every other kind, which a reader refuses otherwise):
+ *   HP_WIRE_FLAG_RECEIPT  the envelope asked for delivery receipts: the
+ *             gateways report browsers' acks for it (the seconds stay on
+ *             the broker, which keeps the pending receipts);
+ *   HP_WIRE_FLAG_KEY      a third frame follows holding the event's
+ *             conflation key (1-128 bytes, no NUL): a newer event with the
+ *             same key replaces it while it is queued for a connection.
+ *   Other bits are reserved: sent as 0, ignored by readers.
  *   kind 'E' on "u:<id>\0": an event; offset is the event's; aux ("prev")
  *             is the offset of the last event the broker routed to that user
  *             before this one (0: none since the user came online); body is
@@ -40,10 +49,13 @@
  * Topics end at their NUL, which no user id holds, so the first NUL in a head
  * ends its topic and the subscription match is exact. A gap for a user is
  * prev > the last offset a gateway saw for them (PROTOCOL.md). */
-/* 25 bytes up to release 0.1.0's wire; `at` made it 33 (PROTOCOL.md: broker
- * and gateways come from the same release). The first 25 bytes kept their
- * layout. */
-#define HP_WIRE_HEADER_LEN 33
+/* 25 bytes up to release 0.1.0's wire; `at` made it 33, flags 34
+ * (PROTOCOL.md: broker and gateways come from the same release). The
+ * first 33 bytes kept their layout. */
+#define HP_WIRE_HEADER_LEN 34
+#define HP_WIRE_FLAG_RECEIPT 0x01
+#define HP_WIRE_FLAG_KEY     0x02
+#define HP_WIRE_FLAGS_KNOWN  (HP_WIRE_FLAG_RECEIPT | HP_WIRE_FLAG_KEY)
 #define HP_WIRE_EVENT 'E'
 #define HP_WIRE_SYNC  'S'
 #define HP_WIRE_TICK  'T'
@@ -79,6 +91,8 @@ typedef struct {
     uint64_t offset;
     uint64_t aux;           /* prev ('E' on a user topic, 'S'), tick number ('T'), rid ('A') */
     uint64_t at;            /* 'E': accept time at the broker, us since 1970; 0 unknown */
+    uint8_t  flags;         /* 'E': HP_WIRE_FLAG_* (known bits only); 0 elsewhere */
+    hp_str_t key;           /* the key frame (hp_wire_head_set_key); empty until then */
     bool     multicast;     /* on "m:\0" ('E' or 'T') */
     bool     gateway;       /* on "g:<id>\0" ('A'); gateway_id is the id */
     uint64_t gateway_id;
@@ -92,32 +106,37 @@ typedef struct {
                                    'T'/'A' and on channel and broadcast topics */
 } hp_wire_head_t;
 
-/* at: the accept time of an event ('E'), 0 for every other kind. */
+/* at: the accept time of an event ('E'), 0 for every other kind; flags
+ * (HP_WIRE_FLAG_*) likewise 0 for every kind but 'E'. */
 void hp_wire_header_pack (unsigned char out[HP_WIRE_HEADER_LEN], char kind,
-                          uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at);
+                          uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at,
+                          uint8_t flags);
 
-/* Returns 0, or -1 when the frame is not a header of a known kind. at may
- * be NULL. */
+/* Returns 0, or -1 when the frame is not a header of a known kind, or one
+ * that is not an event carries flags. at and flags may be NULL; *flags
+ * receives the known bits only. */
 int hp_wire_header_unpack (const void *frame, size_t len, char *kind,
-                           uint64_t *epoch, uint64_t *offset, uint64_t *aux, uint64_t *at);
+                           uint64_t *epoch, uint64_t *offset, uint64_t *aux, uint64_t *at,
+                           uint8_t *flags);
 
 /* Writes a user topic's head (HP_WIRE_HEAD_MAX bytes) into out; returns its
  * length, or 0 when the user id is not 1-128 bytes without a NUL. */
 size_t hp_wire_head_user (unsigned char *out, const char *user, size_t len,
                           char kind, uint64_t epoch, uint64_t offset, uint64_t prev,
-                          uint64_t at);
+                          uint64_t at, uint8_t flags);
 
 /* Writes a stream's head (user, channel or broadcast topic, then the
  * header) into out (HP_WIRE_HEAD_MAX bytes); returns its length, or 0 when
  * the stream is not valid (hp_stream_valid). */
 size_t hp_wire_head_stream (unsigned char *out, const hp_stream_t *stream, char kind,
-                            uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at);
+                            uint64_t epoch, uint64_t offset, uint64_t aux, uint64_t at,
+                            uint8_t flags);
 
 /* Writes the multicast topic and a header into out
  * (HP_WIRE_MULTICAST_TOPIC_LEN + HP_WIRE_HEADER_LEN bytes); for an event the
  * caller appends the recipients with hp_wire_put_entry. Returns the length. */
 size_t hp_wire_head_multicast (unsigned char *out, char kind, uint64_t epoch,
-                               uint64_t offset, uint64_t aux, uint64_t at);
+                               uint64_t offset, uint64_t aux, uint64_t at, uint8_t flags);
 
 /* Writes a gateway topic's head into out (HP_WIRE_GATEWAY_TOPIC_LEN +
  * HP_WIRE_HEADER_LEN bytes). Returns the length. */
@@ -136,6 +155,13 @@ unsigned char *hp_wire_put_entry (unsigned char *out, const char *id, size_t len
  * event lists at least one recipient, each 1-128 bytes and whole. Returns 0
  * or -1. */
 int hp_wire_head_parse (const void *frame, size_t len, hp_wire_head_t *out);
+
+/* Takes the message's third frame (an event whose head has
+ * HP_WIRE_FLAG_KEY) as its key: head->key points into frame. Returns 0, or
+ * -1 when the head asks for no key or the frame is not a key (1-128 bytes,
+ * no NUL). A reader refuses a message whose frame count does not match its
+ * flags: two frames without HP_WIRE_FLAG_KEY, three with it. */
+int hp_wire_head_set_key (hp_wire_head_t *head, const void *frame, size_t len);
 
 /* Steps through a parsed multicast head's recipients: *cursor starts at
  * head->recipients; returns false after the last one. */

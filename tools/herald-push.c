@@ -41,7 +41,8 @@ s_usage (FILE *out)
     fprintf (out,
 "Usage: herald-push --to USER[,USER...] | --channel NAME | --broadcast\n"
 "                   --event NAME [--data JSON] [--id ID]\n"
-"                   [--ttl SECONDS] [--idempotency-key KEY] [--ingest EP]\n"
+"                   [--ttl SECONDS] [--idempotency-key KEY] [--receipt SECONDS]\n"
+"                   [--key KEY] [--ingest EP]\n"
 "                   [--timeout SECONDS] [--curve-cert FILE --curve-server FILE]\n"
 "       herald-push - | --stdin [--ingest EP] [--timeout SECONDS] [--curve-...]\n"
 "       herald-push --confirm [--control EP] (flags or - as above)\n"
@@ -64,6 +65,11 @@ s_usage (FILE *out)
 "                       0 = never stored)\n"
 "  --idempotency-key KEY  1-128 bytes: the broker routes an event whose key it\n"
 "                       accepted within its --idempotency-window only once\n"
+"  --receipt SECONDS    1-3600: ask for delivery receipts (one per recipient on\n"
+"                       the broker's receipts stream, within that long)\n"
+"  --key KEY            conflation key, 1-128 bytes: a newer event with the same\n"
+"                       key replaces this one while it waits in a connection's\n"
+"                       queue (a slow client gets the latest value)\n"
 "  --ingest EP          broker ingest endpoint (env HERALD_INGEST;\n"
 "                       default " HT_INGEST_DEFAULT "); EP1,EP2 for a hot\n"
 "                       standby pair (sent to whichever is active)\n"
@@ -91,7 +97,7 @@ s_usage (FILE *out)
 "                       {\"to\":\"alice\" or [\"alice\",\"bob\"] (or \"channel\":\"order:17\",\n"
 "                        or \"broadcast\":true), \"event\":\"bid\",\n"
 "                        \"data\":..., \"id\":\"...\", \"ttl\":60,\n"
-"                        \"idempotency_key\":\"...\"}\n"
+"                        \"idempotency_key\":\"...\", \"receipt\":30, \"key\":\"...\"}\n"
 "                       (to as a string is one user id). Bad lines are reported\n"
 "                       on stderr with their line number and skipped; blank\n"
 "                       lines are ignored; lines over 1 MiB are refused.\n"
@@ -116,7 +122,7 @@ s_usage (FILE *out)
 }
 
 /* Checks a spec object ({to | channel | broadcast, event, data, id, ttl,
- * idempotency_key}) and
+ * idempotency_key, receipt, key}) and
  * packs it as the producer envelope into sbuf; publish adds "op":"publish"
  * (the control request of --confirm). Returns 0, or -1 with a message in err. */
 static int
@@ -134,9 +140,10 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
         //  "evnt" should not silently become an event without a name.
         if (strcmp (key, "to") && strcmp (key, "event") && strcmp (key, "data")
         &&  strcmp (key, "id") && strcmp (key, "ttl") && strcmp (key, "idempotency_key")
-        &&  strcmp (key, "channel") && strcmp (key, "broadcast")) {
+        &&  strcmp (key, "channel") && strcmp (key, "broadcast")
+        &&  strcmp (key, "receipt") && strcmp (key, "key")) {
             snprintf (err, errlen, "unknown key \"%.40s\" (expected to, channel, broadcast, "
-                      "event, data, id, ttl, idempotency_key)", key);
+                      "event, data, id, ttl, idempotency_key, receipt, key)", key);
             return -1;
         }
     }
@@ -148,6 +155,8 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
     const json_t *id = json_object_get (spec, "id");
     const json_t *ttl = json_object_get (spec, "ttl");
     const json_t *ikey = json_object_get (spec, "idempotency_key");
+    const json_t *receipt = json_object_get (spec, "receipt");
+    const json_t *ckey = json_object_get (spec, "key");
 
     if (!event || !json_is_string (event)
     ||  !hp_event_name_valid (json_string_value (event), json_string_length (event))) {
@@ -213,10 +222,22 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
                   HP_IDEMPOTENCY_KEY_MAX);
         return -1;
     }
+    if (receipt && (!json_is_integer (receipt) || json_integer_value (receipt) < 1
+                    || json_integer_value (receipt) > HP_RECEIPT_MAX)) {
+        snprintf (err, errlen, "receipt must be an integer number of seconds, 1-%d",
+                  HP_RECEIPT_MAX);
+        return -1;
+    }
+    if (ckey && (!json_is_string (ckey)
+                 || !hp_key_valid (json_string_value (ckey), json_string_length (ckey)))) {
+        snprintf (err, errlen, "key must be a string of 1-%d bytes without a NUL", HP_KEY_MAX);
+        return -1;
+    }
 
     msgpack_packer pk;
     msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
-    size_t fields = 2 + (data != NULL) + (id != NULL) + (ttl != NULL) + (ikey != NULL) + publish;
+    size_t fields = 2 + (data != NULL) + (id != NULL) + (ttl != NULL) + (ikey != NULL)
+                  + (receipt != NULL) + (ckey != NULL) + publish;
     int rc = msgpack_pack_map (&pk, fields);
     if (publish) {
         rc |= msgpack_pack_str_with_body (&pk, "op", 2);
@@ -256,6 +277,14 @@ s_envelope_pack (const json_t *spec, bool publish, msgpack_sbuffer *sbuf, char *
     if (ikey) {
         rc |= msgpack_pack_str_with_body (&pk, "idempotency_key", 15);
         rc |= hp_json_pack (&pk, ikey, 0);
+    }
+    if (receipt) {
+        rc |= msgpack_pack_str_with_body (&pk, "receipt", 7);
+        rc |= msgpack_pack_uint64 (&pk, (uint64_t) json_integer_value (receipt));
+    }
+    if (ckey) {
+        rc |= msgpack_pack_str_with_body (&pk, "key", 3);
+        rc |= hp_json_pack (&pk, ckey, 0);
     }
     if (rc != 0) {
         snprintf (err, errlen, "out of memory packing the envelope");
@@ -625,6 +654,8 @@ main (int argc, char *argv [])
         { "confirm", no_argument,       NULL, 'c' },
         { "control", required_argument, NULL, 'K' },
         { "idempotency-key", required_argument, NULL, 'k' },
+        { "receipt", required_argument, NULL, 'r' },
+        { "key",     required_argument, NULL, 'y' },
         { "channel", required_argument, NULL, 'n' },
         { "broadcast", no_argument,     NULL, 'b' },
         { "help",    no_argument,       NULL, 'h' },
@@ -730,6 +761,25 @@ main (int argc, char *argv [])
                 event_flags = true;
                 break;
             }
+            case 'r': {
+                long seconds;
+                if (s_parse_long (optarg, 1, HP_RECEIPT_MAX, &seconds) != 0) {
+                    fprintf (stderr, "herald-push: --receipt must be a whole number of "
+                             "seconds, 1-%d, not \"%s\"\n", HP_RECEIPT_MAX, optarg);
+                    goto done;
+                }
+                json_object_set_new (spec, "receipt", json_integer (seconds));
+                event_flags = true;
+                break;
+            }
+            case 'y':
+                if (!hp_key_valid (optarg, strlen (optarg))) {
+                    fprintf (stderr, "herald-push: --key must be 1-%d bytes\n", HP_KEY_MAX);
+                    goto done;
+                }
+                json_object_set_new (spec, "key", json_string_nocheck (optarg));
+                event_flags = true;
+                break;
             case 'w':
                 if (s_parse_long (optarg, 1, 3600, &timeout_s) != 0) {
                     fprintf (stderr, "herald-push: --timeout must be 1-3600 seconds\n");

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "envelope.h"
+#include "wire.h"
 #include "frame.h"
 #include "json_valid.h"
 
@@ -19,6 +20,15 @@ s_check (const hp_envelope_t *env)
 {
     hp_str_t ev = hp_envelope_event (env);
     if (!hp_event_name_valid (ev.ptr, ev.len))
+        abort ();
+    //  receipt and key: in bounds, and the meta's flags say exactly them
+    uint32_t receipt = hp_envelope_receipt (env);
+    hp_str_t key = hp_envelope_key (env);
+    hp_event_meta_t meta = hp_envelope_meta (env);
+    if (receipt > HP_RECEIPT_MAX || (key.ptr && !hp_key_valid (key.ptr, key.len))
+    ||  ((meta.flags & HP_WIRE_FLAG_RECEIPT) != 0) != (receipt != 0)
+    ||  ((meta.flags & HP_WIRE_FLAG_KEY) != 0) != (key.ptr != NULL)
+    ||  meta.receipt != receipt || meta.key.len != key.len)
         abort ();
     size_t n = hp_envelope_recipient_count (env);
     hp_addressing_t addressing = hp_envelope_addressing (env);

@@ -695,9 +695,12 @@ async def recv_json(ws, timeout=5.0):
 
 
 # The broker -> gateway header after each topic: kind, epoch, offset, aux,
-# at (the event's accept time, us since 1970), big-endian (PROTOCOL.md).
-WIRE_HEADER = ">cQQQQ"
-WIRE_HEADER_LEN = 33
+# at (the event's accept time, us since 1970), big-endian, then the flags
+# byte (PROTOCOL.md). An event with FLAG_KEY has a third frame: its key.
+WIRE_HEADER = ">cQQQQB"
+WIRE_HEADER_LEN = 34
+FLAG_RECEIPT = 0x01
+FLAG_KEY = 0x02
 MULTICAST_TOPIC = b"m:\x00"
 BROADCAST_TOPIC = b"b:\x00"
 
@@ -714,10 +717,10 @@ def parse_published(frames):
 def parse_published_prev(frames):
     """As parse_published, but users are (user, prev) pairs: prev is the
     offset of the last event the broker routed to that user before."""
-    head, body = frames
+    head, body = frames[0], frames[1]
     nul = head.index(b"\x00")
     topic, rest = head[:nul + 1], head[nul + 1:]
-    kind, epoch, offset, aux, _at = struct.unpack(WIRE_HEADER, rest[:WIRE_HEADER_LEN])
+    kind, epoch, offset, aux, _at, _flags = struct.unpack(WIRE_HEADER, rest[:WIRE_HEADER_LEN])
     rest = rest[WIRE_HEADER_LEN:]
     if topic == MULTICAST_TOPIC:
         users = []
@@ -743,13 +746,13 @@ def parse_published_prev(frames):
 
 def parse_head(frames):
     """Any broker XPUB message [head][body] as (topic, kind, epoch, offset,
-    aux, rest, body): rest is what follows the 33-byte header (a multicast
+    aux, rest, body): rest is what follows the 34-byte header (a multicast
     event's recipients, nothing elsewhere). For channel topics ("c:" + name +
     NUL) aux is the channel's prev, for the broadcast topic the previous
     broadcast's offset (PROTOCOL.md)."""
-    head, body = frames
+    head, body = frames[0], frames[1]
     nul = head.index(b"\x00")
-    kind, epoch, offset, aux, _at = struct.unpack(WIRE_HEADER, head[nul + 1:nul + 1 + WIRE_HEADER_LEN])
+    kind, epoch, offset, aux, _at, _flags = struct.unpack(WIRE_HEADER, head[nul + 1:nul + 1 + WIRE_HEADER_LEN])
     return head[:nul + 1], kind, epoch, offset, aux, head[nul + 1 + WIRE_HEADER_LEN:], body
 
 
@@ -759,6 +762,19 @@ def parse_at(frames):
     head = frames[0]
     nul = head.index(b"\x00")
     return struct.unpack(WIRE_HEADER, head[nul + 1:nul + 1 + WIRE_HEADER_LEN])[4]
+
+
+def parse_flags(frames):
+    """(flags, key) of a broker XPUB message: the header's flags byte and,
+    for an event with FLAG_KEY, its key (the third frame), else None."""
+    head = frames[0]
+    nul = head.index(b"\x00")
+    flags = struct.unpack(WIRE_HEADER, head[nul + 1:nul + 1 + WIRE_HEADER_LEN])[5]
+    if flags & FLAG_KEY:
+        assert len(frames) == 3, frames
+        return flags, frames[2]
+    assert len(frames) == 2, frames
+    return flags, None
 
 
 def recv_published(sub):

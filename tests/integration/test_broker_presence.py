@@ -40,7 +40,7 @@ class BrokerPresenceTest(unittest.TestCase):
         # proves: a subscribe is answered on that exact topic by a sync with
         # the latest offset and an empty body
         self.assertEqual(head[:6], b"u:zoe\x00")
-        kind, epoch, offset, prev, _at = struct.unpack(WIRE_HEADER, head[6:])
+        kind, epoch, offset, prev, _at, _flags = struct.unpack(WIRE_HEADER, head[6:])
         self.assertEqual((kind, offset, body), (b"S", 5, b""))
         # proves: a second subscriber of the same topic (verbose XPUB) gets
         # its own sync too

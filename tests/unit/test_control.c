@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "control.h"
+#include "wire.h"
 #include "msgpack_build.h"
 
 static msgpack_sbuffer s_sbuf;
@@ -273,6 +274,10 @@ test_resume_reply_round_trip (void **state)
     hp_control_pack_resume_reply_at_begin (&s_pk, 2);
     hp_control_pack_resume_reply_at (&s_pk, 0);
     hp_control_pack_resume_reply_at (&s_pk, 1764720000123456ULL);
+    hp_control_pack_resume_reply_meta_begin (&s_pk, 2);
+    hp_control_pack_resume_reply_meta (&s_pk, 0, "ignored", 7);   /* no key flag: no key */
+    hp_control_pack_resume_reply_meta (&s_pk, HP_WIRE_FLAG_RECEIPT | HP_WIRE_FLAG_KEY,
+                                       "price:EURUSD", 12);
     msgpack_unpacked u;
     msgpack_unpacked_init (&u);
     hp_resume_reply_t reply;
@@ -297,6 +302,17 @@ test_resume_reply_round_trip (void **state)
     assert_true (stamp == 1764720000123456ULL);
     assert_int_equal (hp_control_resume_reply_event (&reply, 0, &at, &json, &stamp), 0);
     assert_true (stamp == 0);
+    //  Each event's wire flags and key come from the parallel "meta" array,
+    //  as the live event's header and key frame carried them.
+    uint8_t flags = 9;
+    hp_str_t key;
+    assert_int_equal (hp_control_resume_reply_event_meta (&reply, 0, &flags, &key), 0);
+    assert_true (flags == 0 && key.ptr == NULL && key.len == 0);
+    assert_int_equal (hp_control_resume_reply_event_meta (&reply, 1, &flags, &key), 0);
+    assert_int_equal (flags, HP_WIRE_FLAG_RECEIPT | HP_WIRE_FLAG_KEY);
+    assert_int_equal (key.len, 12);
+    assert_memory_equal (key.ptr, "price:EURUSD", 12);
+    assert_int_equal (hp_control_resume_reply_event_meta (&reply, 2, &flags, &key), -1);
     //  Past the last event is an error, not a read out of bounds.
     assert_int_equal (hp_control_resume_reply_event (&reply, 2, &at, &json, NULL), -1);
     //  The events stay [offset, json] pairs: a reader of an earlier release
@@ -325,6 +341,7 @@ test_resume_reply_round_trip (void **state)
     msgpack_sbuffer_clear (&s_sbuf);
     hp_control_pack_resume_reply_begin (&s_pk, 0, "bob", 3, 1, 0, false, 0);
     hp_control_pack_resume_reply_at_begin (&s_pk, 0);
+    hp_control_pack_resume_reply_meta_begin (&s_pk, 0);
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), 0);
     assert_false (reply.recovered);
     assert_int_equal (reply.event_count, 0);
@@ -343,6 +360,10 @@ test_resume_reply_round_trip (void **state)
     stamp = 1;
     assert_int_equal (hp_control_resume_reply_event (&reply, 0, &at, &json, &stamp), 0);
     assert_true (at == 9 && stamp == 0);
+    //  ... and without "meta": no flags, no key.
+    flags = 9;
+    assert_int_equal (hp_control_resume_reply_event_meta (&reply, 0, &flags, &key), 0);
+    assert_true (flags == 0 && key.len == 0);
 
     //  "at" of the wrong length, or holding something else than uints: malformed.
     for (int bad = 0; bad < 2; bad++) {
@@ -356,6 +377,29 @@ test_resume_reply_round_trip (void **state)
             hp_control_pack_resume_reply_at (&s_pk, 1);
             hp_control_pack_resume_reply_at (&s_pk, 2);
         }
+        hp_control_pack_resume_reply_meta_begin (&s_pk, 1);
+        hp_control_pack_resume_reply_meta (&s_pk, 0, NULL, 0);
+        assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), -1);
+    }
+
+    //  "meta" of the wrong length, a key without the key flag, the key flag
+    //  with an empty or NUL-holding key: malformed.
+    for (int bad = 0; bad < 4; bad++) {
+        msgpack_sbuffer_clear (&s_sbuf);
+        hp_control_pack_resume_reply_begin (&s_pk, 1, "bob", 3, 1, 9, true, 1);
+        hp_control_pack_resume_reply_event (&s_pk, 9, "{}", 2);
+        hp_control_pack_resume_reply_at_begin (&s_pk, 1);
+        hp_control_pack_resume_reply_at (&s_pk, 1);
+        hp_control_pack_resume_reply_meta_begin (&s_pk, bad == 0 ? 2 : 1);
+        msgpack_pack_array (&s_pk, 2);
+        msgpack_pack_uint64 (&s_pk, bad == 1 ? 0 : HP_WIRE_FLAG_KEY);
+        if (bad == 3)
+            msgpack_pack_str_with_body (&s_pk, "a\0b", 3);
+        else
+            mpb_str (&s_pk, bad == 2 ? "" : "k");
+        if (bad == 0) {
+            hp_control_pack_resume_reply_meta (&s_pk, 0, NULL, 0);
+        }
         assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), -1);
     }
 
@@ -368,6 +412,8 @@ test_resume_reply_round_trip (void **state)
     msgpack_pack_int (&s_pk, 5);
     hp_control_pack_resume_reply_at_begin (&s_pk, 1);
     hp_control_pack_resume_reply_at (&s_pk, 0);
+    hp_control_pack_resume_reply_meta_begin (&s_pk, 1);
+    hp_control_pack_resume_reply_meta (&s_pk, 0, NULL, 0);
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), -1);
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size - 1, &reply), -1);
     msgpack_sbuffer_clear (&s_sbuf);
@@ -452,6 +498,8 @@ test_channel_replies (void **state)
     hp_control_pack_resume_reply_event (&s_pk, 19, "{}", 2);
     hp_control_pack_resume_reply_at_begin (&s_pk, 1);
     hp_control_pack_resume_reply_at (&s_pk, 7);
+    hp_control_pack_resume_reply_meta_begin (&s_pk, 1);
+    hp_control_pack_resume_reply_meta (&s_pk, HP_WIRE_FLAG_KEY, "board:last", 10);
     msgpack_unpacked u;
     msgpack_unpacked_init (&u);
     hp_resume_reply_t reply;
@@ -464,6 +512,7 @@ test_channel_replies (void **state)
     msgpack_sbuffer_clear (&s_sbuf);
     hp_control_pack_resume_reply_begin (&s_pk, 3, "bob", 3, 1, 20, true, 0);
     hp_control_pack_resume_reply_at_begin (&s_pk, 0);
+    hp_control_pack_resume_reply_meta_begin (&s_pk, 0);
     assert_int_equal (hp_control_resume_reply_decode (&u, s_sbuf.data, s_sbuf.size, &reply), 0);
     assert_true (reply.stream.kind == HP_STREAM_USER && reply.user.len == 3);
     msgpack_unpacked_destroy (&u);

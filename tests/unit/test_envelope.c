@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "envelope.h"
+#include "wire.h"
 #include "msgpack_build.h"
 
 #define MAX HP_EVENT_BYTES_DEFAULT
@@ -417,6 +418,85 @@ test_idempotency_key (void **state)
     assert_string_equal (hp_env_error_name (HP_ENV_BAD_IDEMPOTENCY_KEY), "bad_idempotency_key");
 }
 
+//  receipt: an integer of 1-3600 seconds, else bad_receipt; key: 1-128
+//  bytes of str without a NUL, else bad_key; both absent: none. The meta
+//  says the same in wire flags.
+static void
+test_receipt_and_key (void **state)
+{
+    msgpack_packer *pk = mpb_begin (&s_sbuf, &s_pk, 4);
+    STR (pk, "event"); STR (pk, "price"); STR (pk, "channel"); STR (pk, "fx");
+    STR (pk, "receipt"); msgpack_pack_uint64 (pk, 30);
+    STR (pk, "key"); STR (pk, "price:EURUSD");
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    assert_int_equal (hp_envelope_receipt (s_env), 30);
+    hp_str_t key = hp_envelope_key (s_env);
+    assert_int_equal (key.len, 12);
+    assert_memory_equal (key.ptr, "price:EURUSD", 12);
+    hp_event_meta_t meta = hp_envelope_meta (s_env);
+    assert_int_equal (meta.flags, HP_WIRE_FLAG_RECEIPT | HP_WIRE_FLAG_KEY);
+    assert_int_equal (meta.receipt, 30);
+    assert_true (meta.key.ptr == key.ptr && meta.key.len == 12);
+
+    //  the bounds of receipt: 1 and 3600 pass; 0, 3601, negative, a
+    //  float, a string and nil are refused
+    for (int kind = 0; kind < 8; kind++) {
+        pk = mpb_begin (&s_sbuf, &s_pk, 3);
+        STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+        STR (pk, "receipt");
+        switch (kind) {
+            case 0: msgpack_pack_uint64 (pk, 1); break;
+            case 1: msgpack_pack_uint64 (pk, HP_RECEIPT_MAX); break;
+            case 2: msgpack_pack_uint64 (pk, 0); break;
+            case 3: msgpack_pack_uint64 (pk, HP_RECEIPT_MAX + 1); break;
+            case 4: msgpack_pack_int (pk, -5); break;
+            case 5: msgpack_pack_double (pk, 2.5); break;
+            case 6: STR (pk, "30"); break;
+            case 7: msgpack_pack_nil (pk); break;
+        }
+        assert_int_equal (s_decode (), kind < 2 ? HP_ENV_OK : HP_ENV_BAD_RECEIPT);
+        if (kind < 2) {
+            assert_int_equal (hp_envelope_meta (s_env).flags, HP_WIRE_FLAG_RECEIPT);
+            assert_null (hp_envelope_key (s_env).ptr);
+        }
+    }
+
+    //  the bounds of key: 1 and 128 bytes pass; empty, 129 bytes, a NUL
+    //  inside, a number and nil are refused
+    char big [HP_KEY_MAX + 1];
+    memset (big, 'k', sizeof big);
+    for (int kind = 0; kind < 7; kind++) {
+        pk = mpb_begin (&s_sbuf, &s_pk, 3);
+        STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+        STR (pk, "key");
+        switch (kind) {
+            case 0: mpb_str_n (pk, big, 1); break;
+            case 1: mpb_str_n (pk, big, HP_KEY_MAX); break;
+            case 2: mpb_str_n (pk, big, 0); break;
+            case 3: mpb_str_n (pk, big, HP_KEY_MAX + 1); break;
+            case 4: mpb_str_n (pk, "a\0b", 3); break;
+            case 5: msgpack_pack_int (pk, 7); break;
+            case 6: msgpack_pack_nil (pk); break;
+        }
+        assert_int_equal (s_decode (), kind < 2 ? HP_ENV_OK : HP_ENV_BAD_KEY);
+        if (kind < 2) {
+            assert_int_equal (hp_envelope_meta (s_env).flags, HP_WIRE_FLAG_KEY);
+            assert_int_equal (hp_envelope_receipt (s_env), 0);
+        }
+    }
+
+    //  absent: no receipt, no key, no flags (a decoder reused after a
+    //  keyed envelope forgets it)
+    pk = mpb_begin (&s_sbuf, &s_pk, 2);
+    STR (pk, "event"); STR (pk, "bid"); STR (pk, "to"); STR (pk, "a");
+    assert_int_equal (s_decode (), HP_ENV_OK);
+    assert_int_equal (hp_envelope_receipt (s_env), 0);
+    assert_null (hp_envelope_key (s_env).ptr);
+    assert_int_equal (hp_envelope_meta (s_env).flags, 0);
+    assert_string_equal (hp_env_error_name (HP_ENV_BAD_RECEIPT), "bad_receipt");
+    assert_string_equal (hp_env_error_name (HP_ENV_BAD_KEY), "bad_key");
+}
+
 static void
 test_error_names (void **state)
 {
@@ -579,6 +659,7 @@ main (void)
         cmocka_unit_test (test_bad_id_and_ttl),
         cmocka_unit_test (test_reuse_resets_state),
         cmocka_unit_test (test_idempotency_key),
+        cmocka_unit_test (test_receipt_and_key),
         cmocka_unit_test (test_error_names),
         cmocka_unit_test (test_channel_and_broadcast),
         cmocka_unit_test (test_bad_addressing),

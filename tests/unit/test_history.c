@@ -12,6 +12,8 @@
 
 /* Each test event's accept time, from its offset, so that a check can
  * tell it came back with the event. */
+#include "event_meta.h"
+
 #define S_AT(offset) (1764720000000000ULL + (offset))
 
 #define BIG ((size_t) 1 << 30)
@@ -33,7 +35,8 @@ s_append (hb_history_t *h, uint64_t offset, uint32_t ttl, uint64_t now,
     zmq_msg_t frame;
     zmq_msg_init_size (&frame, (size_t) n);
     memcpy (zmq_msg_data (&frame), json, (size_t) n);
-    int rc = hb_history_append (h, offset, ttl, now, S_AT (offset), &frame, keys, u2 ? 2 : 1);
+    hp_event_meta_t meta = s_meta_of (offset);
+    int rc = hb_history_append (h, offset, ttl, now, S_AT (offset), &meta, &frame, keys, u2 ? 2 : 1);
     zmq_msg_close (&frame);   /* the history holds its own reference */
     return rc;
 }
@@ -63,6 +66,10 @@ test_order_and_frames (void **state)
     assert_memory_equal (items[0].json, "{\"offset\":3}", items[0].len);
     /* each event keeps its accept time, for a replay's latency */
     assert_true (items[0].at == S_AT (3) && items[2].at == S_AT (5));
+    /* and with their flags, receipt and key, as stored */
+    assert_true (s_meta_is (&items[0].meta, 3) && s_meta_is (&items[1].meta, 4)
+                 && s_meta_is (&items[2].meta, 5));
+    assert_true (items[0].meta.receipt == 4 && items[1].meta.receipt == 0 && items[2].meta.flags == 0);
     assert_int_equal (lost, 0);
     assert_int_equal (hb_history_events (h), 5);
     hb_history_destroy (&h);

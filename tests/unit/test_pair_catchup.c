@@ -17,6 +17,8 @@
 
 /* Each test event's accept time, from its offset, so that a check can
  * tell it came back with the event. */
+#include "event_meta.h"
+
 #define S_AT(offset) (1764720000000000ULL + (offset))
 
 #define BIG ((size_t) 1 << 30)
@@ -43,7 +45,8 @@ s_append (hb_history_t *h, uint64_t offset, uint32_t ttl, uint64_t now, const ch
     zmq_msg_t frame;
     zmq_msg_init_size (&frame, sizeof json);
     memcpy (zmq_msg_data (&frame), json, sizeof json);
-    assert_int_equal (hb_history_append (h, offset, ttl, now, S_AT (offset), &frame, keys, 1), 0);
+    hp_event_meta_t meta = s_meta_of (offset);
+    assert_int_equal (hb_history_append (h, offset, ttl, now, S_AT (offset), &meta, &frame, keys, 1), 0);
     zmq_msg_close (&frame);
 }
 
@@ -167,6 +170,8 @@ s_assert_copy (hb_history_t *active, hb_history_t *copy, const char **keys, size
             assert_memory_equal (a[i].json, b[i].json, a[i].len);
             /* the accept time crossed with the event */
             assert_true (a[i].at == b[i].at && a[i].at == S_AT (a[i].offset));
+            /* flags, receipt and key crossed the catch-up ('m' records) */
+            assert_true (s_meta_is (&b[i].meta, b[i].offset));
         }
         assert_true (lost_b >= lost_a);
     }

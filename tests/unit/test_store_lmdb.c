@@ -20,6 +20,8 @@
 
 /* Each test event's accept time, from its offset, so that a check can
  * tell it came back with the event. */
+#include "event_meta.h"
+
 #define S_AT(offset) (1764720000000000ULL + (offset))
 
 #define BIG ((size_t) 1 << 30)
@@ -87,7 +89,8 @@ s_append (s_broker_t *b, uint64_t offset, uint32_t ttl, uint64_t now, const char
     zmq_msg_t frame;
     zmq_msg_init_size (&frame, (size_t) n);
     memcpy (zmq_msg_data (&frame), json, (size_t) n);
-    assert_int_equal (hb_history_append (b->history, offset, ttl, now, S_AT (offset), &frame, keys, u2 ? 2 : 1), 0);
+    hp_event_meta_t meta = s_meta_of (offset);
+    assert_int_equal (hb_history_append (b->history, offset, ttl, now, S_AT (offset), &meta, &frame, keys, u2 ? 2 : 1), 0);
     zmq_msg_close (&frame);
 }
 
@@ -127,6 +130,9 @@ test_restart_keeps_epoch_offsets_frames (void **state)
     assert_memory_equal (items[0].json, "{\"offset\":3}", items[0].len);
     /* the accept time is stored with the event (format 3) and read back */
     assert_true (items[0].at == S_AT (3));
+    /* the meta (flags, receipt, key) came back from the store's records */
+    for (size_t i = 0; i < n; i++)
+        assert_true (s_meta_is (&items[i].meta, items[i].offset));
     assert_int_equal (lost, 0);
     n = s_collect (&b, "bob", 0, 50, items, &lost);
     assert_int_equal (n, 3);
@@ -341,7 +347,7 @@ test_refusals (void **state)
 
     s_store_some (1);
     unsigned char meta[84] = "HERALDDB";
-    meta[11] = 4;   /* format 4: newer than this broker's 3 */
+    meta[11] = 5;   /* format 5: newer than this broker's 4 */
     s_raw_put ("meta", "herald", 6, meta, sizeof meta);
     refused = false;
     assert_null (hb_store_open (s_dir, 1 << 20, HB_FSYNC_BATCH, 100, EPOCH_A, &st, &refused));
@@ -458,7 +464,7 @@ test_reads_format_2 (void **state)
     size_t mlen = sizeof meta;
     assert_true (s_raw_get ("meta", "herald", 6, meta, &mlen));
     assert_int_equal (mlen, 84);
-    assert_int_equal (meta[11], 3);               /* written as format 3 */
+    assert_int_equal (meta[11], 4);               /* written as format 4 */
     meta[11] = 2;
     s_be (meta + 28, 3, 8);
     s_be (meta + 80, crc32 (crc32 (0L, Z_NULL, 0), meta, 80), 4);
@@ -472,14 +478,16 @@ test_reads_format_2 (void **state)
     uint64_t lost;
     assert_int_equal (s_collect (&b, "alice", 0, 1000, items, &lost), 3);
     assert_true (items[0].at == S_AT (1) && items[1].at == S_AT (2));
+    assert_true (s_meta_is (&items[0].meta, 1) && s_meta_is (&items[1].meta, 2));
     assert_true (items[2].at == 0);               /* format 2: time unknown */
+    assert_true (items[2].meta.flags == 0 && items[2].meta.key.len == 0);   /* and no meta */
     assert_memory_equal (items[2].json, json, jl);
     s_append (&b, 4, 120, 1000, "alice", NULL);
     assert_int_equal (hb_history_commit (b.history, 4), 0);
     s_close (&b);
     mlen = sizeof meta;
     assert_true (s_raw_get ("meta", "herald", 6, meta, &mlen));
-    assert_int_equal (meta[11], 3);               /* upgraded by the commit */
+    assert_int_equal (meta[11], 4);               /* upgraded by the commit */
 
     s_open (&b, 10, HB_FSYNC_BATCH, EPOCH_B, 1000);
     assert_int_equal (s_collect (&b, "alice", 0, 1000, items, &lost), 4);
@@ -500,7 +508,7 @@ test_expired_while_down (void **state)
     /* a record written as if 200 s ago with a 60 s ttl */
     hb_key_t k = s_key ("alice");
     uint64_t prev = 1;
-    assert_int_equal (hb_store_put (b.store, 2, (uint64_t) time (NULL) - 140, 60, 0, "{}", 2,
+    assert_int_equal (hb_store_put (b.store, 2, (uint64_t) time (NULL) - 140, 60, 0, NULL, "{}", 2,
                                     &k, &prev, 1), 0);
     hb_history_destroy (&b.history);   /* the index never saw it */
     assert_int_equal (hb_store_commit (b.store, 2, 0), 0);
